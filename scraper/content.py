@@ -1,0 +1,206 @@
+"""A post's message element to clean HTML and readable text.
+
+Works on a copy of the message element: noise goes first (element level), then the parts
+of Discuz's UI that live inside messages (copy-code buttons, image menus, scripts), then the
+HTML is sanitised with an allow-list (nh3) so it is safe to render, and links are made
+absolute so the archive still points at the forum.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import nh3
+from lxml import etree, html
+
+from scraper.noise import remove_noise_elements
+
+# Discuz UI inside a message that is not what the author wrote.
+_UI_XPATH = etree.XPath(
+    ".//script | .//style | .//noscript"
+    " | .//em[starts-with(@onclick, 'copycode')]"  # 复制代码 under code blocks
+    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' aimg_tip ')]"
+    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' tip ')]"
+    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' attach_nopermission ')]"  # guest prompt
+)
+_EDIT_NOTE_XPATH = etree.XPath(".//i[contains(concat(' ', normalize-space(@class), ' '), ' pstatus ')]")
+_QUOTE_XPATH = etree.XPath(
+    ".//div[contains(concat(' ', normalize-space(@class), ' '), ' quote ')]//blockquote | .//blockquote"
+)
+_LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
+_PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
+_SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
+_PID_IN_LINK = re.compile(r"[?&]pid=(\d+)")
+_BLOCK_TAGS = {
+    "p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+    "ul", "ol", "table", "dl", "dd", "dt", "pre", "hr",
+}
+
+_ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
+_ALLOWED_ATTRIBUTES = {
+    "*": {"class", "title", "align"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "font": {"color", "size", "face"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+
+
+@dataclass
+class Message:
+    html: str
+    text: str
+    images: list[str] = field(default_factory=list)
+    edit_note: str | None = None  # "本帖最后由 X 于 2024-1-2 12:00 编辑"
+    quote_pid: int | None = None
+    quote_header: str | None = None  # "author 发表于 time", the quoted post's heading
+    hidden: bool = False
+
+
+def real_image_src(img: etree._Element, base_url: str) -> str | None:
+    """The image's real address: lazy-loading Discuz keeps it in zoomfile/file, not src."""
+    for attr in _LAZY_SRC_ATTRS:
+        value = (img.get(attr) or "").strip()
+        if value and not _PLACEHOLDER_IMAGE.search(value):
+            return urljoin(base_url, value)
+    return None
+
+
+def is_content_image(img: etree._Element) -> bool:
+    """Smilies are decoration, not the post's images."""
+    src = " ".join(img.get(a) or "" for a in _LAZY_SRC_ATTRS)
+    return img.get("smilieid") is None and not _SMILEY.search(src)
+
+
+def extract_message(element: etree._Element, base_url: str) -> Message:
+    """Clean one message element (the caller's tree is left as it was)."""
+    root = copy.deepcopy(element)
+    root.tail = None
+    remove_noise_elements(root)
+    for ui in _UI_XPATH(root):
+        ui.drop_tree()
+
+    edit_note = None
+    for note in _EDIT_NOTE_XPATH(root):
+        edit_note = edit_note or _squash(note.text_content())
+        _drop_with_following_breaks(note)
+
+    quote_pid = quote_header = None
+    quotes = _QUOTE_XPATH(root)
+    if quotes:
+        quote = quotes[0]
+        for link in quote.iter("a"):
+            if match := _PID_IN_LINK.search(link.get("href") or ""):
+                quote_pid = int(match[1])
+                quote_header = _squash(link.text_content()) or None
+                break
+        if quote_header is None:
+            first_line = (quote.text or "").strip() or _first_text(quote)
+            quote_header = first_line or None
+
+    images = []
+    for img in root.iter("img"):
+        src = real_image_src(img, base_url)
+        if src:
+            img.set("src", src)
+            if is_content_image(img) and src not in images:
+                images.append(src)
+    for link in root.iter("a"):
+        href = link.get("href")
+        if href and not href.strip().lower().startswith("javascript:"):
+            link.set("href", urljoin(base_url, href.strip()))
+
+    hidden = bool(root.xpath(".//div[contains(concat(' ', normalize-space(@class), ' '), ' locked ')]"))
+    inner = (root.text or "") + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in root
+    )
+    return Message(
+        html=sanitize_html(inner).strip(),
+        text=html_to_text(root),
+        images=images,
+        edit_note=edit_note,
+        quote_pid=quote_pid,
+        quote_header=quote_header,
+        hidden=hidden,
+    )
+
+
+def sanitize_html(fragment: str) -> str:
+    """Allow-list sanitising: no script, style, iframe, event handler or javascript: URL."""
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "ftp"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_text(root: etree._Element) -> str:
+    """Readable text: line breaks and paragraphs kept, quotes marked "> ", code lines kept."""
+    parts: list[str] = []
+    _walk_text(root, parts)
+    text = "".join(parts).replace("\r", "").replace("\xa0", " ")
+    lines = [line.rstrip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n").strip()
+
+
+def _walk_text(element: etree._Element, parts: list[str], in_pre: bool = False) -> None:
+    """Source newlines are markup whitespace (Discuz writes one after every <br />); line
+    breaks come from elements, except inside <pre>."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    in_pre = in_pre or tag == "pre"
+    if tag == "blockquote":
+        inner: list[str] = []
+        _append(inner, element.text, in_pre)
+        for child in element:
+            _walk_text(child, inner, in_pre)
+        quoted = "".join(inner).replace("\xa0", " ")
+        lines = [line.strip() for line in quoted.split("\n") if line.strip()]
+        parts.append("\n" + "\n".join("> " + line for line in lines) + "\n")
+    else:
+        if tag in _BLOCK_TAGS and tag != "br":
+            parts.append("\n")  # a code block's <li> is one line: newline before only
+        _append(parts, element.text, in_pre)
+        for child in element:
+            _walk_text(child, parts, in_pre)
+        if tag in _BLOCK_TAGS and tag != "li":
+            parts.append("\n")
+    _append(parts, element.tail, in_pre and tag != "pre")
+
+
+def _append(parts: list[str], text: str | None, keep_newlines: bool) -> None:
+    if text:
+        parts.append(text if keep_newlines else text.replace("\r", "").replace("\n", ""))
+
+
+def _drop_with_following_breaks(element: etree._Element) -> None:
+    """Remove an element and the <br>s Discuz put right after it."""
+    following = element.getnext() if not (element.tail or "").strip() else None
+    element.drop_tree()
+    while following is not None and following.tag == "br":
+        after = following.getnext() if not (following.tail or "").strip() else None
+        following.drop_tree()
+        following = after
+
+
+def _first_text(element: etree._Element) -> str:
+    for text in element.itertext():
+        if text.strip():
+            return _squash(text)
+    return ""
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
+
+
+def fragment_root(markup: str) -> etree._Element:
+    """Parse an HTML fragment into one wrapping element (for tests and the API source)."""
+    return html.fragment_fromstring(markup, create_parent="div")

@@ -1,0 +1,93 @@
+"""Discuz post times: local wall-clock strings, absolute or relative, to ISO 8601.
+
+Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), and
+for posts under a week old a relative phrase ("3 天前", "昨天 08:15") whose exact time is in
+the wrapping span's title. Relative phrases without a title are resolved against the fetch
+time; the phrases are Discuz's own (lang_core.php), in Simplified and Traditional Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+
+from dateutil import parser as dateutil_parser
+
+DEFAULT_UTC_OFFSET = "+08:00"
+
+ABSOLUTE = re.compile(
+    r"(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+)
+_SPACE = r"[\s\xa0]*"
+_RELATIVE = [
+    (re.compile(rf"(\d+){_SPACE}秒[钟鐘]?前"), lambda n, now: now - timedelta(seconds=n)),
+    (re.compile(rf"(\d+){_SPACE}分[钟鐘]前"), lambda n, now: now - timedelta(minutes=n)),
+    (re.compile(rf"(\d+){_SPACE}小[时時]前"), lambda n, now: now - timedelta(hours=n)),
+    (re.compile(rf"(\d+){_SPACE}天前"), lambda n, now: now - timedelta(days=n)),
+]
+_HALF_HOUR = re.compile("半小[时時]前")
+_JUST_NOW = re.compile("刚刚|剛剛")
+_DAY_WORDS = {"昨天": 1, "前天": 2}
+_DAY_AND_TIME = re.compile(rf"(昨天|前天){_SPACE}(\d{{1,2}}):(\d{{2}})")
+
+
+def parse_offset(offset: str | tzinfo) -> tzinfo:
+    """'+08:00' (or '+0800', '-05:00') to a tzinfo."""
+    if isinstance(offset, tzinfo):
+        return offset
+    match = re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", offset.strip())
+    if not match:
+        raise ValueError(f"not a UTC offset: {offset!r} (expected e.g. +08:00)")
+    sign = -1 if match[1] == "-" else 1
+    return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3] or 0)))
+
+
+def find_absolute(text: str) -> re.Match | None:
+    return ABSOLUTE.search(text)
+
+
+def parse_discuz_time(
+    text: str | None,
+    *,
+    tz: str | tzinfo = DEFAULT_UTC_OFFSET,
+    now: datetime | None = None,
+) -> str | None:
+    """Turn what Discuz printed into ISO 8601 in the site's offset; None when it is no time.
+
+    ``now`` (an aware datetime, the fetch time) resolves relative phrases; without it they
+    give None rather than a guess.
+    """
+    if not text:
+        return None
+    zone = parse_offset(tz)
+    if match := ABSOLUTE.search(text):
+        moment = datetime(
+            int(match["y"]),
+            int(match["m"]),
+            int(match["d"]),
+            int(match["H"] or 0),
+            int(match["M"] or 0),
+            int(match["S"] or 0),
+            tzinfo=zone,
+        )
+        return moment.isoformat()
+    if now is None:
+        return None
+    local_now = now.astimezone(zone).replace(microsecond=0)
+    if match := _DAY_AND_TIME.search(text):
+        day = local_now - timedelta(days=_DAY_WORDS[match[1]])
+        return day.replace(hour=int(match[2]), minute=int(match[3]), second=0).isoformat()
+    for pattern, resolve in _RELATIVE:
+        if match := pattern.search(text):
+            return resolve(int(match[1]), local_now).isoformat()
+    if _HALF_HOUR.search(text):
+        return (local_now - timedelta(minutes=30)).isoformat()
+    if _JUST_NOW.search(text):
+        return local_now.isoformat()
+    return None
+
+
+def parse_iso(value: str) -> datetime:
+    """ISO 8601 (as stored) back to an aware datetime."""
+    return dateutil_parser.isoparse(value)

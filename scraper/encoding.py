@@ -1,0 +1,75 @@
+"""Decode page bytes the way the forum meant them, and notice when its declaration lies.
+
+Order of trust: a byte-order mark, the HTTP header, the meta tag. GBK and GB2312 decode as
+GB18030 (a superset) and Big5 as Big5-HKSCS (w3lib's mapping, the one browsers use). When the
+declared charset cannot decode the bytes, we try UTF-8 and then charset-normalizer's guess,
+and say so in the result instead of silently producing mojibake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    charset: str  # the codec the text was decoded with
+    declared: str | None  # what the header or meta claimed (None when nothing was declared)
+
+    @property
+    def mismatch(self) -> bool:
+        """True when the bytes were not in the charset the page declared."""
+        return self.declared is not None and self.declared != self.charset
+
+
+def _strict(body: bytes, charset: str) -> str | None:
+    try:
+        return body.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def declared_charset(body: bytes, content_type: str | None = None) -> str | None:
+    """The charset the server or the page itself claims, normalised (gbk -> gb18030)."""
+    bom_charset, _ = read_bom(body)
+    name = (
+        bom_charset
+        or (http_content_type_encoding(content_type) if content_type else None)
+        or html_body_declared_encoding(body)
+    )
+    if not name:
+        return None
+    return resolve_encoding(name) or name.lower()
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode a page: the declared charset when the bytes fit it, else a detected one."""
+    declared = declared_charset(body, content_type)
+    bom_charset, bom = read_bom(body)
+    if bom:
+        body = body[len(bom) :]
+    for charset in (declared, "utf-8"):
+        if charset and (text := _strict(body, charset)) is not None:
+            return Decoded(text, charset, declared)
+    guess = _detect(body)
+    if guess and (text := _strict(body, guess)) is not None:
+        return Decoded(text, guess, declared)
+    fallback = declared or "gb18030"
+    return Decoded(body.decode(fallback, errors="replace"), fallback, declared)
+
+
+def _detect(body: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body).best()
+    if best is None:
+        return None
+    return resolve_encoding(best.encoding) or best.encoding

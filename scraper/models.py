@@ -1,0 +1,84 @@
+"""Plain data the parser produces and the pipeline stores.
+
+The dataclasses double as Scrapy items (itemadapter understands dataclasses), so
+there is one model and no separate items.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Post:
+    """One floor of a thread: the article (floor 1) or a reply."""
+
+    pid: int
+    floor: int | None
+    author: str | None = None
+    author_uid: int | None = None
+    posted_at: str | None = None  # ISO 8601 with the site's UTC offset
+    content_html: str = ""  # the message only: noise removed, sanitised, links absolute
+    content_text: str = ""  # readable text: paragraphs kept, quotes marked "> ", code kept
+    edited_by: str | None = None
+    edited_at: str | None = None
+    quote_pid: int | None = None
+    quote_author: str | None = None
+    images: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
+    hidden: bool = False  # part of the post is locked for this visitor (div.locked)
+    masked: bool = False  # the author is banned or deleted: Discuz shows a notice instead
+    blocked: bool = False  # a moderator blocked this post
+
+    @property
+    def flags(self) -> list[str]:
+        return [name for name in ("hidden", "masked", "blocked") if getattr(self, name)]
+
+
+@dataclass
+class ThreadPage:
+    """One page of a thread as Discuz served it."""
+
+    url: str
+    site: str  # host, plus the path when Discuz lives under one: "example.com/bbs"
+    tid: int
+    page: int
+    page_count: int
+    title: str | None = None
+    fid: int | None = None
+    forum_name: str | None = None
+    views: int | None = None  # shown on page 1 only
+    replies: int | None = None  # shown on page 1 only
+    generator: str | None = None  # "Discuz! X3.5" from the generator meta tag
+    posts: list[Post] = field(default_factory=list)
+    page_urls: dict[int, str] = field(default_factory=dict)  # the thread's own pager
+
+    @property
+    def article(self) -> Post | None:
+        """The original post, present only on the page that holds floor 1."""
+        first = self.posts[0] if self.posts else None
+        if first is not None and first.floor == 1:
+            return first
+        return None
+
+    @property
+    def comments(self) -> list[Post]:
+        """Every reply on this page, in floor order."""
+        return [post for post in self.posts if post is not self.article]
+
+
+@dataclass
+class FetchedPage:
+    """A fetched URL and what became of it; every fetch is recorded, failures too."""
+
+    url: str
+    site: str
+    kind: str  # "thread", or what the page turned out to be: "error", "login", ...
+    status: int
+    fetched_at: str  # ISO 8601, UTC
+    size: int
+    sha256: str
+    charset: str | None = None  # the charset the bytes were decoded with
+    declared_charset: str | None = None  # what the header or meta claimed, when it differed
+    error: str | None = None
+    thread: ThreadPage | None = None
