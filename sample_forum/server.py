@@ -1,0 +1,194 @@
+"""Serve a bundled Discuz! X3.5 snapshot over HTTP on 127.0.0.1, fully offline.
+
+Why: `scrapy crawl discuz` with no URL, and the end-to-end tests, need a real forum
+to crawl without touching the network. The pages were saved from a forum that ran
+at http://127.0.0.1:8080/, so that absolute base is rewritten to wherever this
+server really listens (port 0 picks a free port, so tests never collide).
+"""
+
+import csv
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode
+
+HOST = "127.0.0.1"
+HERE = Path(__file__).resolve().parent
+VERSIONS = ("v1", "v2")
+SNAPSHOT_BASE = "http://127.0.0.1:8080/"
+THREAD_FIRST_PAGE = re.compile(r"thread-(\d+)-1-1\.html")
+NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1><p>Not in this snapshot.</p></body></html>"
+
+
+def url_key(target, drop=()):
+    """Lookup key for a request target: no leading '/', query params sorted, `drop` params removed.
+
+    Sorting makes parameter order irrelevant, as it is to Discuz itself.
+    """
+    path, _, query = target.lstrip("/").partition("?")
+    params = sorted((k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in drop)
+    return unquote(path) + ("?" + urlencode(params) if params else "")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One saved response: what URLS.tsv says about it, and where its body is."""
+
+    status: int
+    content_type: str
+    location: str
+    file: Path
+
+
+class Snapshot:
+    """One snapshot directory (v1/, v2/), indexed by its URLS.tsv."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        with open(self.directory / "URLS.tsv", encoding="utf-8", newline="") as f:
+            rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            self.pages = {
+                url_key(r["url"]): Page(int(r["status"]), r["content_type"], r["location"], self.directory / r["file"])
+                for r in rows
+            }
+        self.pages.setdefault("robots.txt", Page(200, "text/plain", "", self.directory / "robots.txt"))
+
+    def find(self, target):
+        """The Page for a request target, or None.
+
+        Falls back to ignoring Discuz's `extra=` link parameter, and serves `/` and
+        `/index.php` as forum.php (Discuz's own index does the same).
+        """
+        for key in (url_key(target), url_key(target, drop={"extra"})):
+            path, sep, query = key.partition("?")
+            if path in ("", "index.php") and key not in self.pages:
+                key = "forum.php" + sep + query
+            if key in self.pages:
+                return self.pages[key]
+        return None
+
+
+def snapshot_dir(version):
+    """A bundled version name ("v1", "v2") or a path to any snapshot directory."""
+    return HERE / version if version in VERSIONS else Path(version)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers GET/HEAD from the forum's current snapshot."""
+
+    server_version = "SampleForum/1"
+
+    def do_GET(self):
+        self.server.forum._record(self.path)
+        status, headers, body = self.server.forum.respond(self.path)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, format, *args):
+        """Quiet: no stderr line per request (tests and crawls make hundreds)."""
+
+
+class SampleForum:
+    """A local HTTP server for one snapshot, run in a daemon thread.
+
+    `switch()` swaps the snapshot under the running server, so one base URL can be
+    crawled as v1 and then re-crawled as v2. `requests` lists the request paths
+    received (e.g. "/thread-1-2-1.html"), so tests can count fetches.
+    """
+
+    def __init__(self, version="v1", port=0):
+        self._snapshot = Snapshot(snapshot_dir(version))
+        self._lock = threading.Lock()
+        self._requests = []
+        self._httpd = ThreadingHTTPServer((HOST, port), _Handler)
+        self._httpd.forum = self
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://{HOST}:{self.port}/"
+        self._thread = None
+
+    @property
+    def version(self):
+        """Name of the snapshot directory being served ("v1" or "v2")."""
+        return self._snapshot.directory.name
+
+    @property
+    def requests(self):
+        """Copy of the request paths received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self):
+        """Forget the requests seen so far (e.g. between a crawl and a re-crawl)."""
+        with self._lock:
+            self._requests.clear()
+
+    def _record(self, path):
+        with self._lock:
+            self._requests.append(path)
+
+    def thread_urls(self):
+        """Absolute first-page URL of every thread the current snapshot has (status 200), by tid.
+
+        The seeds for a crawl of the whole sample forum (`scrapy crawl discuz` with no URL).
+        """
+        pages = self._snapshot.pages.items()
+        tids = sorted(int(m[1]) for key, page in pages if page.status == 200 and (m := THREAD_FIRST_PAGE.fullmatch(key)))
+        return [f"{self.base_url}thread-{tid}-1-1.html" for tid in tids]
+
+    def switch(self, version):
+        """Serve another snapshot from now on; the port and base URL stay the same."""
+        self._snapshot = Snapshot(snapshot_dir(version))
+
+    def respond(self, target):
+        """(status, headers, body) for a request target such as "/forum.php?mod=viewthread&tid=1"."""
+        page = self._snapshot.find(target)
+        if page is None:
+            return 404, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(NOT_FOUND))}, NOT_FOUND
+        body = self._rebase(page.file.read_bytes(), page.content_type)
+        headers = {"Content-Type": page.content_type, "Content-Length": str(len(body))}
+        if page.location:
+            headers["Location"] = page.location.replace(SNAPSHOT_BASE, self.base_url)
+        return page.status, headers, body
+
+    def _rebase(self, body, content_type):
+        """Point absolute links at this server: plain, and JSON-escaped ("http:\\/\\/…") in the API files."""
+        if self.base_url == SNAPSHOT_BASE or not content_type.startswith(("text/", "application/json")):
+            return body
+        for old, new in ((SNAPSHOT_BASE, self.base_url), (SNAPSHOT_BASE.replace("/", "\\/"), self.base_url.replace("/", "\\/"))):
+            body = body.replace(old.encode(), new.encode())
+        return body
+
+    def start(self):
+        """Start serving in a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name=f"sample-forum:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and free the port."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def serve(version="v1", port=0):
+    """`with serve("v1") as forum:` runs a SampleForum at forum.base_url until the block ends."""
+    return SampleForum(version, port)

@@ -1,0 +1,35 @@
+"""Scrapy settings for discuz-archive: plain constants (this module imports nothing from Scrapy).
+
+Polite by default: robots.txt obeyed, AutoThrottle on, at most 2 requests at a time per
+site, and a user agent that names the project without the words Discuz takes for a robot
+(bot, spider, crawl), which would make it hide floor numbers.
+"""
+
+BOT_NAME = "discuz-archive"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = "discuz-archive/0.1 (forum archiver; +https://pypi.org/project/Scrapy/)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 3
+COOKIES_ENABLED = False  # a guest's view; member-only boards are a later feature
+
+ITEM_PIPELINES = {"pipelines.sqlite.ArchivePipeline": 300}
+
+# Where the archive goes (a path; created when missing).
+ARCHIVE_DB = "archive.db"
+# The forum's UTC offset, e.g. "+08:00". Empty: read it from the page footer ("GMT+8"),
+# else +08:00, Discuz's default.
+DISCUZ_UTC_OFFSET = ""
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console port
