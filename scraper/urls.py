@@ -61,3 +61,16 @@ def site_of(url: str) -> str:
 def split_urls(value: str) -> list[str]:
     """Several URLs given as one argument, separated by commas or white space."""
     return [url for url in re.split(r"[\s,]+", value.strip()) if url]
+
+
+def desktop_thread_url(url: str) -> str:
+    """The page as the desktop template serves it, for URL forms whose markup is not a thread
+    page's (the archiver's plain text, the mobile API's JSON): same site, same tid and page."""
+    parts = urlsplit(url)
+    ref = thread_ref(url)
+    if ref is None or not ("archiver" in parts.path or "api/mobile" in parts.path):
+        return url
+    site = site_of(url)
+    page = f"&page={ref.page}" if ref.page > 1 else ""
+    return f"{parts.scheme}://{site}/forum.php?mod=viewthread&tid={ref.tid}{page}"
+

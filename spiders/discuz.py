@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from scraper.discuz import PageProblem, parse_thread_html
 from scraper.encoding import decode_html
 from scraper.models import FetchedPage
-from scraper.urls import site_of, split_urls, thread_ref
+from scraper.urls import desktop_thread_url, site_of, split_urls, thread_ref
 
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
@@ -39,7 +39,8 @@ class DiscuzSpider(scrapy.Spider):
 
     Arguments: ``url`` — one or more thread URLs (commas or spaces between them) in any
     form Discuz uses: thread-TID-PAGE-1.html, forum.php?mod=viewthread&tid=TID[&page=N],
-    viewthread.php?tid=TID (Discuz 7), archiver/?tid-TID.html.
+    viewthread.php?tid=TID (Discuz 7); archiver and mobile API URLs are read through the
+    thread's desktop page.
     """
 
     name = "discuz"
@@ -48,7 +49,7 @@ class DiscuzSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self._servers = contextlib.ExitStack()
         if url:
-            self.seeds = split_urls(url)
+            self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)]
         else:
             self.seeds = self._serve_sample_forum()
         self.sites = {site_of(seed) for seed in self.seeds}

@@ -1,0 +1,50 @@
+"""Discuz URL forms."""
+
+import pytest
+
+from scraper.urls import ThreadRef, desktop_thread_url, site_of, split_urls, thread_ref
+
+
+@pytest.mark.parametrize(
+    "url, ref",
+    [
+        ("http://127.0.0.1:8080/thread-1-2-1.html", ThreadRef(1, 2)),
+        ("http://x.cn/bbs/forum.php?mod=viewthread&tid=5&extra=page%3D1&page=3", ThreadRef(5, 3)),
+        ("http://x.cn/forum.php?mod=viewthread&tid=5", ThreadRef(5, 1)),
+        ("http://x.cn/viewthread.php?tid=9&page=2", ThreadRef(9, 2)),
+        ("http://x.cn/bbs/archiver/?tid-12.html", ThreadRef(12, 1)),
+        ("http://x.cn/archiver/?tid-12-page-3.html", ThreadRef(12, 3)),
+        ("http://x.cn/api/mobile/index.php?version=4&module=viewthread&tid=1&page=2", ThreadRef(1, 2)),
+        ("http://x.cn/forum-2-1.html", None),
+        ("http://x.cn/forum.php?mod=forumdisplay&fid=2", None),
+        ("http://x.cn/forum.php", None),
+    ],
+)
+def test_thread_ref(url, ref):
+    assert thread_ref(url) == ref
+
+
+@pytest.mark.parametrize(
+    "url, site",
+    [
+        ("http://127.0.0.1:8080/thread-1-2-1.html", "127.0.0.1:8080"),
+        ("https://example.com/bbs/forum.php?mod=viewthread&tid=5", "example.com/bbs"),
+        ("https://example.com/bbs/archiver/?tid-5.html", "example.com/bbs"),
+        ("https://example.com/", "example.com"),
+    ],
+)
+def test_site_of(url, site):
+    assert site_of(url) == site
+
+
+def test_archiver_and_api_urls_are_read_through_the_desktop_page():
+    assert desktop_thread_url("http://x.cn/bbs/archiver/?tid-12.html") == "http://x.cn/bbs/forum.php?mod=viewthread&tid=12"
+    assert (
+        desktop_thread_url("http://x.cn/api/mobile/index.php?version=4&module=viewthread&tid=1&page=2")
+        == "http://x.cn/forum.php?mod=viewthread&tid=1&page=2"
+    )
+    assert desktop_thread_url("http://x.cn/thread-1-1-1.html") == "http://x.cn/thread-1-1-1.html"
+
+
+def test_split_urls():
+    assert split_urls(" a, b  c,d\n") == ["a", "b", "c", "d"]
