@@ -68,6 +68,60 @@ class ThreadPage:
 
 
 @dataclass
+class ThreadRow:
+    """One thread as a forum's thread list shows it: enough to tell whether it changed."""
+
+    tid: int
+    title: str
+    url: str
+    author: str | None = None
+    author_uid: int | None = None
+    replies: int | None = None
+    views: int | None = None
+    last_post_at: str | None = None  # ISO 8601 in the site's offset (minute precision)
+    last_poster: str | None = None
+    sticky: bool = False  # pinned (stickthread_*): out of the activity order
+    digest: bool = False
+
+
+@dataclass
+class ForumLink:
+    """A forum (or category) a page links to: the way down from the index."""
+
+    fid: int
+    name: str
+    url: str
+    parent_fid: int | None = None  # the forum a sub-forum sits in
+    gid: int | None = None  # the category (group) the forum is listed under
+    is_category: bool = False
+
+
+@dataclass
+class ForumPage:
+    """One page of a forum's thread list (forumdisplay)."""
+
+    url: str
+    site: str
+    fid: int
+    page: int
+    page_count: int
+    name: str | None = None
+    threads: list[ThreadRow] = field(default_factory=list)
+    subforums: list[ForumLink] = field(default_factory=list)
+    page_urls: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class IndexPage:
+    """The site index (forum.php) or a category page (forum.php?gid=N): forums to walk."""
+
+    url: str
+    site: str
+    forums: list[ForumLink] = field(default_factory=list)
+    generator: str | None = None
+
+
+@dataclass
 class FetchedPage:
     """A fetched URL and what became of it; every fetch is recorded, failures too."""
 
@@ -82,3 +136,5 @@ class FetchedPage:
     declared_charset: str | None = None  # what the header or meta claimed, when it differed
     error: str | None = None
     thread: ThreadPage | None = None
+    forum: ForumPage | None = None
+    index: IndexPage | None = None
