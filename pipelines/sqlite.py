@@ -6,11 +6,13 @@ The storage is plain functions over a ``sqlite_utils.Database`` so tests can use
 Example::
 
     db = open_archive("archive.db")
-    counts = save_pages(db, [fetched_page])   # {"archive/pages": 1, "archive/comments": 9, ...}
+    counts = save_items(db, [fetched_page])   # {"archive/pages": 1, "archive/comments": 9, ...}
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError, Table
 
-from scraper.models import FetchedPage, Post, ThreadPage
+from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
 
 if TYPE_CHECKING:  # the storage functions work without Scrapy
     from scrapy.crawler import Crawler
@@ -46,11 +48,21 @@ POST_COLUMNS: dict[str, type] = {
 # name: (columns, primary key); every table but sites links to sites.site.
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "sites": (
-        {"site": str, "generator": str, "first_seen_at": str, "last_crawled_at": str},
+        {"site": str, "generator": str, "posts_per_page": int, "first_seen_at": str, "last_crawled_at": str},
         "site",
     ),
     "forums": (
-        {"site": str, "fid": int, "name": str, "first_seen_at": str},
+        {
+            "site": str,
+            "fid": int,
+            "name": str,
+            "parent_fid": int,  # the forum a sub-forum sits in
+            "gid": int,  # its category on the index
+            "page_count": int,  # pages of its thread list when last walked
+            "walk_started_at": str,  # a walk that started after it last finished was cut short
+            "walk_finished_at": str,
+            "first_seen_at": str,
+        },
         ("site", "fid"),
     ),
     "users": (
@@ -61,14 +73,34 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         {"site": str, "tid": int, "fid": int, "forum_name": str, "title": str}
         | POST_COLUMNS
         | {"views": int, "replies": int, "page_count": int, "url": str}
-        | {"first_seen_at": str, "last_crawled_at": str},
+        # what the forum's thread list shows
+        | {"last_post_at": str, "last_poster": str, "sticky": int, "digest": int}
+        # what the archive holds complete: an unchanged listing row against these costs nothing
+        | {"synced_replies": int, "synced_last_post_at": str, "synced_at": str}
+        | {"gone_since": str, "first_seen_at": str, "last_crawled_at": str},
         ("site", "tid"),
     ),
     "comments": (
         {"site": str, "pid": int, "tid": int, "floor": int}  # pid keeps this place in the merge
         | POST_COLUMNS
-        | {"first_seen_at": str, "last_seen_at": str},
+        | {"gone_since": str, "first_seen_at": str, "last_seen_at": str},
         ("site", "pid"),
+    ),
+    # Earlier texts of posts that changed: the row in articles/comments holds the newest.
+    "revisions": (
+        {
+            "id": int,
+            "site": str,
+            "pid": int,
+            "tid": int,
+            "content_text": str,
+            "content_html": str,
+            "edited_by": str,
+            "edited_at": str,
+            "seen_at": str,  # when this text was last seen on the site
+            "replaced_at": str,
+        },
+        "id",
     ),
     "pages": (
         {
@@ -87,10 +119,30 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         },
         "url",
     ),
+    # One row per run: what it was asked, what it cost, how it ended.
+    "crawls": (
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "seeds": str,  # JSON list
+            "arguments": str,  # JSON object
+            "requests": int,
+            "requests_saved": int,  # requests an unchanged archive spared (a full crawl would make them)
+            "pages": int,
+            "new_articles": int,
+            "new_comments": int,
+            "updated_posts": int,
+            "errors": int,
+            "outcome": str,  # running, finished, interrupted, failed
+        },
+        "id",
+    ),
 }
 
 INDEXES = {
-    "articles": [["site", "fid"]],
+    "articles": [["site", "fid"], ["site", "last_post_at"]],
+    "revisions": [["site", "pid"]],
     "comments": [["site", "tid", "floor"], ["site", "author_uid"]],
     "pages": [["site", "tid"]],
 }
@@ -121,30 +173,38 @@ def open_archive(target: str | Path | Database) -> Database:
 def create_schema(db: Database) -> None:
     """Create the tables, indexes and the posts view when missing; safe to run on every start."""
     for name, (columns, pk) in TABLES.items():
-        foreign_keys = [] if name == "sites" else [("site", "sites", "site")]
-        db[name].create(columns, pk=pk, foreign_keys=foreign_keys, if_not_exists=True)
+        foreign_keys = [("site", "sites", "site")] if "site" in columns and name != "sites" else []
+        table = db[name]
+        table.create(columns, pk=pk, foreign_keys=foreign_keys, if_not_exists=True)
+        for column, kind in columns.items():  # archives made by an earlier version
+            if column not in table.columns_dict:
+                table.add_column(column, kind)
     for name, indexes in INDEXES.items():
         for columns in indexes:
             db[name].create_index(columns, if_not_exists=True)
     db.create_view("posts", POSTS_VIEW, replace=True)
 
 
-def save_pages(db: Database, pages: Iterable[FetchedPage]) -> Counter[str]:
-    """Write the pages in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
+def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
+    """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
     with db.atomic():
-        for page in pages:
-            _save_page(db, page, counts)
+        for item in items:
+            if isinstance(item, FetchedPage):
+                _save_page(db, item, counts)
+            elif isinstance(item, ThreadSynced):
+                _save_synced(db, item)
+            elif isinstance(item, ForumWalked):
+                _put(db["forums"], {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
     return counts
 
 
 def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
     stamp = _utc(page.fetched_at)
     thread = page.thread
-    site_row = {"site": page.site, "last_crawled_at": stamp}
-    if thread and thread.generator:
-        site_row["generator"] = thread.generator
-    _put(db["sites"], site_row, stamp)
+    generator = (thread and thread.generator) or (page.index and page.index.generator)
+    _put(db["sites"], _without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp)
+    tid = thread.tid if thread else page.tid
     # The row tells what the latest fetch gave: a later success clears an earlier error.
     db["pages"].upsert(
         {
@@ -158,7 +218,7 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
             "charset": page.charset,
             "declared_charset": page.declared_charset,
             "error": page.error,
-            "tid": thread.tid if thread else None,
+            "tid": tid,
             "page": thread.page if thread else None,
         },
         pk="url",
@@ -166,8 +226,20 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
     counts["archive/pages"] += 1
     if page.error:
         counts["archive/errors"] += 1
+    if page.kind == "missing" and tid is not None and _get(db["articles"], (page.site, tid)):
+        # the site says the thread is gone: flag it, keep everything archived
+        db.execute(
+            "UPDATE articles SET gone_since = coalesce(gone_since, ?) WHERE site = ? AND tid = ?",
+            [stamp, page.site, tid],
+        )
     if thread:
         _save_thread(db, thread, stamp, counts)
+    if page.forum:
+        _save_forum_page(db, page.forum, stamp)
+    if page.index:
+        for link in page.index.forums:
+            if not link.is_category:
+                _save_forum_link(db, page.site, link, stamp)
 
 
 def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[str]) -> None:
@@ -178,6 +250,8 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     authors = {post.author_uid: post.author for post in thread.posts if post.author_uid is not None}
     for uid, username in authors.items():
         _put(db["users"], _without_none({"site": site, "uid": uid, "username": username}), stamp)
+    if thread.page == 1 and thread.page_count > 1:
+        _learn_posts_per_page(db, site, len(thread.posts))
 
     stored = _get(db["articles"], (site, tid)) or {}
     # Thread-level fields: a None only means "not shown on this page" (views on page 2+).
@@ -194,10 +268,12 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
         }
     )
     row["last_crawled_at"] = stamp
-    if article or not stored:
+    row["gone_since"] = None  # it answered
+    if article or not stored.get("url"):
         row["url"] = thread.url
     if article:
         row |= _post_row(article)
+        _keep_revision(db, site, tid, stored, row, stamp, counts)
     if _put(db["articles"], row, stamp):
         counts["archive/articles"] += 1
 
@@ -205,9 +281,92 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     for post in thread.comments:
         if post.pid == article_pid:
             continue
-        comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp}
-        if _put(db["comments"], comment | _post_row(post), stamp):
+        comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
+        comment |= _post_row(post)
+        _keep_revision(db, site, tid, _get(db["comments"], (site, post.pid)), comment, stamp, counts)
+        if _put(db["comments"], comment, stamp):
             counts["archive/comments"] += 1
+
+
+def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: dict, stamp: str, counts: Counter[str]) -> None:
+    """Before a post's text is replaced by a changed one, keep the earlier text in revisions."""
+    if not stored or stored.get("pid") != row.get("pid") or stored.get("content_text") is None:
+        return
+    if (stored["content_text"], stored["content_html"]) == (row["content_text"], row["content_html"]):
+        return
+    db["revisions"].insert(
+        {
+            "site": site,
+            "pid": stored["pid"],
+            "tid": tid,
+            "content_text": stored["content_text"],
+            "content_html": stored["content_html"],
+            "edited_by": stored["edited_by"],
+            "edited_at": stored["edited_at"],
+            "seen_at": stored.get("last_seen_at") or stored.get("last_crawled_at"),
+            "replaced_at": stamp,
+        }
+    )
+    counts["archive/updated_posts"] += 1
+
+
+def _save_forum_page(db: Database, forum: ForumPage, stamp: str) -> None:
+    """A page of a thread list: the forum, its sub-forums, and each thread's listing row."""
+    row = _without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
+    if forum.page == 1:
+        row["walk_started_at"] = stamp
+    _put(db["forums"], row, stamp)
+    for link in forum.subforums:
+        _save_forum_link(db, forum.site, link, stamp)
+    for listed in forum.threads:
+        article = {
+            "site": forum.site,
+            "tid": listed.tid,
+            "fid": forum.fid,
+            "forum_name": forum.name,
+            "title": listed.title,
+            "replies": listed.replies,
+            "views": listed.views,
+            "last_post_at": listed.last_post_at,
+            "last_poster": listed.last_poster,
+            "sticky": int(listed.sticky),
+            "digest": int(listed.digest),
+        }
+        if _get(db["articles"], (forum.site, listed.tid)) is None:
+            article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
+        _put(db["articles"], _without_none(article), stamp)
+        if listed.author_uid is not None and listed.author:
+            _put(db["users"], {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp)
+
+
+def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str) -> None:
+    row = {"site": site, "fid": link.fid, "name": link.name, "parent_fid": link.parent_fid, "gid": link.gid}
+    _put(db["forums"], _without_none(row), stamp)
+
+
+def _save_synced(db: Database, synced: ThreadSynced) -> None:
+    """The thread is archived as far as the listing said; after a full read, what the site no
+    longer shows is flagged gone (never deleted), and what it shows again is unflagged."""
+    stamp = _utc(synced.synced_at)
+    db.execute(
+        "UPDATE articles SET synced_replies = ?, synced_last_post_at = ?, synced_at = ?"
+        " WHERE site = ? AND tid = ?",
+        [synced.replies, synced.last_post_at, stamp, synced.site, synced.tid],
+    )
+    if synced.complete and synced.pids:
+        marks = ", ".join("?" for _ in synced.pids)
+        db.execute(
+            f"UPDATE comments SET gone_since = coalesce(gone_since, ?)"
+            f" WHERE site = ? AND tid = ? AND pid NOT IN ({marks})",
+            [stamp, synced.site, synced.tid, *synced.pids],
+        )
+
+
+def _learn_posts_per_page(db: Database, site: str, count: int) -> None:
+    """Posts per page, from a full first page; the largest seen wins (deleted posts shorten pages)."""
+    stored = (_get(db["sites"], (site,)) or {}).get("posts_per_page") or 0
+    if count > stored:
+        db["sites"].update(site, {"posts_per_page": count})
 
 
 def _page_count(thread: ThreadPage, stored: int | None) -> int | None:
@@ -252,11 +411,98 @@ def _utc(stamp: str) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+class ArchiveLocked(RuntimeError):
+    """Another crawl is writing this archive."""
+
+
+class ArchiveLock:
+    """An exclusive lock beside the archive, so two runs never interleave their writes.
+
+    flock is released by the OS when the process ends, however it ends (kill -9 included),
+    so a dead crawl never leaves a stale lock behind.
+    """
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.path = Path(f"{db_path}.lock")
+        self.file = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(self.path, "a+")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            file.close()
+            raise ArchiveLocked(
+                f"{self.path.with_suffix('')} is being written by another crawl (pid {holder}); "
+                "this run stops without touching it"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(str(os.getpid()))
+        file.flush()
+        self.file = file
+
+    def release(self) -> None:
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
+
+
+# How Scrapy's finish reasons read in the crawls table; any other reason is a failure.
+OUTCOMES = {
+    "finished": "finished",
+    "closespider_itemcount": "finished",
+    "closespider_pagecount": "finished",
+    "closespider_timeout": "finished",
+    "shutdown": "interrupted",
+}
+
+
+def start_crawl(db: Database, seeds: list[str], arguments: dict[str, Any], started_at: str) -> int:
+    """Record a run; runs left "running" by a killed process are marked interrupted first."""
+    db.execute("UPDATE crawls SET outcome = 'interrupted' WHERE outcome = 'running'")
+    crawls = db["crawls"]
+    crawls.insert(
+        {"started_at": started_at, "seeds": seeds, "arguments": arguments, "outcome": "running"}
+    )
+    return crawls.last_pk
+
+
+def finish_crawl(db: Database, crawl_id: int, stats: dict[str, Any], reason: str, finished_at: str) -> str:
+    """Close the run's record from Scrapy's stats; return its outcome."""
+    pages = stats.get("archive/pages", 0)
+    errors = stats.get("archive/errors", 0)
+    outcome = OUTCOMES.get(reason, "failed")
+    if outcome == "finished" and pages == errors and (errors or stats.get("archive/skipped_seeds")):
+        outcome = "failed"  # nothing could be archived
+    db["crawls"].update(
+        crawl_id,
+        {
+            "finished_at": finished_at,
+            "requests": stats.get("downloader/request_count", 0),
+            "requests_saved": stats.get("archive/requests_saved", 0),
+            "pages": pages,
+            "new_articles": stats.get("archive/articles", 0),
+            "new_comments": stats.get("archive/comments", 0),
+            "updated_posts": stats.get("archive/updated_posts", 0),
+            "errors": errors,
+            "outcome": outcome,
+        },
+    )
+    return outcome
+
+
 class ArchivePipeline:
-    """Scrapy item pipeline: buffer FetchedPage items, write them in batches with save_pages().
+    """Scrapy item pipeline: buffer items, write them in batches with save_items().
 
     Settings: ``ARCHIVE_DB`` (path, default "archive.db"), ``ARCHIVE_BATCH_SIZE`` (default 20).
-    Batching keeps one transaction per N pages instead of per page; the rest is written at close.
+    Batching keeps one transaction per N pages instead of per page; the rest is written at
+    close. Under Scrapy it also locks the archive for the run and keeps the run's record in
+    the crawls table (outcome in the stats as ``archive/outcome``).
     """
 
     def __init__(
@@ -264,27 +510,43 @@ class ArchivePipeline:
         db: str | Path | Database,
         stats: StatsCollector | None = None,
         batch_size: int = 20,
+        crawler: Crawler | None = None,
     ) -> None:
         self.target = db
         self.stats = stats
         self.batch_size = batch_size
+        self.crawler = crawler
         self.db: Database | None = None
-        self.buffer: list[FetchedPage] = []
+        self.buffer: list[Any] = []
+        self.lock = None if isinstance(db, Database) else ArchiveLock(db)
+        self.crawl_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        from scrapy import signals
+
         settings = crawler.settings
-        return cls(
+        pipeline = cls(
             settings.get("ARCHIVE_DB", "archive.db"),
             stats=crawler.stats,
             batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 20),
+            crawler=crawler,
         )
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     def open_spider(self) -> None:
+        if self.lock:
+            self.lock.acquire()
         self.db = open_archive(self.target)
+        if self.crawler is not None:
+            spider = self.crawler.spider
+            self.crawl_id = start_crawl(
+                self.db, getattr(spider, "seeds", []), getattr(spider, "arguments", {}), _now()
+            )
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, FetchedPage):
+        if isinstance(item, (FetchedPage, ThreadSynced, ForumWalked)):
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size:
                 self.flush()
@@ -292,13 +554,33 @@ class ArchivePipeline:
 
     def close_spider(self) -> None:
         self.flush()
+        if self.crawl_id is None:  # without Scrapy: done; under Scrapy spider_closed finishes
+            self.close()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """After the last item: close the run's record with Scrapy's finish reason."""
+        if self.db is None:
+            return
+        if self.crawl_id is not None:
+            outcome = finish_crawl(self.db, self.crawl_id, self.stats.get_stats(), reason, _now())
+            self.stats.set_value("archive/outcome", outcome)
+        self.close()
+
+    def close(self) -> None:
         if not isinstance(self.target, Database):  # a Database handed in belongs to the caller
             self.db.close()
+        self.db = None
+        if self.lock:
+            self.lock.release()
 
     def flush(self) -> None:
-        """Write the buffered pages in one transaction and add their counts to the stats."""
-        counts = save_pages(self.db, self.buffer)
+        """Write the buffered items in one transaction and add their counts to the stats."""
+        counts = save_items(self.db, self.buffer)
         self.buffer.clear()
         if self.stats is not None:
             for key, value in counts.items():
                 self.stats.inc_value(key, value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -94,6 +94,8 @@ BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|au
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
 # Pages that are not threads: Discuz's message box, the login form, the anti-scraping script.
 _ANTITHEFT = re.compile(r"_dsign=|location\.replace\(|window\.location\s*=", re.I)
+# Discuz's "no such thread/forum" messages (主题不存在或已被删除, 指定的版块不存在).
+_MISSING_HINTS = re.compile(r"不存在|已被删除|已被刪除|does not exist|not exist|was deleted", re.I)
 _LOGIN_HINTS = re.compile(r"您需要先登录|需要登录|請先登錄|登录后|您无权|沒有權限|没有权限|无权访问", re.I)
 
 
@@ -385,6 +387,8 @@ def _problem(sel: Selector, text: str) -> PageProblem:
     if message:
         if _LOGIN_HINTS.search(message):
             return PageProblem("login", message)
+        if _MISSING_HINTS.search(message):
+            return PageProblem("missing", message)
         return PageProblem("error", message)
     scripts = " ".join(sel.xpath("//script/text()").getall())
     if _ANTITHEFT.search(scripts) and not sel.xpath("//body//div"):

@@ -135,6 +135,35 @@ class FetchedPage:
     charset: str | None = None  # the charset the bytes were decoded with
     declared_charset: str | None = None  # what the header or meta claimed, when it differed
     error: str | None = None
+    tid: int | None = None  # the thread the URL was asked for (known even when it failed)
     thread: ThreadPage | None = None
     forum: ForumPage | None = None
     index: IndexPage | None = None
+
+
+@dataclass
+class ThreadSynced:
+    """Every page the crawl asked for of one thread is archived: the archive now holds the
+    thread as the listing described it, so an unchanged listing row costs no request next time.
+
+    ``complete`` says the pages went from page 1 to the end, so ``pids`` is every post the
+    site still shows: the others have disappeared.
+    """
+
+    site: str
+    tid: int
+    replies: int | None
+    last_post_at: str | None
+    synced_at: str
+    complete: bool = False
+    pids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ForumWalked:
+    """A forum's thread list was walked to its end or to the first unchanged thread."""
+
+    site: str
+    fid: int
+    started_at: str
+    finished_at: str

@@ -33,3 +33,6 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console port
+COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
+EXTENSIONS = {"spiders.progress.Progress": 500}
+PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 _REWRITE_THREAD = re.compile(r"(?:^|/)thread-(\d+)-(\d+)-\d+\.html$")
 _ARCHIVER_THREAD = re.compile(r"tid-(\d+)(?:-page-(\d+))?\.html")
@@ -48,6 +48,18 @@ def thread_ref(url: str) -> ThreadRef | None:
     return None
 
 
+def thread_page_url(url: str, page: int) -> str | None:
+    """The same thread's page ``page`` in the URL's own form (None for forms we cannot build)."""
+    parts = urlsplit(url)
+    if match := _REWRITE_THREAD.search(parts.path):
+        path = parts.path[: match.start()] + re.sub(r"-\d+-(\d+)\.html$", f"-{page}-\\1.html", parts.path[match.start():])
+        return urlunsplit(parts._replace(path=path))
+    if thread_ref(url) is not None and "archiver" not in parts.path:
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+        return urlunsplit(parts._replace(query=urlencode(query + ([("page", str(page))] if page > 1 else [])), fragment=""))
+    return None
+
+
 def site_of(url: str) -> str:
     """The forum a URL belongs to: host[:port], plus the path Discuz lives under."""
     parts = urlsplit(url)
@@ -74,3 +86,72 @@ def desktop_thread_url(url: str) -> str:
     page = f"&page={ref.page}" if ref.page > 1 else ""
     return f"{parts.scheme}://{site}/forum.php?mod=viewthread&tid={ref.tid}{page}"
 
+
+# Forum listings and the site index -------------------------------------------------------
+# Listings come as ``forum-FID-PAGE.html`` (rewrite), ``forum.php?mod=forumdisplay&fid=FID
+# &page=N`` (X2/X3, the touch template adds ``&mobile=2``) and ``forumdisplay.php?fid=FID
+# &page=N`` (Discuz 7). The index is ``forum.php`` (no mod, or mod=index), ``index.php`` or the
+# site root; a category is ``forum.php?gid=N`` (``index.php?gid=N`` on Discuz 7).
+
+from typing import NamedTuple  # noqa: E402  (this section was appended; imports above stay as they are)
+from urllib.parse import parse_qsl, urlencode, urlunsplit  # noqa: E402
+
+_REWRITE_FORUM = re.compile(r"(?:^|/)forum-(\d+)-(\d+)\.html$")
+_INDEX_SCRIPTS = ("forum.php", "index.php")
+_NOT_FORUM_FOLDERS = ("archiver", "api")
+
+
+class ForumRef(NamedTuple):
+    fid: int
+    page: int = 1
+
+
+def forum_ref(url: str) -> ForumRef | None:
+    """The forum (and page of its thread list) a URL names, or None when it names none.
+
+    A forum alias in the rewrite form (``forum-news-1.html``) names no numeric fid: None.
+    """
+    parts = urlsplit(url)
+    if match := _REWRITE_FORUM.search(parts.path):
+        return ForumRef(int(match[1]), max(int(match[2]), 1))
+    query = parse_qs(parts.query)
+    script = parts.path.rsplit("/", 1)[-1]
+    listing = script == "forumdisplay.php" or (script == "forum.php" and query.get("mod") == ["forumdisplay"])
+    fid = (query.get("fid") or [""])[0]
+    if listing and fid.isdigit():
+        page = (query.get("page") or ["1"])[0]
+        return ForumRef(int(fid), int(page) if page.isdigit() and int(page) > 0 else 1)
+    return None
+
+
+def is_index_url(url: str) -> bool:
+    """True for the site index (forum.php, index.php, the site root) and category pages."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    query = parse_qs(parts.query)
+    if "fid" in query or "tid" in query:
+        return False
+    if path.endswith("/"):
+        folder = path.rstrip("/").rsplit("/", 1)[-1]
+        return folder not in _NOT_FORUM_FOLDERS
+    script = path.rsplit("/", 1)[-1]
+    return script in _INDEX_SCRIPTS and query.get("mod", ["index"]) == ["index"]
+
+
+def category_gid(url: str) -> int | None:
+    """The category (group) a category page's URL names: ``forum.php?gid=N`` -> N."""
+    gid = (parse_qs(urlsplit(url).query).get("gid") or [""])[0]
+    return int(gid) if gid.isdigit() and is_index_url(url) else None
+
+
+def listed_thread_url(url: str) -> str:
+    """A thread link as a forum listing gives it, without the listing page it came back from:
+    ``thread-T-P-PREV.html`` gets PREV 1 and ``extra=page%3DN…`` goes, so that every listing page
+    (and every filter) links a thread by one URL."""
+    parts = urlsplit(url)
+    if match := _REWRITE_THREAD.search(parts.path):
+        return urlunsplit(parts._replace(path=parts.path[: match.end(2)] + "-1.html"))
+    if "extra=" not in parts.query:
+        return url
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "extra"]
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,14 +1,17 @@
-"""The ``discuz`` spider: which thread pages to fetch next, nothing else.
+"""The ``discuz`` spider: which pages to fetch next, nothing else.
 
 Parsing lives in ``scraper`` (pure functions), storage in ``pipelines``. Every response
 becomes one FetchedPage item, failures included, so the archive records what happened to
-each URL.
+each URL. What is already archived (``pipelines.state``) decides what a re-crawl fetches:
+an unchanged thread costs no request, a changed one is fetched from the page that holds its
+first post not yet archived.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -17,53 +20,109 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from pipelines.state import ArchiveState, StoredThread
+from scraper.dates import parse_discuz_time
 from scraper.discuz import PageProblem, parse_thread_html
 from scraper.encoding import decode_html
-from scraper.models import FetchedPage
-from scraper.urls import desktop_thread_url, site_of, split_urls, thread_ref
-
+from scraper.listing import parse_forum_html, parse_index_html
+from scraper.models import FetchedPage, ForumWalked, ThreadSynced
+from scraper.urls import (
+    desktop_thread_url,
+    forum_ref,
+    is_index_url,
+    site_of,
+    split_urls,
+    thread_page_url,
+    thread_ref,
+)
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
 SAMPLE_PORT = 8080
 
 
+@dataclass
+class ThreadTask:
+    """One thread's pages in this run: when none is pending, the thread is archived."""
+
+    site: str
+    tid: int
+    first_page: int
+    expected: tuple[int | None, str | None] | None = None  # (replies, last post) the list showed
+    pending: set[int] = field(default_factory=set)
+    pids: set[int] = field(default_factory=set)
+    replies: int | None = None  # from page 1, when no listing row says
+    archived: tuple[int | None, int] | None = None  # (replies, last floor) already archived
+    last_floor: int = 0
+    failed: bool = False
+
+
 class DiscuzSpider(scrapy.Spider):
-    """Archive Discuz threads: every page of each thread given.
+    """Archive Discuz forums: threads, forums, or a whole site; re-runs fetch only what changed.
 
     Example:
 
-        scrapy crawl discuz -a url=https://bbs.example.com/thread-123-1-1.html
-        scrapy crawl discuz -a url="URL1, URL2" -s ARCHIVE_DB=forum.db
+        scrapy crawl discuz -a url=https://bbs.example.com/                  # the whole site
+        scrapy crawl discuz -a url=https://bbs.example.com/forum-2-1.html    # one forum
+        scrapy crawl discuz -a url=https://bbs.example.com/thread-123-1-1.html -s ARCHIVE_DB=x.db
         scrapy crawl discuz            # the bundled sample forum, served on 127.0.0.1
 
-    Arguments: ``url`` — one or more thread URLs (commas or spaces between them) in any
-    form Discuz uses: thread-TID-PAGE-1.html, forum.php?mod=viewthread&tid=TID[&page=N],
-    viewthread.php?tid=TID (Discuz 7); archiver and mobile API URLs are read through the
-    thread's desktop page.
+    Arguments:
+      url          thread, forum listing, category or index URLs (commas or spaces between)
+      forums       only these forum ids, e.g. 2,5
+      max_threads  fetch at most this many threads (changed ones) this run
+      since        only threads with activity since this date, e.g. 2024-01-01
+      refresh      also re-read threads whose listing did not change: all, recent:DAYS, oldest:N
     """
 
     name = "discuz"
 
-    def __init__(self, url: str | None = None, *args, **kwargs):
+    def __init__(
+        self,
+        url: str | None = None,
+        forums: str | None = None,
+        max_threads: str | None = None,
+        since: str | None = None,
+        refresh: str | None = None,
+        *args,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self._servers = contextlib.ExitStack()
-        if url:
-            self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)]
-        else:
-            self.seeds = self._serve_sample_forum()
+        self.arguments = {
+            key: value
+            for key, value in dict(url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh).items()
+            if value is not None
+        }
+        self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)] if url else self._serve_sample_forum()
+        self.forums = {int(fid) for fid in split_urls(forums)} if forums else None
+        self.max_threads = int(max_threads) if max_threads else None
+        self.since = parse_discuz_time(since) if since else None
+        if since and self.since is None:
+            raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
+        self.refresh = refresh if refresh and refresh != "none" else None
         self.sites = {site_of(seed) for seed in self.seeds}
-        self.allowed_domains = sorted({_host(seed) for seed in self.seeds})
-        self._requested: set[tuple[str, int, int]] = set()
+        self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in self.seeds})
+        self._threads: dict[tuple[str, int], ThreadTask] = {}
+        self._requested: set[tuple] = set()
+        self._walk_started: dict[tuple[str, int], str] = {}
+        self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
+        self._threads_scheduled = 0
+        self.state: ArchiveState | None = None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._servers.close, signal=signals.spider_closed)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
 
+    def _closed(self):
+        self._servers.close()
+        if self.state is not None:
+            self.state.close()
+
     def _serve_sample_forum(self) -> list[str]:
-        """No URL given: serve the bundled sample forum on 127.0.0.1 and crawl its threads."""
+        """No URL given: serve the bundled sample forum on 127.0.0.1 and crawl it from its index."""
         from sample_forum import serve
 
         try:  # the snapshot's own address, so re-runs archive into the same site key
@@ -73,78 +132,155 @@ class DiscuzSpider(scrapy.Spider):
             self.logger.warning("Port %s is busy: the sample forum gets another port (and site key)", SAMPLE_PORT)
         self.logger.info("No url given: crawling the bundled sample forum at %s", forum.base_url)
         self.download_delay = 0  # our own server: no need to wait between requests
-        return forum.thread_urls()
+        return [forum.base_url + "forum.php"]
+
+    # -- what to fetch first ------------------------------------------------------------
 
     async def start(self):
+        self.state = ArchiveState(self.settings.get("ARCHIVE_DB"))
+        walked_sites = set()
         for seed in self.seeds:
-            ref = thread_ref(seed)
-            if ref is None:
+            site = site_of(seed)
+            if ref := thread_ref(seed):
+                stored = None if self.refresh else self.state.thread(site, ref.tid)
+                start = self._start_page(site, stored) if stored else ref.page
+                if request := self._thread_request(seed, site, ref.tid, start):
+                    if stored:  # replies stay counted from what was archived
+                        self._threads[(site, ref.tid)].archived = (stored.replies, stored.last_floor)
+                    yield request
+            elif forum := forum_ref(seed):
+                walked_sites.add(site)
+                if request := self._forum_request(seed, site, forum.fid, forum.page):
+                    yield request
+            elif is_index_url(seed):
+                walked_sites.add(site)
+                yield self._index_request(seed)
+            else:
                 self.logger.error(
-                    "Not a thread URL, skipped: %s (give thread-TID-PAGE-1.html, "
-                    "forum.php?mod=viewthread&tid=TID or viewthread.php?tid=TID)",
-                    seed,
+                    "Not a Discuz URL we know, skipped: %s (give a thread, forum listing, category or index URL)", seed
                 )
                 self.crawler.stats.inc_value("archive/skipped_seeds")
-                continue
-            request = self._thread_request(seed, ref.tid, ref.page, posts_per_page=None)
-            if request is not None:
+        for site in walked_sites:
+            for request in self._from_the_archive(site):
                 yield request
 
-    def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
-        fetched = _fetched_page(response)
-        try:
-            decoded = decode_html(response.body, _content_type(response))
-            fetched.charset = decoded.charset
-            if decoded.mismatch:
-                fetched.declared_charset = decoded.declared
-                self.logger.warning(
-                    "%s declares %s but its bytes are %s; decoded as %s",
-                    response.url, decoded.declared, decoded.charset, decoded.charset,
-                )
-            thread = parse_thread_html(
-                decoded.text,
-                response.url,
-                fetched_at=datetime.fromisoformat(fetched.fetched_at),
-                utc_offset=self.settings.get("DISCUZ_UTC_OFFSET") or None,
-                posts_per_page=posts_per_page,
-            )
-        except PageProblem as problem:
-            fetched.kind = problem.kind
-            fetched.error = _with_status(response.status, problem.message)
-            self.logger.warning("%s: %s (%s)", response.url, fetched.error, problem.kind)
-            self.crawler.stats.inc_value(f"archive/problems/{problem.kind}")
-            yield fetched
-            return
-        except Exception as exc:  # one bad page costs that page only, never the crawl
-            fetched.kind = "parse_error"
-            fetched.error = f"{type(exc).__name__}: {exc}"
-            self.logger.exception("Could not parse %s", response.url)
-            self.crawler.stats.inc_value("archive/problems/parse_error")
-            yield fetched
-            return
+    def _from_the_archive(self, site: str):
+        """Threads a cut-short run left unarchived, and the threads the refresh policy re-reads."""
+        for stored in self.state.unsynced_threads(site, self.forums):
+            start = self._start_page(site, stored, stored.replies)
+            expected = (stored.replies, stored.last_post_at)
+            if stored.url and (request := self._thread_request(stored.url, site, stored.tid, start, expected)):
+                self.logger.info("Resuming thread %s left unfinished by an earlier run", stored.tid)
+                yield request
+        if self.refresh:
+            now = datetime.now(timezone.utc)
+            for stored in self.state.refresh_candidates(site, self.refresh, now):
+                if stored.url and (self.forums is None or stored.fid in self.forums):
+                    if request := self._thread_request(stored.url, site, stored.tid, 1):
+                        yield request
 
-        if response.status >= 400:
-            fetched.error = _with_status(response.status, "the server answered with an error")
-        fetched.thread = thread
-        self.logger.info(
-            "Thread %s page %s/%s: %s posts (%s)",
-            thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
-        )
+    # -- callbacks ----------------------------------------------------------------------
+
+    def parse_index(self, response: Response):
+        fetched = _fetched_page(response, kind="index")
+        index = yield from self._parse(fetched, response, parse_index_html)
+        if index is None:
+            return
+        fetched.index = index
         yield fetched
-
-        if thread.page == 1 and thread.page_count > 1:
-            posts_per_page = len(thread.posts)
-        for number, url in sorted(thread.page_urls.items()):
-            if number <= thread.page_count:
-                request = self._thread_request(url, tid, number, posts_per_page)
-                if request is not None:
+        lists_forums = any(not link.is_category for link in index.forums)
+        for link in index.forums:
+            if link.is_category:
+                if not lists_forums:  # a collapsed index: its categories list the forums
+                    yield self._index_request(link.url)
+            elif self.forums is None or link.fid in self.forums:
+                if request := self._forum_request(link.url, index.site, link.fid, 1):
                     yield request
+
+    def parse_forum(self, response: Response, fid: int, page: int):
+        """One page of a thread list, newest activity first: schedule what changed, and walk on
+        until the first thread (not pinned) that the archive already holds as it is."""
+        fetched = _fetched_page(response, kind="forum")
+        forum = yield from self._parse(fetched, response, parse_forum_html)
+        if forum is None:
+            return
+        fetched.forum = forum
+        yield fetched
+        site, stats = forum.site, self.crawler.stats
+        key = (site, forum.fid)
+        started = self._walk_started.setdefault(key, fetched.fetched_at)
+        may_stop = not self.refresh and not self.state.forum_walk_was_cut_short(site, forum.fid)
+
+        for link in forum.subforums:
+            if self.forums is None or link.fid in self.forums:
+                if request := self._forum_request(link.url, site, link.fid, 1):
+                    yield request
+
+        # Every row of a fetched page is looked at (that costs nothing); the walk goes on to the
+        # next page unless a row shows the rest is older than what the archive holds.
+        stop = False
+        for row in forum.threads:
+            if self.since and not row.sticky and row.last_post_at and row.last_post_at < self.since:
+                stop = True
+                continue
+            stored = self.state.thread(site, row.tid)
+            if stored and stored.unchanged(row.replies, row.last_post_at) and not self.refresh:
+                stats.inc_value("archive/requests_saved", stored.page_count or 1)
+                stop = stop or (not row.sticky and may_stop)
+                continue
+            if self.max_threads is not None and self._threads_scheduled >= self.max_threads:
+                stop = True
+                continue
+            start = self._start_page(site, stored, row.replies) if stored and not self.refresh else 1
+            if request := self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at)):
+                yield request
+
+        self._listing_left[key] = 0 if stop else forum.page_count - forum.page
+        stats.set_value("archive/listing_pages_left", sum(self._listing_left.values()))
+        if not stop and forum.page < forum.page_count:
+            next_url = forum.page_urls.get(forum.page + 1)
+            if next_url and (request := self._forum_request(next_url, site, forum.fid, forum.page + 1)):
+                yield request
+                return
+        if stop:
+            stats.inc_value("archive/requests_saved", forum.page_count - forum.page)
+        yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
+
+    def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
+        fetched = _fetched_page(response, kind="thread", tid=tid)
+        task = self._threads.get((fetched.site, tid))
+        thread = yield from self._parse(
+            fetched, response, parse_thread_html, posts_per_page=posts_per_page, task=task
+        )
+        if thread is not None:
+            fetched.thread = thread
+            self.logger.info(
+                "Thread %s page %s/%s: %s posts (%s)",
+                thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
+            )
+            yield fetched
+            if task is not None:
+                task.pids.update(post.pid for post in thread.posts)
+                task.last_floor = max([task.last_floor] + [p.floor or 0 for p in thread.posts])
+                if thread.page == 1:
+                    task.replies = thread.replies
+            if thread.page == 1 and thread.page_count > 1:
+                posts_per_page = len(thread.posts)
+            first_wanted = task.first_page if task else 1
+            for number, url in sorted(thread.page_urls.items()):
+                if first_wanted <= number <= thread.page_count:
+                    if request := self._thread_page_request(url, fetched.site, tid, number, posts_per_page):
+                        yield request
+        if task is not None:
+            task.pending.discard(page)
+            yield from self._maybe_synced(task)
 
     def network_error(self, failure: Failure):
         """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
         request = failure.request
         self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
         self.crawler.stats.inc_value("archive/problems/network")
+        tid = request.cb_kwargs.get("tid")
         yield FetchedPage(
             url=request.url,
             site=site_of(request.url),
@@ -154,37 +290,153 @@ class DiscuzSpider(scrapy.Spider):
             size=0,
             sha256="",
             error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
+            tid=tid,
+        )
+        task = self._threads.get((site_of(request.url), tid)) if tid is not None else None
+        if task is not None:
+            task.failed = True
+            task.pending.discard(request.cb_kwargs["page"])
+            yield from self._maybe_synced(task)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _parse(self, fetched: FetchedPage, response: Response, parse, task: ThreadTask | None = None, **kwargs):
+        """Decode and parse one page; a problem or a crash is recorded on the page, never raised.
+        A generator returning the parsed page (None when there is none; the page's item is
+        then already yielded)."""
+        try:
+            decoded = decode_html(response.body, _content_type(response))
+            fetched.charset = decoded.charset
+            if decoded.mismatch:
+                fetched.declared_charset = decoded.declared
+                self.logger.warning(
+                    "%s declares %s but its bytes are %s", response.url, decoded.declared, decoded.charset
+                )
+            result = parse(
+                decoded.text,
+                response.url,
+                fetched_at=datetime.fromisoformat(fetched.fetched_at),
+                utc_offset=self.settings.get("DISCUZ_UTC_OFFSET") or None,
+                **kwargs,
+            )
+        except PageProblem as problem:
+            fetched.kind, fetched.error = problem.kind, _with_status(response.status, problem.message)
+            self.logger.warning("%s: %s (%s)", response.url, fetched.error, problem.kind)
+        except Exception as exc:  # one bad page costs that page only, never the crawl
+            fetched.kind, fetched.error = "parse_error", f"{type(exc).__name__}: {exc}"
+            self.logger.exception("Could not parse %s", response.url)
+        else:
+            if response.status >= 400:
+                fetched.error = _with_status(response.status, "the server answered with an error")
+            return result
+        self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+        if task is not None and fetched.kind != "missing":
+            task.failed = True
+        yield fetched
+        return None
+
+    def _maybe_synced(self, task: ThreadTask):
+        """When the last pending page of a thread is in, say the thread is archived."""
+        if task.pending:
+            return
+        del self._threads[(task.site, task.tid)]
+        if task.failed or not task.pids:
+            return
+        if task.expected:
+            replies, last_post_at = task.expected
+        else:  # a thread URL given directly: page 1 says how many replies, else the growth does
+            replies = task.replies
+            if replies is None and task.archived and task.archived[0] is not None:
+                replies = task.archived[0] + max(0, task.last_floor - task.archived[1])
+            if replies is None:
+                replies = task.last_floor - 1
+            last_post_at = None
+        yield ThreadSynced(
+            site=task.site,
+            tid=task.tid,
+            replies=replies,
+            last_post_at=last_post_at,
+            synced_at=_now(),
+            complete=task.first_page == 1,
+            pids=sorted(task.pids),
         )
 
-    def _thread_request(self, url: str, tid: int, page: int, posts_per_page: int | None):
+    def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
+        """Where to resume reading a thread: the page of its first post not yet archived when
+        ``replies`` (the listing's count) says there is one, else the page of its last archived
+        post (it exists, and shows whether there is more). Page 1 when the thread now has fewer
+        replies than archived: posts were deleted, so read it all."""
+        per_page = self.state.posts_per_page(site)
+        if replies is not None and stored.synced_replies is not None and replies < stored.synced_replies:
+            return 1
+        if not per_page or stored.last_floor == 0:
+            return 1
+        grew = replies is not None and replies + 1 > stored.last_floor
+        next_floor = stored.last_floor + 1 if grew else stored.last_floor
+        return (next_floor - 1) // per_page + 1
+
+    def _thread_request(self, url: str, site: str, tid: int, page: int, expected: tuple | None = None):
+        """Start a thread (once per run): ``page`` is where reading starts; ``expected`` is
+        the (replies, last post time) the thread list showed, which it is archived as."""
+        if (site, tid) in self._threads or ("thread", site, tid) in self._requested:
+            return None
+        self._requested.add(("thread", site, tid))
+        page_url = thread_page_url(url, page)
+        if page_url is None:  # a URL form we cannot page: start where it points
+            ref = thread_ref(url)
+            page_url, page = url, ref.page if ref else 1
+        task = ThreadTask(site, tid, first_page=page, expected=expected)
+        self._threads[(site, tid)] = task
+        self._threads_scheduled += 1
+        if page > 1:
+            self.crawler.stats.inc_value("archive/requests_saved", page - 1)
+        request = self._thread_page_request(page_url, site, tid, page, None)
+        if request is None:
+            del self._threads[(site, tid)]
+        return request
+
+    def _thread_page_request(self, url: str, site: str, tid: int, page: int, posts_per_page: int | None):
         """A request for one thread page, once per (site, tid, page), never off the seeds' sites."""
-        site = site_of(url)
-        if site not in self.sites:
+        request = self._request(
+            url, ("page", site, tid, page), self.parse_thread, tid=tid, page=page, posts_per_page=posts_per_page
+        )
+        if request is not None and (task := self._threads.get((site, tid))):
+            task.pending.add(page)
+        return request
+
+    def _forum_request(self, url: str, site: str, fid: int, page: int):
+        return self._request(url, ("forum", site, fid, page), self.parse_forum, fid=fid, page=page)
+
+    def _index_request(self, url: str):
+        return self._request(url, ("index", url), self.parse_index)
+
+    def _request(self, url: str, key: tuple, callback, **cb_kwargs):
+        if site_of(url) not in self.sites:
             self.logger.debug("Not following %s: another site", url)
             return None
-        key = (site, tid, page)
         if key in self._requested:
             return None
         self._requested.add(key)
         return scrapy.Request(
             url,
-            callback=self.parse_thread,
+            callback=callback,
             errback=self.network_error,
-            cb_kwargs={"tid": tid, "page": page, "posts_per_page": posts_per_page},
+            cb_kwargs=cb_kwargs,
             meta={"handle_httpstatus_list": ERROR_STATUSES},  # recorded, not dropped
-            dont_filter=True,  # (site, tid, page) is the identity, not the URL's spelling
+            dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
 
 
-def _fetched_page(response: Response) -> FetchedPage:
+def _fetched_page(response: Response, kind: str, tid: int | None = None) -> FetchedPage:
     return FetchedPage(
         url=response.url,
         site=site_of(response.url),
-        kind="thread",
+        kind=kind,
         status=response.status,
         fetched_at=_now(),
         size=len(response.body),
         sha256=hashlib.sha256(response.body).hexdigest(),
+        tid=tid,
     )
 
 
@@ -195,10 +447,6 @@ def _content_type(response: Response) -> str | None:
 
 def _with_status(status: int, message: str) -> str:
     return f"HTTP {status}: {message}" if status >= 400 else message
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or ""
 
 
 def _now() -> str:

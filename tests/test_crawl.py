@@ -16,7 +16,7 @@ from scraper.noise import looks_like_noise
 
 ROOT = Path(__file__).parent.parent
 TRUTH = json.loads((ROOT / "sample_forum/v1/TRUTH.json").read_text(encoding="utf-8"))
-BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at"}
+BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at", "synced_at"}
 # BBCode that renders as more than its text; posts using it are checked by other tests.
 RICH = re.compile(r"\[(?:quote|hide|img|code|url|list|attach|media|flash)", re.I)
 
@@ -153,7 +153,7 @@ def test_missing_threads_are_recorded_with_their_error(archive):
     errors = {row["url"].rsplit("/", 1)[-1]: row for row in db.query("SELECT * FROM pages WHERE error IS NOT NULL")}
     assert set(errors) == {"thread-7-1-1.html", "thread-9999-1-1.html"}
     for row in errors.values():
-        assert row["status"] == 404 and row["kind"] == "error"
+        assert row["status"] == 404 and row["kind"] == "missing"
         assert "抱歉，指定的主题不存在或已被删除或正在被审核" in row["error"]
     assert "'archive/errors': 2" in first.stderr
 

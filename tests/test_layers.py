@@ -22,6 +22,9 @@ def test_scraper_never_imports_scrapy_or_storage():
         assert not imported_modules(path) & {"scrapy", "twisted", "sqlite_utils", "spiders", "pipelines"}, path
 
 
-def test_spiders_do_not_touch_storage():
+def test_spiders_only_read_what_the_archive_holds():
+    """The spider decides what to fetch from pipelines.state (read-only); only pipelines write."""
     for path in (ROOT / "spiders").glob("*.py"):
-        assert not imported_modules(path) & {"sqlite_utils", "sqlite3", "pipelines"}, path
+        source = path.read_text(encoding="utf-8")
+        assert not imported_modules(path) & {"sqlite_utils", "sqlite3"}, path
+        assert "pipelines.sqlite" not in source, path

@@ -6,7 +6,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
-from pipelines.sqlite import ArchivePipeline, create_schema, open_archive, save_pages
+from pipelines.sqlite import ArchivePipeline, create_schema, open_archive, save_items
 from scraper.models import FetchedPage, Post, ThreadPage
 
 SITE = "127.0.0.1:8080"
@@ -103,7 +103,7 @@ def all_rows(db, ignore=BOOKKEEPING):
 
 
 def test_page_one_creates_every_row(db):
-    counts = save_pages(db, [PAGE_1])
+    counts = save_items(db, [PAGE_1])
 
     assert counts == {"archive/pages": 1, "archive/articles": 1, "archive/comments": 2}
     article = db["articles"].get((SITE, 1))
@@ -122,7 +122,7 @@ def test_page_one_creates_every_row(db):
         (7, "老主任"),
         (9, "笔杆子"),
     }
-    assert list(db["forums"].rows) == [
+    assert [{k: v for k, v in row.items() if v is not None} for row in db["forums"].rows] == [
         {"site": SITE, "fid": 2, "name": "秘书之家", "first_seen_at": "2024-03-10T08:00:00+00:00"}
     ]
     assert db["sites"].get(SITE)["generator"] == "Discuz! X3.5"
@@ -131,10 +131,10 @@ def test_page_one_creates_every_row(db):
 
 
 def test_later_page_adds_comments_and_keeps_the_article(db):
-    save_pages(db, [PAGE_1])
+    save_items(db, [PAGE_1])
     article_before = db["articles"].get((SITE, 1))
 
-    counts = save_pages(db, [fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T08:00:05+00:00")])
+    counts = save_items(db, [fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T08:00:05+00:00")])
 
     assert counts == {"archive/pages": 1, "archive/comments": 2}
     article = db["articles"].get((SITE, 1))
@@ -146,12 +146,12 @@ def test_later_page_adds_comments_and_keeps_the_article(db):
 
 
 def test_page_two_first_creates_a_thread_row_that_page_one_completes(db):
-    save_pages(db, [PAGE_2])
+    save_items(db, [PAGE_2])
     article = db["articles"].get((SITE, 1))
     assert (article["title"], article["pid"], article["views"]) == ("如何当好办公室主任", None, None)
     assert article["url"] == PAGE_2.url
 
-    counts = save_pages(db, [PAGE_1])
+    counts = save_items(db, [PAGE_1])
 
     assert "archive/articles" not in counts
     article = db["articles"].get((SITE, 1))
@@ -159,20 +159,20 @@ def test_page_two_first_creates_a_thread_row_that_page_one_completes(db):
 
 
 def test_page_count_follows_page_one_and_otherwise_only_grows(db):
-    save_pages(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=3))])
+    save_items(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=3))])
     assert db["articles"].get((SITE, 1))["page_count"] == 3
-    save_pages(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=2))])
+    save_items(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=2))])
     assert db["articles"].get((SITE, 1))["page_count"] == 3
-    save_pages(db, [PAGE_1])  # page 1 says 2 pages now: a post was deleted
+    save_items(db, [PAGE_1])  # page 1 says 2 pages now: a post was deleted
     assert db["articles"].get((SITE, 1))["page_count"] == 2
 
 
 def test_same_page_twice_leaves_the_same_rows(db):
-    save_pages(db, [PAGE_1, PAGE_2])
+    save_items(db, [PAGE_1, PAGE_2])
     before = all_rows(db)
 
     later = "2024-03-11T08:00:00+00:00"
-    counts = save_pages(db, [fetched(PAGE_1.thread, at=later), fetched(PAGE_2.thread, at=later)])
+    counts = save_items(db, [fetched(PAGE_1.thread, at=later), fetched(PAGE_2.thread, at=later)])
 
     assert counts == {"archive/pages": 2}
     assert all_rows(db) == before  # first_seen_at included: it is never changed
@@ -181,11 +181,11 @@ def test_same_page_twice_leaves_the_same_rows(db):
 
 
 def test_page_past_the_end_repeating_the_last_page_changes_nothing(db):
-    save_pages(db, [PAGE_1, PAGE_2])
+    save_items(db, [PAGE_1, PAGE_2])
     before = all_rows(db)
 
     past_end = fetched(thread(3, PAGE_2_REPLIES, url=f"http://{SITE}/thread-1-3-1.html"))
-    counts = save_pages(db, [past_end])
+    counts = save_items(db, [past_end])
 
     assert counts == {"archive/pages": 1}
     after = all_rows(db)
@@ -195,10 +195,10 @@ def test_page_past_the_end_repeating_the_last_page_changes_nothing(db):
 
 
 def test_the_article_never_becomes_a_comment(db):
-    save_pages(db, [PAGE_1])
+    save_items(db, [PAGE_1])
     # A repeat of page 1 whose first floor the parser could not number.
     unnumbered = post(101, None, text=ARTICLE.content_text)
-    save_pages(db, [fetched(thread(1, [unnumbered, *PAGE_1_REPLIES]), url=f"http://{SITE}/thread-1-9-1.html")])
+    save_items(db, [fetched(thread(1, [unnumbered, *PAGE_1_REPLIES]), url=f"http://{SITE}/thread-1-9-1.html")])
 
     assert [c["pid"] for c in db["comments"].rows] == [102, 103]
 
@@ -207,19 +207,19 @@ def test_failed_fetch_keeps_its_error_until_a_success(db):
     url = f"http://{SITE}/thread-1-1-1.html"
     failed = fetched(url=url, error="HTTP 502 Bad Gateway", status=502)
 
-    assert save_pages(db, [failed]) == {"archive/pages": 1, "archive/errors": 1}
+    assert save_items(db, [failed]) == {"archive/pages": 1, "archive/errors": 1}
     row = db["pages"].get(url)
     assert (row["kind"], row["status"], row["error"], row["tid"]) == ("error", 502, "HTTP 502 Bad Gateway", None)
     assert db["sites"].get(SITE)["generator"] is None
     assert db["articles"].count == 0
 
-    save_pages(db, [PAGE_1])
+    save_items(db, [PAGE_1])
     row = db["pages"].get(url)
     assert (row["kind"], row["status"], row["error"], row["tid"]) == ("thread", 200, None, 1)
 
 
 def test_posts_view_lists_article_then_comments_in_floor_order(db):
-    save_pages(db, [PAGE_2, PAGE_1])
+    save_items(db, [PAGE_2, PAGE_1])
 
     posts = list(db.query("select * from posts"))
 
@@ -238,7 +238,7 @@ def test_posts_view_lists_article_then_comments_in_floor_order(db):
 
 
 def test_lists_round_trip_as_json(db):
-    save_pages(db, [PAGE_1, PAGE_2])
+    save_items(db, [PAGE_1, PAGE_2])
 
     article = db["articles"].get((SITE, 1))
     assert json.loads(article["flags"]) == ["hidden"]
@@ -251,10 +251,12 @@ def test_lists_round_trip_as_json(db):
 def test_schema_is_idempotent_and_links_every_table_to_sites(db):
     create_schema(db)  # the fixture already ran it once
 
-    assert set(db.table_names()) == {"sites", "forums", "users", "articles", "comments", "pages"}
+    assert set(db.table_names()) == {
+        "sites", "forums", "users", "articles", "comments", "pages", "revisions", "crawls"
+    }
     assert db.view_names() == ["posts"]
     for table in db.tables:
-        if table.name != "sites":
+        if table.name not in ("sites", "crawls"):
             assert [(fk.column, fk.other_table, fk.other_column) for fk in table.foreign_keys] == [
                 ("site", "sites", "site")
             ]

@@ -1,0 +1,112 @@
+"""What the archive already holds, read by the spider to decide what to fetch next.
+
+Read-only: the pipeline is the archive's only writer. Keeping the crawl's frontier in the
+archive (threads the listing showed but no run archived yet, forum walks cut short) is what
+lets a run that was killed be followed by one that continues where it stopped, with nothing
+lost and nothing fetched twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlite_utils import Database
+
+
+@dataclass(frozen=True)
+class StoredThread:
+    tid: int
+    fid: int | None
+    url: str | None
+    replies: int | None  # the latest count seen (listing or page 1)
+    last_post_at: str | None  # the latest the listing showed
+    synced_replies: int | None  # the count the archive holds complete
+    synced_last_post_at: str | None
+    last_floor: int  # the highest floor archived (0: nothing yet)
+    page_count: int | None
+    gone: bool
+
+    def unchanged(self, replies: int | None, last_post_at: str | None) -> bool:
+        """The listing row says nothing happened since the thread was archived."""
+        return self.synced_replies is not None and (replies, last_post_at) == (
+            self.synced_replies,
+            self.synced_last_post_at,
+        )
+
+
+class ArchiveState:
+    """Queries over an archive file; an archive that does not exist yet is simply empty."""
+
+    def __init__(self, path: str | Path):
+        exists = Path(path).exists()
+        self.db = Database(path) if exists else None
+        if self.db is not None and "articles" not in self.db.table_names():
+            self.db = None
+
+    def thread(self, site: str, tid: int) -> StoredThread | None:
+        rows = self._threads("a.site = ? AND a.tid = ?", [site, tid])
+        return rows[0] if rows else None
+
+    def unsynced_threads(self, site: str, fids: set[int] | None = None) -> list[StoredThread]:
+        """Threads the listing showed changed but no run finished archiving: the frontier."""
+        where = (
+            "a.site = ? AND a.gone_since IS NULL AND (a.synced_at IS NULL"
+            " OR a.replies IS NOT a.synced_replies OR a.last_post_at IS NOT a.synced_last_post_at)"
+        )
+        return [t for t in self._threads(where, [site]) if fids is None or t.fid in fids]
+
+    def refresh_candidates(self, site: str, policy: str, now: datetime) -> list[StoredThread]:
+        """Threads to re-read in full whatever their listing says (edits and deletions do not
+        show in Discuz's thread lists): ``all``, ``recent:DAYS`` (active in the last DAYS days)
+        or ``oldest:N`` (the N threads read longest ago, so a schedule cycles through all)."""
+        kind, _, value = policy.partition(":")
+        if kind == "all":
+            return self._threads("a.site = ? AND a.gone_since IS NULL", [site])
+        if kind == "recent":
+            since = (now - timedelta(days=float(value))).isoformat()
+            return self._threads("a.site = ? AND a.gone_since IS NULL AND a.last_post_at >= ?", [site, since])
+        if kind == "oldest":
+            return self._threads(
+                "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at", limit=int(value)
+            )
+        raise ValueError(f"unknown refresh policy {policy!r}: use all, recent:DAYS or oldest:N")
+
+    def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:
+        """The last walk of this forum's list started but never finished (a killed run), or
+        there was none: the walk must not stop at the first unchanged thread this time."""
+        if self.db is None:
+            return True
+        row = self.db.execute(
+            "SELECT walk_started_at, walk_finished_at FROM forums WHERE site = ? AND fid = ?", [site, fid]
+        ).fetchone()
+        if row is None or row[1] is None:
+            return True
+        return row[0] is not None and row[0] > row[1]
+
+    def posts_per_page(self, site: str) -> int | None:
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT posts_per_page FROM sites WHERE site = ?", [site]).fetchone()
+        return row[0] if row else None
+
+    def _threads(self, where: str, params: list, order: str = "a.tid", limit: int | None = None) -> list[StoredThread]:
+        if self.db is None:
+            return []
+        sql = f"""
+            SELECT a.tid, a.fid, a.url, a.replies, a.last_post_at, a.synced_replies, a.synced_last_post_at, a.page_count,
+                   a.gone_since IS NOT NULL,
+                   max(coalesce((SELECT max(floor) FROM comments c WHERE c.site = a.site AND c.tid = a.tid), 0),
+                       CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END)
+              FROM articles a WHERE {where} ORDER BY {order}"""
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            StoredThread(tid, fid, url, replies, last_post, synced, synced_last, last_floor, page_count, bool(gone))
+            for tid, fid, url, replies, last_post, synced, synced_last, page_count, gone, last_floor in self.db.execute(sql, params)
+        ]
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
