@@ -235,7 +235,7 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
     if thread:
         _save_thread(db, thread, stamp, counts)
     if page.forum:
-        _save_forum_page(db, page.forum, stamp)
+        _save_forum_page(db, page.forum, stamp, counts)
     if page.index:
         for link in page.index.forums:
             if not link.is_category:
@@ -310,7 +310,7 @@ def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: 
     counts["archive/updated_posts"] += 1
 
 
-def _save_forum_page(db: Database, forum: ForumPage, stamp: str) -> None:
+def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter[str]) -> None:
     """A page of a thread list: the forum, its sub-forums, and each thread's listing row."""
     row = _without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
     if forum.page == 1:
@@ -334,7 +334,8 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str) -> None:
         }
         if _get(db["articles"], (forum.site, listed.tid)) is None:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
-        _put(db["articles"], _without_none(article), stamp)
+        if _put(db["articles"], _without_none(article), stamp):
+            counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             _put(db["users"], {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp)
 

@@ -84,6 +84,9 @@ def test_whole_site_from_its_index_matches_the_forum(history):
     for thread in V1["threads"]:
         assert listing[thread["tid"]]["last_poster"] == thread["lastposter"] or thread["tid"] in CHANGES["changed_tids"]
     assert {row["fid"]: row["name"] for row in db["forums"].rows} == {f["fid"]: f["name"] for f in V1["forums"]}
+    first = next(db.query("SELECT * FROM crawls ORDER BY id"))
+    assert (first["new_articles"], first["new_comments"], first["outcome"]) == (30, 314, "finished")
+    assert first["requests"] == len(requests) == 57  # robots.txt, index, 4 listing pages, 51 thread pages
 
 
 def test_incremental_recrawl_fetches_only_what_changed(history):
