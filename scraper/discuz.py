@@ -17,19 +17,23 @@ from lxml import etree
 from parsel import Selector
 
 from scraper.content import extract_message, real_image_src
-from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_discuz_time, parse_offset
+from scraper.dates import ABSOLUTE, parse_discuz_time
 from scraper.encoding import decode_html
+from scraper.markup import (
+    PAGER,
+    UID_IN_HREF,
+    PageProblem,
+    breadcrumb_forum,
+    first_int,
+    first_text,
+    has_class,
+    problem_of,
+    read_page,
+    squash,
+    title_tag,
+)
 from scraper.models import Post, ThreadPage
 from scraper.urls import site_of, thread_ref
-
-
-class PageProblem(Exception):
-    """The page is not a thread page we can read; ``kind`` says what it is instead."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
@@ -37,68 +41,38 @@ FLOOR_NAMES = {"楼主": 1, "樓主": 1, "沙发": 2, "沙發": 2, "板凳": 3, 
 
 _POST_ID = re.compile(r"^(?:post_|pid)(\d+)$")
 _MESSAGE_ID = re.compile(r"^(?:postmessage_|message)(\d+)$")
-_UID_IN_HREF = re.compile(r"(?:[?&]uid=|space-uid-|profile-uid-|space\.php\?uid=)(\d+)")
-_FID_IN_HREF = re.compile(r"(?:[?&]fid=|forum-|forumdisplay\.php\?fid=|fid-)(\d+)")
-_GMT_OFFSET = re.compile(r"GMT\s*([+-]\d{1,2})(?::?(\d{2}))?")
-_INT = re.compile(r"\d+")
-_HAS_CLASS = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
-
-
-def _cls(name: str) -> str:
-    return _HAS_CLASS.format(name)
-
-
 # Where each piece of a post lives, most specific first. The message is found by id.
 AUTHOR_LINKS = (
-    f".//div[{_cls('authi')}]//a[{_cls('xw1')}]",  # X2/X3 left column
-    f".//li[{_cls('mtit')}]//a",  # touch
-    f".//a[{_cls('posterlink')}]",  # 7.x
-    f".//div[{_cls('authi')}]//a[contains(@href, 'uid')]",
-    f".//*[{_cls('postauthor')}]//a[contains(@href, 'uid')]",
+    f".//div[{has_class('authi')}]//a[{has_class('xw1')}]",  # X2/X3 left column
+    f".//li[{has_class('mtit')}]//a",  # touch
+    f".//a[{has_class('posterlink')}]",  # 7.x
+    f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]",
+    f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]",
 )
 TIME_ELEMENTS = (
     ".//*[starts-with(@id, 'authorposton')]",  # X2/X3 and 7.x
-    f".//li[{_cls('mtime')}]",  # touch
-    f".//div[{_cls('authorinfo')}]/em",
+    f".//li[{has_class('mtime')}]",  # touch
+    f".//div[{has_class('authorinfo')}]/em",
 )
 FLOOR_ELEMENTS = (
     ".//a[starts-with(@id, 'postnum')]",  # X2/X3/7.x
-    f".//li[{_cls('mtit')}]/span[{_cls('y')}]",  # touch
-    f".//*[{_cls('t_number')}]",  # legacy
+    f".//li[{has_class('mtit')}]/span[{has_class('y')}]",  # touch
+    f".//*[{has_class('t_number')}]",  # legacy
 )
 TITLE = (
     "//*[@id='thread_subject']",
     "//div[@id='threadtitle']/h1",
-    f"//div[{_cls('view_tit')}]",
+    f"//div[{has_class('view_tit')}]",
     "//h1",
 )
-BREADCRUMB = (
-    "//div[@id='pt']//a",
-    "//div[@id='nav']//a",
-    f"//div[{_cls('header')}]/h2//a",
-    f"//*[{_cls('tophead')}]//a",
-)
-PAGER = (
-    "//div[@id='pgt']//div[" + _cls("pg") + "]",
-    "//div[" + _cls("pgs") + "]//div[" + _cls("pg") + "]",
-    "//div[" + _cls("pages") + "]",
-    "//div[" + _cls("pg") + "][not(ancestor::*[starts-with(@id, 'comment_')])]",
-)
 VIEWS_REPLIES = (
-    f"//div[@id='postlist']//td[{_cls('pls')}]//div[{_cls('hm')}]//span[{_cls('xi1')}]",
+    f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
     "//div[@id='threadstamp']/following::div[1]//em",
 )
-LOCKED = f"div[{_cls('locked')}]"
+LOCKED = f"div[{has_class('locked')}]"
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
-# Pages that are not threads: Discuz's message box, the login form, the anti-scraping script.
-_ANTITHEFT = re.compile(r"_dsign=|location\.replace\(|window\.location\s*=", re.I)
-# Discuz's "no such thread/forum" messages (主题不存在或已被删除, 指定的版块不存在).
-_MISSING_HINTS = re.compile(r"不存在|已被删除|已被刪除|does not exist|not exist|was deleted", re.I)
-_LOGIN_HINTS = re.compile(r"您需要先登录|需要登录|請先登錄|登录后|您无权|沒有權限|没有权限|无权访问", re.I)
-
-
 def parse_thread_page(
     body: bytes,
     url: str,
@@ -130,15 +104,11 @@ def parse_thread_html(
     posts_per_page: int | None = None,
 ) -> ThreadPage:
     """parse_thread_page for text that is already decoded."""
-    if not text.strip():
-        raise PageProblem("empty", "the page is empty")
-    sel = Selector(text=text)
-    base_url = urljoin(url, sel.xpath("//base/@href").get() or "")
-    tz = parse_offset(utc_offset) if utc_offset else _footer_offset(text) or parse_offset(DEFAULT_UTC_OFFSET)
+    sel, base_url, tz = read_page(text, url, utc_offset)
 
     roots = _post_roots(sel)
     if not roots:
-        raise _problem(sel, text)
+        raise problem_of(sel, text)
 
     ref = thread_ref(url)
     tid = ref.tid if ref else _tid_from_page(sel, text)
@@ -149,7 +119,7 @@ def parse_thread_html(
     posts = [_post(pid, root, base_url, tz, fetched_at) for pid, root in roots]
     labels = [_floor_label(root) for _, root in roots]
     _number_floors(posts, labels, page, page_count, posts_per_page)
-    fid, forum_name = _forum(sel, text)
+    fid, forum_name = breadcrumb_forum(sel, text)
     views, replies = _views_replies(sel) if page == 1 else (None, None)
     return ThreadPage(
         url=url,
@@ -157,7 +127,7 @@ def parse_thread_html(
         tid=tid,
         page=page,
         page_count=page_count,
-        title=_first_text(sel, TITLE) or _title_tag(sel),
+        title=first_text(sel, TITLE) or title_tag(sel),
         fid=fid,
         forum_name=forum_name,
         views=views,
@@ -197,8 +167,8 @@ def _holds_message(element: etree._Element) -> bool:
     """A post container holds a message, or the notice that replaces it."""
     return bool(
         element.xpath(
-            ".//*[starts-with(@id, 'postmessage_')] | .//*[" + _cls("message") + "]"
-            " | .//" + LOCKED + " | .//*[" + _cls("t_f") + "] | .//*[" + _cls("t_msgfont") + "]"
+            ".//*[starts-with(@id, 'postmessage_')] | .//*[" + has_class("message") + "]"
+            " | .//" + LOCKED + " | .//*[" + has_class("t_f") + "] | .//*[" + has_class("t_msgfont") + "]"
         )
     )
 
@@ -237,9 +207,9 @@ def _message_element(pid: int, root: etree._Element) -> etree._Element | None:
     for xpath in (
         f".//*[@id='postmessage_{pid}']",
         f".//*[@id='message{pid}']",
-        f".//div[{_cls('message')}]",
-        f".//*[{_cls('t_f')}]",
-        f".//*[{_cls('t_msgfont')}]",
+        f".//div[{has_class('message')}]",
+        f".//*[{has_class('t_f')}]",
+        f".//*[{has_class('t_msgfont')}]",
     ):
         found = root.xpath(xpath)
         if found:
@@ -250,22 +220,22 @@ def _message_element(pid: int, root: etree._Element) -> etree._Element | None:
 def _author(root: etree._Element) -> tuple[str | None, int | None]:
     for xpath in AUTHOR_LINKS:
         for link in root.xpath(xpath):
-            name = _squash(link.text_content())
+            name = squash(link.text_content())
             if name:
-                match = _UID_IN_HREF.search(link.get("href") or "")
+                match = UID_IN_HREF.search(link.get("href") or "")
                 return name, int(match[1]) if match else None
     # Any named link to a member's space; else a bold name (legacy templates).
     for link in root.xpath(".//a[@href]"):
-        match = _UID_IN_HREF.search(link.get("href"))
-        name = _squash(link.text_content())
+        match = UID_IN_HREF.search(link.get("href"))
+        name = squash(link.text_content())
         if match and name:
             return name, int(match[1])
     bold = root.xpath(".//td[1]//b[normalize-space()]")
     if bold:
-        return _squash(bold[0].text_content()), None
+        return squash(bold[0].text_content()), None
     # Guests: "匿名" (and an IP) with no link, in the author block.
-    authi = root.xpath(f".//*[{_cls('authi')}]")
-    return (_squash(authi[0].text_content()).split(" ")[0] or None, None) if authi else (None, None)
+    authi = root.xpath(f".//*[{has_class('authi')}]")
+    return (squash(authi[0].text_content()).split(" ")[0] or None, None) if authi else (None, None)
 
 
 def _posted_at(root: etree._Element, message: etree._Element | None, tz: tzinfo, fetched_at: datetime | None) -> str | None:
@@ -288,7 +258,7 @@ def _floor_label(root: etree._Element) -> str | None:
     for xpath in FLOOR_ELEMENTS:
         found = root.xpath(xpath)
         if found:
-            return _squash(found[0].text_content())
+            return squash(found[0].text_content())
     return None
 
 
@@ -299,7 +269,7 @@ def _number_floors(
     offsets = []
     for index, (post, label) in enumerate(zip(posts, labels)):
         label = label or ""
-        digits = _INT.search(label)
+        digits = re.search(r"\d+", label)
         if digits:
             post.floor = int(digits[0])
             offsets.append(post.floor - index)
@@ -324,7 +294,7 @@ def _pager(sel: Selector, base_url: str, tid: int, url_page: int) -> tuple[int, 
         if not pager:
             continue
         pager = pager[0]
-        current = _int(pager.xpath("./strong/text()").get())
+        current = first_int(pager.xpath("./strong/text()").get())
         urls: dict[int, str] = {}
         numbers = [current or url_page]
         for link in pager.xpath(".//a[@href]"):
@@ -332,34 +302,20 @@ def _pager(sel: Selector, base_url: str, tid: int, url_page: int) -> tuple[int, 
             ref = thread_ref(href)
             if ref is not None and ref.tid != tid:
                 continue
-            number = _int(link.xpath("string()").get()) or (ref.page if ref else None)
+            number = first_int(link.xpath("string()").get()) or (ref.page if ref else None)
             if number:
                 numbers.append(number)
                 urls.setdefault(ref.page if ref else number, href)
         label = pager.xpath(".//label//span/text() | .//kbd/following-sibling::text()").get()
-        if label and (match := _INT.search(label)):
-            numbers.append(int(match[0]))
+        if label and (number := first_int(label)):
+            numbers.append(number)
         return current or url_page, max(numbers), urls
     return url_page, url_page, {}
 
 
-def _forum(sel: Selector, text: str) -> tuple[int | None, str | None]:
-    for xpath in BREADCRUMB:
-        links = sel.xpath(xpath)
-        for link in reversed(links):
-            href = link.attrib.get("href", "")
-            if "tid" in href or "thread" in href and "fid" not in href:
-                continue
-            if match := _FID_IN_HREF.search(href):
-                return int(match[1]), _squash(link.xpath("string()").get()) or None
-    if match := re.search(r"\bfid\s*=\s*parseInt\('(\d+)'\)", text):
-        return int(match[1]), None
-    return None, None
-
-
 def _views_replies(sel: Selector) -> tuple[int | None, int | None]:
     for xpath in VIEWS_REPLIES:
-        numbers = [_int(v) for v in sel.xpath(xpath).xpath("string()").getall()]
+        numbers = [first_int(v) for v in sel.xpath(xpath).xpath("string()").getall()]
         numbers = [n for n in numbers if n is not None]
         if len(numbers) >= 2:
             return numbers[0], numbers[1]
@@ -375,36 +331,6 @@ def _tid_from_page(sel: Selector, text: str) -> int | None:
         if match := re.search(r"[?&]ptid=(\d+)", href):
             return int(match[1])
     return None
-
-
-def _problem(sel: Selector, text: str) -> PageProblem:
-    """Say what a page without posts is, so the crawl records it rather than guessing."""
-    message = _squash(" ".join(sel.xpath("//*[@id='messagetext']//p[1]//text() | //div[contains(@class, 'alert_')]//text()").getall()))
-    if sel.xpath("//form[contains(@id, 'login') or contains(@name, 'login')]") and (
-        not message or _LOGIN_HINTS.search(message)
-    ):
-        return PageProblem("login", message or "the forum asks for a login")
-    if message:
-        if _LOGIN_HINTS.search(message):
-            return PageProblem("login", message)
-        if _MISSING_HINTS.search(message):
-            return PageProblem("missing", message)
-        return PageProblem("error", message)
-    scripts = " ".join(sel.xpath("//script/text()").getall())
-    if _ANTITHEFT.search(scripts) and not sel.xpath("//body//div"):
-        return PageProblem("antiscraping", "an anti-scraping script page (防采集) instead of the thread")
-    if not sel.xpath("//body"):
-        return PageProblem("broken", "no HTML body: the page is truncated or not HTML")
-    return PageProblem("no_posts", "no posts found on the page (an unknown template?)")
-
-
-def _footer_offset(text: str) -> tzinfo | None:
-    """Discuz prints the forum's offset in the footer: "GMT+8, 2024-1-2 12:00"."""
-    match = _GMT_OFFSET.search(text[-6000:])
-    if not match:
-        return None
-    hours = int(match[1])
-    return parse_offset(f"{'-' if hours < 0 else '+'}{abs(hours):02d}:{match[2] or '00'}")
 
 
 # "本帖最后由 X 于 T 编辑", "X 发表于 T" and their Traditional and English forms.
@@ -430,23 +356,10 @@ def _quoted_author(header: str) -> str | None:
     return " ".join(words[:-1] if len(words) >= 2 else words) or None
 
 
-def _first_text(sel: Selector, xpaths: tuple[str, ...]) -> str | None:
-    for xpath in xpaths:
-        value = _squash(sel.xpath(xpath).xpath("string()").get() or "")
-        if value:
-            return value
-    return None
-
-
-def _title_tag(sel: Selector) -> str | None:
-    title = _squash(sel.xpath("//title/text()").get() or "")
-    return title.split(" - ")[0] or None
-
-
 def _attachment_images(root: etree._Element, message: etree._Element, base_url: str) -> list[str]:
     """Images of the attachment list that Discuz puts after the message (div.pattl)."""
     found = []
-    for img in root.xpath(f".//*[{_cls('pattl')}]//img"):
+    for img in root.xpath(f".//*[{has_class('pattl')}]//img"):
         src = real_image_src(img, base_url)
         if src and src not in found:
             found.append(src)
@@ -461,12 +374,3 @@ def _attachments(root: etree._Element, base_url: str) -> list[str]:
             if url not in found:
                 found.append(url)
     return found
-
-
-def _int(value: str | None) -> int | None:
-    match = _INT.search(value or "")
-    return int(match[0]) if match else None
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()

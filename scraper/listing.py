@@ -17,19 +17,19 @@ from urllib.parse import urljoin
 from lxml import etree
 from parsel import Selector
 
-from scraper.dates import DEFAULT_UTC_OFFSET, parse_discuz_time, parse_offset
-from scraper.discuz import (
+from scraper.dates import DEFAULT_UTC_OFFSET, parse_discuz_time
+from scraper.markup import (
     PAGER,
+    UID_IN_HREF,
     PageProblem,
-    _UID_IN_HREF,
-    _cls,
-    _first_text,
-    _footer_offset,
-    _forum,
-    _int,
-    _problem,
-    _squash,
-    _title_tag,
+    breadcrumb_forum,
+    first_int,
+    first_text,
+    has_class,
+    problem_of,
+    read_page,
+    squash,
+    title_tag,
 )
 from scraper.encoding import decode_html
 from scraper.models import ForumLink, ForumPage, IndexPage, ThreadRow
@@ -44,22 +44,22 @@ _FILTERED = re.compile(r"[?&](?:filter|orderby|typeid|sortid|specialtype|datelin
 
 # Where each piece of a thread row lives, most specific first.
 ROW_TITLES = (
-    f".//a[{_cls('xst')}]",  # X2/X3
-    f".//*[{_cls('tsubject')}]//a | .//span[starts-with(@id, 'thread_')]/a",  # 7.x
-    f".//*[{_cls('threadlist_tit')}]//em",  # touch
+    f".//a[{has_class('xst')}]",  # X2/X3
+    f".//*[{has_class('tsubject')}]//a | .//span[starts-with(@id, 'thread_')]/a",  # 7.x
+    f".//*[{has_class('threadlist_tit')}]//em",  # touch
     ".//a[@href]/em",  # touch, pinned threads: li.list_top > a > span.micon + em
 )
-AUTHOR_CELLS = (f"(.//td[{_cls('by')}])[1]", f".//td[{_cls('author')}]", f".//*[{_cls('muser')}]")
-LAST_POST_CELLS = (f"(.//td[{_cls('by')}])[2]", f".//td[{_cls('lastpost')}]")
+AUTHOR_CELLS = (f"(.//td[{has_class('by')}])[1]", f".//td[{has_class('author')}]", f".//*[{has_class('muser')}]")
+LAST_POST_CELLS = (f"(.//td[{has_class('by')}])[2]", f".//td[{has_class('lastpost')}]")
 # (replies, views): X2/X3 "td.num > a + em", 7.x "td.nums > strong / em", touch icons.
 COUNTS = (
-    (f".//td[{_cls('num')}]/a", f".//td[{_cls('num')}]/em"),
-    (f".//td[{_cls('nums')}]/strong", f".//td[{_cls('nums')}]/em"),
+    (f".//td[{has_class('num')}]/a", f".//td[{has_class('num')}]/em"),
+    (f".//td[{has_class('nums')}]/strong", f".//td[{has_class('nums')}]/em"),
     (".//li[i[contains(@class, 'chat')]]", ".//li[i[contains(@class, 'eye')]]"),
 )
 STICKY_MARKS = (
-    f"self::*[{_cls('list_top')}]"  # touch: sticky threads are li.list_top
-    f" | .//*[{_cls('micon')}][{_cls('top')}]"
+    f"self::*[{has_class('list_top')}]"  # touch: sticky threads are li.list_top
+    f" | .//*[{has_class('micon')}][{has_class('top')}]"
     " | .//img[contains(@src, 'pin_') or contains(@alt, '置顶') or contains(@alt, '置頂')]"
 )
 DIGEST_MARKS = (
@@ -71,23 +71,23 @@ DIGEST_MARKS = (
 THREAD_LISTS = (
     "//*[@id='threadlisttableid']",
     "//*[@id='threadlist']",
-    f"//*[{_cls('threadlist')}]",
+    f"//*[{has_class('threadlist')}]",
     "//table[starts-with(@summary, 'forum_')]",
 )
 FORUM_NAMES = (
-    f"//div[{_cls('header')}]/h2",  # touch
-    f"//div[{_cls('forumdisplay-top')}]/h2",
+    f"//div[{has_class('header')}]/h2",  # touch
+    f"//div[{has_class('forumdisplay-top')}]/h2",
 )
 SUBFORUM_BLOCKS = "//*[starts-with(@id, 'subforum') or starts-with(@id, 'sub-forum')]"
 # Page furniture whose forum links are navigation, not the forum list.
 _FURNITURE = (
     "ancestor::*[@id='pt' or @id='nav' or @id='hd' or @id='nv' or @id='mu' or @id='toptb'"
-    f" or @id='ft' or @id='scbar' or {_cls('p_pop')} or {_cls('footer')} or {_cls('foot')}]"
+    f" or @id='ft' or @id='scbar' or {has_class('p_pop')} or {has_class('footer')} or {has_class('foot')}]"
 )
 # A forum link that heads its row (the forum's own name) rather than being listed under one.
 _HEADING_LINK = (
     "ancestor::*[self::h1 or self::h2 or self::h3 or self::h4 or self::dt]"
-    f" or .//*[self::h2 or self::h3 or self::h4 or {_cls('mtit')}]"
+    f" or .//*[self::h2 or self::h3 or self::h4 or {has_class('mtit')}]"
 )
 
 
@@ -118,14 +118,14 @@ def parse_forum_html(
     utc_offset: str | tzinfo | None = None,
 ) -> ForumPage:
     """parse_forum_page for text that is already decoded."""
-    sel, base_url, tz = _read(text, url, utc_offset)
+    sel, base_url, tz = read_page(text, url, utc_offset)
     ref = forum_ref(url)
-    crumb_fid, crumb_name = _forum(sel, text)
+    crumb_fid, crumb_name = breadcrumb_forum(sel, text)
     fid = ref.fid if ref else crumb_fid
     rows = _thread_rows(sel)
     subforums = _subforums(sel, base_url, fid)
     if not rows and not subforums and not any(sel.xpath(xpath) for xpath in THREAD_LISTS):
-        raise _not_a_listing(sel, text, "no thread list found on the page (an unknown template?)")
+        raise problem_of(sel, text, "no_listing", "no thread list found on the page (an unknown template?)")
     if fid is None:
         raise PageProblem("unknown", "forum page without a forum id in its URL or markup")
     page, page_count, page_urls = _forum_pager(sel, base_url, fid)
@@ -168,31 +168,16 @@ def parse_index_html(
     utc_offset: str | tzinfo | None = None,
 ) -> IndexPage:
     """parse_index_page for text that is already decoded."""
-    sel, base_url, _ = _read(text, url, DEFAULT_UTC_OFFSET)
+    sel, base_url, _ = read_page(text, url, DEFAULT_UTC_OFFSET)
     forums = [] if sel.xpath("//*[@id='messagetext']") else _forum_links(sel, base_url, category_gid(url))
     if not forums:
-        raise _not_a_listing(sel, text, "no forum links found on the page (an unknown template?)")
+        raise problem_of(sel, text, "no_listing", "no forum links found on the page (an unknown template?)")
     return IndexPage(
         url=url,
         site=site_of(url),
         forums=forums,
         generator=sel.xpath("//meta[@name='generator']/@content").get(),
     )
-
-
-def _read(text: str, url: str, utc_offset: str | tzinfo | None) -> tuple[Selector, str, tzinfo]:
-    if not text.strip():
-        raise PageProblem("empty", "the page is empty")
-    sel = Selector(text=text)
-    base_url = urljoin(url, sel.xpath("//base/@href").get() or "")
-    tz = parse_offset(utc_offset) if utc_offset else _footer_offset(text) or parse_offset(DEFAULT_UTC_OFFSET)
-    return sel, base_url, tz
-
-
-def _not_a_listing(sel: Selector, text: str, message: str) -> PageProblem:
-    """What the page is instead, by the thread parser's rules; its fallback speaks of posts."""
-    problem = _problem(sel, text)
-    return PageProblem("no_listing", message) if problem.kind == "no_posts" else problem
 
 
 # Thread rows ------------------------------------------------------------------------------
@@ -227,7 +212,7 @@ def _thread_row(
     replies, views = _counts(row)
     return ThreadRow(
         tid=tid,
-        title=_squash(title_el.text_content()) if title_el is not None else "",
+        title=squash(title_el.text_content()) if title_el is not None else "",
         url=listed_thread_url(urljoin(base_url, link.get("href"))) if link is not None else "",
         author=author,
         author_uid=uid,
@@ -243,11 +228,11 @@ def _thread_row(
 def _title_element(row: etree._Element, tid: int) -> etree._Element | None:
     for xpath in ROW_TITLES:
         for element in row.xpath(xpath):
-            if _squash(element.text_content()):
+            if squash(element.text_content()):
                 return element
     # Any link to the thread with words on it (not an icon, not a page number).
     for link in _links_to(row, tid):
-        name = _squash(link.text_content())
+        name = squash(link.text_content())
         if name and not name.isdigit():
             return link
     return None
@@ -275,13 +260,13 @@ def _first(row: etree._Element, xpaths: tuple[str, ...]) -> etree._Element | Non
 def _member(cell: etree._Element) -> tuple[str | None, int | None]:
     """The member a cell names: its first named link to a member (or the anonymous name)."""
     for link in cell.xpath(".//cite//a[@href] | .//a[@href][not(ancestor::cite)]"):
-        name = _squash(link.text_content())
+        name = squash(link.text_content())
         href = link.get("href")
-        uid = _UID_IN_HREF.search(href)
+        uid = UID_IN_HREF.search(href)
         if name and (uid or "username" in href):
             return name, int(uid[1]) if uid else None
     cite = cell.xpath(".//cite")
-    name = _squash(cite[0].text_content()) if cite else ""
+    name = squash(cite[0].text_content()) if cite else ""
     return (re.sub(r"^by\s+", "", name) or None), None
 
 
@@ -290,8 +275,8 @@ def _counts(row: etree._Element) -> tuple[int | None, int | None]:
         replies, views = row.xpath(replies_xpath), row.xpath(views_xpath)
         if replies or views:
             return (
-                _int(replies[0].text_content()) if replies else None,
-                _int(views[0].text_content()) if views else None,
+                first_int(replies[0].text_content()) if replies else None,
+                first_int(views[0].text_content()) if views else None,
             )
     return None, None
 
@@ -326,9 +311,9 @@ def _time(text: str, tz: tzinfo, fetched_at: datetime | None) -> str | None:
 def _forum_name(sel: Selector, base_url: str, fid: int) -> str | None:
     for link in sel.xpath("//h1//a[@href]"):
         ref = forum_ref(urljoin(base_url, link.attrib["href"]))
-        if ref is not None and ref.fid == fid and (name := _squash(link.xpath("string()").get())):
+        if ref is not None and ref.fid == fid and (name := squash(link.xpath("string()").get())):
             return name
-    return _first_text(sel, FORUM_NAMES) or _title_tag(sel)
+    return first_text(sel, FORUM_NAMES) or title_tag(sel)
 
 
 def _forum_pager(sel: Selector, base_url: str, fid: int) -> tuple[int, int, dict[int, str]]:
@@ -344,7 +329,7 @@ def _forum_pager(sel: Selector, base_url: str, fid: int) -> tuple[int, int, dict
         if not pager:
             continue
         pager = pager[0]
-        current = _int(pager.xpath("./strong/text()").get()) or 1
+        current = first_int(pager.xpath("./strong/text()").get()) or 1
         numbers = [current]
         urls: dict[int, str] = {}
         for link in pager.xpath(".//a[@href]"):
@@ -352,12 +337,12 @@ def _forum_pager(sel: Selector, base_url: str, fid: int) -> tuple[int, int, dict
             ref = forum_ref(href)
             if ref is not None and ref.fid != fid:
                 continue
-            number = ref.page if ref else _int(link.xpath("string()").get())
+            number = ref.page if ref else first_int(link.xpath("string()").get())
             if number:
                 numbers.append(number)
                 urls.setdefault(number, href)
         label = pager.xpath(".//label//span/text()").get()
-        if label and (count := _int(label)):
+        if label and (count := first_int(label)):
             numbers.append(count)
         return current, max(numbers), urls
     return 1, 1, {}
@@ -459,13 +444,13 @@ def _section_header(element: etree._Element) -> tuple[int, str] | None:
     """(gid, name) when the element heads a category block by pointing at it: ``href="#sub-forum_1"``."""
     href = element.get("href") or ""
     match = _CATEGORY_BLOCK.match(href[1:]) if href.startswith("#") else None
-    name = _squash(element.text_content()) if match else ""
+    name = squash(element.text_content()) if match else ""
     return (int(match[1]), name) if match and int(match[1]) > 0 and name else None
 
 
 def _link_name(link: etree._Element) -> str:
     """A forum link's name: its words (touch: the p.mtit's own text, without the counts), else
     the icon's title or alt."""
-    titled = link.xpath(f".//*[{_cls('mtit')}]/text()")
-    name = _squash("".join(titled)) if titled else _squash(link.text_content())
-    return name or _squash(link.get("title") or "") or _squash(next(iter(link.xpath(".//@alt")), ""))
+    titled = link.xpath(f".//*[{has_class('mtit')}]/text()")
+    name = squash("".join(titled)) if titled else squash(link.text_content())
+    return name or squash(link.get("title") or "") or squash(next(iter(link.xpath(".//@alt")), ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 _REWRITE_THREAD = re.compile(r"(?:^|/)thread-(\d+)-(\d+)-\d+\.html$")
@@ -92,9 +93,6 @@ def desktop_thread_url(url: str) -> str:
 # &page=N`` (X2/X3, the touch template adds ``&mobile=2``) and ``forumdisplay.php?fid=FID
 # &page=N`` (Discuz 7). The index is ``forum.php`` (no mod, or mod=index), ``index.php`` or the
 # site root; a category is ``forum.php?gid=N`` (``index.php?gid=N`` on Discuz 7).
-
-from typing import NamedTuple  # noqa: E402  (this section was appended; imports above stay as they are)
-from urllib.parse import parse_qsl, urlencode, urlunsplit  # noqa: E402
 
 _REWRITE_FORUM = re.compile(r"(?:^|/)forum-(\d+)-(\d+)\.html$")
 _INDEX_SCRIPTS = ("forum.php", "index.php")

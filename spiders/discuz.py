@@ -22,7 +22,8 @@ from twisted.python.failure import Failure
 
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
-from scraper.discuz import PageProblem, parse_thread_html
+from scraper.discuz import parse_thread_html
+from scraper.markup import PageProblem
 from scraper.encoding import decode_html
 from scraper.listing import parse_forum_html, parse_index_html
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced

@@ -4,7 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from scraper.discuz import PageProblem, parse_thread_page
+from scraper.discuz import parse_thread_page
+from scraper.markup import PageProblem
 from scraper.noise import looks_like_noise
 
 # When the sample forum's v2 pages were saved (URLS.tsv fetch time), for relative dates.
