@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError, Table
 
+from pipelines.query import enable_queries
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
 
 if TYPE_CHECKING:  # the storage functions work without Scrapy
@@ -167,6 +168,7 @@ def open_archive(target: str | Path | Database) -> Database:
     db.execute("PRAGMA busy_timeout = 30000")  # wait out a reader's lock instead of failing
     db.enable_wal()
     create_schema(db)
+    enable_queries(db)  # full-text search and facet columns for datasette
     return db
 
 

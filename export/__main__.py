@@ -1,0 +1,88 @@
+"""python -m export: the archive's articles, comments or posts to CSV, JSON lines or Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from export import BATCH_SIZE, FORMATS, SOURCES, Filters, export
+
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+EXAMPLES = """\
+examples:
+  python -m export comments -o comments.csv --bom          # UTF-8 with BOM: Excel shows Chinese right
+  python -m export posts -o posts.parquet --site bbs.example.com
+  python -m export articles --forum 2 --forum 职场交流 --since 2023 --until 2024-06 -o a.jsonl
+  python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
+
+Columns are those of the table or view, in archive order (by site, thread, floor).
+--since/--until take YYYY, YYYY-MM or YYYY-MM-DD, both inclusive, against posted_at in the
+forum's own time; rows without posted_at are left out when either is given.
+For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="python -m export",
+        description="Export the archive's articles, comments or posts (the view of both) to CSV, "
+        "JSON lines or Parquet, streaming, with filters by site, forum and date.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("source", choices=list(SOURCES), help="what to export")
+    parse.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
+    parse.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    parse.add_argument(
+        "-f", "--format", choices=FORMATS,
+        help="csv, jsonl or parquet (default: from the output's suffix, else csv)",
+    )  # fmt: skip
+    parse.add_argument("--bom", action="store_true", help="CSV only: start with a UTF-8 byte order mark, for Excel")
+    parse.add_argument("--site", action="append", default=[], help="only this site (repeat for several)")
+    parse.add_argument("--forum", action="append", default=[], help="only this forum, by fid or name (repeat for several)")
+    parse.add_argument("--since", help="posted on or after: YYYY, YYYY-MM or YYYY-MM-DD")
+    parse.add_argument("--until", help="posted on or before: YYYY, YYYY-MM or YYYY-MM-DD")
+    parse.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE,
+        help=f"rows read at a time, and rows per Parquet row group (default: {BATCH_SIZE})",
+    )  # fmt: skip
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse = parser()
+    args = parse.parse_args(argv)
+    fmt = args.format or SUFFIXES.get(Path(args.output).suffix.lower(), "csv")
+    if args.bom and fmt != "csv":
+        parse.error("--bom is for CSV only")
+    try:
+        filters = Filters(sites=args.site, forums=args.forum, since=args.since, until=args.until)
+    except ValueError as error:
+        parse.error(str(error))
+    if not Path(args.db).is_file():
+        parse.error(f"no archive at {args.db}")
+    try:
+        with _output(args.output, fmt, args.bom) as out:
+            count = export(args.db, args.source, fmt, out, filters, batch_size=args.batch_size)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+    print(f"{count} rows", file=sys.stderr)
+    return 0
+
+
+def _output(path: str, fmt: str, bom: bool) -> contextlib.AbstractContextManager:
+    """The file to write: standard output for "-"; Parquet files go to pyarrow by path."""
+    if path != "-" and fmt == "parquet":
+        return contextlib.nullcontext(path)  # pyarrow's own file writer
+    target = sys.stdout.fileno() if path == "-" else path
+    if fmt == "parquet":
+        return open(target, "wb", closefd=False)
+    return open(target, "w", encoding="utf-8-sig" if bom else "utf-8", newline="", closefd=path != "-")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""What datasette and exports need from the archive: Chinese full-text search and year columns.
+
+``enable_queries(db)`` runs on every ``open_archive()`` and changes nothing when all is in
+place, so it also brings archives made by earlier versions up to date.
+
+- Full-text search: FTS5 with the ``trigram`` tokenizer (SQLite 3.34+), which matches any
+  substring of 3 or more characters, so Chinese needs no word segmentation. sqlite-utils'
+  triggers keep the index in step with every insert, update and delete. Datasette finds the
+  ``*_fts`` tables on its own: the search box of ``articles`` and ``comments`` uses them.
+  Trigram cannot match 1-2 characters: the ``search`` canned query in metadata.yml falls
+  back to ``LIKE`` for those.
+- ``year``: a generated column (the year of ``posted_at`` in the forum's own time) on
+  ``articles`` and ``comments``, for datasette's year facet. Nothing writes it; it costs no
+  storage (VIRTUAL).
+
+Example::
+
+    db = open_archive("archive.db")                      # calls enable_queries(db)
+    db["comments"].search("办公室主任")                    # 3+ characters: the FTS index
+    db.query("select * from comments where content_text like '%主任%'")  # 1-2 characters
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+# table: the columns its search index covers
+SEARCH_COLUMNS: dict[str, list[str]] = {
+    "articles": ["title", "content_text"],
+    "comments": ["content_text"],
+}
+YEAR_TABLES = ("articles", "comments")
+YEAR_COLUMN = "year INTEGER GENERATED ALWAYS AS (CAST(substr(posted_at, 1, 4) AS INTEGER)) VIRTUAL"
+# Datasette's default sort (newest first) reads these instead of sorting every row.
+SORT_INDEXES = {"articles": [["posted_at"]], "comments": [["posted_at"]]}
+TRIGRAM_MIN_CHARS = 3
+
+
+def enable_queries(db: Database) -> None:
+    """Full-text search, year columns and sort indexes; safe to run on every open."""
+    enable_search(db)
+    add_year_columns(db)
+    for table, indexes in SORT_INDEXES.items():
+        for columns in indexes:
+            db[table].create_index(columns, if_not_exists=True)
+
+
+def enable_search(db: Database) -> None:
+    """Trigram FTS5 indexes kept in step by triggers; rebuilt only when their definition changed."""
+    for table, columns in SEARCH_COLUMNS.items():
+        db[table].enable_fts(columns, tokenize="trigram", create_triggers=True, replace=True)
+
+
+def add_year_columns(db: Database) -> None:
+    """Add the generated ``year`` column where it is missing (ALTER TABLE allows VIRTUAL ones)."""
+    for table in YEAR_TABLES:
+        # table_xinfo, not table_info: generated columns are "hidden" from the latter
+        columns = {row[1] for row in db.execute(f"PRAGMA table_xinfo([{table}])")}
+        if "year" not in columns:
+            db.execute(f"ALTER TABLE [{table}] ADD COLUMN {YEAR_COLUMN}")

@@ -1,0 +1,287 @@
+"""The archive in datasette, as its readers use it: a real crawl of the sample forum (one post
+made hostile), served by `datasette -m metadata.yml` on 127.0.0.1, queried through its JSON
+API, its pages read by headless chromium; and exports of the same archive read back."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from datasette.utils import tilde_encode
+from lxml import html as lxml_html
+from sqlite_utils import Database
+
+from sample_forum import serve
+from sample_forum.server import snapshot_dir
+from scraper.content import sanitize_html
+from test_crawl import crawl, seeds
+from test_export import as_csv_text, db_rows, read_csv, read_jsonl, run
+from test_search import assert_index_matches_table
+
+ROOT = Path(__file__).parent.parent
+METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+CHROMIUM = shutil.which("chromium")
+MARK = "XSS-RAN"  # what each planted script would write into the page title
+HOSTILE_TID, HOSTILE_PID = 5, 96  # the article of a one-page thread
+SAFE_TEXT = "安全测试：这段话应当显示为文字。"
+HOSTILE = (
+    f"<p>{SAFE_TEXT}</p>"
+    f'<script>document.title="{MARK}"</script>'
+    "<style>body{display:none}</style>"
+    f"<img src=\"x\" onerror=\"document.title='{MARK}'\">"
+    f"<a href=\"javascript:document.title='{MARK}'\">点我</a>"
+    f"<a href=\" JaVaScRiPt:document.title='{MARK}'\">再点我</a>"
+    f"<iframe src=\"javascript:parent.document.title='{MARK}'\"></iframe>"
+    f"<object data=\"javascript:parent.document.title='{MARK}'\"></object>"
+    f"<div onmouseover=\"document.title='{MARK}'\">悬停</div>"
+)
+
+
+def plant_hostile_post(snapshot: Path) -> None:
+    """Put HOSTILE at the start of the post's message in every saved copy of its page."""
+    anchor = f'id="postmessage_{HOSTILE_PID}">'
+    planted = 0
+    for page in snapshot.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if anchor in text:
+            page.write_text(text.replace(anchor, anchor + HOSTILE), encoding="utf-8")
+            planted += 1
+    assert planted, "the sample forum no longer has the post to plant into"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """The sample forum crawled by the real spider and pipeline, one post made hostile."""
+    workdir = tmp_path_factory.mktemp("datasette")
+    snapshot = workdir / "forum"
+    shutil.copytree(snapshot_dir("v1"), snapshot)
+    plant_hostile_post(snapshot)
+    db_path = workdir / "archive.db"  # datasette names the database "archive", as metadata.yml expects
+    with serve(str(snapshot)) as forum:
+        crawl(seeds(forum.base_url), db_path)
+    return db_path
+
+
+@pytest.fixture(scope="module")
+def datasette(archive):
+    """`datasette serve archive.db -m metadata.yml` on a free port of 127.0.0.1; its base URL."""
+    log_path = archive.parent / "datasette.log"
+    command = [
+        sys.executable, "-m", "datasette", "serve", str(archive), "-m", str(ROOT / "metadata.yml"),
+        "--host", "127.0.0.1", "--port", "0",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=archive.parent, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield wait_for_datasette(server, log_path) + "/archive"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_for_datasette(server: subprocess.Popen, log_path: Path, timeout: float = 30) -> str:
+    """The base URL once the server answers (port 0: the port is read from uvicorn's log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log_path.read_text(errors="replace")
+        if match := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log_path.read_text(errors="replace")):
+            base = match[1]
+            try:
+                get_json(base + "/-/versions.json")
+                return base
+            except OSError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError("datasette did not start:\n" + log_path.read_text(errors="replace"))
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode("utf-8")
+
+
+def get_json(url: str, **params) -> dict | list:
+    return json.loads(get(url + ("?" + urllib.parse.urlencode(params) if params else "")))
+
+
+def like_pids(db: Database, words: str) -> set[int]:
+    """What a plain substring scan finds: the truth every search is held to."""
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT pid FROM posts WHERE content_text LIKE :w OR (is_article AND title LIKE :w)",
+            {"w": f"%{words}%"},
+        )
+    }
+
+
+def table_search(datasette: str, table: str, words: str) -> set[int]:
+    rows = get_json(f"{datasette}/{table}.json", _search=words, _shape="array", _size="max")
+    return {row["pid"] for row in rows}
+
+
+def test_four_character_chinese_search_in_the_search_box_of_articles_and_comments(archive, datasette):
+    db = Database(archive)
+    expected = like_pids(db, "办公室主任")
+    assert len(expected) >= 5
+    found = table_search(datasette, "articles", "办公室主任") | table_search(datasette, "comments", "办公室主任")
+    assert found == expected
+
+
+def test_the_crawl_kept_the_search_indexes_in_step(archive):
+    db = Database(archive)
+    for table in ("articles", "comments"):
+        assert_index_matches_table(db, table)  # raises "database disk image is malformed" if not
+
+
+def test_two_character_chinese_search_through_the_canned_query(archive, datasette):
+    db = Database(archive)
+    expected = like_pids(db, "公文")
+    assert expected > like_pids(db, "公文写作")  # two characters find more than a longer word
+    rows = get_json(f"{datasette}/search.json", q="公文", _shape="array")
+    assert {row["pid"] for row in rows} == expected
+    assert [row["posted_at"] for row in rows] == sorted((row["posted_at"] for row in rows), reverse=True)
+    assert all("公文" in row["excerpt"] or "公文" in row["title"] for row in rows)
+    # the search box cannot do it (trigram): which is why the README points to the query
+    assert table_search(datasette, "comments", "公文") == set()
+    four = get_json(f"{datasette}/search.json", q="办公室主任", _shape="array")
+    assert {row["pid"] for row in four} == like_pids(db, "办公室主任")
+
+
+def test_canned_query_reads_a_whole_thread_in_floor_order(archive, datasette):
+    rows = get_json(f"{datasette}/thread.json", tid=16, _shape="array")
+    floors = [row["floor"] for row in rows]
+    assert floors == sorted(floors) and floors[0] == 1 and rows[0]["is_article"] == 1
+    assert len(rows) == Database(archive).execute("SELECT count(*) FROM posts WHERE tid = 16").fetchone()[0] > 10
+
+
+def test_every_canned_query_answers(archive, datasette):
+    db = Database(archive)
+    authors = get_json(f"{datasette}/top_authors.json", _shape="array")
+    assert [row["posts"] for row in authors] == sorted((row["posts"] for row in authors), reverse=True)
+    assert sum(row["posts"] for row in authors) == db.execute(
+        "SELECT count(*) FROM posts WHERE author_uid IS NOT NULL"
+    ).fetchone()[0]
+    months = get_json(f"{datasette}/activity_by_month.json", _shape="array")
+    assert sum(row["posts"] for row in months) == db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    assert [row["month"] for row in months] == sorted((row["month"] for row in months), reverse=True)
+    threads = get_json(f"{datasette}/threads_by_replies.json", forum="公文写作", _shape="array")
+    assert [row["replies"] for row in threads] == sorted((row["replies"] for row in threads), reverse=True)
+    assert {row["forum_name"] for row in threads} == {"公文写作"}
+    assert len(get_json(f"{datasette}/threads_by_replies.json", _shape="array")) == db["articles"].count
+
+
+def test_articles_open_newest_first_with_forum_author_and_year_facets(archive, datasette):
+    page = get_json(f"{datasette}/articles.json", _shape="objects")
+    dates = [row["posted_at"] for row in page["rows"]]
+    assert dates == sorted(dates, reverse=True)
+    facets = {name: {item["value"]: item["count"] for item in facet["results"]} for name, facet in page["facet_results"].items()}
+    db = Database(archive)
+    for name in ("forum_name", "author", "year"):
+        counts = dict(db.execute(f"SELECT {name}, count(*) FROM articles GROUP BY {name}").fetchall())
+        assert facets[name] == {value: count for value, count in counts.items() if value is not None}
+    assert set(facets["year"]) == set(range(2013, 2027))
+    narrowed = get_json(f"{datasette}/comments.json", year=2026, _shape="objects", _size="max")
+    assert narrowed["rows"] and {row["posted_at"][:4] for row in narrowed["rows"]} == {"2026"}
+
+
+def test_every_table_and_column_is_described_in_metadata(datasette):
+    described = METADATA["databases"]["archive"]["tables"]
+    database = get_json(f"{datasette}.json")
+    shown = {table["name"]: table["columns"] for table in database["tables"] if not table["hidden"]}
+    for view in database["views"]:
+        shown[view["name"]] = get_json(f"{datasette}/{view['name']}.json", _size=1)["columns"]
+    assert {"articles", "comments", "posts", "forums", "users", "sites", "pages"} <= set(shown)
+    missing = [
+        f"{table}.{column}"
+        for table, columns in shown.items()
+        for column in ["(description)", *columns]
+        if not (described.get(table, {}).get("columns", {}).get(column) if column != "(description)" else described.get(table, {}).get("description"))
+    ]
+    assert not missing, "describe these in metadata.yml: " + ", ".join(missing)
+    assert set(described) <= set(shown), "metadata.yml describes tables the archive does not have"
+
+
+def hostile_row_url(datasette: str, archive: Path) -> str:
+    site = Database(archive).execute("SELECT site FROM articles WHERE tid = ?", [HOSTILE_TID]).fetchone()[0]
+    return f"{datasette}/articles/{tilde_encode(site)},{HOSTILE_TID}"
+
+
+def test_hostile_post_html_is_stored_sanitised_and_rendered_as_html(archive, datasette):
+    stored = Database(archive).execute(
+        "SELECT content_html, content_text FROM articles WHERE tid = ?", [HOSTILE_TID]
+    ).fetchone()
+    content_html, content_text = stored
+    assert f"<p>{SAFE_TEXT}</p>" in content_html and SAFE_TEXT in content_text
+    assert sanitize_html(content_html) == content_html
+    for hostile in ("<script", "<style", "<iframe", "<object", "onerror", "onmouseover", "javascript:", MARK):
+        assert hostile not in content_html.lower(), hostile
+    # every post of the crawl is as safe: nothing the sanitiser would still change
+    for (fragment,) in Database(archive).execute("SELECT content_html FROM articles UNION ALL SELECT content_html FROM comments"):
+        assert sanitize_html(fragment or "") == (fragment or "")
+
+    page = get(hostile_row_url(datasette, archive))
+    assert f"<p>{SAFE_TEXT}</p>" in page  # rendered as HTML (datasette-render-html) ...
+    assert MARK not in page  # ... and nothing hostile reached the page
+
+
+def dump_dom(url: str, profile: Path) -> str:
+    """The page's DOM after its scripts ran, from headless chromium."""
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "</html>" in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.fixture
+def chromium():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium before the tests")
+        pytest.skip("Debian's chromium is not installed here (apt-get install chromium; .ci/run does it)")
+    return CHROMIUM
+
+
+def test_in_a_browser_the_post_shows_as_text_and_the_planted_script_does_not_run(chromium, archive, datasette, tmp_path):
+    control = tmp_path / "control.html"  # the same trick, unsanitised: proves scripts run here
+    control.write_text(f"<html><head><title>before</title></head><body>{HOSTILE}</body></html>", encoding="utf-8")
+    assert f"<title>{MARK}</title>" in dump_dom(control.as_uri(), tmp_path / "profile")
+
+    dom = dump_dom(hostile_row_url(datasette, archive), tmp_path / "profile")
+
+    document = lxml_html.fromstring(dom)
+    assert MARK not in document.findtext(".//title")
+    assert MARK not in dom
+    [cell] = document.xpath("//td[contains(concat(' ', @class, ' '), ' col-content_html ')]")
+    shown = cell.text_content()
+    assert SAFE_TEXT in shown and "<" not in shown and "&lt;" not in shown  # text, no raw tags
+    assert [p.text_content() for p in cell.iter("p")][0] == SAFE_TEXT
+    for element in cell.iter():
+        assert not [name for name in element.attrib if name.lower().startswith("on")], lxml_html.tostring(element)
+        assert not element.get("href", "").strip().lower().startswith("javascript:")
+    [text_cell] = document.xpath("//td[contains(concat(' ', @class, ' '), ' col-content_text ')]")
+    assert SAFE_TEXT in text_cell.text_content() and "<p>" not in text_cell.text_content()
+
+
+def test_exports_of_the_crawled_archive_read_back_equal_the_rows(archive):
+    assert read_csv(run("comments", "--db", str(archive), "--bom")) == as_csv_text(db_rows(archive, "comments"))
+    assert read_jsonl(run("posts", "--db", str(archive), "-f", "jsonl")) == db_rows(archive, "posts")
+    assert read_jsonl(run("articles", "--db", str(archive), "-f", "jsonl", "--forum", "公文写作")) == db_rows(
+        archive, "articles", "forum_name = '公文写作'"
+    )
