@@ -12,9 +12,12 @@ Example::
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,8 @@ from sqlite_utils.db import NotFoundError, Table
 
 from pipelines.query import enable_queries
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the storage functions work without Scrapy
     from scrapy.crawler import Crawler
@@ -162,10 +167,13 @@ SELECT c.site, c.tid, c.pid, c.floor, 0 AS is_article,
 """.strip()
 
 
-def open_archive(target: str | Path | Database) -> Database:
-    """Open (or adopt) the archive in WAL mode so datasette can read while we write."""
+def open_archive(target: str | Path | Database, busy_timeout: float = 30) -> Database:
+    """Open (or adopt) the archive in WAL mode so datasette can read while we write.
+
+    ``busy_timeout``: seconds SQLite waits for another program's lock before giving up.
+    """
     db = target if isinstance(target, Database) else Database(target)
-    db.execute("PRAGMA busy_timeout = 30000")  # wait out a reader's lock instead of failing
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # an int: PRAGMAs take no parameters
     db.enable_wal()
     create_schema(db)
     enable_queries(db)  # full-text search and facet columns for datasette
@@ -190,7 +198,7 @@ def create_schema(db: Database) -> None:
 def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
     """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
-    with db.atomic():
+    with _write_transaction(db):
         for item in items:
             if isinstance(item, FetchedPage):
                 _save_page(db, item, counts)
@@ -199,6 +207,19 @@ def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ForumWalked):
                 _put(db["forums"], {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
     return counts
+
+
+@contextmanager
+def _write_transaction(db: Database):
+    """BEGIN IMMEDIATE takes the write lock first, so SQLite's busy timeout waits for another
+    program's lock (a deferred BEGIN that reads first can only fail at once when it upgrades)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.conn.rollback()
+        raise
 
 
 def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
@@ -502,7 +523,10 @@ def finish_crawl(db: Database, crawl_id: int, stats: dict[str, Any], reason: str
 class ArchivePipeline:
     """Scrapy item pipeline: buffer items, write them in batches with save_items().
 
-    Settings: ``ARCHIVE_DB`` (path, default "archive.db"), ``ARCHIVE_BATCH_SIZE`` (default 20).
+    Settings: ``ARCHIVE_DB`` (path, default "archive.db"), ``ARCHIVE_BATCH_SIZE`` (default 20),
+    ``ARCHIVE_BUSY_TIMEOUT`` (seconds SQLite waits for a lock another program holds, default
+    30) and ``ARCHIVE_WRITE_ATTEMPTS`` (default 3): a batch that still finds the archive locked
+    is kept and tried again with the next one; the error says which program to look for.
     Batching keeps one transaction per N pages instead of per page; the rest is written at
     close. Under Scrapy it also locks the archive for the run and keeps the run's record in
     the crawls table (outcome in the stats as ``archive/outcome``).
@@ -514,8 +538,12 @@ class ArchivePipeline:
         stats: StatsCollector | None = None,
         batch_size: int = 20,
         crawler: Crawler | None = None,
+        busy_timeout: float = 30,
+        write_attempts: int = 3,
     ) -> None:
         self.target = db
+        self.busy_timeout = busy_timeout
+        self.write_attempts = write_attempts
         self.stats = stats
         self.batch_size = batch_size
         self.crawler = crawler
@@ -534,6 +562,8 @@ class ArchivePipeline:
             stats=crawler.stats,
             batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 20),
             crawler=crawler,
+            busy_timeout=settings.getfloat("ARCHIVE_BUSY_TIMEOUT", 30),
+            write_attempts=settings.getint("ARCHIVE_WRITE_ATTEMPTS", 3),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -541,7 +571,7 @@ class ArchivePipeline:
     def open_spider(self) -> None:
         if self.lock:
             self.lock.acquire()
-        self.db = open_archive(self.target)
+        self.db = open_archive(self.target, self.busy_timeout)
         if self.crawler is not None:
             spider = self.crawler.spider
             self.crawl_id = start_crawl(
@@ -577,8 +607,24 @@ class ArchivePipeline:
             self.lock.release()
 
     def flush(self) -> None:
-        """Write the buffered items in one transaction and add their counts to the stats."""
-        counts = save_items(self.db, self.buffer)
+        """Write the buffered items in one transaction and add their counts to the stats.
+
+        A transaction that fails leaves the archive as it was and the items in the buffer.
+        """
+        for attempt in range(1, self.write_attempts + 1):
+            try:
+                counts = save_items(self.db, self.buffer)
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if attempt == self.write_attempts:
+                    raise ArchiveLocked(
+                        f"{self.target} stayed locked by another program for "
+                        f"{self.write_attempts} x {self.busy_timeout:g} s (a datasette with a write, "
+                        f"an open sqlite3 shell?); {len(self.buffer)} items are kept for the next try"
+                    ) from error
+                logger.warning("The archive is locked by another program; trying again (%d/%d)", attempt, self.write_attempts)
         self.buffer.clear()
         if self.stats is not None:
             for key, value in counts.items():

@@ -309,3 +309,29 @@ def test_scrapy_pipeline_writes_the_file_and_counts_stats(tmp_path):
         "archive/comments": 4,
         "archive/errors": 1,
     }
+
+
+def test_a_locked_archive_is_retried_then_fails_clearly_keeping_the_items(tmp_path):
+    """Another program holding a write lock: the batch waits, retries, and is never lost."""
+    import sqlite3
+    import threading
+
+    from pipelines.sqlite import ArchiveLocked
+
+    path = tmp_path / "a.db"
+    pipeline = ArchivePipeline(path, batch_size=10, busy_timeout=0.2, write_attempts=2)
+    pipeline.open_spider()
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    pipeline.process_item(PAGE_1)
+    with pytest.raises(ArchiveLocked, match="stayed locked by another program"):
+        pipeline.flush()
+    assert pipeline.buffer == [PAGE_1]
+
+    threading.Timer(0.1, other.rollback).start()  # the other program lets go while we wait
+    pipeline.busy_timeout = 5
+    pipeline.db.execute("PRAGMA busy_timeout = 5000")
+    pipeline.flush()
+    assert pipeline.buffer == [] and pipeline.db["articles"].count == 1
+    pipeline.close_spider()
+    other.close()
