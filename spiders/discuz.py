@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from http.cookiejar import LoadError, MozillaCookieJar
 from urllib.parse import urlsplit
 
 import scrapy
@@ -74,6 +76,8 @@ class DiscuzSpider(scrapy.Spider):
       max_threads  fetch at most this many threads (changed ones) this run
       since        only threads with activity since this date, e.g. 2024-01-01
       refresh      also re-read threads whose listing did not change: all, recent:DAYS, oldest:N
+      cookies      a cookies.txt file (Netscape format, as browsers' export tools write it) for
+                   member-only boards; its cookies go to the forum only, never to the archive or logs
     """
 
     name = "discuz"
@@ -85,6 +89,7 @@ class DiscuzSpider(scrapy.Spider):
         max_threads: str | None = None,
         since: str | None = None,
         refresh: str | None = None,
+        cookies: str | None = None,
         *args,
         **kwargs,
     ):
@@ -92,7 +97,9 @@ class DiscuzSpider(scrapy.Spider):
         self._servers = contextlib.ExitStack()
         self.arguments = {
             key: value
-            for key, value in dict(url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh).items()
+            for key, value in dict(
+                url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh, cookies=cookies
+            ).items()
             if value is not None
         }
         self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)] if url else self._serve_sample_forum()
@@ -102,6 +109,7 @@ class DiscuzSpider(scrapy.Spider):
         if since and self.since is None:
             raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
         self.refresh = refresh if refresh and refresh != "none" else None
+        self.cookies = _load_cookies(cookies) if cookies else None
         self.sites = {site_of(seed) for seed in self.seeds}
         self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in self.seeds})
         self._threads: dict[tuple[str, int], ThreadTask] = {}
@@ -422,10 +430,34 @@ class DiscuzSpider(scrapy.Spider):
             url,
             callback=callback,
             errback=self.network_error,
+            headers=_cookie_header(self.cookies, url),
             cb_kwargs=cb_kwargs,
             meta={"handle_httpstatus_list": ERROR_STATUSES},  # recorded, not dropped
             dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
+
+
+def _load_cookies(path: str) -> MozillaCookieJar:
+    """A browser's cookies.txt export; a clear error at start when it cannot be read."""
+    jar = MozillaCookieJar()
+    try:
+        jar.load(path, ignore_discard=True, ignore_expires=True)
+    except (OSError, LoadError) as error:
+        raise ValueError(f"cookies={path}: not a readable cookies.txt (Netscape format): {error}") from None
+    for cookie in jar:
+        if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
+            cookie.expires = None
+    return jar
+
+
+def _cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
+    """The Cookie header the browser would send to ``url`` (domain, path and secure rules)."""
+    if jar is None:
+        return {}
+    request = urllib.request.Request(url)
+    jar.add_cookie_header(request)
+    cookie = request.get_header("Cookie")
+    return {"Cookie": cookie} if cookie else {}
 
 
 def _fetched_page(response: Response, kind: str, tid: int | None = None) -> FetchedPage:
