@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -125,6 +126,22 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         },
         "url",
     ),
+    # Every distinct version of every fetched page, zlib-compressed (ARCHIVE_RAW_PAGES=1): what
+    # `python -m pipelines.reparse` rebuilds the other tables from, without the network.
+    "raw_pages": (
+        {
+            "url": str,
+            "sha256": str,
+            "site": str,
+            "fetched_at": str,  # when this version was first fetched
+            "asked_as": str,  # thread, forum or index: the parser that reads it
+            "status": int,
+            "content_type": str,
+            "tid": int,
+            "body": bytes,
+        },
+        ("url", "sha256"),
+    ),
     # One row per run: what it was asked, what it cost, how it ended.
     "crawls": (
         {
@@ -151,6 +168,7 @@ INDEXES = {
     "revisions": [["site", "pid"]],
     "comments": [["site", "tid", "floor"], ["site", "author_uid"]],
     "pages": [["site", "tid"]],
+    "raw_pages": [["fetched_at"]],
 }
 
 POSTS_VIEW = """
@@ -247,6 +265,8 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
         pk="url",
     )
     counts["archive/pages"] += 1
+    if page.body is not None:
+        _keep_raw_page(db, page, stamp)
     if page.error:
         counts["archive/errors"] += 1
     if page.kind == "missing" and tid is not None and _get(db["articles"], (page.site, tid)):
@@ -263,6 +283,23 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
         for link in page.index.forums:
             if not link.is_category:
                 _save_forum_link(db, page.site, link, stamp)
+
+
+def _keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
+    db["raw_pages"].insert(
+        {
+            "url": page.url,
+            "sha256": page.sha256,
+            "site": page.site,
+            "fetched_at": stamp,
+            "asked_as": page.asked_as,
+            "status": page.status,
+            "content_type": page.content_type,
+            "tid": page.tid,
+            "body": zlib.compress(page.body, 6),
+        },
+        ignore=True,  # the same bytes again: the first fetch is the one to replay
+    )
 
 
 def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[str]) -> None:

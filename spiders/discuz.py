@@ -24,11 +24,8 @@ from twisted.python.failure import Failure
 
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
-from scraper.discuz import parse_thread_html
-from scraper.markup import PageProblem
-from scraper.encoding import decode_html
-from scraper.listing import parse_forum_html, parse_index_html
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced
+from scraper.reading import read_page_into
 from scraper.urls import (
     desktop_thread_url,
     forum_ref,
@@ -110,6 +107,7 @@ class DiscuzSpider(scrapy.Spider):
             raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
         self.refresh = refresh if refresh and refresh != "none" else None
         self.cookies = _load_cookies(cookies) if cookies else None
+        self.keep_raw_pages = False
         self.sites = {site_of(seed) for seed in self.seeds}
         self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in self.seeds})
         self._threads: dict[tuple[str, int], ThreadTask] = {}
@@ -147,6 +145,7 @@ class DiscuzSpider(scrapy.Spider):
 
     async def start(self):
         self.state = ArchiveState(self.settings.get("ARCHIVE_DB"))
+        self.keep_raw_pages = self.settings.getbool("ARCHIVE_RAW_PAGES")
         walked_sites = set()
         for seed in self.seeds:
             site = site_of(seed)
@@ -191,11 +190,10 @@ class DiscuzSpider(scrapy.Spider):
     # -- callbacks ----------------------------------------------------------------------
 
     def parse_index(self, response: Response):
-        fetched = _fetched_page(response, kind="index")
-        index = yield from self._parse(fetched, response, parse_index_html)
+        fetched = _fetched_page(response, "index")
+        index = yield from self._parse(fetched, response)
         if index is None:
             return
-        fetched.index = index
         yield fetched
         lists_forums = any(not link.is_category for link in index.forums)
         for link in index.forums:
@@ -209,11 +207,10 @@ class DiscuzSpider(scrapy.Spider):
     def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
         until the first thread (not pinned) that the archive already holds as it is."""
-        fetched = _fetched_page(response, kind="forum")
-        forum = yield from self._parse(fetched, response, parse_forum_html)
+        fetched = _fetched_page(response, "forum")
+        forum = yield from self._parse(fetched, response)
         if forum is None:
             return
-        fetched.forum = forum
         yield fetched
         site, stats = forum.site, self.crawler.stats
         key = (site, forum.fid)
@@ -256,13 +253,10 @@ class DiscuzSpider(scrapy.Spider):
         yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
 
     def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
-        fetched = _fetched_page(response, kind="thread", tid=tid)
+        fetched = _fetched_page(response, "thread", tid=tid)
         task = self._threads.get((fetched.site, tid))
-        thread = yield from self._parse(
-            fetched, response, parse_thread_html, posts_per_page=posts_per_page, task=task
-        )
+        thread = yield from self._parse(fetched, response, task=task, posts_per_page=posts_per_page)
         if thread is not None:
-            fetched.thread = thread
             self.logger.info(
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
@@ -309,35 +303,24 @@ class DiscuzSpider(scrapy.Spider):
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _parse(self, fetched: FetchedPage, response: Response, parse, task: ThreadTask | None = None, **kwargs):
-        """Decode and parse one page; a problem or a crash is recorded on the page, never raised.
+    def _parse(self, fetched: FetchedPage, response: Response, task: ThreadTask | None = None, **kwargs):
+        """Read one page; a problem or a crash is recorded on the page, never raised.
         A generator returning the parsed page (None when there is none; the page's item is
         then already yielded)."""
-        try:
-            decoded = decode_html(response.body, _content_type(response))
-            fetched.charset = decoded.charset
-            if decoded.mismatch:
-                fetched.declared_charset = decoded.declared
-                self.logger.warning(
-                    "%s declares %s but its bytes are %s", response.url, decoded.declared, decoded.charset
-                )
-            result = parse(
-                decoded.text,
-                response.url,
-                fetched_at=datetime.fromisoformat(fetched.fetched_at),
-                utc_offset=self.settings.get("DISCUZ_UTC_OFFSET") or None,
-                **kwargs,
-            )
-        except PageProblem as problem:
-            fetched.kind, fetched.error = problem.kind, _with_status(response.status, problem.message)
-            self.logger.warning("%s: %s (%s)", response.url, fetched.error, problem.kind)
-        except Exception as exc:  # one bad page costs that page only, never the crawl
-            fetched.kind, fetched.error = "parse_error", f"{type(exc).__name__}: {exc}"
-            self.logger.exception("Could not parse %s", response.url)
-        else:
-            if response.status >= 400:
-                fetched.error = _with_status(response.status, "the server answered with an error")
+        if self.keep_raw_pages:
+            fetched.body = response.body
+        bug = read_page_into(
+            fetched, response.body, utc_offset=self.settings.get("DISCUZ_UTC_OFFSET") or None, **kwargs
+        )
+        if fetched.declared_charset:
+            self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
+        result = getattr(fetched, fetched.asked_as)
+        if result is not None:
             return result
+        if bug is not None:
+            self.logger.error("Could not parse %s", response.url, exc_info=bug)
+        else:
+            self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
         self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
         if task is not None and fetched.kind != "missing":
             task.failed = True
@@ -460,26 +443,20 @@ def _cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
     return {"Cookie": cookie} if cookie else {}
 
 
-def _fetched_page(response: Response, kind: str, tid: int | None = None) -> FetchedPage:
+def _fetched_page(response: Response, asked_as: str, tid: int | None = None) -> FetchedPage:
+    content_type = response.headers.get(b"Content-Type")
     return FetchedPage(
         url=response.url,
         site=site_of(response.url),
-        kind=kind,
+        kind=asked_as,
         status=response.status,
         fetched_at=_now(),
         size=len(response.body),
         sha256=hashlib.sha256(response.body).hexdigest(),
         tid=tid,
+        asked_as=asked_as,
+        content_type=content_type.decode("latin-1") if content_type else None,
     )
-
-
-def _content_type(response: Response) -> str | None:
-    value = response.headers.get(b"Content-Type")
-    return value.decode("latin-1") if value else None
-
-
-def _with_status(status: int, message: str) -> str:
-    return f"HTTP {status}: {message}" if status >= 400 else message
 
 
 def _now() -> str:

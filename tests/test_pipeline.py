@@ -252,7 +252,7 @@ def test_schema_is_idempotent_and_links_every_table_to_sites(db):
     create_schema(db)  # the fixture already ran it once
 
     assert set(db.table_names()) == {
-        "sites", "forums", "users", "articles", "comments", "pages", "revisions", "crawls"
+        "sites", "forums", "users", "articles", "comments", "pages", "revisions", "crawls", "raw_pages"
     }
     assert db.view_names() == ["posts"]
     for table in db.tables:

@@ -1,0 +1,118 @@
+"""Rebuild an archive from the raw pages it kept, without touching the network.
+
+When the parser improves, archives crawled with ``-s ARCHIVE_RAW_PAGES=1`` can be read
+again: every kept page is replayed in the order it was fetched, through the same reading
+code as the crawl (scraper.reading) and the same storage code (save_items), into a new
+archive. What no single page holds — the runs (crawls), what each thread was last synced
+as, and which posts a full read found gone — is copied from the source, so a scheduled
+re-crawl goes on from the rebuilt archive.
+
+Example:
+
+    python -m pipelines.reparse archive.db rebuilt.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from pipelines.sqlite import open_archive, save_items
+from scraper.models import FetchedPage
+from scraper.reading import read_page_into
+
+BATCH = 200
+# Bookkeeping no page holds: (table, key columns, columns copied from the source).
+CARRIED_OVER = (
+    ("articles", ("site", "tid"), ("synced_replies", "synced_last_post_at", "synced_at")),
+    ("forums", ("site", "fid"), ("walk_started_at", "walk_finished_at")),
+    ("comments", ("site", "pid"), ("gone_since",)),
+)
+
+
+def reparse(source: Path, target: Path, utc_offset: str | None = None) -> Counter[str]:
+    """Replay every kept page of ``source`` into a new archive at ``target``; return counts."""
+    if target.exists():
+        raise FileExistsError(f"{target} exists: re-parse writes a new archive, give another path")
+    old = Database(source)
+    if "raw_pages" not in old.table_names() or not old["raw_pages"].count:
+        raise ValueError(f"{source} keeps no raw pages (crawl with -s ARCHIVE_RAW_PAGES=1)")
+    new = open_archive(target)
+    counts: Counter[str] = Counter()
+    batch: list[FetchedPage] = []
+    posts_per_page = {row["site"]: row["posts_per_page"] for row in old["sites"].rows}
+    for row in old.query("SELECT * FROM raw_pages ORDER BY fetched_at, rowid"):
+        body = zlib.decompress(row["body"])
+        page = FetchedPage(
+            url=row["url"],
+            site=row["site"],
+            kind=row["asked_as"],
+            status=row["status"],
+            fetched_at=row["fetched_at"],
+            size=len(body),
+            sha256=row["sha256"],
+            tid=row["tid"],
+            asked_as=row["asked_as"],
+            content_type=row["content_type"],
+        )
+        read_page_into(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]))
+        page.body = body  # the rebuilt archive keeps its raw pages too
+        batch.append(page)
+        if len(batch) >= BATCH:
+            counts += save_items(new, batch)
+            batch.clear()
+    counts += save_items(new, batch)
+    _carry_over(old, new)
+    new.close()
+    return counts
+
+
+def _carry_over(old: Database, new: Database) -> None:
+    for table, keys, columns in CARRIED_OVER:
+        for row in old[table].rows_where(select=", ".join(keys + columns)):
+            where = " AND ".join(f"{key} = ?" for key in keys)
+            sets = ", ".join(f"{column} = ?" for column in columns)
+            new.execute(
+                f"UPDATE {table} SET {sets} WHERE {where}",
+                [row[column] for column in columns] + [row[key] for key in keys],
+            )
+    crawls = list(old["crawls"].rows)
+    if crawls:
+        new["crawls"].insert_all(crawls, pk="id")
+    new.conn.commit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.reparse",
+        description="Rebuild an archive from its kept raw pages (crawled with -s ARCHIVE_RAW_PAGES=1), offline.",
+        epilog="Example: python -m pipelines.reparse archive.db rebuilt.db",
+    )
+    parser.add_argument("source", type=Path, help="an archive that kept its raw pages")
+    parser.add_argument("target", type=Path, help="the new archive to write (must not exist)")
+    parser.add_argument("--utc-offset", help="the forum's UTC offset, as DISCUZ_UTC_OFFSET (default: from the pages)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        counts = reparse(args.source, args.target, args.utc_offset)
+    except (FileExistsError, ValueError) as error:
+        print(f"reparse: {error}", file=sys.stderr)
+        return 2
+    seconds = time.monotonic() - started
+    pages = counts["archive/pages"]
+    print(
+        f"{pages} pages re-parsed in {seconds:.1f} s ({pages / max(seconds, 1e-9):.0f}/s): "
+        f"{counts['archive/articles']} articles, {counts['archive/comments']} comments, "
+        f"{counts['archive/errors']} pages with errors -> {args.target}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Read one fetched page into its FetchedPage record: decode it, parse it with the parser for
+what was asked, and record a problem on the record instead of raising. The spider and the
+re-parse command both read pages here, so a re-parse gives the rows the crawl gave.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from scraper.discuz import parse_thread_html
+from scraper.encoding import decode_html
+from scraper.listing import parse_forum_html, parse_index_html
+from scraper.markup import PageProblem
+from scraper.models import FetchedPage
+
+PARSERS = {"thread": parse_thread_html, "forum": parse_forum_html, "index": parse_index_html}
+
+
+def read_page_into(
+    fetched: FetchedPage,
+    body: bytes,
+    *,
+    utc_offset: str | None = None,
+    posts_per_page: int | None = None,
+) -> Exception | None:
+    """Fill ``fetched`` from ``body``: charset, and the parsed page in the field named by
+    ``fetched.asked_as``, or ``kind`` and ``error`` saying what the page is instead.
+
+    Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
+    caller to log; one bad page never costs more than itself.
+    """
+    try:
+        decoded = decode_html(body, fetched.content_type)
+        fetched.charset = decoded.charset
+        if decoded.mismatch:
+            fetched.declared_charset = decoded.declared
+        extra = {"posts_per_page": posts_per_page} if fetched.asked_as == "thread" else {}
+        result = PARSERS[fetched.asked_as](
+            decoded.text,
+            fetched.url,
+            fetched_at=datetime.fromisoformat(fetched.fetched_at),
+            utc_offset=utc_offset,
+            **extra,
+        )
+    except PageProblem as problem:
+        fetched.kind, fetched.error = problem.kind, with_status(fetched.status, problem.message)
+        return None
+    except Exception as exc:  # noqa: BLE001 - recorded on the page, returned to be logged
+        fetched.kind, fetched.error = "parse_error", f"{type(exc).__name__}: {exc}"
+        return exc
+    if fetched.status >= 400:
+        fetched.error = with_status(fetched.status, "the server answered with an error")
+    setattr(fetched, fetched.asked_as, result)
+    return None
+
+
+def with_status(status: int, message: str) -> str:
+    return f"HTTP {status}: {message}" if status >= 400 else message

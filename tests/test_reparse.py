@@ -1,0 +1,64 @@
+"""Raw pages kept in the archive rebuild it offline, to the same rows the crawl gave."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from pipelines.reparse import main as reparse_main
+from sample_forum import serve
+
+ROOT = Path(__file__).parent.parent
+BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at", "replaced_at", "seen_at", "synced_at"}
+TABLES = ("articles", "comments", "users", "forums", "revisions", "pages", "sites")
+
+
+def crawl(db_path: Path, url: str) -> None:
+    command = [
+        sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={url}", "-s", f"ARCHIVE_DB={db_path}",
+        "-s", "ARCHIVE_RAW_PAGES=1", "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def rows(db: Database) -> dict[str, list[dict]]:
+    return {
+        table: sorted(
+            ({k: v for k, v in row.items() if k not in BOOKKEEPING and k != "id"} for row in db[table].rows),
+            key=repr,
+        )
+        for table in TABLES
+    }
+
+
+def test_reparse_rebuilds_the_same_rows_without_the_network(tmp_path, capsys):
+    db_path = tmp_path / "archive.db"
+    with serve("v1") as forum:
+        crawl(db_path, forum.base_url + "forum.php")
+        forum.switch("v2")
+        crawl(db_path, forum.base_url + "forum.php")
+    # the server is gone: the rebuild cannot touch the network
+    rebuilt = tmp_path / "rebuilt.db"
+    assert reparse_main([str(db_path), str(rebuilt)]) == 0
+    assert "pages re-parsed" in capsys.readouterr().out
+    old, new = Database(db_path), Database(rebuilt)
+    assert old["raw_pages"].count == new["raw_pages"].count > 60
+    assert rows(new) == rows(old)
+    assert [row["outcome"] for row in new["crawls"].rows] == ["finished", "finished"]
+    synced = "SELECT tid, synced_replies, synced_last_post_at FROM articles ORDER BY tid"
+    assert list(new.query(synced)) == list(old.query(synced))
+
+
+def test_reparse_refuses_an_archive_without_raw_pages_and_an_existing_target(tmp_path, capsys):
+    plain = tmp_path / "plain.db"
+    with serve("v1") as forum:
+        subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={forum.base_url}thread-14-1-1.html",
+             "-s", f"ARCHIVE_DB={plain}", "-s", "DOWNLOAD_DELAY=0"],
+            cwd=ROOT, capture_output=True, check=True, timeout=120,
+        )
+    assert reparse_main([str(plain), str(tmp_path / "new.db")]) == 2
+    assert "keeps no raw pages" in capsys.readouterr().err
+    assert reparse_main([str(plain), str(plain)]) == 2
