@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import urllib.request
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
 from urllib.parse import urlsplit
@@ -24,8 +23,9 @@ from twisted.python.failure import Failure
 
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
-from scraper.models import FetchedPage, ForumWalked, ThreadSynced
+from scraper.models import FetchedPage, ForumWalked
 from scraper.reading import read_page_into
+from spiders.tracking import ThreadTask, ThreadTracker
 from scraper.urls import (
     desktop_thread_url,
     forum_ref,
@@ -39,22 +39,6 @@ from scraper.urls import (
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
 SAMPLE_PORT = 8080
-
-
-@dataclass
-class ThreadTask:
-    """One thread's pages in this run: when none is pending, the thread is archived."""
-
-    site: str
-    tid: int
-    first_page: int
-    expected: tuple[int | None, str | None] | None = None  # (replies, last post) the list showed
-    pending: set[int] = field(default_factory=set)
-    pids: set[int] = field(default_factory=set)
-    replies: int | None = None  # from page 1, when no listing row says
-    archived: tuple[int | None, int] | None = None  # (replies, last floor) already archived
-    last_floor: int = 0
-    failed: bool = False
 
 
 class DiscuzSpider(scrapy.Spider):
@@ -110,8 +94,7 @@ class DiscuzSpider(scrapy.Spider):
         self.keep_raw_pages = False
         self.sites = {site_of(seed) for seed in self.seeds}
         self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in self.seeds})
-        self._threads: dict[tuple[str, int], ThreadTask] = {}
-        self._requested: set[tuple] = set()
+        self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
         self._threads_scheduled = 0
@@ -152,9 +135,8 @@ class DiscuzSpider(scrapy.Spider):
             if ref := thread_ref(seed):
                 stored = None if self.refresh else self.state.thread(site, ref.tid)
                 start = self._start_page(site, stored) if stored else ref.page
-                if request := self._thread_request(seed, site, ref.tid, start):
-                    if stored:  # replies stay counted from what was archived
-                        self._threads[(site, ref.tid)].archived = (stored.replies, stored.last_floor)
+                archived = (stored.replies, stored.last_floor) if stored else None
+                if request := self._thread_request(seed, site, ref.tid, start, archived=archived):
                     yield request
             elif forum := forum_ref(seed):
                 walked_sites.add(site)
@@ -254,29 +236,31 @@ class DiscuzSpider(scrapy.Spider):
 
     def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
         fetched = _fetched_page(response, "thread", tid=tid)
-        task = self._threads.get((fetched.site, tid))
-        thread = yield from self._parse(fetched, response, task=task, posts_per_page=posts_per_page)
+        site = fetched.site
+        thread = yield from self._parse(fetched, response, posts_per_page=posts_per_page)
         if thread is not None:
             self.logger.info(
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
             )
             yield fetched
-            if task is not None:
-                task.pids.update(post.pid for post in thread.posts)
-                task.last_floor = max([task.last_floor] + [p.floor or 0 for p in thread.posts])
-                if thread.page == 1:
-                    task.replies = thread.replies
             if thread.page == 1 and thread.page_count > 1:
                 posts_per_page = len(thread.posts)
-            first_wanted = task.first_page if task else 1
+            first_wanted = self.tracker.first_page(site, tid) or 1
             for number, url in sorted(thread.page_urls.items()):
                 if first_wanted <= number <= thread.page_count:
-                    if request := self._thread_page_request(url, fetched.site, tid, number, posts_per_page):
+                    if request := self._thread_page_request(url, site, tid, number, posts_per_page):
                         yield request
-        if task is not None:
-            task.pending.discard(page)
-            yield from self._maybe_synced(task)
+        synced = self.tracker.page_done(
+            site,
+            tid,
+            page,
+            posts=thread.posts if thread else [],
+            replies=thread.replies if thread and thread.page == 1 else None,
+            failed=thread is None and fetched.kind != "missing",
+        )
+        if synced:
+            yield synced
 
     def network_error(self, failure: Failure):
         """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
@@ -295,15 +279,12 @@ class DiscuzSpider(scrapy.Spider):
             error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
             tid=tid,
         )
-        task = self._threads.get((site_of(request.url), tid)) if tid is not None else None
-        if task is not None:
-            task.failed = True
-            task.pending.discard(request.cb_kwargs["page"])
-            yield from self._maybe_synced(task)
+        if tid is not None:
+            self.tracker.page_done(site_of(request.url), tid, request.cb_kwargs["page"], failed=True)
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _parse(self, fetched: FetchedPage, response: Response, task: ThreadTask | None = None, **kwargs):
+    def _parse(self, fetched: FetchedPage, response: Response, **kwargs):
         """Read one page; a problem or a crash is recorded on the page, never raised.
         A generator returning the parsed page (None when there is none; the page's item is
         then already yielded)."""
@@ -322,36 +303,8 @@ class DiscuzSpider(scrapy.Spider):
         else:
             self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
         self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
-        if task is not None and fetched.kind != "missing":
-            task.failed = True
         yield fetched
         return None
-
-    def _maybe_synced(self, task: ThreadTask):
-        """When the last pending page of a thread is in, say the thread is archived."""
-        if task.pending:
-            return
-        del self._threads[(task.site, task.tid)]
-        if task.failed or not task.pids:
-            return
-        if task.expected:
-            replies, last_post_at = task.expected
-        else:  # a thread URL given directly: page 1 says how many replies, else the growth does
-            replies = task.replies
-            if replies is None and task.archived and task.archived[0] is not None:
-                replies = task.archived[0] + max(0, task.last_floor - task.archived[1])
-            if replies is None:
-                replies = task.last_floor - 1
-            last_post_at = None
-        yield ThreadSynced(
-            site=task.site,
-            tid=task.tid,
-            replies=replies,
-            last_post_at=last_post_at,
-            synced_at=_now(),
-            complete=task.first_page == 1,
-            pids=sorted(task.pids),
-        )
 
     def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
         """Where to resume reading a thread: the page of its first post not yet archived when
@@ -367,33 +320,30 @@ class DiscuzSpider(scrapy.Spider):
         next_floor = stored.last_floor + 1 if grew else stored.last_floor
         return (next_floor - 1) // per_page + 1
 
-    def _thread_request(self, url: str, site: str, tid: int, page: int, expected: tuple | None = None):
-        """Start a thread (once per run): ``page`` is where reading starts; ``expected`` is
+    def _thread_request(
+        self, url: str, site: str, tid: int, page: int, expected: tuple | None = None, archived: tuple | None = None
+    ):
+        """Start a thread (once per crawl): ``page`` is where reading starts; ``expected`` is
         the (replies, last post time) the thread list showed, which it is archived as."""
-        if (site, tid) in self._threads or ("thread", site, tid) in self._requested:
+        if not self.tracker.claim(("thread", site, tid)) or site not in self.sites:
             return None
-        self._requested.add(("thread", site, tid))
         page_url = thread_page_url(url, page)
         if page_url is None:  # a URL form we cannot page: start where it points
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
-        task = ThreadTask(site, tid, first_page=page, expected=expected)
-        self._threads[(site, tid)] = task
+        self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived))
         self._threads_scheduled += 1
         if page > 1:
             self.crawler.stats.inc_value("archive/requests_saved", page - 1)
-        request = self._thread_page_request(page_url, site, tid, page, None)
-        if request is None:
-            del self._threads[(site, tid)]
-        return request
+        return self._thread_page_request(page_url, site, tid, page, None)
 
     def _thread_page_request(self, url: str, site: str, tid: int, page: int, posts_per_page: int | None):
         """A request for one thread page, once per (site, tid, page), never off the seeds' sites."""
         request = self._request(
             url, ("page", site, tid, page), self.parse_thread, tid=tid, page=page, posts_per_page=posts_per_page
         )
-        if request is not None and (task := self._threads.get((site, tid))):
-            task.pending.add(page)
+        if request is not None:
+            self.tracker.page_asked(site, tid, page)
         return request
 
     def _forum_request(self, url: str, site: str, fid: int, page: int):
@@ -406,9 +356,8 @@ class DiscuzSpider(scrapy.Spider):
         if site_of(url) not in self.sites:
             self.logger.debug("Not following %s: another site", url)
             return None
-        if key in self._requested:
+        if not self.tracker.claim(key):
             return None
-        self._requested.add(key)
         return scrapy.Request(
             url,
             callback=callback,

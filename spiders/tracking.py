@@ -1,0 +1,102 @@
+"""Which pages this crawl has asked for, and when the last asked page of a thread is in.
+
+The spider asks for each page once per crawl (its identity is (site, tid, page), not the
+URL's spelling), and says a thread is archived (ThreadSynced) only when every page it asked
+for of that thread was read. ``ThreadTracker`` keeps this in the process; the distributed
+crawl keeps the same record in Redis (spiders.distributed.RedisThreadTracker), so that pages
+of one thread read by different workers still add up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from scraper.models import Post, ThreadSynced
+
+
+@dataclass
+class ThreadTask:
+    """One thread's pages in this crawl: when none is pending, the thread is archived."""
+
+    site: str
+    tid: int
+    first_page: int
+    expected: tuple[int | None, str | None] | None = None  # (replies, last post) the list showed
+    archived: tuple[int | None, int] | None = None  # (replies, last floor) archived before
+    pending: set[int] = field(default_factory=set)
+    pids: set[int] = field(default_factory=set)
+    replies: int | None = None  # from page 1, when no listing row says
+    last_floor: int = 0
+    failed: bool = False
+
+
+class ThreadTracker:
+    def __init__(self) -> None:
+        self.claimed: set[tuple] = set()
+        self.tasks: dict[tuple[str, int], ThreadTask] = {}
+
+    def claim(self, key: tuple) -> bool:
+        """True the first time ``key`` (a page's identity) is claimed in this crawl."""
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        return True
+
+    def start(self, task: ThreadTask) -> None:
+        self.tasks[(task.site, task.tid)] = task
+
+    def first_page(self, site: str, tid: int) -> int | None:
+        """Where reading of the thread started; None for a thread not tracked (a page given alone)."""
+        task = self.tasks.get((site, tid))
+        return task.first_page if task else None
+
+    def page_asked(self, site: str, tid: int, page: int) -> None:
+        if task := self.tasks.get((site, tid)):
+            task.pending.add(page)
+
+    def page_done(
+        self, site: str, tid: int, page: int, posts: list[Post] = (), replies: int | None = None, failed: bool = False
+    ) -> ThreadSynced | None:
+        """Record one page of the thread as read (or failed); the ThreadSynced when it was the last."""
+        task = self.tasks.get((site, tid))
+        if task is None:
+            return None
+        record_page(task, posts, replies, failed)
+        task.pending.discard(page)
+        if task.pending:
+            return None
+        del self.tasks[(site, tid)]
+        return synced(task)
+
+
+def record_page(task: ThreadTask, posts: list[Post], replies: int | None, failed: bool) -> None:
+    task.pids.update(post.pid for post in posts)
+    task.last_floor = max([task.last_floor] + [post.floor or 0 for post in posts])
+    if replies is not None:
+        task.replies = replies
+    task.failed = task.failed or failed
+
+
+def synced(task: ThreadTask) -> ThreadSynced | None:
+    """What the archive holds of a thread whose pages are all read; None when one failed."""
+    if task.failed or not task.pids:
+        return None
+    if task.expected:
+        replies, last_post_at = task.expected
+    else:  # a thread URL given directly: page 1 says how many replies, else the growth does
+        replies = task.replies
+        if replies is None and task.archived and task.archived[0] is not None:
+            replies = task.archived[0] + max(0, task.last_floor - task.archived[1])
+        if replies is None:
+            replies = task.last_floor - 1
+        last_post_at = None
+    return ThreadSynced(
+        site=task.site,
+        tid=task.tid,
+        replies=replies,
+        last_post_at=last_post_at,
+        synced_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        complete=task.first_page == 1,
+        pids=sorted(task.pids),
+    )
