@@ -24,6 +24,7 @@ class StoredThread:
     last_post_at: str | None  # the latest the listing showed
     synced_replies: int | None  # the count the archive holds complete
     synced_last_post_at: str | None
+    synced_at: str | None
     last_floor: int  # the highest floor archived (0: nothing yet)
     page_count: int | None
     gone: bool
@@ -44,6 +45,19 @@ class ArchiveState:
         self.db = Database(path) if exists else None
         if self.db is not None and "articles" not in self.db.table_names():
             self.db = None
+
+    @classmethod
+    def over(cls, db: Database) -> ArchiveState:
+        """Over an archive already open (the writer's)."""
+        state = cls.__new__(cls)
+        state.db = db
+        return state
+
+    def all_threads(self) -> list[tuple[str, StoredThread]]:
+        if self.db is None:
+            return []
+        sites = [row[0] for row in self.db.execute("SELECT site FROM sites")]
+        return [(site, thread) for site in sites for thread in self._threads("a.site = ?", [site])]
 
     def thread(self, site: str, tid: int) -> StoredThread | None:
         rows = self._threads("a.site = ? AND a.tid = ?", [site, tid])
@@ -95,7 +109,8 @@ class ArchiveState:
         if self.db is None:
             return []
         sql = f"""
-            SELECT a.tid, a.fid, a.url, a.replies, a.last_post_at, a.synced_replies, a.synced_last_post_at, a.page_count,
+            SELECT a.tid, a.fid, a.url, a.replies, a.last_post_at, a.synced_replies, a.synced_last_post_at, a.synced_at,
+                   a.page_count,
                    a.gone_since IS NOT NULL,
                    max(coalesce((SELECT max(floor) FROM comments c WHERE c.site = a.site AND c.tid = a.tid), 0),
                        CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END)
@@ -103,8 +118,10 @@ class ArchiveState:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [
-            StoredThread(tid, fid, url, replies, last_post, synced, synced_last, last_floor, page_count, bool(gone))
-            for tid, fid, url, replies, last_post, synced, synced_last, page_count, gone, last_floor in self.db.execute(sql, params)
+            StoredThread(tid, fid, url, replies, last_post, synced, synced_last, synced_at, last_floor, page_count, bool(gone))
+            for tid, fid, url, replies, last_post, synced, synced_last, synced_at, page_count, gone, last_floor in self.db.execute(
+                sql, params
+            )
         ]
 
     def close(self) -> None:

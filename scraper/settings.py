@@ -39,3 +39,9 @@ PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
 # Keep every fetched page's bytes, zlib-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).
 ARCHIVE_RAW_PAGES = False
+# A distributed crawl on scrapy-redis when REDIS_URL is set (spiders/distributed.py); the
+# crawl's Redis keys start with DISTRIBUTED_KEY.
+ADDONS = {"spiders.distributed.Distributed": 0}
+REDIS_URL = ""
+DISTRIBUTED_KEY = "discuz"
+SCHEDULER_IDLE_BEFORE_CLOSE = 10  # seconds a worker waits with the fleet idle before it stops

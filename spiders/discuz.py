@@ -10,6 +10,7 @@ first post not yet archived.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import urllib.request
 from datetime import datetime, timezone
@@ -39,6 +40,36 @@ from scraper.urls import (
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
 SAMPLE_PORT = 8080
+
+
+def _done_with_request(callback):
+    """When a callback (or errback) has given all it gives, the request is done: a distributed
+    crawl then drops it from this worker's in-flight list (until then a dead worker's request
+    goes back to the queue). Its items go to Redis first, before that, not later through Scrapy's
+    item pipelines: a worker killed in between must lose nothing."""
+
+    @functools.wraps(callback)
+    def wrapper(self, response_or_failure, *args, **kwargs):
+        for output in callback(self, response_or_failure, *args, **kwargs):
+            if self.items_to_writer is not None and not isinstance(output, scrapy.Request):
+                self.items_to_writer.process_item(output)
+            else:
+                yield output
+        self.tracker.done_with(response_or_failure.request)
+
+    return wrapper
+
+
+class _RedisSet:
+    """Membership in a Redis set (the distributed crawl's sites), remembered once seen."""
+
+    def __init__(self, server, key: str):
+        self.server, self.key, self.known = server, key, set()
+
+    def __contains__(self, value: str) -> bool:
+        if value not in self.known and self.server.sismember(self.key, value):
+            self.known.add(value)
+        return value in self.known
 
 
 class DiscuzSpider(scrapy.Spider):
@@ -83,7 +114,7 @@ class DiscuzSpider(scrapy.Spider):
             ).items()
             if value is not None
         }
-        self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)] if url else self._serve_sample_forum()
+        self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)] if url else []
         self.forums = {int(fid) for fid in split_urls(forums)} if forums else None
         self.max_threads = int(max_threads) if max_threads else None
         self.since = parse_discuz_time(since) if since else None
@@ -92,8 +123,8 @@ class DiscuzSpider(scrapy.Spider):
         self.refresh = refresh if refresh and refresh != "none" else None
         self.cookies = _load_cookies(cookies) if cookies else None
         self.keep_raw_pages = False
-        self.sites = {site_of(seed) for seed in self.seeds}
-        self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in self.seeds})
+        self.distributed = False
+        self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
@@ -104,6 +135,29 @@ class DiscuzSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        settings = crawler.settings
+        spider.keep_raw_pages = settings.getbool("ARCHIVE_RAW_PAGES")
+        if settings.get("REDIS_URL"):  # a worker of a distributed crawl (spiders/distributed.py)
+            from pipelines.shared import Keys, RedisItems, RedisState, connect
+            from spiders.distributed import RedisThreadTracker
+
+            spider.distributed = True
+            server, keys = connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz"))
+            spider.items_to_writer = RedisItems(server, keys)
+            spider.tracker = RedisThreadTracker(server, keys)
+            spider.state = RedisState(server, keys)
+            if spider.seeds:
+                if not server.zcard(f"{keys.prefix}:requests"):
+                    spider.tracker.reset()  # a new crawl, not a worker joining one
+                server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
+            spider.sites = _RedisSet(server, keys.sites)
+            spider.allowed_domains = None
+            return spider
+        if not spider.seeds:
+            spider.seeds = spider._serve_sample_forum()
+        spider.state = ArchiveState(settings.get("ARCHIVE_DB"))
+        spider.sites = {site_of(seed) for seed in spider.seeds}
+        spider.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in spider.seeds})
         return spider
 
     def _closed(self):
@@ -124,11 +178,9 @@ class DiscuzSpider(scrapy.Spider):
         self.download_delay = 0  # our own server: no need to wait between requests
         return [forum.base_url + "forum.php"]
 
-    # -- what to fetch first ------------------------------------------------------------
+    # -- what to fetch first (a distributed worker without url takes its work from Redis) --
 
     async def start(self):
-        self.state = ArchiveState(self.settings.get("ARCHIVE_DB"))
-        self.keep_raw_pages = self.settings.getbool("ARCHIVE_RAW_PAGES")
         walked_sites = set()
         for seed in self.seeds:
             site = site_of(seed)
@@ -169,8 +221,9 @@ class DiscuzSpider(scrapy.Spider):
                     if request := self._thread_request(stored.url, site, stored.tid, 1):
                         yield request
 
-    # -- callbacks ----------------------------------------------------------------------
+    # -- callbacks (each tells the tracker when it is done with its request) ---------------
 
+    @_done_with_request
     def parse_index(self, response: Response):
         fetched = _fetched_page(response, "index")
         index = yield from self._parse(fetched, response)
@@ -186,6 +239,7 @@ class DiscuzSpider(scrapy.Spider):
                 if request := self._forum_request(link.url, index.site, link.fid, 1):
                     yield request
 
+    @_done_with_request
     def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
         until the first thread (not pinned) that the archive already holds as it is."""
@@ -234,6 +288,7 @@ class DiscuzSpider(scrapy.Spider):
             stats.inc_value("archive/requests_saved", forum.page_count - forum.page)
         yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
 
+    @_done_with_request
     def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
         fetched = _fetched_page(response, "thread", tid=tid)
         site = fetched.site
@@ -262,6 +317,7 @@ class DiscuzSpider(scrapy.Spider):
         if synced:
             yield synced
 
+    @_done_with_request
     def network_error(self, failure: Failure):
         """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
         request = failure.request

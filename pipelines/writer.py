@@ -1,0 +1,101 @@
+"""The one writer of a distributed crawl: drain the workers' items from Redis into the archive.
+
+Items move from the queue to a "writing" list before the batch is written, and leave it only
+once the transaction committed; a writer killed mid-batch finds them there when it starts
+again and writes them then. Upserts are idempotent, so an item written twice changes nothing.
+After each batch the writer publishes what the archive now holds for the workers.
+
+Example:
+
+    python -m pipelines.writer --redis redis://127.0.0.1:6379/0 --db archive.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import sys
+from collections import Counter
+
+from pipelines.shared import Keys, connect, publish_state
+from pipelines.sqlite import ArchiveLock, ArchiveLocked, open_archive, save_items
+from scraper.models import FetchedPage, ThreadSynced
+
+logger = logging.getLogger("pipelines.writer")
+
+
+def write(redis_url: str, db_path: str, prefix: str = "discuz", batch: int = 50, until_done: bool = False) -> Counter:
+    """Write items as they come; with ``until_done``, return the counts once the crawl is over
+    (items came, and no worker is alive, nothing is queued or waiting); else run until stopped."""
+    server, keys = connect(redis_url), Keys(prefix)
+    lock = ArchiveLock(db_path)
+    lock.acquire()
+    db = open_archive(db_path)
+    counts: Counter = Counter()
+    try:
+        while server.lmove(keys.writing, keys.items, "RIGHT", "LEFT"):
+            pass  # a batch a killed writer did not commit goes first
+        publish_state(db, server, keys)
+        started = False  # a writer started before its workers waits for them
+        while True:
+            first = server.blmove(keys.items, keys.writing, 1.0, "LEFT", "RIGHT")
+            if first is None:
+                if until_done and started and keys.fleet_done(server):
+                    return counts
+                continue
+            started = True
+            raw = [first]
+            while len(raw) < batch and (more := server.lmove(keys.items, keys.writing, "LEFT", "RIGHT")):
+                raw.append(more)
+            items = [pickle.loads(data) for data in raw]
+            counts += save_items(db, items)
+            server.delete(keys.writing)  # committed: the batch is no longer needed
+            publish_state(db, server, keys, _touched(items))
+            logger.info("Wrote %d items (%s)", len(items), dict(counts))
+    finally:
+        db.close()
+        lock.release()
+
+
+def _touched(items: list) -> list[tuple[str, int]]:
+    touched = []
+    for item in items:
+        if isinstance(item, ThreadSynced):
+            touched.append((item.site, item.tid))
+        elif isinstance(item, FetchedPage):
+            if item.thread:
+                touched.append((item.site, item.thread.tid))
+            if item.forum:
+                touched.extend((item.site, row.tid) for row in item.forum.threads)
+    return touched
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.writer",
+        description="Write a distributed crawl's items from Redis into the archive (run exactly one).",
+        epilog="Example: python -m pipelines.writer --redis redis://127.0.0.1:6379/0 --db archive.db",
+    )
+    parser.add_argument("--redis", required=True, help="the Redis URL the workers use (REDIS_URL)")
+    parser.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
+    parser.add_argument("--key", default="discuz", help="the crawl's key prefix (DISTRIBUTED_KEY, default: discuz)")
+    parser.add_argument("--batch", type=int, default=50, help="items per transaction (default: 50)")
+    parser.add_argument(
+        "--until-done", action="store_true", help="stop when the crawl is over (no worker alive, nothing queued)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    try:
+        counts = write(args.redis, args.db, args.key, args.batch, args.until_done)
+    except ArchiveLocked as error:
+        print(f"writer: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 1
+    logger.info("Done: %s", dict(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""A distributed crawl on scrapy-redis: ``-s REDIS_URL=redis://host:6379/0`` is the switch.
+
+With REDIS_URL set, the add-on below turns ``scrapy crawl discuz`` into a worker of a fleet:
+the request queue lives in Redis (scrapy-redis' scheduler, with a queue that keeps each
+worker's in-flight requests until they are done, so a killed worker's work is re-queued),
+items go to Redis for the one writer (``python -m pipelines.writer``), the per-thread page
+bookkeeping is shared in Redis, and the per-site request rate is shared by the whole fleet.
+Without REDIS_URL nothing here is loaded and Redis is not needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+import uuid
+
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
+
+from pipelines.shared import Keys, connect
+from scraper.models import Post, ThreadSynced
+from spiders.tracking import ThreadTask, record_page, synced
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Distributed:
+    """Scrapy add-on (ADDONS): rewires a crawl for the fleet when REDIS_URL is set."""
+
+    def update_settings(self, settings) -> None:
+        if not settings.get("REDIS_URL"):
+            return
+        key = settings.get("DISTRIBUTED_KEY", "discuz")
+        downloader = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
+        downloader["spiders.distributed.SharedRate"] = 590  # after robots.txt, before the download
+        for name, value in {
+            "SCHEDULER": "spiders.distributed.ReliableScheduler",
+            "SCHEDULER_QUEUE_CLASS": "spiders.distributed.ReliableQueue",
+            "SCHEDULER_QUEUE_KEY": f"{key}:requests",
+            "SCHEDULER_DUPEFILTER_KEY": f"{key}:dupefilter",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_PERSIST": True,
+            "ITEM_PIPELINES": {},  # the writer owns the archive; items reach it through Redis
+            "DOWNLOADER_MIDDLEWARES": downloader,
+            # a worker takes from the shared queue only what it can download now, not 16
+            "CONCURRENT_REQUESTS": settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") or 2,
+        }.items():
+            # over the project's settings.py too (whose priority is above an add-on's)
+            settings.set(name, value, priority=max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["addon"]))
+
+
+class ReliableQueue(PriorityQueue):
+    """scrapy-redis' priority queue, plus: a popped request is kept under this worker's name
+    until the spider is done with it; requests of a worker that stopped beating are re-queued."""
+
+    POP = """
+    local found = redis.call('ZRANGE', KEYS[1], 0, 0)
+    if #found == 0 then return false end
+    redis.call('ZREM', KEYS[1], found[1])
+    redis.call('HSET', KEYS[2], ARGV[1], found[1])
+    return found[1]
+    """
+
+    def __init__(self, server, spider, key, serializer=None):
+        super().__init__(server, spider, key, serializer)
+        self.inflight = f"{self.key}:inflight:{WORKER}"
+        self.alive = f"{self.key}:alive:"
+        self._pop = self.server.register_script(self.POP)
+
+    def pop(self, timeout=0):
+        request_id = uuid.uuid4().hex
+        data = self._pop(keys=[self.key, self.inflight], args=[request_id])
+        if not data:
+            return None
+        request = self._decode_request(data)
+        request.meta["inflight"] = (self.inflight, request_id)
+        return request
+
+    def beat(self, seconds: float) -> None:
+        self.server.set(self.alive + WORKER, 1, px=int(seconds * 1000))
+
+    def recover(self) -> int:
+        """Put back the in-flight requests of workers that stopped beating (killed, lost)."""
+        recovered = 0
+        for key in self.server.scan_iter(f"{self.key}:inflight:*"):
+            worker = key.decode().rsplit(":inflight:", 1)[1]
+            if worker == WORKER or self.server.exists(self.alive + worker):
+                continue
+            for data in self.server.hvals(key):
+                self.server.execute_command("ZADD", self.key, 0, data)
+                recovered += 1
+            self.server.delete(key)
+        return recovered
+
+    def fleet_busy(self) -> bool:
+        """Requests queued, or being worked on by a live worker."""
+        if len(self):
+            return True
+        return any(self.server.hlen(key) for key in self.server.scan_iter(f"{self.key}:inflight:*"))
+
+
+class ReliableScheduler(Scheduler):
+    """Keeps a worker alive while the fleet has work (more requests may come from it), beats
+    its heart, and re-queues dead workers' requests. Stops after SCHEDULER_IDLE_BEFORE_CLOSE
+    seconds (default 10) with nothing queued or in flight anywhere."""
+
+    HEARTBEAT = 2.0
+
+    def open(self, spider):
+        super().open(spider)
+        self.queue.beat(self.HEARTBEAT * 3)
+        self.queue.recover()
+        self._beat = task.LoopingCall(self.queue.beat, self.HEARTBEAT * 3)
+        self._beat.start(self.HEARTBEAT, now=False)
+        self._idle_since = None
+
+    def close(self, reason):
+        if self._beat.running:
+            self._beat.stop()
+        self.server.delete(self.queue.alive + WORKER)
+        return super().close(reason)
+
+    def has_pending_requests(self):
+        if len(self.queue):
+            self._idle_since = None
+            return True
+        if self.queue.recover() or self.queue.fleet_busy():
+            self._idle_since = None
+            return True
+        self._idle_since = self._idle_since or time.monotonic()
+        return time.monotonic() - self._idle_since < max(self.idle_before_close, 1)
+
+
+class RedisThreadTracker:
+    """spiders.tracking.ThreadTracker's record, kept in Redis so that the pages of one thread
+    can be read by different workers and still add up; every step is idempotent, so a page
+    read twice (a re-queued request) counts once."""
+
+    def __init__(self, server, keys: Keys):
+        self.server = server
+        self.prefix = f"{keys.prefix}:tracking"
+
+    @classmethod
+    def from_settings(cls, settings) -> RedisThreadTracker:
+        return cls(connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz")))
+
+    def reset(self) -> None:
+        """A new crawl: forget what the last one claimed (only when nothing is queued)."""
+        for key in self.server.scan_iter(f"{self.prefix}:*"):
+            self.server.delete(key)
+
+    def claim(self, key: tuple) -> bool:
+        return bool(self.server.sadd(f"{self.prefix}:claimed", json.dumps(key)))
+
+    def start(self, thread: ThreadTask) -> None:
+        fields = {"first_page": thread.first_page, "expected": json.dumps(thread.expected), "archived": json.dumps(thread.archived)}
+        self.server.hset(self._key(thread.site, thread.tid), mapping=fields)
+
+    def first_page(self, site: str, tid: int) -> int | None:
+        value = self.server.hget(self._key(site, tid), "first_page")
+        return int(value) if value else None
+
+    def page_asked(self, site: str, tid: int, page: int) -> None:
+        if self.server.exists(self._key(site, tid)):
+            self.server.hincrby(self._key(site, tid), "pending", 1)
+
+    def page_done(
+        self, site: str, tid: int, page: int, posts: list[Post] = (), replies: int | None = None, failed: bool = False
+    ) -> ThreadSynced | None:
+        key = self._key(site, tid)
+        if not self.server.exists(key) or not self.server.sadd(f"{key}:done", page):
+            return None
+        pipe = self.server.pipeline()
+        if posts:
+            pipe.sadd(f"{key}:pids", *[post.pid for post in posts])
+            pipe.zadd(f"{key}:floors", {str(post.floor or 0): post.floor or 0 for post in posts})
+        if replies is not None:
+            pipe.hset(key, "replies", replies)
+        if failed:
+            pipe.hset(key, "failed", 1)
+        pipe.hincrby(key, "pending", -1)
+        if pipe.execute()[-1] > 0:
+            return None
+        fields = {k.decode(): v.decode() for k, v in self.server.hgetall(key).items()}
+        floors = self.server.zrevrange(f"{key}:floors", 0, 0, withscores=True)
+        thread = ThreadTask(
+            site,
+            tid,
+            first_page=int(fields["first_page"]),
+            expected=_tuple(fields.get("expected")),
+            archived=_tuple(fields.get("archived")),
+            replies=int(fields["replies"]) if "replies" in fields else None,
+        )
+        record_page(thread, [], None, failed=fields.get("failed") == "1")
+        thread.pids = {int(pid) for pid in self.server.smembers(f"{key}:pids")}
+        thread.last_floor = int(floors[0][1]) if floors else 0
+        self.server.delete(key, f"{key}:done", f"{key}:pids", f"{key}:floors")
+        return synced(thread)
+
+    def done_with(self, request) -> None:
+        """The spider finished with this request: it leaves the worker's in-flight list."""
+        if inflight := request.meta.get("inflight"):
+            self.server.hdel(*inflight)
+
+    def _key(self, site: str, tid: int) -> str:
+        return f"{self.prefix}:thread:{site}:{tid}"
+
+
+def _tuple(value: str | None):
+    loaded = json.loads(value) if value else None
+    return tuple(loaded) if loaded is not None else None
+
+
+class SharedRate:
+    """Downloader middleware: the fleet as a whole waits DOWNLOAD_DELAY between two requests to
+    one site (each worker's own delay only spaces its own requests)."""
+
+    def __init__(self, server, keys: Keys, delay: float):
+        self.server, self.prefix, self.delay = server, f"{keys.prefix}:rate", delay
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        delay = settings.getfloat("DOWNLOAD_DELAY")
+        if delay <= 0:
+            raise NotConfigured
+        return cls(connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz")), delay)
+
+    async def process_request(self, request):
+        host = request.url.split("/", 3)[2]
+        while not self.server.set(f"{self.prefix}:{host}", WORKER, nx=True, px=max(int(self.delay * 1000), 1)):
+            await asyncio.sleep(self.delay / 4)
+        return None
