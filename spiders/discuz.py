@@ -26,7 +26,6 @@ from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
 from scraper.models import FetchedPage, ForumWalked
 from scraper.reading import read_page_into
-from spiders.tracking import ThreadTask, ThreadTracker
 from scraper.urls import (
     desktop_thread_url,
     forum_ref,
@@ -36,6 +35,7 @@ from scraper.urls import (
     thread_page_url,
     thread_ref,
 )
+from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
@@ -123,7 +123,6 @@ class DiscuzSpider(scrapy.Spider):
         self.refresh = refresh if refresh and refresh != "none" else None
         self.cookies = _load_cookies(cookies) if cookies else None
         self.keep_raw_pages = False
-        self.distributed = False
         self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
@@ -141,7 +140,6 @@ class DiscuzSpider(scrapy.Spider):
             from pipelines.shared import Keys, RedisItems, RedisState, connect
             from spiders.distributed import RedisThreadTracker
 
-            spider.distributed = True
             server, keys = connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz"))
             spider.items_to_writer = RedisItems(server, keys)
             spider.tracker = RedisThreadTracker(server, keys)
