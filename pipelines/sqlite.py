@@ -28,6 +28,7 @@ from sqlite_utils.db import NotFoundError, Table
 
 from pipelines.query import enable_queries
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
+from scraper.urls import desktop_thread_url
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +331,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     row["last_crawled_at"] = stamp
     row["gone_since"] = None  # it answered
     if article or not stored.get("url"):
-        row["url"] = thread.url
+        row["url"] = desktop_thread_url(thread.url)  # the thread's page, whichever source read it
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)

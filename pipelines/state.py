@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from scraper.urls import thread_ref
+
 
 @dataclass(frozen=True)
 class StoredThread:
@@ -28,6 +30,7 @@ class StoredThread:
     last_floor: int  # the highest floor archived (0: nothing yet)
     page_count: int | None
     gone: bool
+    failed_page: int | None = None  # the first page whose last fetch failed: no run archived it
 
     def unchanged(self, replies: int | None, last_post_at: str | None) -> bool:
         """The listing row says nothing happened since the thread was archived."""
@@ -113,13 +116,18 @@ class ArchiveState:
                    a.page_count,
                    a.gone_since IS NOT NULL,
                    max(coalesce((SELECT max(floor) FROM comments c WHERE c.site = a.site AND c.tid = a.tid), 0),
-                       CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END)
+                       CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END),
+                   (SELECT group_concat(p.url, char(10)) FROM pages p
+                     WHERE p.site = a.site AND p.tid = a.tid AND p.error IS NOT NULL AND p.kind != 'missing')
               FROM articles a WHERE {where} ORDER BY {order}"""
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [
-            StoredThread(tid, fid, url, replies, last_post, synced, synced_last, synced_at, last_floor, page_count, bool(gone))
-            for tid, fid, url, replies, last_post, synced, synced_last, synced_at, page_count, gone, last_floor in self.db.execute(
+            StoredThread(
+                tid, fid, url, replies, last_post, synced, synced_last, synced_at, last_floor, page_count, bool(gone),
+                _first_page(failed),
+            )
+            for tid, fid, url, replies, last_post, synced, synced_last, synced_at, page_count, gone, last_floor, failed in self.db.execute(
                 sql, params
             )
         ]
@@ -127,3 +135,9 @@ class ArchiveState:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+
+def _first_page(urls: str | None) -> int | None:
+    """The lowest thread page among these URLs (one a line)."""
+    pages = [ref.page for url in (urls or "").splitlines() if (ref := thread_ref(url))]
+    return min(pages, default=None)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
-
 import nh3
 from lxml import etree, html
 
+from scraper.markup import absolute_url
 from scraper.noise import remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote.
@@ -65,8 +64,8 @@ def real_image_src(img: etree._Element, base_url: str) -> str | None:
     """The image's real address: lazy-loading Discuz keeps it in zoomfile/file, not src."""
     for attr in _LAZY_SRC_ATTRS:
         value = (img.get(attr) or "").strip()
-        if value and not _PLACEHOLDER_IMAGE.search(value):
-            return urljoin(base_url, value)
+        if value and not _PLACEHOLDER_IMAGE.search(value) and (url := absolute_url(base_url, value)):
+            return url
     return None
 
 
@@ -112,7 +111,10 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
     for link in root.iter("a"):
         href = link.get("href")
         if href and not href.strip().lower().startswith("javascript:"):
-            link.set("href", urljoin(base_url, href.strip()))
+            if url := absolute_url(base_url, href):
+                link.set("href", url)
+            else:  # no URL at all: the link's words stay
+                del link.attrib["href"]
 
     hidden = bool(root.xpath(".//div[contains(concat(' ', normalize-space(@class), ' '), ' locked ')]"))
     inner = (root.text or "") + "".join(

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
-from urllib.parse import urljoin
 
 from lxml import etree
 from parsel import Selector
 
 from scraper.content import extract_message, real_image_src
-from scraper.dates import ABSOLUTE, parse_discuz_time
+from scraper.dates import ABSOLUTE
 from scraper.encoding import decode_html
 from scraper.markup import (
     PAGER,
     UID_IN_HREF,
     PageProblem,
+    absolute_url,
     breadcrumb_forum,
     first_int,
+    cut_short,
     first_text,
     has_class,
+    is_complete,
+    page_time,
     problem_of,
     read_page,
     squash,
@@ -82,7 +85,9 @@ def parse_thread_page(
     utc_offset: str | tzinfo | None = None,
     posts_per_page: int | None = None,
 ) -> ThreadPage:
-    """Read one thread page. Raises PageProblem for an error page, a login wall and the like.
+    """Read one thread page. Raises PageProblem for an error page, a login wall and the like,
+    and for a page cut short before ``</html>``: its posts are not returned, not even the
+    complete ones (see markup.cut_short), so the crawl records the page and reads it again.
 
     ``utc_offset`` is the forum's offset; when None it is read from the page footer
     ("GMT+8"), else +08:00 (Discuz's default). ``fetched_at`` resolves relative times
@@ -109,9 +114,11 @@ def parse_thread_html(
     roots = _post_roots(sel)
     if not roots:
         raise problem_of(sel, text)
+    if not is_complete(text):
+        raise cut_short(len(roots), "posts begun")
 
     ref = thread_ref(url)
-    tid = ref.tid if ref else _tid_from_page(sel, text)
+    tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
     if tid is None:
         raise PageProblem("unknown", "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1)
@@ -195,7 +202,7 @@ def _post(pid: int, root: etree._Element, base_url: str, tz: tzinfo, fetched_at:
         post.quote_author = _quoted_author(message.quote_header)
     if message.edit_note:
         post.edited_by = _editor(message.edit_note, author)
-        post.edited_at = parse_discuz_time(message.edit_note, tz=tz)
+        post.edited_at = page_time(message.edit_note, tz)
     post.images = message.images + [
         src for src in _attachment_images(root, message_el, base_url) if src not in message.images
     ]
@@ -244,13 +251,13 @@ def _posted_at(root: etree._Element, message: etree._Element | None, tz: tzinfo,
             # Relative times wrap the exact time in a span's title.
             exact = element.xpath(".//span/@title")
             for candidate in exact + [element.text_content()]:
-                if value := parse_discuz_time(candidate, tz=tz, now=fetched_at):
+                if value := page_time(candidate, tz, fetched_at):
                     return value
     # Legacy templates: the first date with a time of day in the post outside its message
     # (a date alone is more likely the author's registration date).
     for text_node in root.xpath(".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"):
         if (match := ABSOLUTE.search(text_node)) and match["H"]:
-            return parse_discuz_time(match[0], tz=tz)
+            return page_time(match[0], tz)
     return None
 
 
@@ -298,9 +305,9 @@ def _pager(sel: Selector, base_url: str, tid: int, url_page: int) -> tuple[int, 
         urls: dict[int, str] = {}
         numbers = [current or url_page]
         for link in pager.xpath(".//a[@href]"):
-            href = urljoin(base_url, link.attrib["href"])
-            ref = thread_ref(href)
-            if ref is not None and ref.tid != tid:
+            href = absolute_url(base_url, link.attrib["href"])
+            ref = thread_ref(href) if href else None
+            if href is None or ref is not None and ref.tid != tid:
                 continue
             number = first_int(link.xpath("string()").get()) or (ref.page if ref else None)
             if number:
@@ -322,11 +329,11 @@ def _views_replies(sel: Selector) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _tid_from_page(sel: Selector, text: str) -> int | None:
+def _tid_from_page(sel: Selector, text: str, base_url: str) -> int | None:
     if match := re.search(r"\btid\s*=\s*parseInt\('(\d+)'\)", text):
         return int(match[1])
     for href in sel.xpath("//link[@rel='canonical']/@href | //a/@href").getall():
-        if ref := thread_ref(href):
+        if (url := absolute_url(base_url, href)) and (ref := thread_ref(url)):
             return ref.tid
         if match := re.search(r"[?&]ptid=(\d+)", href):
             return int(match[1])
@@ -370,7 +377,7 @@ def _attachments(root: etree._Element, base_url: str) -> list[str]:
     found = []
     for href in root.xpath(".//a/@href"):
         if "mod=attachment" in href or "attachment.php?aid=" in href:
-            url = urljoin(base_url, href)
-            if url not in found:
+            url = absolute_url(base_url, href)
+            if url and url not in found:
                 found.append(url)
     return found

@@ -17,15 +17,19 @@ from urllib.parse import urljoin
 from lxml import etree
 from parsel import Selector
 
-from scraper.dates import DEFAULT_UTC_OFFSET, parse_discuz_time
+from scraper.dates import DEFAULT_UTC_OFFSET
 from scraper.markup import (
     PAGER,
     UID_IN_HREF,
     PageProblem,
+    absolute_url,
     breadcrumb_forum,
     first_int,
+    cut_short,
     first_text,
     has_class,
+    is_complete,
+    page_time,
     problem_of,
     read_page,
     squash,
@@ -126,6 +130,8 @@ def parse_forum_html(
     subforums = _subforums(sel, base_url, fid)
     if not rows and not subforums and not any(sel.xpath(xpath) for xpath in THREAD_LISTS):
         raise problem_of(sel, text, "no_listing", "no thread list found on the page (an unknown template?)")
+    if not is_complete(text):
+        raise cut_short(len(rows), "thread rows")
     if fid is None:
         raise PageProblem("unknown", "forum page without a forum id in its URL or markup")
     page, page_count, page_urls = _forum_pager(sel, base_url, fid)
@@ -172,6 +178,8 @@ def parse_index_html(
     forums = [] if sel.xpath("//*[@id='messagetext']") else _forum_links(sel, base_url, category_gid(url))
     if not forums:
         raise problem_of(sel, text, "no_listing", "no forum links found on the page (an unknown template?)")
+    if not is_complete(text):
+        raise cut_short(len(forums), "forum links")
     return IndexPage(
         url=url,
         site=site_of(url),
@@ -194,7 +202,7 @@ def _thread_rows(sel: Selector) -> list[tuple[int, bool, etree._Element]]:
     # No ids (touch and customised templates): the list item or table row around each thread link.
     scope = next((found[0] for xpath in THREAD_LISTS if (found := sel.xpath(xpath))), None)
     for link in scope.root.xpath(".//a[@href]") if scope is not None else []:
-        ref = thread_ref(link.get("href"))
+        ref = _thread_ref(link)
         row = next(iter(link.xpath("ancestor::*[self::li or self::tr or self::tbody][1]")), None)
         if ref is not None and row is not None:
             rows.setdefault(ref.tid, (ref.tid, False, row))
@@ -213,7 +221,7 @@ def _thread_row(
     return ThreadRow(
         tid=tid,
         title=squash(title_el.text_content()) if title_el is not None else "",
-        url=listed_thread_url(urljoin(base_url, link.get("href"))) if link is not None else "",
+        url=listed_thread_url(absolute_url(base_url, link.get("href")) or base_url) if link is not None else "",
         author=author,
         author_uid=uid,
         replies=replies,
@@ -247,7 +255,13 @@ def _thread_link(row: etree._Element, tid: int, inside: etree._Element | None) -
 
 
 def _links_to(row: etree._Element, tid: int) -> list[etree._Element]:
-    return [a for a in row.xpath(".//a[@href]") if (ref := thread_ref(a.get("href"))) and ref.tid == tid]
+    return [a for a in row.xpath(".//a[@href]") if (ref := _thread_ref(a)) and ref.tid == tid]
+
+
+def _thread_ref(link: etree._Element):
+    """The thread a link points at; None for none, or for an href that is no URL."""
+    url = absolute_url("", link.get("href"))
+    return thread_ref(url) if url else None
 
 
 def _first(row: etree._Element, xpaths: tuple[str, ...]) -> etree._Element | None:
@@ -291,8 +305,8 @@ def _last_post_at(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None)
 
 
 def _time(text: str, tz: tzinfo, fetched_at: datetime | None) -> str | None:
-    """parse_discuz_time, plus the 12-hour clock some boards print ("2018-4-3 11:06 PM")."""
-    value = parse_discuz_time(text, tz=tz, now=fetched_at)
+    """page_time, plus the 12-hour clock some boards print ("2018-4-3 11:06 PM")."""
+    value = page_time(text, tz, fetched_at)
     meridiem = _MERIDIEM.search(text)
     if value is None or meridiem is None:
         return value
@@ -310,7 +324,7 @@ def _time(text: str, tz: tzinfo, fetched_at: datetime | None) -> str | None:
 
 def _forum_name(sel: Selector, base_url: str, fid: int) -> str | None:
     for link in sel.xpath("//h1//a[@href]"):
-        ref = forum_ref(urljoin(base_url, link.attrib["href"]))
+        ref = _forum_ref(base_url, link.attrib["href"])
         if ref is not None and ref.fid == fid and (name := squash(link.xpath("string()").get())):
             return name
     return first_text(sel, FORUM_NAMES) or title_tag(sel)
@@ -333,9 +347,9 @@ def _forum_pager(sel: Selector, base_url: str, fid: int) -> tuple[int, int, dict
         numbers = [current]
         urls: dict[int, str] = {}
         for link in pager.xpath(".//a[@href]"):
-            href = urljoin(base_url, link.attrib["href"])
-            ref = forum_ref(href)
-            if ref is not None and ref.fid != fid:
+            href = absolute_url(base_url, link.attrib["href"])
+            ref = forum_ref(href) if href else None
+            if href is None or ref is not None and ref.fid != fid:
                 continue
             number = ref.page if ref else first_int(link.xpath("string()").get())
             if number:
@@ -352,8 +366,8 @@ def _subforums(sel: Selector, base_url: str, fid: int | None) -> list[ForumLink]
     found: dict[int, ForumLink] = {}
     for block in sel.xpath(SUBFORUM_BLOCKS):
         for link in block.root.xpath(".//a[@href]"):
-            href = urljoin(base_url, link.get("href"))
-            ref = forum_ref(href)
+            href = absolute_url(base_url, link.get("href"))
+            ref = forum_ref(href) if href else None
             if ref is None or ref.fid == fid:
                 continue
             name = _link_name(link)
@@ -382,7 +396,9 @@ def _forum_links(sel: Selector, base_url: str, page_gid: int | None) -> list[For
             continue
         if element.tag != "a":
             continue
-        href = urljoin(base_url, element.get("href"))
+        href = absolute_url(base_url, element.get("href"))
+        if href is None:
+            continue
         gid = category_gid(href)
         ref = forum_ref(href) if gid is None else None
         if gid is None and ref is None:
@@ -427,10 +443,16 @@ def _parent_forum(link: etree._Element, fid: int, base_url: str) -> int | None:
         if _CATEGORY_BLOCK.match(ancestor.get("id") or "") or ancestor.tag == "body":
             return None
         for candidate in ancestor.xpath(f".//a[@href][{_HEADING_LINK}]"):
-            ref = forum_ref(urljoin(base_url, candidate.get("href")))
+            ref = _forum_ref(base_url, candidate.get("href"))
             if ref is not None:
                 return ref.fid if ref.fid != fid else None
     return None
+
+
+def _forum_ref(base_url: str, href: str | None):
+    """The forum a link points at; None for none, or for an href that is no URL."""
+    url = absolute_url(base_url, href)
+    return forum_ref(url) if url else None
 
 
 def _block_gid(link: etree._Element) -> int | None:

@@ -11,9 +11,18 @@ from scraper.discuz import parse_thread_html
 from scraper.encoding import decode_html
 from scraper.listing import parse_forum_html, parse_index_html
 from scraper.markup import PageProblem
+from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.models import FetchedPage
 
-PARSERS = {"thread": parse_thread_html, "forum": parse_forum_html, "index": parse_index_html}
+# What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
+PARSERS = {
+    "thread": parse_thread_html,
+    "forum": parse_forum_html,
+    "index": parse_index_html,
+    "api_thread": parse_api_thread,
+    "api_forum": parse_api_forum,
+    "api_index": parse_api_index,
+}
 
 
 def read_page_into(
@@ -23,8 +32,8 @@ def read_page_into(
     utc_offset: str | None = None,
     posts_per_page: int | None = None,
 ) -> Exception | None:
-    """Fill ``fetched`` from ``body``: charset, and the parsed page in the field named by
-    ``fetched.asked_as``, or ``kind`` and ``error`` saying what the page is instead.
+    """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum
+    or index, by ``fetched.asked_as``), or ``kind`` and ``error`` saying what it is instead.
 
     Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
     caller to log; one bad page never costs more than itself.
@@ -34,7 +43,7 @@ def read_page_into(
         fetched.charset = decoded.charset
         if decoded.mismatch:
             fetched.declared_charset = decoded.declared
-        extra = {"posts_per_page": posts_per_page} if fetched.asked_as == "thread" else {}
+        extra = {"posts_per_page": posts_per_page} if fetched.asked_as.endswith("thread") else {}
         result = PARSERS[fetched.asked_as](
             decoded.text,
             fetched.url,
@@ -50,7 +59,7 @@ def read_page_into(
         return exc
     if fetched.status >= 400:
         fetched.error = with_status(fetched.status, "the server answered with an error")
-    setattr(fetched, fetched.asked_as, result)
+    setattr(fetched, fetched.asked_as.removeprefix("api_"), result)
     return None
 
 

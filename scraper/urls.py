@@ -153,3 +153,67 @@ def listed_thread_url(url: str) -> str:
         return url
     query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "extra"]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# The mobile API --------------------------------------------------------------------------
+# ``api/mobile/index.php?version=4&module=viewthread&tid=N&page=M`` (and ``module=forumdisplay
+# &fid=N&page=M``, ``module=forumindex``) sits at the forum's root like forum.php, so its URLs
+# belong to the same site (site_of already stops at ``api/mobile/``).
+
+API_SCRIPT = "api/mobile/index.php"
+API_VERSION = "4"
+
+
+def site_root_url(url: str) -> str:
+    """The forum's root as a URL, from any of its URLs: ``scheme://host[:port]/path/``
+    (``https://example.com/bbs/`` for ``https://example.com/bbs/thread-1-1-1.html``).
+    A root given without its final slash (``https://example.com/bbs``) reads as a page of
+    ``https://example.com/``."""
+    return f"{urlsplit(url).scheme}://{site_of(url)}/"
+
+
+def api_thread_url(site_base_url: str, tid: int, page: int = 1) -> str:
+    """The mobile API's page ``page`` of thread ``tid``. The page is always named, page 1 too
+    (the form the sample forum saved). ``site_base_url``: the site's root, or any of its URLs."""
+    return _api_url(site_base_url, f"module=viewthread&tid={tid}&page={max(page, 1)}")
+
+
+def api_forum_url(site_base_url: str, fid: int, page: int = 1) -> str:
+    """The mobile API's page ``page`` of forum ``fid``'s thread list (page 1 without ``page``)."""
+    return _api_url(site_base_url, f"module=forumdisplay&fid={fid}" + (f"&page={page}" if page > 1 else ""))
+
+
+def api_index_url(site_base_url: str) -> str:
+    """The mobile API's forum index: every category and forum."""
+    return _api_url(site_base_url, "module=forumindex")
+
+
+def api_module(url: str) -> str | None:
+    """``viewthread``, ``forumdisplay``, ``forumindex``…: what a mobile API URL asks for;
+    None for a URL that is not the API's."""
+    parts = urlsplit(url)
+    if not parts.path.endswith("/" + API_SCRIPT):
+        return None
+    return (parse_qs(parts.query).get("module") or [""])[0] or None
+
+
+def api_page_url(url: str, page: int) -> str:
+    """The same API list's page ``page``, keeping the URL's other parameters (``version``,
+    a ``ppp``/``tpp`` override): a thread's page is always named, a forum's page 1 is not."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    named = api_module(url) == "viewthread" or page > 1
+    pairs, done = [], False
+    for key, value in query:
+        if key != "page":
+            pairs.append((key, value))
+        elif named and not done:
+            pairs.append(("page", str(page)))
+            done = True
+    if named and not done:
+        pairs.append(("page", str(page)))
+    return urlunsplit(parts._replace(query=urlencode(pairs), fragment=""))
+
+
+def _api_url(site_base_url: str, query: str) -> str:
+    return f"{site_root_url(site_base_url)}{API_SCRIPT}?version={API_VERSION}&{query}"

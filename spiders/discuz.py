@@ -27,6 +27,10 @@ from scraper.dates import parse_discuz_time
 from scraper.models import FetchedPage, ForumWalked
 from scraper.reading import read_page_into
 from scraper.urls import (
+    api_forum_url,
+    api_index_url,
+    api_module,
+    api_thread_url,
     desktop_thread_url,
     forum_ref,
     is_index_url,
@@ -90,6 +94,8 @@ class DiscuzSpider(scrapy.Spider):
       refresh      also re-read threads whose listing did not change: all, recent:DAYS, oldest:N
       cookies      a cookies.txt file (Netscape format, as browsers' export tools write it) for
                    member-only boards; its cookies go to the forum only, never to the archive or logs
+      source       pages (default): the forum's HTML pages; api: Discuz's mobile API (JSON), where
+                   the site enables it (its robots.txt usually disallows /api/: see README)
     """
 
     name = "discuz"
@@ -102,6 +108,7 @@ class DiscuzSpider(scrapy.Spider):
         since: str | None = None,
         refresh: str | None = None,
         cookies: str | None = None,
+        source: str = "pages",
         *args,
         **kwargs,
     ):
@@ -110,7 +117,8 @@ class DiscuzSpider(scrapy.Spider):
         self.arguments = {
             key: value
             for key, value in dict(
-                url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh, cookies=cookies
+                url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh, cookies=cookies,
+                source=source if source != "pages" else None,
             ).items()
             if value is not None
         }
@@ -122,6 +130,9 @@ class DiscuzSpider(scrapy.Spider):
             raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
         self.refresh = refresh if refresh and refresh != "none" else None
         self.cookies = _load_cookies(cookies) if cookies else None
+        if source not in ("pages", "api"):
+            raise ValueError(f"source={source!r}: use pages (the HTML pages) or api (the mobile API)")
+        self.source = source
         self.keep_raw_pages = False
         self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
@@ -223,7 +234,7 @@ class DiscuzSpider(scrapy.Spider):
 
     @_done_with_request
     def parse_index(self, response: Response):
-        fetched = _fetched_page(response, "index")
+        fetched = _fetched_page(response, self._asked_as("index"))
         index = yield from self._parse(fetched, response)
         if index is None:
             return
@@ -241,7 +252,7 @@ class DiscuzSpider(scrapy.Spider):
     def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
         until the first thread (not pinned) that the archive already holds as it is."""
-        fetched = _fetched_page(response, "forum")
+        fetched = _fetched_page(response, self._asked_as("forum"))
         forum = yield from self._parse(fetched, response)
         if forum is None:
             return
@@ -288,7 +299,7 @@ class DiscuzSpider(scrapy.Spider):
 
     @_done_with_request
     def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
-        fetched = _fetched_page(response, "thread", tid=tid)
+        fetched = _fetched_page(response, self._asked_as("thread"), tid=tid)
         site = fetched.site
         thread = yield from self._parse(fetched, response, posts_per_page=posts_per_page)
         if thread is not None:
@@ -349,7 +360,7 @@ class DiscuzSpider(scrapy.Spider):
         )
         if fetched.declared_charset:
             self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
-        result = getattr(fetched, fetched.asked_as)
+        result = fetched.thread or fetched.forum or fetched.index
         if result is not None:
             return result
         if bug is not None:
@@ -361,7 +372,13 @@ class DiscuzSpider(scrapy.Spider):
         return None
 
     def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
-        """Where to resume reading a thread: the page of its first post not yet archived when
+        """Where to resume reading a thread: where its posts not yet archived begin, or the
+        first page whose last fetch failed (pages after it may have come through)."""
+        page = self._first_unarchived_page(site, stored, replies)
+        return min(page, stored.failed_page) if stored.failed_page else page
+
+    def _first_unarchived_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
+        """The page of a thread's first post not yet archived when
         ``replies`` (the listing's count) says there is one, else the page of its last archived
         post (it exists, and shows whether there is more). Page 1 when the thread now has fewer
         replies than archived: posts were deleted, so read it all."""
@@ -381,7 +398,7 @@ class DiscuzSpider(scrapy.Spider):
         the (replies, last post time) the thread list showed, which it is archived as."""
         if not self.tracker.claim(("thread", site, tid)) or site not in self.sites:
             return None
-        page_url = thread_page_url(url, page)
+        page_url = api_thread_url(url, tid, page) if self.source == "api" else thread_page_url(url, page)
         if page_url is None:  # a URL form we cannot page: start where it points
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
@@ -401,10 +418,18 @@ class DiscuzSpider(scrapy.Spider):
         return request
 
     def _forum_request(self, url: str, site: str, fid: int, page: int):
+        if self.source == "api" and api_module(url) != "forumdisplay":
+            url = api_forum_url(url, fid, page)
         return self._request(url, ("forum", site, fid, page), self.parse_forum, fid=fid, page=page)
 
     def _index_request(self, url: str):
+        if self.source == "api":
+            url = api_index_url(url)
         return self._request(url, ("index", url), self.parse_index)
+
+    def _asked_as(self, kind: str) -> str:
+        """Which parser reads the answer: the page's (thread, forum, index) or the API's."""
+        return f"api_{kind}" if self.source == "api" else kind
 
     def _request(self, url: str, key: tuple, callback, **cb_kwargs):
         if site_of(url) not in self.sites:

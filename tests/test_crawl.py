@@ -162,3 +162,28 @@ def test_a_second_crawl_changes_no_row(archive):
     _, _, before, after = archive
     assert before == after
     assert len(before["comments"]) == 314 and len(before["articles"]) == 30
+
+
+def test_the_mobile_api_fills_the_archive_as_the_pages_do(archive, tmp_path):
+    """source=api reads Discuz's mobile API (JSON) instead of the pages: the same posts, floors,
+    authors, times and flags, no noise. (Discuz's robots.txt disallows /api/: the user decides.)"""
+    pages_db, *_ = archive
+    db_path = tmp_path / "api.db"
+    with serve("v1") as forum:
+        urls = [f"{forum.base_url}thread-{tid}-1-1.html" for tid in (14, 20, 27)]
+        command = [
+            sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", "url=" + ",".join(urls), "-a", "source=api",
+            "-s", f"ARCHIVE_DB={db_path}", "-s", "ROBOTSTXT_OBEY=False", "-s", "DOWNLOAD_DELAY=0",
+        ]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert all("api/mobile/index.php" in path for path in forum.requests)
+    columns = "tid, pid, floor, author, author_uid, posted_at, flags"
+    sql = f"SELECT {columns} FROM posts WHERE tid IN (14, 20, 27) AND floor <= 10 ORDER BY tid, floor"
+    api = list(Database(db_path).query(sql))
+    assert len(api) == 3 + 10 + 7
+    assert api == list(pages_db.query(sql))
+    for row in Database(db_path).query("SELECT content_text FROM posts"):
+        assert not looks_like_noise(row["content_text"])
+    urls = [row["url"] for row in Database(db_path)["articles"].rows]
+    assert all("forum.php?mod=viewthread" in url for url in urls)  # the thread's page, not the API's
