@@ -61,6 +61,13 @@ def parse_discuz_time(
     if not text:
         return None
     zone = parse_offset(tz)
+    try:
+        return _resolve(text, zone, now)
+    except (ValueError, OverflowError):  # 2013-13-45, year 0, "99999999999 天前": no time
+        return None
+
+
+def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
     if match := ABSOLUTE.search(text):
         moment = datetime(
             int(match["y"]),
