@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import sqlite3
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
-from sqlite_utils.db import NotFoundError, Table
+from sqlite_utils.db import Table
 
 from pipelines.query import enable_queries
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
@@ -447,18 +448,38 @@ def _put(table: Table, row: dict[str, Any], stamp: str) -> bool:
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
     """
-    if _get(table, tuple(row[key] for key in table.pks)) is None:
-        table.insert(row | {"first_seen_at": stamp})
+    name, pks = table.name, _primary_key(table.name)
+    where = " AND ".join(f"[{column}] = ?" for column in pks)
+    key = [row[column] for column in pks]
+    if table.db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is None:
+        values = {column: _sql_value(value) for column, value in row.items()} | {"first_seen_at": stamp}
+        columns, marks = ", ".join(f"[{c}]" for c in values), ", ".join("?" for _ in values)
+        table.db.execute(f"INSERT INTO [{name}] ({columns}) VALUES ({marks})", list(values.values()))
         return True
-    table.upsert(row, pk=table.pks)
+    changed = [column for column in row if column not in pks]
+    if changed:
+        sets = ", ".join(f"[{column}] = ?" for column in changed)
+        table.db.execute(f"UPDATE [{name}] SET {sets} WHERE {where}", [_sql_value(row[c]) for c in changed] + key)
     return False
 
 
 def _get(table: Table, key: tuple[Any, ...]) -> dict[str, Any] | None:
-    try:
-        return table.get(key)
-    except NotFoundError:
-        return None
+    """The stored row by primary key (plain SQL: sqlite-utils' Table.get reads the schema on
+    every call, which cost more than the query)."""
+    where = " AND ".join(f"[{column}] = ?" for column in _primary_key(table.name))
+    cursor = table.db.execute(f"SELECT * FROM [{table.name}] WHERE {where}", list(key))
+    found = cursor.fetchone()
+    return None if found is None else dict(zip([d[0] for d in cursor.description], found))
+
+
+def _primary_key(name: str) -> tuple[str, ...]:
+    pk = TABLES[name][1]
+    return (pk,) if isinstance(pk, str) else tuple(pk)
+
+
+def _sql_value(value: Any) -> Any:
+    """As sqlite-utils stores it: lists and dicts as JSON text."""
+    return json.dumps(value, default=repr, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else value
 
 
 def _without_none(row: dict[str, Any]) -> dict[str, Any]:
