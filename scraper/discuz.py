@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from lxml import etree
 from parsel import Selector
 
-from scraper.content import extract_message, real_image_src
+from scraper.content import Message, extract_message, real_image_src
 from scraper.dates import ABSOLUTE
 from scraper.encoding import decode_html
 from scraper.markup import (
@@ -194,20 +194,26 @@ def _post(pid: int, root: etree._Element, base_url: str, tz: tzinfo, fetched_at:
         post.hidden = not (post.masked or post.blocked)
         return post
     message = extract_message(message_el, base_url)
+    apply_message(post, message, tz)
+    post.images = message.images + [
+        src for src in _attachment_images(root, message_el, base_url) if src not in message.images
+    ]
+    post.attachments = _attachments(root, base_url)
+    return post
+
+
+def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
+    """Fill a post from its cleaned message: text, HTML, hidden flag, quote, edit note.
+    Shared by the page and the mobile API parsers, so both fill posts alike."""
     post.content_html = message.html
     post.content_text = message.text
     post.hidden = message.hidden
     post.quote_pid = message.quote_pid
     if message.quote_header:
         post.quote_author = _quoted_author(message.quote_header)
-    if message.edit_note:
-        post.edited_by = _editor(message.edit_note, author)
+    if message.edit_note:  # the API's version 4 drops it; its earlier versions keep it
+        post.edited_by = _editor(message.edit_note, post.author)
         post.edited_at = page_time(message.edit_note, tz)
-    post.images = message.images + [
-        src for src in _attachment_images(root, message_el, base_url) if src not in message.images
-    ]
-    post.attachments = _attachments(root, base_url)
-    return post
 
 
 def _message_element(pid: int, root: etree._Element) -> etree._Element | None:

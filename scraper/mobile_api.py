@@ -26,8 +26,8 @@ from parsel import Selector
 
 from scraper.content import extract_message, fragment_root
 from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
-from scraper.discuz import BANNED_NOTICE, BLOCKED_NOTICE, _editor, _quoted_author
-from scraper.markup import PageProblem, has_class, page_time, problem_of, squash
+from scraper.discuz import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
+from scraper.markup import PageProblem, has_class, problem_of, squash
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
 from scraper.urls import api_page_url, site_of, site_root_url
 
@@ -263,11 +263,10 @@ def _page_urls(url: str, page: int, page_count: int) -> dict[int, str]:
 
 
 def _post(item: dict, base_url: str, tz: tzinfo) -> Post:
-    author = _text(item.get("author"))  # anonymous posts: the site's anonymoustext, uid 0
     post = Post(
         pid=_int(item.get("pid")),
         floor=_int(item.get("number")) or _int(item.get("position")),
-        author=author,
+        author=_text(item.get("author")),  # anonymous posts: the site's anonymoustext, uid 0
         author_uid=_int(item.get("authorid")) or None,
         posted_at=_time(item.get("dbdateline"), tz),
     )
@@ -278,15 +277,7 @@ def _post(item: dict, base_url: str, tz: tzinfo) -> Post:
         post.content_text = notice
         post.masked, post.blocked, post.hidden = flags
         return post
-    post.content_html = message.html
-    post.content_text = message.text
-    post.hidden = message.hidden
-    post.quote_pid = message.quote_pid
-    if message.quote_header:
-        post.quote_author = _quoted_author(message.quote_header)
-    if message.edit_note:  # API versions before 4 keep it; v4 removes it
-        post.edited_by = _editor(message.edit_note, author)
-        post.edited_at = page_time(message.edit_note, tz)
+    apply_message(post, message, tz)
     attachments = _attachments(item)
     post.images = message.images + [
         src for aid in _values(item.get("imagelist")) if (src := _attachment_src(attachments.get(str(aid)), base_url))
