@@ -3,8 +3,9 @@
 Built from what the markup means rather than from one template's accidents: a post is the
 element Discuz ids with its pid (``div#post_PID``, ``table#pidPID``, the touch template's
 ``div#pidPID``, or the ``postmessage_PID``/``messagePID`` message of older templates), and
-everything about it is looked for inside that element, labels in any language. Selectors
-for each markup generation (X3/X2, 7.x, touch, pre-7 legacy) are tried in order.
+everything about it is looked for inside that element, labels in any language. Each page
+is read with the selector profile that fits it (scraper.profiles: X2/X3, 7.x, touch, or the
+user's own for a modified theme), field by field falling back to the generic selectors.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from datetime import datetime, tzinfo
 from lxml import etree
 from parsel import Selector
 
+from scraper import profiles
 from scraper.content import Message, extract_message, real_image_src
 from scraper.dates import ABSOLUTE
 from scraper.encoding import decode_html
 from scraper.markup import (
-    PAGER,
     UID_IN_HREF,
     PageProblem,
     absolute_url,
     breadcrumb_forum,
-    first_int,
+    compiled,
     cut_short,
+    first_int,
     first_text,
     has_class,
     is_complete,
@@ -36,6 +38,7 @@ from scraper.markup import (
     title_tag,
 )
 from scraper.models import Post, ThreadPage
+from scraper.profiles import Profile, choose, selectors
 from scraper.urls import site_of, thread_ref
 
 
@@ -44,38 +47,27 @@ FLOOR_NAMES = {"楼主": 1, "樓主": 1, "沙发": 2, "沙發": 2, "板凳": 3, 
 
 _POST_ID = re.compile(r"^(?:post_|pid)(\d+)$")
 _MESSAGE_ID = re.compile(r"^(?:postmessage_|message)(\d+)$")
-# Where each piece of a post lives, most specific first. The message is found by id.
-AUTHOR_LINKS = (
-    f".//div[{has_class('authi')}]//a[{has_class('xw1')}]",  # X2/X3 left column
-    f".//li[{has_class('mtit')}]//a",  # touch
-    f".//a[{has_class('posterlink')}]",  # 7.x
-    f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]",
-    f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]",
+_FIRST_NUMBER = re.compile(r"\d+")
+_POST_CANDIDATES = compiled("//*[starts-with(@id, 'post_') or starts-with(@id, 'pid')]")
+_MESSAGE_CANDIDATES = compiled("//*[starts-with(@id, 'postmessage_') or starts-with(@id, 'message')]")
+_HOLDS_MESSAGE = compiled(f"boolean(self::*{profiles.HOLDS_MESSAGE})")
+_GENERATOR = compiled("/html/head/meta[@name='generator']/@content | /html/body/meta[@name='generator']/@content")
+_LOCKED = compiled(f".//div[{has_class('locked')}]")
+_EXACT_TIME = compiled(".//span/@title")
+_ANY_LINK = compiled(".//a[@href]")
+_BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
+_AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
+_TEXT_OUTSIDE_MESSAGE = compiled(
+    ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
-TIME_ELEMENTS = (
-    ".//*[starts-with(@id, 'authorposton')]",  # X2/X3 and 7.x
-    f".//li[{has_class('mtime')}]",  # touch
-    f".//div[{has_class('authorinfo')}]/em",
-)
-FLOOR_ELEMENTS = (
-    ".//a[starts-with(@id, 'postnum')]",  # X2/X3/7.x
-    f".//li[{has_class('mtit')}]/span[{has_class('y')}]",  # touch
-    f".//*[{has_class('t_number')}]",  # legacy
-)
-TITLE = (
-    "//*[@id='thread_subject']",
-    "//div[@id='threadtitle']/h1",
-    f"//div[{has_class('view_tit')}]",
-    "//h1",
-)
-VIEWS_REPLIES = (
-    f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
-    "//div[@id='threadstamp']/following::div[1]//em",
-)
-LOCKED = f"div[{has_class('locked')}]"
+_LINK_HREFS = compiled(".//a/@href")
+_CURRENT_PAGE = compiled("./strong/text()")
+_PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
+
+
 def parse_thread_page(
     body: bytes,
     url: str,
@@ -84,6 +76,7 @@ def parse_thread_page(
     fetched_at: datetime | None = None,
     utc_offset: str | tzinfo | None = None,
     posts_per_page: int | None = None,
+    profiles: tuple[Profile, ...] = (),
 ) -> ThreadPage:
     """Read one thread page. Raises PageProblem for an error page, a login wall and the like,
     and for a page cut short before ``</html>``: its posts are not returned, not even the
@@ -92,11 +85,12 @@ def parse_thread_page(
     ``utc_offset`` is the forum's offset; when None it is read from the page footer
     ("GMT+8"), else +08:00 (Discuz's default). ``fetched_at`` resolves relative times
     ("3 分钟前") that carry no exact time. ``posts_per_page`` helps number floors on
-    pages whose markup hides them (Discuz hides them from robots).
+    pages whose markup hides them (Discuz hides them from robots). ``profiles`` are the
+    user's own selector profiles (scraper.profiles), tried before the built-in ones.
     """
     text = decode_html(body, content_type).text
     return parse_thread_html(
-        text, url, fetched_at=fetched_at, utc_offset=utc_offset, posts_per_page=posts_per_page
+        text, url, fetched_at=fetched_at, utc_offset=utc_offset, posts_per_page=posts_per_page, profiles=profiles
     )
 
 
@@ -107,11 +101,14 @@ def parse_thread_html(
     fetched_at: datetime | None = None,
     utc_offset: str | tzinfo | None = None,
     posts_per_page: int | None = None,
+    profiles: tuple[Profile, ...] = (),
 ) -> ThreadPage:
     """parse_thread_page for text that is already decoded."""
     sel, base_url, tz = read_page(text, url, utc_offset)
+    site = site_of(url)
+    profile = choose(sel.root, site, profiles)
 
-    roots = _post_roots(sel)
+    roots = _post_roots(sel.root, profile)
     if not roots:
         raise problem_of(sel, text)
     if not is_complete(text):
@@ -121,85 +118,148 @@ def parse_thread_html(
     tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
     if tid is None:
         raise PageProblem("unknown", "thread page without a thread id in its URL or markup")
-    page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1)
+    page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    posts = [_post(pid, root, base_url, tz, fetched_at) for pid, root in roots]
-    labels = [_floor_label(root) for _, root in roots]
-    _number_floors(posts, labels, page, page_count, posts_per_page)
-    fid, forum_name = breadcrumb_forum(sel, text)
-    views, replies = _views_replies(sel) if page == 1 else (None, None)
+    reader = _PostReader(profile, base_url, tz, fetched_at)
+    posts = [reader.post(pid, root) for pid, root in roots]
+    _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
+    fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
+    views, replies = _views_replies(sel.root, selectors(profile, "views_replies")) if page == 1 else (None, None)
+    generator = _GENERATOR(sel.root)
     return ThreadPage(
         url=url,
-        site=site_of(url),
+        site=site,
         tid=tid,
         page=page,
         page_count=page_count,
-        title=first_text(sel, TITLE) or title_tag(sel),
+        title=first_text(sel, selectors(profile, "title")) or title_tag(sel),
         fid=fid,
         forum_name=forum_name,
         views=views,
         replies=replies,
-        generator=sel.xpath("//meta[@name='generator']/@content").get(),
+        generator=generator[0] if generator else None,
+        profile=profile.name,
         posts=posts,
         page_urls=page_urls,
     )
 
 
-def _post_roots(sel: Selector) -> list[tuple[int, etree._Element]]:
-    """Each post's outermost element with its pid, in page order, once per pid."""
+def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree._Element]]:
+    """Each post's outermost element with its pid, in page order, once per pid: by the
+    profile's selectors, else by meaning (an element ided post_PID or pidPID that holds a
+    message; in older templates, the largest ancestor of a message ided with its pid)."""
+    for expression in profile.posts:
+        found: dict[int, etree._Element] = {}
+        for element in compiled(expression)(root):
+            pid = _pid_of(element, profile)
+            if pid is not None and pid not in found:
+                found[pid] = element
+        if found:
+            return list(found.items())
     roots: dict[int, etree._Element] = {}
-    for element in sel.root.iter():
-        if not isinstance(element.tag, str):
-            continue
+    for element in _POST_CANDIDATES(root):
         match = _POST_ID.match(element.get("id") or "")
-        if match and int(match[1]) not in roots and _holds_message(element):
+        if match and int(match[1]) not in roots and _HOLDS_MESSAGE(element):
             roots[int(match[1])] = element
     if roots:
         return list(roots.items())
-    # Older templates: only the message carries the pid; its post is the largest
-    # ancestor that holds no other message.
-    messages = [(int(m[1]), e) for e in sel.root.iter() if isinstance(e.tag, str) and (m := _MESSAGE_ID.match(e.get("id") or ""))]
+    messages = [(int(m[1]), e) for e in _MESSAGE_CANDIDATES(root) if (m := _MESSAGE_ID.match(e.get("id") or ""))]
+    message_ids = {id(e) for _, e in messages}
     result = []
     for pid, message in messages:
-        root = message
-        while (parent := root.getparent()) is not None and len(
-            [e for e in parent.iter() if isinstance(e.tag, str) and _MESSAGE_ID.match(e.get("id") or "")]
+        post = message
+        while (parent := post.getparent()) is not None and sum(
+            id(e) in message_ids for e in parent.iterdescendants()
         ) == 1:
-            root = parent
-        result.append((pid, root))
+            post = parent
+        result.append((pid, post))
     return result
 
 
-def _holds_message(element: etree._Element) -> bool:
-    """A post container holds a message, or the notice that replaces it."""
-    return bool(
-        element.xpath(
-            ".//*[starts-with(@id, 'postmessage_')] | .//*[" + has_class("message") + "]"
-            " | .//" + LOCKED + " | .//*[" + has_class("t_f") + "] | .//*[" + has_class("t_msgfont") + "]"
-        )
-    )
+def _pid_of(element: etree._Element, profile: Profile) -> int | None:
+    """The first number in the post's id, else in its message's id."""
+    if match := _FIRST_NUMBER.search(element.get("id") or ""):
+        return int(match[0])
+    for expression in selectors(profile, "message"):
+        for message in compiled(expression)(element, pid=""):
+            if match := _FIRST_NUMBER.search(message.get("id") or ""):
+                return int(match[0])
+    return None
 
 
-def _post(pid: int, root: etree._Element, base_url: str, tz: tzinfo, fetched_at: datetime | None) -> Post:
-    message_el = _message_element(pid, root)
-    author, uid = _author(root)
-    post = Post(pid=pid, floor=None, author=author, author_uid=uid)
-    post.posted_at = _posted_at(root, message_el, tz, fetched_at)
-    if message_el is None:
-        notice = root.xpath(".//" + LOCKED)
-        notice_text = " ".join(notice[0].itertext()).strip() if notice else ""
-        post.content_text = re.sub(r"\s+", " ", notice_text)
-        post.masked = bool(BANNED_NOTICE.search(notice_text))
-        post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
-        post.hidden = not (post.masked or post.blocked)
+class _PostReader:
+    """Reads each post of one page with the page's profile."""
+
+    def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None) -> None:
+        self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
+        self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+
+    def _found(self, field: str, pid: int, root: etree._Element):
+        """Each selector's finds in turn (the document-wide id() ones too, for this pid)."""
+        for xpath in self.xpaths[field]:
+            found = xpath(root, pid=str(pid))
+            if found:
+                yield found
+
+    def post(self, pid: int, root: etree._Element) -> Post:
+        message_el = next((found[0] for found in self._found("message", pid, root)), None)
+        author, uid = self.author(pid, root)
+        post = Post(pid=pid, floor=None, author=author, author_uid=uid)
+        post.posted_at = self.posted_at(pid, root)
+        if message_el is None:
+            notice = _LOCKED(root)
+            notice_text = " ".join(notice[0].itertext()).strip() if notice else ""
+            post.content_text = re.sub(r"\s+", " ", notice_text)
+            post.masked = bool(BANNED_NOTICE.search(notice_text))
+            post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
+            post.hidden = not (post.masked or post.blocked)
+            return post
+        message = extract_message(message_el, self.base_url)
+        apply_message(post, message, self.tz)
+        post.images = message.images + [
+            src for src in _attachment_images(root, self.base_url) if src not in message.images
+        ]
+        post.attachments = _attachments(root, self.base_url)
         return post
-    message = extract_message(message_el, base_url)
-    apply_message(post, message, tz)
-    post.images = message.images + [
-        src for src in _attachment_images(root, message_el, base_url) if src not in message.images
-    ]
-    post.attachments = _attachments(root, base_url)
-    return post
+
+    def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
+        for links in self._found("author", pid, root):
+            for link in links:
+                name = squash(link.text_content())
+                if name:
+                    match = UID_IN_HREF.search(link.get("href") or "")
+                    return name, int(match[1]) if match else None
+        # Any named link to a member's space; else a bold name (legacy templates).
+        for link in _ANY_LINK(root):
+            match = UID_IN_HREF.search(link.get("href"))
+            name = squash(link.text_content())
+            if match and name:
+                return name, int(match[1])
+        bold = _BOLD_NAME(root)
+        if bold:
+            return squash(bold[0].text_content()), None
+        # Guests: "匿名" (and an IP) with no link, in the author block.
+        authi = _AUTHOR_BLOCK(root)
+        return (squash(authi[0].text_content()).split(" ")[0] or None, None) if authi else (None, None)
+
+    def posted_at(self, pid: int, root: etree._Element) -> str | None:
+        for elements in self._found("time", pid, root):
+            for element in elements:
+                # Relative times wrap the exact time in a span's title.
+                for candidate in _EXACT_TIME(element) + [element.text_content()]:
+                    if value := page_time(candidate, self.tz, self.fetched_at):
+                        return value
+        # Legacy templates: the first date with a time of day in the post outside its message
+        # (a date alone is more likely the author's registration date).
+        for text_node in _TEXT_OUTSIDE_MESSAGE(root):
+            if (match := ABSOLUTE.search(text_node)) and match["H"]:
+                return page_time(match[0], self.tz)
+        return None
+
+    def floor_label(self, pid: int, root: etree._Element) -> str | None:
+        for found in self._found("floor", pid, root):
+            return squash(found[0].text_content())
+        return None
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
@@ -214,65 +274,6 @@ def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
     if message.edit_note:  # the API's version 4 drops it; its earlier versions keep it
         post.edited_by = _editor(message.edit_note, post.author)
         post.edited_at = page_time(message.edit_note, tz)
-
-
-def _message_element(pid: int, root: etree._Element) -> etree._Element | None:
-    for xpath in (
-        f".//*[@id='postmessage_{pid}']",
-        f".//*[@id='message{pid}']",
-        f".//div[{has_class('message')}]",
-        f".//*[{has_class('t_f')}]",
-        f".//*[{has_class('t_msgfont')}]",
-    ):
-        found = root.xpath(xpath)
-        if found:
-            return found[0]
-    return None
-
-
-def _author(root: etree._Element) -> tuple[str | None, int | None]:
-    for xpath in AUTHOR_LINKS:
-        for link in root.xpath(xpath):
-            name = squash(link.text_content())
-            if name:
-                match = UID_IN_HREF.search(link.get("href") or "")
-                return name, int(match[1]) if match else None
-    # Any named link to a member's space; else a bold name (legacy templates).
-    for link in root.xpath(".//a[@href]"):
-        match = UID_IN_HREF.search(link.get("href"))
-        name = squash(link.text_content())
-        if match and name:
-            return name, int(match[1])
-    bold = root.xpath(".//td[1]//b[normalize-space()]")
-    if bold:
-        return squash(bold[0].text_content()), None
-    # Guests: "匿名" (and an IP) with no link, in the author block.
-    authi = root.xpath(f".//*[{has_class('authi')}]")
-    return (squash(authi[0].text_content()).split(" ")[0] or None, None) if authi else (None, None)
-
-
-def _posted_at(root: etree._Element, message: etree._Element | None, tz: tzinfo, fetched_at: datetime | None) -> str | None:
-    for xpath in TIME_ELEMENTS:
-        for element in root.xpath(xpath):
-            # Relative times wrap the exact time in a span's title.
-            exact = element.xpath(".//span/@title")
-            for candidate in exact + [element.text_content()]:
-                if value := page_time(candidate, tz, fetched_at):
-                    return value
-    # Legacy templates: the first date with a time of day in the post outside its message
-    # (a date alone is more likely the author's registration date).
-    for text_node in root.xpath(".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"):
-        if (match := ABSOLUTE.search(text_node)) and match["H"]:
-            return page_time(match[0], tz)
-    return None
-
-
-def _floor_label(root: etree._Element) -> str | None:
-    for xpath in FLOOR_ELEMENTS:
-        found = root.xpath(xpath)
-        if found:
-            return squash(found[0].text_content())
-    return None
 
 
 def _number_floors(
@@ -300,35 +301,35 @@ def _number_floors(
             post.floor = base + index
 
 
-def _pager(sel: Selector, base_url: str, tid: int, url_page: int) -> tuple[int, int, dict[int, str]]:
+def _pager(sel: Selector, base_url: str, tid: int, url_page: int, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
     """Current page, page count and the thread's own page links (never the 点评 pager)."""
-    for xpath in PAGER:
-        pager = sel.xpath(xpath)
-        if not pager:
+    for xpath in xpaths:
+        found = compiled(xpath)(sel.root)
+        if not found:
             continue
-        pager = pager[0]
-        current = first_int(pager.xpath("./strong/text()").get())
+        pager = found[0]
+        current = first_int(next(iter(_CURRENT_PAGE(pager)), None))
         urls: dict[int, str] = {}
         numbers = [current or url_page]
-        for link in pager.xpath(".//a[@href]"):
-            href = absolute_url(base_url, link.attrib["href"])
+        for link in _ANY_LINK(pager):
+            href = absolute_url(base_url, link.get("href"))
             ref = thread_ref(href) if href else None
             if href is None or ref is not None and ref.tid != tid:
                 continue
-            number = first_int(link.xpath("string()").get()) or (ref.page if ref else None)
+            number = first_int(link.text_content()) or (ref.page if ref else None)
             if number:
                 numbers.append(number)
                 urls.setdefault(ref.page if ref else number, href)
-        label = pager.xpath(".//label//span/text() | .//kbd/following-sibling::text()").get()
-        if label and (number := first_int(label)):
+        label = _PAGE_COUNT_LABEL(pager)
+        if label and (number := first_int(label[0])):
             numbers.append(number)
         return current or url_page, max(numbers), urls
     return url_page, url_page, {}
 
 
-def _views_replies(sel: Selector) -> tuple[int | None, int | None]:
-    for xpath in VIEWS_REPLIES:
-        numbers = [first_int(v) for v in sel.xpath(xpath).xpath("string()").getall()]
+def _views_replies(root: etree._Element, xpaths: tuple[str, ...]) -> tuple[int | None, int | None]:
+    for xpath in xpaths:
+        numbers = [first_int(element.text_content()) for element in compiled(xpath)(root)]
         numbers = [n for n in numbers if n is not None]
         if len(numbers) >= 2:
             return numbers[0], numbers[1]
@@ -369,19 +370,26 @@ def _quoted_author(header: str) -> str | None:
     return " ".join(words[:-1] if len(words) >= 2 else words) or None
 
 
-def _attachment_images(root: etree._Element, message: etree._Element, base_url: str) -> list[str]:
-    """Images of the attachment list that Discuz puts after the message (div.pattl)."""
+def _attachment_images(root: etree._Element, base_url: str) -> list[str]:
+    """Images of the attachment list that Discuz puts after the message (div.pattl). The
+    post's few images are looked at, not its every element."""
     found = []
-    for img in root.xpath(f".//*[{has_class('pattl')}]//img"):
-        src = real_image_src(img, base_url)
-        if src and src not in found:
+    for img in root.iter("img"):
+        if _in_attachment_list(img, root) and (src := real_image_src(img, base_url)) and src not in found:
             found.append(src)
     return found
 
 
+def _in_attachment_list(element: etree._Element, post: etree._Element) -> bool:
+    while element is not post and (element := element.getparent()) is not None:
+        if "pattl" in (element.get("class") or "").split():
+            return True
+    return False
+
+
 def _attachments(root: etree._Element, base_url: str) -> list[str]:
     found = []
-    for href in root.xpath(".//a/@href"):
+    for href in _LINK_HREFS(root):
         if "mod=attachment" in href or "attachment.php?aid=" in href:
             url = absolute_url(base_url, href)
             if url and url not in found:

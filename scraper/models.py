@@ -50,6 +50,7 @@ class ThreadPage:
     views: int | None = None  # shown on page 1 only
     replies: int | None = None  # shown on page 1 only
     generator: str | None = None  # "Discuz! X3.5" from the generator meta tag
+    profile: str | None = None  # the selector profile that read it (scraper.profiles)
     posts: list[Post] = field(default_factory=list)
     page_urls: dict[int, str] = field(default_factory=dict)  # the thread's own pager
 
