@@ -19,8 +19,8 @@ from lxml import etree
 
 from scraper.markup import BREADCRUMB, PAGER, compiled, has_class
 
-# The fields a profile may set. Document-wide selectors start at the page ("//…"), per-post
-# ones at the post element (".//…", where ``$pid`` is the post's id).
+# The fields a profile may set. Document-wide selectors start at the page ("//…", "id('…')");
+# per-post ones at the post element (".//…") or at an id that holds ``$pid``, the post's id.
 FIELDS = {
     "detect": "the page is of this markup when this matches (document)",
     "posts": "each post's outermost element; the pid is the first number in its id (document)",
@@ -156,9 +156,12 @@ def profiles_from_toml(text: str) -> tuple[Profile, ...]:
     unknown = set(data) - {"profile"}
     if unknown:
         raise ValueError(f"the profiles file has unknown tables {sorted(unknown)}; profiles go in [[profile]]")
+    entries = data.get("profile", [])
+    if not isinstance(entries, list):
+        raise ValueError("the profiles file's profiles go in [[profile]] tables (two brackets)")
     built_in = {p.name: p for p in BUILT_IN + (GENERIC,)}
     profiles = []
-    for number, entry in enumerate(data.get("profile", []), 1):
+    for number, entry in enumerate(entries, 1):
         name = entry.get("name") or f"profile {number}"
         unknown = set(entry) - set(FIELDS) - {"name", "extends", "sites"}
         if unknown:
@@ -186,9 +189,12 @@ def _strings(name: str, field: str, value) -> tuple[str, ...]:
 
 
 def _check(name: str, field: str, expression: str) -> None:
-    relative = field not in DOCUMENT_FIELDS
-    if relative and not expression.startswith("."):
-        raise ValueError(f"{name}: {field} is looked for inside each post, so it starts with '.': {expression!r}")
+    if field not in DOCUMENT_FIELDS and not expression.lstrip("(").startswith((".", "id(")):
+        # "//a" would find the page's first link for every post.
+        raise ValueError(
+            f"{name}: {field} is looked for in each post: start it with '.' (inside the post)"
+            f" or id(… $pid …) (by the post's id): {expression!r}"
+        )
     try:
         compiled(expression)(etree.fromstring("<html><body/></html>"), pid="0")
     except etree.XPathError as error:

@@ -13,6 +13,7 @@ from scraper.listing import parse_forum_html, parse_index_html
 from scraper.markup import PageProblem
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.models import FetchedPage
+from scraper.profiles import Profile
 
 # What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
 PARSERS = {
@@ -31,10 +32,12 @@ def read_page_into(
     *,
     utc_offset: str | None = None,
     posts_per_page: int | None = None,
+    profiles: tuple[Profile, ...] = (),
 ) -> Exception | None:
     """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum
     or index, by ``fetched.asked_as``), or ``kind`` and ``error`` saying what it is instead.
 
+    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages.
     Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
     caller to log; one bad page never costs more than itself.
     """
@@ -44,6 +47,8 @@ def read_page_into(
         if decoded.mismatch:
             fetched.declared_charset = decoded.declared
         extra = {"posts_per_page": posts_per_page} if fetched.asked_as.endswith("thread") else {}
+        if fetched.asked_as == "thread":
+            extra["profiles"] = profiles
         result = PARSERS[fetched.asked_as](
             decoded.text,
             fetched.url,
