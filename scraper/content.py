@@ -35,10 +35,12 @@ _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
 _PID_IN_LINK = re.compile(r"[?&]pid=(\d+)")
-_BLOCK_TAGS = {
-    "p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+# Elements that break lines (a blockquote too, as its own "> " lines).
+_BREAKING_TAGS = (
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
     "ul", "ol", "table", "dl", "dd", "dt", "pre", "hr",
-}
+)
+_BREAK = "\ufdd0"  # marks a line break in the tree (a noncharacter: no page carries it)
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
 _ALLOWED_ATTRIBUTES = {
@@ -149,42 +151,42 @@ def sanitize_html(fragment: str) -> str:
 
 
 def html_to_text(root: etree._Element) -> str:
-    """Readable text: line breaks and paragraphs kept, quotes marked "> ", code lines kept."""
-    parts: list[str] = []
-    _walk_text(root, parts)
-    text = "".join(parts).replace("\r", "").replace("\xa0", " ")
-    lines = [line.rstrip() for line in text.split("\n")]
-    text = "\n".join(lines)
+    """Readable text: line breaks and paragraphs kept, quotes marked "> ", code lines kept.
+
+    Source newlines are markup whitespace (Discuz writes one after every <br />); line breaks
+    come from elements, except inside <pre>. Consumes ``root``: the breaks are marked in the
+    tree and lxml serialises the text in C (a Python walk over every element cost more than
+    all the rest of reading a message)."""
+    for pre in root.iter("pre"):
+        for node in pre.iter():
+            if node.text:
+                node.text = node.text.replace("\n", _BREAK)
+            if node is not pre and node.tail:
+                node.tail = node.tail.replace("\n", _BREAK)
+    for element in root.iter(*_BREAKING_TAGS):
+        if element.tag != "br":
+            element.text = _BREAK + (element.text or "")
+        if element.tag != "li":  # a code block's <li> is one line: a break before it only
+            element.tail = _BREAK + (element.tail or "")
+    for quote in reversed(list(root.iter("blockquote"))):  # the innermost first
+        lines = [line.strip() for line in _lines(_inner_text(quote)).split("\n") if line.strip()]
+        for child in list(quote):
+            quote.remove(child)  # its tail goes with it: read already
+        quote.text = _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
+    text = _lines(_inner_text(root))
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n").strip()
 
 
-def _walk_text(element: etree._Element, parts: list[str], in_pre: bool = False) -> None:
-    """Source newlines are markup whitespace (Discuz writes one after every <br />); line
-    breaks come from elements, except inside <pre>."""
-    tag = element.tag if isinstance(element.tag, str) else ""
-    in_pre = in_pre or tag == "pre"
-    if tag == "blockquote":
-        inner: list[str] = []
-        _append(inner, element.text, in_pre)
-        for child in element:
-            _walk_text(child, inner, in_pre)
-        quoted = "".join(inner).replace("\xa0", " ")
-        lines = [line.strip() for line in quoted.split("\n") if line.strip()]
-        parts.append("\n" + "\n".join("> " + line for line in lines) + "\n")
-    else:
-        if tag in _BLOCK_TAGS and tag != "br":
-            parts.append("\n")  # a code block's <li> is one line: newline before only
-        _append(parts, element.text, in_pre)
-        for child in element:
-            _walk_text(child, parts, in_pre)
-        if tag in _BLOCK_TAGS and tag != "li":
-            parts.append("\n")
-    _append(parts, element.tail, in_pre and tag != "pre")
+def _inner_text(element: etree._Element) -> str:
+    return (element.text or "") + "".join(
+        etree.tostring(child, method="text", encoding="unicode", with_tail=True) for child in element
+    )
 
 
-def _append(parts: list[str], text: str | None, keep_newlines: bool) -> None:
-    if text:
-        parts.append(text if keep_newlines else text.replace("\r", "").replace("\n", ""))
+def _lines(marked: str) -> str:
+    """Marked text to lines: source newlines dropped, the marked breaks made newlines."""
+    return marked.replace("\r", "").replace("\n", "").replace(_BREAK, "\n").replace("\xa0", " ")
 
 
 def _drop_with_following_breaks(element: etree._Element) -> None:

@@ -60,7 +60,8 @@ _AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
 _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
-_LINK_HREFS = compiled(".//a/@href")
+_ATTACHMENT_LIST_IMAGES = compiled(f".//div[@class][{has_class('pattl')}]//img")
+_ATTACHMENT_LINKS = compiled(".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]/@href")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
@@ -371,27 +372,21 @@ def _quoted_author(header: str) -> str | None:
 
 
 def _attachment_images(root: etree._Element, base_url: str) -> list[str]:
-    """Images of the attachment list that Discuz puts after the message (div.pattl). The
-    post's few images are looked at, not its every element."""
-    found = []
-    for img in root.iter("img"):
-        if _in_attachment_list(img, root) and (src := real_image_src(img, base_url)) and src not in found:
+    """Images of the attachment list that Discuz puts after the message (div.pattl)."""
+    found: list[str] = []
+    if next(root.iter("img"), None) is None:  # most posts: no image to look for
+        return found
+    for img in _ATTACHMENT_LIST_IMAGES(root):
+        src = real_image_src(img, base_url)
+        if src and src not in found:
             found.append(src)
     return found
 
 
-def _in_attachment_list(element: etree._Element, post: etree._Element) -> bool:
-    while element is not post and (element := element.getparent()) is not None:
-        if "pattl" in (element.get("class") or "").split():
-            return True
-    return False
-
-
 def _attachments(root: etree._Element, base_url: str) -> list[str]:
     found = []
-    for href in _LINK_HREFS(root):
-        if "mod=attachment" in href or "attachment.php?aid=" in href:
-            url = absolute_url(base_url, href)
-            if url and url not in found:
-                found.append(url)
+    for href in _ATTACHMENT_LINKS(root):
+        url = absolute_url(base_url, href)
+        if url and url not in found:
+            found.append(url)
     return found
