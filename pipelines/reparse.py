@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from pipelines.sqlite import open_archive, save_items
 from scraper.models import FetchedPage
+from scraper.profiles import Profile, profiles_from_toml
 from scraper.reading import read_page_into
 
 BATCH = 200
@@ -36,8 +37,12 @@ CARRIED_OVER = (
 )
 
 
-def reparse(source: Path, target: Path, utc_offset: str | None = None) -> Counter[str]:
-    """Replay every kept page of ``source`` into a new archive at ``target``; return counts."""
+def reparse(
+    source: Path, target: Path, utc_offset: str | None = None, profiles: tuple[Profile, ...] = ()
+) -> Counter[str]:
+    """Replay every kept page of ``source`` into a new archive at ``target``; return counts.
+    ``profiles``: the user's selector profiles (docs/profiles.md), say for a theme the crawl
+    did not read well."""
     if target.exists():
         raise FileExistsError(f"{target} exists: re-parse writes a new archive, give another path")
     old = Database(source)
@@ -61,7 +66,9 @@ def reparse(source: Path, target: Path, utc_offset: str | None = None) -> Counte
             asked_as=row["asked_as"],
             content_type=row["content_type"],
         )
-        read_page_into(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]))
+        read_page_into(
+            page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles
+        )
         page.body = body  # the rebuilt archive keeps its raw pages too
         batch.append(page)
         if len(batch) >= BATCH:
@@ -97,12 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="an archive that kept its raw pages")
     parser.add_argument("target", type=Path, help="the new archive to write (must not exist)")
     parser.add_argument("--utc-offset", help="the forum's UTC offset, as DISCUZ_UTC_OFFSET (default: from the pages)")
+    parser.add_argument("--profiles", type=Path, help="a selector profiles file for modified themes (docs/profiles.md)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        counts = reparse(args.source, args.target, args.utc_offset)
+        profiles = profiles_from_toml(args.profiles.read_text("utf-8")) if args.profiles else ()
+        counts = reparse(args.source, args.target, args.utc_offset, profiles)
     except (FileExistsError, ValueError) as error:
         print(f"reparse: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"reparse: cannot read the profiles file: {error}", file=sys.stderr)
         return 2
     seconds = time.monotonic() - started
     pages = counts["archive/pages"]

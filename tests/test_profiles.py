@@ -1,13 +1,19 @@
 """Selector profiles: each markup generation read by its own, and a user's override file for
 a modified theme (examples/profiles.toml, documented in docs/profiles.md)."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
+from pipelines.reparse import main as reparse_main
+from pipelines.sqlite import open_archive, save_items
 from scraper.discuz import parse_thread_page
 from scraper.markup import PageProblem
+from scraper.models import FetchedPage
 from scraper.profiles import profiles_from_toml
+from scraper.reading import read_page_into
 
 X35 = "http://127.0.0.1:8080/"
 EXAMPLE = Path(__file__).parent.parent / "examples" / "profiles.toml"
@@ -138,3 +144,31 @@ def test_a_bad_profiles_file_says_what_is_wrong(toml, says):
     with pytest.raises(ValueError, match=None) as error:
         profiles_from_toml(toml)
     assert says in str(error.value)
+
+
+def test_reparse_with_a_profiles_file_recovers_the_posts_of_a_modified_theme(tmp_path, fixture_bytes, capsys):
+    """The crawl kept the page but read no post from it (kind no_posts); the re-parse command
+    reads the kept page again with the override file, offline."""
+    body = renamed_theme(fixture_bytes("discuz/x35-robot-thread-1-p1.html"))
+    page = FetchedPage(
+        url=X35 + "forum.php?mod=viewthread&tid=1&page=1", site="127.0.0.1:8080", kind="thread", status=200,
+        fetched_at="2026-11-26T12:00:00+00:00", size=len(body), sha256=hashlib.sha256(body).hexdigest(), tid=1,
+        asked_as="thread", content_type="text/html; charset=utf-8",
+    )
+    read_page_into(page, body)
+    page.body = body
+    crawled, rebuilt = tmp_path / "archive.db", tmp_path / "rebuilt.db"
+    save_items(open_archive(crawled), [page])
+    assert page.kind == "no_posts" and Database(crawled)["comments"].count == 0
+
+    assert reparse_main([str(crawled), str(rebuilt), "--profiles", str(EXAMPLE)]) == 0
+    db = Database(rebuilt)
+    assert [row["author"] for row in db["articles"].rows] == ["见习秘书"]
+    assert db["comments"].count == 9
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[profile]]\nname = 'x'\nsites = ['a']\nauthor = '//a'\n", "utf-8")
+    assert reparse_main([str(crawled), str(tmp_path / "other.db"), "--profiles", str(bad)]) == 2
+    assert "x: author is looked for in each post" in capsys.readouterr().err
+    assert reparse_main([str(crawled), str(tmp_path / "other.db"), "--profiles", str(tmp_path / "none.toml")]) == 2
+    assert "cannot read the profiles file" in capsys.readouterr().err
