@@ -40,6 +40,7 @@ from scraper.models import ForumLink, ForumPage, IndexPage, ThreadRow
 from scraper.urls import category_gid, forum_ref, listed_thread_url, site_of, thread_ref
 
 _ROW_ID = re.compile(r"^(normalthread|stickthread)_(\d+)$")
+_ROW_CANDIDATES = etree.XPath("//*[starts-with(@id, 'normalthread_') or starts-with(@id, 'stickthread_')]")
 # Blocks that group forums: desktop categories (category_N; 0 and -1 are the visitor's
 # favourites and collections) and the touch template's sections (sub-forum_N).
 _CATEGORY_BLOCK = re.compile(r"^(?:category_|sub-forum_|sub_forum_)(\d+)$")
@@ -194,8 +195,8 @@ def parse_index_html(
 def _thread_rows(sel: Selector) -> list[tuple[int, bool, etree._Element]]:
     """(tid, sticky by id, row element) in page order, once per tid."""
     rows: dict[int, tuple[int, bool, etree._Element]] = {}
-    for element in sel.root.iter():
-        if isinstance(element.tag, str) and (match := _ROW_ID.match(element.get("id") or "")):
+    for element in _ROW_CANDIDATES(sel.root):  # one XPath: a walk in Python costs a third of the parse
+        if match := _ROW_ID.match(element.get("id") or ""):
             rows.setdefault(int(match[2]), (int(match[2]), match[1] == "stickthread", element))
     if rows:
         return list(rows.values())
