@@ -215,6 +215,10 @@ def create_schema(db: Database) -> None:
     db.create_view("posts", POSTS_VIEW, replace=True)
 
 
+# What the archive stores: the spider's other items pass through the pipeline untouched.
+ITEMS = (FetchedPage, ThreadSynced, ForumWalked)
+
+
 def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
     """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
@@ -227,6 +231,32 @@ def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ForumWalked):
                 _put(db["forums"], {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
     return counts
+
+
+def save_batch(db: Database, items: list[Any], write_attempts: int = 3, busy_timeout: float = 30) -> Counter[str]:
+    """save_items, tried again while another program holds the archive's write lock (each try
+    waits ``busy_timeout`` seconds); after ``write_attempts`` tries, ArchiveLocked, saying which
+    program to look for. A transaction that fails leaves the archive as it was: the caller
+    keeps the items for the next try."""
+    attempt = 1
+    while True:
+        try:
+            return save_items(db, items)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if attempt >= write_attempts:
+                raise ArchiveLocked(
+                    f"{_path_of(db)} stayed locked by another program for "
+                    f"{write_attempts} x {busy_timeout:g} s (a datasette with a write, "
+                    f"an open sqlite3 shell?); {len(items)} items are kept for the next try"
+                ) from error
+            logger.warning("The archive is locked by another program; trying again (%d/%d)", attempt, write_attempts)
+            attempt += 1
+
+
+def _path_of(db: Database) -> str:
+    return db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
 
 
 @contextmanager
@@ -535,6 +565,9 @@ class ArchiveLock:
             self.file = None
 
 
+# The close reason of a crawl whose archive worker failed (pipelines.worker).
+WORKER_FAILED = "archive_worker_failed"
+
 # How Scrapy's finish reasons read in the crawls table; any other reason is a failure.
 OUTCOMES = {
     "finished": "finished",
@@ -589,6 +622,10 @@ class ArchivePipeline:
     Batching keeps one transaction per N pages instead of per page; the rest is written at
     close. Under Scrapy it also locks the archive for the run and keeps the run's record in
     the crawls table (outcome in the stats as ``archive/outcome``).
+
+    ``ARCHIVE_WORKER`` (default on): the reading of pages and all the writing happen in a
+    worker process (pipelines.worker), whose ``read`` is registered as ``crawler.page_reader``
+    for the spider; this pipeline then sends the items there. Off, both stay in this process.
     """
 
     def __init__(
@@ -599,6 +636,7 @@ class ArchivePipeline:
         crawler: Crawler | None = None,
         busy_timeout: float = 30,
         write_attempts: int = 3,
+        worker: bool = False,
     ) -> None:
         self.target = db
         self.busy_timeout = busy_timeout
@@ -610,6 +648,8 @@ class ArchivePipeline:
         self.buffer: list[Any] = []
         self.lock = None if isinstance(db, Database) else ArchiveLock(db)
         self.crawl_id: int | None = None
+        self.use_worker = worker
+        self.worker = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -623,6 +663,7 @@ class ArchivePipeline:
             crawler=crawler,
             busy_timeout=settings.getfloat("ARCHIVE_BUSY_TIMEOUT", 30),
             write_attempts=settings.getint("ARCHIVE_WRITE_ATTEMPTS", 3),
+            worker=settings.getbool("ARCHIVE_WORKER", True),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -636,23 +677,36 @@ class ArchivePipeline:
             self.crawl_id = start_crawl(
                 self.db, getattr(spider, "seeds", []), getattr(spider, "arguments", {}), _now()
             )
+            if self.use_worker:
+                from pipelines.worker import ArchiveWorker  # it builds on this module
+
+                self.worker = ArchiveWorker(self.target, self.stats, self.batch_size, self.busy_timeout, self.write_attempts)
+                self.crawler.page_reader = self.worker.read
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, (FetchedPage, ThreadSynced, ForumWalked)):
+        if self.worker is not None:
+            self.worker.store(item)
+        elif isinstance(item, ITEMS):
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size:
                 self.flush()
         return item
 
     def close_spider(self) -> None:
-        self.flush()
+        if self.worker is not None:
+            self.worker.close()
+        else:
+            self.flush()
         if self.crawl_id is None:  # without Scrapy: done; under Scrapy spider_closed finishes
             self.close()
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        """After the last item: close the run's record with Scrapy's finish reason."""
+        """After the last item: close the run's record with Scrapy's finish reason (failed,
+        whatever the reason, when the archive's worker failed)."""
         if self.db is None:
             return
+        if self.worker is not None and self.worker.failure is not None:
+            reason = WORKER_FAILED
         if self.crawl_id is not None:
             outcome = finish_crawl(self.db, self.crawl_id, self.stats.get_stats(), reason, _now())
             self.stats.set_value("archive/outcome", outcome)
@@ -670,20 +724,7 @@ class ArchivePipeline:
 
         A transaction that fails leaves the archive as it was and the items in the buffer.
         """
-        for attempt in range(1, self.write_attempts + 1):
-            try:
-                counts = save_items(self.db, self.buffer)
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
-                if attempt == self.write_attempts:
-                    raise ArchiveLocked(
-                        f"{self.target} stayed locked by another program for "
-                        f"{self.write_attempts} x {self.busy_timeout:g} s (a datasette with a write, "
-                        f"an open sqlite3 shell?); {len(self.buffer)} items are kept for the next try"
-                    ) from error
-                logger.warning("The archive is locked by another program; trying again (%d/%d)", attempt, self.write_attempts)
+        counts = save_batch(self.db, self.buffer, self.write_attempts, self.busy_timeout)
         self.buffer.clear()
         if self.stats is not None:
             for key, value in counts.items():

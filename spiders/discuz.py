@@ -5,6 +5,9 @@ becomes one FetchedPage item, failures included, so the archive records what hap
 each URL. What is already archived (``pipelines.state``) decides what a re-crawl fetches:
 an unchanged thread costs no request, a changed one is fetched from the page that holds its
 first post not yet archived.
+
+Each callback awaits the reading of its page: by ``crawler.page_reader`` when a component
+registered one (the archive's worker process, pipelines.worker), else here, in this process.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import traceback
 import urllib.request
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
@@ -53,8 +57,8 @@ def _done_with_request(callback):
     item pipelines: a worker killed in between must lose nothing."""
 
     @functools.wraps(callback)
-    def wrapper(self, response_or_failure, *args, **kwargs):
-        for output in callback(self, response_or_failure, *args, **kwargs):
+    async def wrapper(self, response_or_failure, *args, **kwargs):
+        async for output in callback(self, response_or_failure, *args, **kwargs):
             if self.items_to_writer is not None and not isinstance(output, scrapy.Request):
                 self.items_to_writer.process_item(output)
             else:
@@ -137,6 +141,7 @@ class DiscuzSpider(scrapy.Spider):
         self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
+        self._walk_may_stop: dict[tuple[str, int], bool] = {}
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
         self._threads_scheduled = 0
         self.state: ArchiveState | None = None
@@ -233,12 +238,11 @@ class DiscuzSpider(scrapy.Spider):
     # -- callbacks (each tells the tracker when it is done with its request) ---------------
 
     @_done_with_request
-    def parse_index(self, response: Response):
-        fetched = _fetched_page(response, self._asked_as("index"))
-        index = yield from self._parse(fetched, response)
+    async def parse_index(self, response: Response):
+        fetched, index = await self._read(response, "index")
+        yield fetched
         if index is None:
             return
-        yield fetched
         lists_forums = any(not link.is_category for link in index.forums)
         for link in index.forums:
             if link.is_category:
@@ -249,18 +253,20 @@ class DiscuzSpider(scrapy.Spider):
                     yield request
 
     @_done_with_request
-    def parse_forum(self, response: Response, fid: int, page: int):
+    async def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
         until the first thread (not pinned) that the archive already holds as it is."""
-        fetched = _fetched_page(response, self._asked_as("forum"))
-        forum = yield from self._parse(fetched, response)
+        walk = (site_of(response.url), fid)
+        if walk not in self._walk_may_stop:  # asked before archiving the walk's first page marks it started
+            self._walk_may_stop[walk] = not self.refresh and not self.state.forum_walk_was_cut_short(*walk)
+        fetched, forum = await self._read(response, "forum")
+        yield fetched
         if forum is None:
             return
-        yield fetched
         site, stats = forum.site, self.crawler.stats
         key = (site, forum.fid)
         started = self._walk_started.setdefault(key, fetched.fetched_at)
-        may_stop = not self.refresh and not self.state.forum_walk_was_cut_short(site, forum.fid)
+        may_stop = self._walk_may_stop[walk]
 
         for link in forum.subforums:
             if self.forums is None or link.fid in self.forums:
@@ -298,16 +304,15 @@ class DiscuzSpider(scrapy.Spider):
         yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
 
     @_done_with_request
-    def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
-        fetched = _fetched_page(response, self._asked_as("thread"), tid=tid)
+    async def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
+        fetched, thread = await self._read(response, "thread", tid=tid, posts_per_page=posts_per_page)
         site = fetched.site
-        thread = yield from self._parse(fetched, response, posts_per_page=posts_per_page)
+        yield fetched
         if thread is not None:
             self.logger.info(
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
             )
-            yield fetched
             if thread.page == 1 and thread.page_count > 1:
                 posts_per_page = len(thread.posts)
             first_wanted = self.tracker.first_page(site, tid) or 1
@@ -327,7 +332,7 @@ class DiscuzSpider(scrapy.Spider):
             yield synced
 
     @_done_with_request
-    def network_error(self, failure: Failure):
+    async def network_error(self, failure: Failure):
         """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
         request = failure.request
         self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
@@ -349,27 +354,26 @@ class DiscuzSpider(scrapy.Spider):
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _parse(self, fetched: FetchedPage, response: Response, **kwargs):
-        """Read one page; a problem or a crash is recorded on the page, never raised.
-        A generator returning the parsed page (None when there is none; the page's item is
-        then already yielded)."""
+    async def _read(self, response: Response, kind: str, tid: int | None = None, **parse_kwargs):
+        """Read one page (decode, parse) into its FetchedPage, by the crawler's page_reader
+        when there is one, else here; a problem or a crash is logged and counted, never raised.
+        Returns the page's item, to yield, and what it holds (None when it holds nothing)."""
+        fetched = _fetched_page(response, self._asked_as(kind), tid=tid)
         if self.keep_raw_pages:
             fetched.body = response.body
-        bug = read_page_into(
-            fetched, response.body, utc_offset=self.settings.get("DISCUZ_UTC_OFFSET") or None, **kwargs
-        )
+        read = getattr(self.crawler, "page_reader", None) or _read_here
+        utc_offset = self.settings.get("DISCUZ_UTC_OFFSET") or None
+        fetched, crash = await read(fetched, response.body, utc_offset=utc_offset, **parse_kwargs)
         if fetched.declared_charset:
             self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
         result = fetched.thread or fetched.forum or fetched.index
-        if result is not None:
-            return result
-        if bug is not None:
-            self.logger.error("Could not parse %s", response.url, exc_info=bug)
-        else:
-            self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
-        self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
-        yield fetched
-        return None
+        if result is None:
+            if crash is not None:
+                self.logger.error("Could not parse %s: %s", response.url, crash)
+            else:
+                self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
+            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+        return fetched, result
 
     def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
         """Where to resume reading a thread: where its posts not yet archived begin, or the
@@ -446,6 +450,12 @@ class DiscuzSpider(scrapy.Spider):
             meta={"handle_httpstatus_list": ERROR_STATUSES},  # recorded, not dropped
             dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
+
+
+async def _read_here(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
+    """Read a page in this process (no worker: ARCHIVE_WORKER=0, or a distributed crawl)."""
+    crash = read_page_into(fetched, body, **parse_kwargs)
+    return fetched, None if crash is None else "".join(traceback.format_exception(crash))
 
 
 def _load_cookies(path: str) -> MozillaCookieJar:

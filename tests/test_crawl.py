@@ -21,7 +21,7 @@ BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at",
 RICH = re.compile(r"\[(?:quote|hide|img|code|url|list|attach|media|flash)", re.I)
 
 
-def crawl(urls: list[str], db_path: Path) -> subprocess.CompletedProcess:
+def crawl(urls: list[str], db_path: Path, *settings: str) -> subprocess.CompletedProcess:
     """Run `scrapy crawl discuz` as a user would, polite delays off for our own server."""
     command = [
         sys.executable, "-m", "scrapy", "crawl", "discuz",
@@ -29,6 +29,7 @@ def crawl(urls: list[str], db_path: Path) -> subprocess.CompletedProcess:
         "-s", f"ARCHIVE_DB={db_path}",
         "-s", "AUTOTHROTTLE_ENABLED=0",
         "-s", "DOWNLOAD_DELAY=0",
+        *settings,
     ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -58,7 +59,7 @@ def archive(tmp_path_factory):
     with serve("v1") as forum:
         first = crawl(seeds(forum.base_url), db_path)
         before = content_rows(Database(db_path))
-        crawl(seeds(forum.base_url), db_path)
+        crawl(seeds(forum.base_url), db_path, "-s", "ARCHIVE_WORKER=0")  # read and written in the crawl's process
         after = content_rows(Database(db_path))
     return Database(db_path), first, before, after
 
@@ -159,6 +160,8 @@ def test_missing_threads_are_recorded_with_their_error(archive):
 
 
 def test_a_second_crawl_changes_no_row(archive):
+    """The second crawl reads and writes in its own process (ARCHIVE_WORKER=0), the first in
+    the archive's worker process: the same rows either way."""
     _, _, before, after = archive
     assert before == after
     assert len(before["comments"]) == 314 and len(before["articles"]) == 30

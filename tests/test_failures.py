@@ -10,6 +10,7 @@ the archive stays consistent, and a second run completes it.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import socket
@@ -262,7 +263,6 @@ class _HostileHandler(BaseHTTPRequestHandler):
         """Quiet, like the sample forum's own handler."""
 
 
-RUN_SCRAPY = "import sys\nfrom scrapy.cmdline import execute\nexecute(['scrapy', *sys.argv[1:]])\n"
 # A parser bug that only thread 10 meets: its page reader raises, every other page reads as usual.
 PARSER_BUG = """
 import scraper.discuz
@@ -275,17 +275,26 @@ scraper.discuz.read_page = read_page
 """
 
 
-def crawl(db_path: Path, urls: list[str], before: str = "") -> subprocess.CompletedProcess:
-    """`scrapy crawl discuz` as a user runs it, with short timeouts and one retry; ``before``
-    is Python run first in the crawl's process (to plant a bug)."""
+def planted(code: str, directory: Path) -> dict[str, str]:
+    """An environment in which every Python process started, the crawl and its archive worker
+    alike, first runs ``code`` (to plant a bug): a sitecustomize module on PYTHONPATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(code, encoding="utf-8")
+    return os.environ | {"PYTHONPATH": os.pathsep.join([str(directory), str(ROOT)])}
+
+
+def crawl(db_path: Path, urls: list[str], plant: str = "") -> subprocess.CompletedProcess:
+    """`scrapy crawl discuz` as a user runs it, with short timeouts and one retry; ``plant``
+    is Python run first in each of its processes (see planted)."""
+    env = planted(plant, db_path.parent / "planted") if plant else None
     command = [
-        sys.executable, "-c", before + RUN_SCRAPY, "crawl", "discuz",
+        sys.executable, "-m", "scrapy", "crawl", "discuz",
         "-a", "url=" + ",".join(urls),
         "-s", f"ARCHIVE_DB={db_path}",
         "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0",
         "-s", "RETRY_TIMES=1", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
     ]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 
 
 def unexpected_tracebacks(stderr: str) -> list[str]:
@@ -351,7 +360,7 @@ def plan_failures(target: str) -> Answer | str | None:
 def failures_crawl(tmp_path_factory):
     db_path = tmp_path_factory.mktemp("failures") / "archive.db"
     with HostileForum(plan_failures) as forum:
-        result = crawl(db_path, [forum.base_url + seed.lstrip("/") for seed in SEEDS], before=PARSER_BUG)
+        result = crawl(db_path, [forum.base_url + seed.lstrip("/") for seed in SEEDS], plant=PARSER_BUG)
     return Database(db_path), result, forum.base_url
 
 

@@ -162,8 +162,10 @@ def test_a_killed_crawl_loses_nothing_and_the_next_run_completes_it(tmp_path):
             time.sleep(0.2)
             if db_path.exists() and _count(db_path, "comments") >= 60:
                 break
+        workers = _children(process.pid)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
+        assert workers and all(_gone(pid) for pid in workers)  # the archive worker goes with the crawl
         partial = _count(db_path, "comments")
         assert 60 <= partial < 314, f"the crawl was not killed part-way ({partial} comments)"
         assert Database(db_path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -173,6 +175,24 @@ def test_a_killed_crawl_loses_nothing_and_the_next_run_completes_it(tmp_path):
     assert stored(db) == visible(V1)
     assert db.execute("SELECT count(*), count(DISTINCT pid) FROM posts").fetchone() == (344, 344)
     assert [row["outcome"] for row in db.query("SELECT outcome FROM crawls ORDER BY id")] == ["interrupted", "finished"]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux): the archive's worker, multiprocessing's helper."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    """The process ends within 10 seconds (a zombie has ended: it waits for init to reap it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _count(db_path: Path, table: str) -> int:
