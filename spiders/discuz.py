@@ -19,6 +19,7 @@ import traceback
 import urllib.request
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import scrapy
@@ -29,6 +30,7 @@ from twisted.python.failure import Failure
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
 from scraper.models import FetchedPage, ForumWalked
+from scraper.profiles import Profile, profiles_from_toml
 from scraper.reading import read_page_into
 from scraper.urls import (
     api_forum_url,
@@ -100,6 +102,8 @@ class DiscuzSpider(scrapy.Spider):
                    member-only boards; its cookies go to the forum only, never to the archive or logs
       source       pages (default): the forum's HTML pages; api: Discuz's mobile API (JSON), where
                    the site enables it (its robots.txt usually disallows /api/: see README)
+      profiles     a selector profiles file for modified themes (docs/profiles.md); the setting
+                   DISCUZ_PROFILES gives one for every crawl
     """
 
     name = "discuz"
@@ -113,6 +117,7 @@ class DiscuzSpider(scrapy.Spider):
         refresh: str | None = None,
         cookies: str | None = None,
         source: str = "pages",
+        profiles: str | None = None,
         *args,
         **kwargs,
     ):
@@ -122,7 +127,7 @@ class DiscuzSpider(scrapy.Spider):
             key: value
             for key, value in dict(
                 url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh, cookies=cookies,
-                source=source if source != "pages" else None,
+                source=source if source != "pages" else None, profiles=profiles,
             ).items()
             if value is not None
         }
@@ -137,6 +142,7 @@ class DiscuzSpider(scrapy.Spider):
         if source not in ("pages", "api"):
             raise ValueError(f"source={source!r}: use pages (the HTML pages) or api (the mobile API)")
         self.source = source
+        self.profiles = _load_profiles(profiles) if profiles else ()
         self.keep_raw_pages = False
         self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
@@ -152,6 +158,8 @@ class DiscuzSpider(scrapy.Spider):
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         settings = crawler.settings
         spider.keep_raw_pages = settings.getbool("ARCHIVE_RAW_PAGES")
+        if not spider.profiles and settings.get("DISCUZ_PROFILES"):
+            spider.profiles = _load_profiles(settings["DISCUZ_PROFILES"])
         if settings.get("REDIS_URL"):  # a worker of a distributed crawl (spiders/distributed.py)
             from pipelines.shared import Keys, RedisItems, RedisState, connect
             from spiders.distributed import RedisThreadTracker
@@ -305,10 +313,14 @@ class DiscuzSpider(scrapy.Spider):
 
     @_done_with_request
     async def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
-        fetched, thread = await self._read(response, "thread", tid=tid, posts_per_page=posts_per_page)
+        fetched, thread = await self._read(
+            response, "thread", tid=tid, posts_per_page=posts_per_page, profiles=self.profiles
+        )
         site = fetched.site
         yield fetched
         if thread is not None:
+            if thread.profile:
+                self.crawler.stats.inc_value(f"archive/profiles/{thread.profile}")
             self.logger.info(
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
@@ -456,6 +468,14 @@ async def _read_here(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple
     """Read a page in this process (no worker: ARCHIVE_WORKER=0, or a distributed crawl)."""
     crash = read_page_into(fetched, body, **parse_kwargs)
     return fetched, None if crash is None else "".join(traceback.format_exception(crash))
+
+
+def _load_profiles(path: str) -> tuple[Profile, ...]:
+    """The user's selector profiles; a clear error at start when the file is wrong."""
+    try:
+        return profiles_from_toml(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"profiles={path}: {error}") from None
 
 
 def _load_cookies(path: str) -> MozillaCookieJar:
