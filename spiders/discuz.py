@@ -230,18 +230,24 @@ class DiscuzSpider(scrapy.Spider):
 
     def _from_the_archive(self, site: str):
         """Threads a cut-short run left unarchived, and the threads the refresh policy re-reads."""
+        refreshed = []
+        if self.refresh:
+            now = datetime.now(timezone.utc)
+            refreshed = [
+                stored for stored in self.state.refresh_candidates(site, self.refresh, now)
+                if self.forums is None or stored.fid in self.forums
+            ]
+        to_refresh = {stored.tid for stored in refreshed}
         for stored in self.state.unsynced_threads(site, self.forums):
-            start = self._start_page(site, stored, stored.replies)
+            # one the refresh re-reads is read whole, even where an earlier run left off
+            start = 1 if stored.tid in to_refresh else self._start_page(site, stored, stored.replies)
             expected = (stored.replies, stored.last_post_at)
             if stored.url and (request := self._thread_request(stored.url, site, stored.tid, start, expected)):
                 self.logger.info("Resuming thread %s left unfinished by an earlier run", stored.tid)
                 yield request
-        if self.refresh:
-            now = datetime.now(timezone.utc)
-            for stored in self.state.refresh_candidates(site, self.refresh, now):
-                if stored.url and (self.forums is None or stored.fid in self.forums):
-                    if request := self._thread_request(stored.url, site, stored.tid, 1):
-                        yield request
+        for stored in refreshed:
+            if stored.url and (request := self._thread_request(stored.url, site, stored.tid, 1)):
+                yield request
 
     # -- callbacks (each tells the tracker when it is done with its request) ---------------
 
