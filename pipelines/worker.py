@@ -19,15 +19,18 @@ as ``crawler.page_reader``, the coroutine the spider awaits).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import logging.handlers
 import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
 import threading
 import traceback
 from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import fields, replace
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -40,6 +43,7 @@ from scraper.models import FetchedPage, Post
 from scraper.reading import read_page_into
 
 logger = logging.getLogger(__name__)
+FRAME = struct.Struct("!Q")  # each task and each reply: its length, then the pickle
 
 
 class QueuedPage(FetchedPage):
@@ -51,23 +55,35 @@ class ArchiveWorker:
     """The crawl's side of the worker process: ``read`` pages there, ``store`` the spider's
     other items there, ask for a write every ``batch_size`` items, and add what each write
     counted to the stats. A locked archive is reported and its batch kept for the next write,
-    as in the crawl's own process. Any other error, or the worker's death, is the worker's
+    as in the crawl's own process. Any other error, or the worker's end, is the worker's
     failure: it is logged once, the next ``read`` stops the crawl, and ``failure`` tells the
-    pipeline to record the run as failed."""
+    pipeline to record the run as failed.
+
+    Tasks and replies go through one socket, in order, sent and received by the event loop:
+    no thread of this process stands between the reactor and the worker, and the worker
+    always has the tasks sent so far to work on (a process pool's queue holds two)."""
 
     def __init__(self, path: str | Path, stats, batch_size: int = 20, busy_timeout: float = 30, write_attempts: int = 3):
         self.stats = stats
         self.batch_size = batch_size
+        self.loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no reactor, no threads forked
         logs = context.Queue()
         self.logs = logging.handlers.QueueListener(logs, _LogHere())
         self.logs.start()
+        self.socket, theirs = socket.socketpair()
         level = logging.getLogger().getEffectiveLevel()
-        self.pool = ProcessPoolExecutor(
-            1, mp_context=context, initializer=_start, initargs=(str(path), busy_timeout, write_attempts, logs, level)
+        self.process = context.Process(
+            target=_serve, args=(theirs, str(path), busy_timeout, write_attempts, logs, level), name="archive worker"
         )
-        self.pool.submit(os.getpid)  # start it now, while the crawl's first requests go out
-        self.writes: deque[Future] = deque()  # writes asked for and not yet counted, oldest first
+        self.process.start()
+        theirs.close()
+        atexit.register(self.socket.close)  # a crawl that ends without closing the pipeline lets it go too
+        self.socket.setblocking(False)
+        self.loop.add_reader(self.socket, self._receive)
+        self.outgoing: deque[memoryview] = deque()  # what the socket did not take yet
+        self.incoming = bytearray()
+        self.replies: deque = deque()  # for each task sent, oldest first: what to do with its reply
         self.since_write = 0  # items sent since the last write was asked for
         self.unwritten = 0  # items sent and not yet written
         self.failure: BaseException | None = None
@@ -75,77 +91,145 @@ class ArchiveWorker:
     async def read(self, fetched: FetchedPage, body: bytes, **parse_kwargs: Any) -> tuple[FetchedPage, str | None]:
         """Read ``body`` into ``fetched`` in the worker, which queues the page for writing.
         Returns the page as the spider needs it, and a parser crash's traceback (or None)."""
-        future = self._send(_read, fetched, body, parse_kwargs)
-        if future is not None:
+        if self.failure is None:
+            answer = self.loop.create_future()
+            self._queue_item(_read, (fetched, body, parse_kwargs), lambda ok, value: _settle(answer, ok, value))
             try:
-                return await asyncio.wrap_future(future)
-            except Exception as error:  # the worker died, or could not answer
+                return await answer
+            except Exception as error:  # the worker ended, or could not answer
                 self._fail(error)
+        else:
+            self.unwritten += 1  # fetched, not read
         raise CloseSpider(WORKER_FAILED)
 
     def store(self, item: Any) -> None:
         """Queue one of the spider's items for writing (the pages the worker read are queued)."""
-        if isinstance(item, ITEMS) and not isinstance(item, QueuedPage):
-            self._send(_store, item)
+        if isinstance(item, QueuedPage) or not isinstance(item, ITEMS):
+            return
+        if self.failure is None:
+            self._queue_item(_store, (item,), self._stored)
+        else:
+            self.unwritten += 1
 
     def close(self) -> None:
-        """Write what is left, count every write, and stop the worker."""
+        """Write what is left and wait for it (blocking: the crawl is over), then stop the worker."""
         if self.failure is None and self.unwritten:
-            self._ask_for_write()
-        self._count_writes(wait=True)
-        self.pool.shutdown(wait=True, cancel_futures=True)
+            self._ask(_write, (), self._written)
+        self.loop.remove_reader(self.socket)
+        self.loop.remove_writer(self.socket)
+        self.socket.setblocking(True)
+        try:
+            while self.outgoing:
+                self.socket.sendall(self.outgoing.popleft())
+            while self.replies and self._take(self.socket.recv(1 << 20)):
+                pass
+        except OSError:
+            self._ended()
+        self.socket.close()  # the worker's end of file: it stops
+        atexit.unregister(self.socket.close)
+        self.process.join()
         self.logs.stop()
         if self.unwritten:
             logger.error(
-                "%d pages and items read in this run are not in the archive (the next run fetches them again)",
+                "%d pages and items of this run are not in the archive (the next run fetches them again)",
                 self.unwritten,
             )
 
-    def _send(self, task, *args) -> Future | None:
-        """Queue a task for the worker; None once the worker has failed."""
-        self._count_writes()
+    def _queue_item(self, task, args: tuple, on_reply) -> None:
+        """Send a task that puts one item in the worker's next write; ask for the write when due."""
         self.unwritten += 1
-        if self.failure is None:
-            try:
-                future = self.pool.submit(task, *args)
-            except Exception as error:  # BrokenProcessPool: the worker is gone
-                self._fail(error)
-            else:
-                self.since_write += 1
-                if self.since_write >= self.batch_size:
-                    self._ask_for_write()
-                return future
-        return None
+        self._ask(task, args, on_reply)
+        self.since_write += 1
+        if self.since_write >= self.batch_size:
+            self._ask(_write, (), self._written)
+            self.since_write = 0
 
-    def _ask_for_write(self) -> None:
+    def _ask(self, task, args: tuple, on_reply) -> None:
+        data = pickle.dumps((task, args), protocol=pickle.HIGHEST_PROTOCOL)
+        self.replies.append(on_reply)
+        self.outgoing.append(memoryview(FRAME.pack(len(data)) + data))
+        self._send()
+
+    def _send(self) -> None:
+        """Send what the socket takes now; the event loop sends the rest when it can."""
         try:
-            self.writes.append(self.pool.submit(_write))
-        except Exception as error:
-            self._fail(error)
-        self.since_write = 0
+            while self.outgoing:
+                sent = self.socket.send(self.outgoing[0])
+                if sent < len(self.outgoing[0]):
+                    self.outgoing[0] = self.outgoing[0][sent:]
+                    break
+                self.outgoing.popleft()
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._ended()
+            return
+        if self.outgoing:
+            self.loop.add_writer(self.socket, self._send)
+        else:
+            self.loop.remove_writer(self.socket)
 
-    def _count_writes(self, wait: bool = False) -> None:
-        """Add the counts of the writes done (``wait``: of every write asked for) to the stats."""
-        while self.writes and (wait or self.writes[0].done()):
-            try:
-                written, counts = self.writes.popleft().result()
-            except ArchiveLocked as error:  # the batch stays in the worker for the next write
-                logger.error("%s", error)
-                continue
-            except Exception as error:
-                self._fail(error)
-                continue
+    def _receive(self) -> None:
+        try:
+            self._take(self.socket.recv(1 << 20))
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._ended()
+
+    def _take(self, data: bytes) -> bool:
+        """Hand each complete reply to what waits for it; False at the worker's end of file."""
+        if not data:
+            self._ended()
+            return False
+        self.incoming += data
+        while len(self.incoming) >= FRAME.size:
+            (size,) = FRAME.unpack_from(self.incoming)
+            if len(self.incoming) < FRAME.size + size:
+                break
+            ok, value = pickle.loads(self.incoming[FRAME.size : FRAME.size + size])
+            del self.incoming[: FRAME.size + size]
+            self.replies.popleft()(ok, value)
+        return True
+
+    def _stored(self, ok: bool, value: Any) -> None:
+        if not ok:
+            self._fail(value)
+
+    def _written(self, ok: bool, value: Any) -> None:
+        """A write's reply: its counts for the stats; a locked archive keeps the batch."""
+        if ok:
+            written, counts = value
             self.unwritten -= written
-            for key, value in counts.items():
-                self.stats.inc_value(key, value)
+            for key, count in counts.items():
+                self.stats.inc_value(key, count)
+        elif isinstance(value, ArchiveLocked):
+            logger.error("%s", value)
+        else:
+            self._fail(value)
+
+    def _ended(self) -> None:
+        """The worker is gone (killed, crashed): every task still waiting fails with that."""
+        self.loop.remove_reader(self.socket)
+        self.loop.remove_writer(self.socket)
+        self.process.join(timeout=5)
+        ended = RuntimeError(f"the worker process ended (exit code {self.process.exitcode})")
+        self._fail(ended)
+        while self.replies:
+            self.replies.popleft()(False, ended)
 
     def _fail(self, error: BaseException) -> None:
         if self.failure is None:
             self.failure = error
             logger.error(
-                "The archive worker failed: %s: %s. The crawl stops; what was written stays consistent.",
-                type(error).__name__, error, exc_info=error,
+                "The archive worker failed; the crawl stops (what was written stays consistent): %s",
+                "".join(traceback.format_exception_only(error)).strip(),
             )
+
+
+def _settle(answer: asyncio.Future, ok: bool, value: Any) -> None:
+    if not answer.done():  # a callback cancelled meanwhile (Scrapy closing) no longer waits
+        answer.set_result(value) if ok else answer.set_exception(value)
 
 
 class _LogHere(logging.Handler):
@@ -171,9 +255,11 @@ class _Archive:
 _archive: _Archive | None = None
 
 
-def _start(path: str, busy_timeout: float, write_attempts: int, logs, level: int) -> None:
-    """Log to the crawl's log; Ctrl-C and SIGTERM are for the crawl's process, which writes what
-    is left and then stops the worker; a crawl killed outright (kill -9) takes the worker along."""
+def _serve(connection: socket.socket, path: str, busy_timeout: float, write_attempts: int, logs, level: int) -> None:
+    """The worker's loop: each task in the order sent, each reply in the same order, until the
+    crawl's process closes its end. Log records go to the crawl's log. Ctrl-C and SIGTERM are
+    for the crawl's process, which writes what is left and then stops the worker; a crawl
+    killed outright (kill -9) takes the worker along."""
     global _archive
     to_the_crawl = logging.handlers.QueueHandler(logs)
     to_the_crawl.setFormatter(logging.Formatter("%(message)s"))  # the crawl's log adds time, name, level
@@ -183,6 +269,25 @@ def _start(path: str, busy_timeout: float, write_attempts: int, logs, level: int
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_the_crawl, daemon=True).start()
     _archive = _Archive(path, busy_timeout, write_attempts)
+    tasks = connection.makefile("rb")
+    while len(header := tasks.read(FRAME.size)) == FRAME.size:
+        task, args = pickle.loads(tasks.read(FRAME.unpack(header)[0]))
+        try:
+            reply = pickle.dumps((True, task(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # noqa: BLE001 - the crawl's process decides what it means
+            reply = _failure_reply(error)
+        connection.sendall(FRAME.pack(len(reply)) + reply)
+
+
+def _failure_reply(error: Exception) -> bytes:
+    """The error as it crosses to the crawl's process, with the worker's traceback as a note
+    (an error that does not pickle travels as its text)."""
+    where = "".join(traceback.format_exception(error)).rstrip()
+    error.add_note(f"In the archive worker:\n{where}")
+    try:
+        return pickle.dumps((False, error), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001
+        return pickle.dumps((False, RuntimeError(where)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _exit_with_the_crawl() -> None:

@@ -1,5 +1,6 @@
 """The SQLite archive: rows, upserts, the posts view and the Scrapy pipeline shell."""
 
+import asyncio
 import json
 
 import pytest
@@ -290,15 +291,19 @@ def test_pipeline_without_scrapy_batches_and_passes_other_items_through(db):
     assert db["pages"].count == 3
 
 
-def test_scrapy_pipeline_writes_the_file_and_counts_stats(tmp_path):
+@pytest.mark.parametrize("worker", [True, False], ids=["in the archive worker", "in the crawl's process"])
+def test_scrapy_pipeline_writes_the_file_and_counts_stats(tmp_path, worker):
     path = tmp_path / "a.db"
-    crawler = get_crawler(settings_dict={"ARCHIVE_DB": str(path)})
+    crawler = get_crawler(settings_dict={"ARCHIVE_DB": str(path), "ARCHIVE_WORKER": worker})
     pipeline = ArchivePipeline.from_crawler(crawler)
 
-    pipeline.open_spider()
-    for item in (PAGE_1, PAGE_2, fetched(url=f"http://{SITE}/thread-9-1-1.html", error="HTTP 404")):
-        assert pipeline.process_item(item) is item
-    pipeline.close_spider()
+    async def crawl():  # the worker talks to its process through the crawl's event loop
+        pipeline.open_spider()
+        for item in (PAGE_1, PAGE_2, fetched(url=f"http://{SITE}/thread-9-1-1.html", error="HTTP 404")):
+            assert pipeline.process_item(item) is item
+        pipeline.close_spider()
+
+    asyncio.run(crawl())
 
     db = Database(path)
     assert (db["articles"].count, db["comments"].count, db["pages"].count) == (1, 4, 3)
