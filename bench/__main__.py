@@ -4,7 +4,7 @@ machine, in one run, as one table. See bench/README.md.
     python -m bench                  # 20,000 thread pages (55 min on a shared 2-core machine)
     python -m bench --quick          # 2,000 pages: a smoke run of every measure (~5 min)
     python -m bench --profile        # also py-spy a 2,000-page crawl (where its time goes)
-    python -m bench --prototype      # also crawl 2,000 pages with bench/offcore.py
+    python -m bench --in-process     # also crawl with ARCHIVE_WORKER=0, right after discuz
 """
 
 from __future__ import annotations
@@ -81,11 +81,6 @@ def bare_command(forum: dict, db: Path, log: Path, concurrency: int) -> list[str
             *crawl.crawl_settings(db, log, concurrency)]
 
 
-def offcore_command(forum: dict, db: Path, log: Path, concurrency: int, extra: dict | None = None) -> list[str]:
-    return ["runspider", str(ROOT / "bench" / "offcore.py"), "-a", f"url={forum['index']}",
-            *crawl.crawl_settings(db, log, concurrency)]
-
-
 SNAPSHOT = ("scraper", "spiders", "pipelines", "commands", "sample_forum", "tests/fixtures", "bench", "scrapy.cfg")
 
 
@@ -141,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-pages", choices=("auto", "on", "off"), default="auto",
                         help="crawl with ARCHIVE_RAW_PAGES=1 (auto: when the reparse command exists)")
     parser.add_argument("--profile", action="store_true", help="py-spy a 2,000-page crawl (not a measured one)")
-    parser.add_argument("--prototype", action="store_true", help="also crawl 2,000 pages with bench/offcore.py")
+    parser.add_argument("--in-process", action="store_true",
+                        help="also crawl with ARCHIVE_WORKER=0 (reading and writing in the crawl's process)")
     parser.add_argument("--no-nginx", action="store_true", help="serve with Python's http.server")
     parser.add_argument("--work", type=Path, help="where forums, archives and logs go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
@@ -202,18 +198,6 @@ def main(argv: list[str] | None = None) -> int:
                 crawl.remove_archive(db)
                 results["small_crawl"] = crawl.run("discuz", discuz_command(small, db, work / "small.log", args.concurrency, extra),
                                                    work / "small.log", server)
-                if args.prototype:  # A/B/C on the same 2,000 pages, back to back
-                    say("prototype: bare, bench/offcore.py, discuz again, on 2,000 pages")
-                    proto = {}
-                    for name, command in (("bare", bare_command), ("offcore", offcore_command), ("discuz", discuz_command)):
-                        db_proto = work / f"proto-{name}.db"
-                        crawl.remove_archive(db_proto)
-                        log = work / f"proto-{name}.log"
-                        arguments = (small, db_proto, log, args.concurrency) + ((extra,) if name != "bare" else ())
-                        proto[name] = crawl.run(name, command(*arguments), log, server)
-                        if name != "bare":
-                            proto[name]["archive"] = storage.counts(db_proto)
-                    results["prototype"] = proto
 
         with StaticServer(work / ("forum-large" if large != SMALL else "forum-small"), big_port,
                           work / "nginx-large", not args.no_nginx) as server:
@@ -229,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
                                           work / "large.log", server)
             if large == SMALL:
                 results["small_crawl"] = results["discuz"]
+            if args.in_process:
+                say("2. end-to-end: discuz spider, ARCHIVE_WORKER=0")
+                db_here = work / "in-process.db"
+                crawl.remove_archive(db_here)
+                results["in_process"] = crawl.run(
+                    "in_process", discuz_command(big, db_here, work / "in-process.log", args.concurrency,
+                                                 extra | {"ARCHIVE_WORKER": "0"}), work / "in-process.log", server)
+                results["in_process"]["same_rows"] = storage.counts(db_here) == storage.counts(db)
             say("6. re-crawl of the unchanged forum")
             results["recrawl"] = crawl.run("recrawl", discuz_command(big, db, work / "recrawl.log", args.concurrency, extra),
                                            work / "recrawl.log", server)
@@ -238,14 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             from bench.profile import summarize
 
             with StaticServer(work / "forum-small", small_port, work / "nginx-profile", not args.no_nginx) as server:
-                for name, command in (("discuz", discuz_command), ("offcore", offcore_command)):
-                    if name == "offcore" and not args.prototype:
-                        continue
-                    db_profile, profile = work / f"profile-{name}.db", work / f"profile-{name}.pyspy.txt"
-                    crawl.remove_archive(db_profile)
-                    arguments = (small, db_profile, work / f"profile-{name}.log", args.concurrency)
-                    crawl.run(name, command(*arguments), work / f"profile-{name}.log", server, profile)
-                    results[f"profile_{name}"] = summarize(profile)
+                db_profile, profile = work / "profile-discuz.db", work / "profile-discuz.pyspy.txt"
+                crawl.remove_archive(db_profile)
+                log = work / "profile-discuz.log"
+                crawl.run("discuz", discuz_command(small, db_profile, log, args.concurrency), log, server, profile)
+                results["profile_discuz"] = summarize(profile)
 
         say("4. archive sizes")
         results["sizes"] = storage.sizes(db)
@@ -259,6 +248,29 @@ def main(argv: list[str] | None = None) -> int:
         say(f"results: {work / 'results.json'}")
     print(table(results))
     return 0
+
+
+def cpu_ms(run: dict, role: str | None = None) -> float:
+    """CPU ms per page fetched: of the whole crawl, or of one of its processes (crawl, worker)."""
+    seconds = run["cpu_seconds"] if role is None else run.get("processes", {}).get(role, {}).get("cpu_seconds", 0.0)
+    return seconds / max(run["pages"], 1) * 1000
+
+
+def by_process(run: dict) -> str:
+    """"crawl process 9.1 + worker 21.3" (CPU ms per page), or the total when it has no worker."""
+    if "worker" not in run.get("processes", {}):
+        return f"{cpu_ms(run):.1f} CPU ms/page"
+    return f"{cpu_ms(run):.1f} CPU ms/page: crawl process {cpu_ms(run, 'crawl'):.1f} + worker {cpu_ms(run, 'worker'):.1f}"
+
+
+def peak_rss(small: dict, big: dict, small_pages: int, big_pages: int) -> str:
+    """Each process's peak RSS at both sizes, and how much it grew."""
+    parts = []
+    for role, label in (("crawl", "crawl process"), ("worker", "worker")):
+        a, b = (run.get("processes", {}).get(role, {}).get("peak_rss_mb") for run in (small, big))
+        if a and b:
+            parts.append(f"{label} {a:.0f} MB at {small_pages:,} pages, {b:.0f} MB at {big_pages:,} (×{b / a:.2f})")
+    return "; ".join(parts) or f"{small['peak_rss_mb']:.0f} MB at {small_pages:,} pages, {big['peak_rss_mb']:.0f} MB at {big_pages:,}"
 
 
 def table(r: dict) -> str:
@@ -282,30 +294,24 @@ def table(r: dict) -> str:
         b, d = r["bare"], r["discuz"]
         big = r["forums"]["large"]
         row("2", f"end-to-end, {big['thread_pages']:,} thread + {big['listing_pages']:,} listing pages",
-            f"bare Scrapy {rate(b):.0f} pages/s ({b['seconds']:.0f} s, {b['cpu_seconds'] / max(b['pages'], 1) * 1000:.1f} CPU ms/page); "
-            f"discuz {rate(d):.1f} pages/s ({d['seconds']:.0f} s, {d['cpu_seconds'] / max(d['pages'], 1) * 1000:.1f} CPU ms/page); "
+            f"bare Scrapy {rate(b):.0f} pages/s ({b['seconds']:.0f} s, {cpu_ms(b):.1f} CPU ms/page); "
+            f"discuz {rate(d):.1f} pages/s ({d['seconds']:.0f} s, {by_process(d)}); "
             f"**ratio {rate(d) / rate(b):.3f}**", "≥ 0.9")
         errors = d["stats"].get("archive/errors", 0)
         if errors or d["exit"]:
             row("2", "**discuz crawl had errors**", f"exit {d['exit']}, archive/errors {errors}: see large.log", "0")
         if b["pages"] != d["pages"]:
             row("2", "requests differ", f"bare {b['by_kind']}, discuz {d['by_kind']}", "same set")
-    if "prototype" in r:
-        p = r["prototype"]
-        b = p["bare"]
-        cpu = lambda x: x["cpu_seconds"] / max(x["pages"], 1) * 1000  # noqa: E731
-        row("2p", f"same, {r['forums']['small']['thread_pages']:,} pages, back to back: bare Scrapy",
-            f"{rate(b):.0f} pages/s ({b['seconds']:.0f} s, {cpu(b):.1f} CPU ms/page)", "")
-        for name, label in (("discuz", "discuz spider as it is"), ("offcore", "prototype bench/offcore.py (read+store in a worker process)")):
-            o = p[name]
-            row("2p", label, f"{rate(o):.1f} pages/s ({o['seconds']:.0f} s, crawl process {cpu(o):.1f} CPU ms/page, "
-                f"{o['peak_rss_mb']:.0f} MB); **ratio {rate(o) / rate(b):.3f}**; rows {o.get('archive')}", "≥ 0.9")
+    if "in_process" in r and "bare" in r:
+        i = r["in_process"]
+        row("2", "the same, `-s ARCHIVE_WORKER=0` (reading and writing in the crawl's process)",
+            f"{rate(i):.1f} pages/s ({i['seconds']:.0f} s, {cpu_ms(i):.1f} CPU ms/page); **ratio {rate(i) / rate(r['bare']):.3f}**; "
+            f"same rows: {'yes' if i['same_rows'] else '**no**'}", "")
     small, big = r.get("small_crawl"), r.get("discuz")
     if small and big:
-        growth = big["peak_rss_mb"] / small["peak_rss_mb"]
         row("3", "peak RSS of the discuz crawl",
-            f"{small['peak_rss_mb']:.0f} MB at {r['forums']['small']['thread_pages']:,} pages, {big['peak_rss_mb']:.0f} MB at "
-            f"{r['forums']['large']['thread_pages']:,} pages (×{growth:.2f})", "≤ ×1.10, < 250 MB")
+            peak_rss(small, big, r["forums"]["small"]["thread_pages"], r["forums"]["large"]["thread_pages"]),
+            "≤ ×1.10, < 250 MB")
     for name, w in r.get("storage_write", {}).items():
         label = {"fts": "with full-text index", "no_fts": "without full-text index", "fts_raw": "full-text index + raw pages"}[name]
         row("4", f"save_items, {label}", f"{w['rows_s']:.0f} rows/s ({w['pages_s']:.0f} thread pages/s, {w['posts_s']:.0f} posts/s)", "")
@@ -327,14 +333,15 @@ def table(r: dict) -> str:
         forums = len(r["forums"]["large"]["forums"])
         row("6", "re-crawl of the unchanged forum", f"{rc['requests']} requests {rc['by_kind']} in {rc['seconds']:.1f} s",
             f"robots + index + {forums} listing pages = {2 + forums}")
-    for key in ("profile_discuz", "profile_offcore"):
-        if key in r:
-            p = r[key]
-            lines += ["", f"Profile ({key[8:]}, py-spy, {p['samples']} CPU samples): where the CPU time goes, %",
-                      "", "| category | % |", "|---|---|"]
-            lines += [f"| {k} | {v} |" for k, v in p["categories_pct"].items()]
-            lines += ["", "| function (inclusive) | % |", "|---|---|"]
-            lines += [f"| {k} | {v} |" for k, v in p["inclusive_pct"].items()]
+    if "profile_discuz" in r:
+        p = r["profile_discuz"]
+        lines += ["", f"Profile (discuz, py-spy, {p['samples']} CPU samples): where the CPU time goes, %",
+                  "", "| category | % |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in p["categories_pct"].items()]
+        lines += ["", "| process | category: % |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in p["by_process_pct"].items()]
+        lines += ["", "| function (inclusive) | % |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in p["inclusive_pct"].items()]
     return "\n".join(lines)
 
 
