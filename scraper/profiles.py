@@ -77,7 +77,7 @@ X3 = Profile(
     posts=(f"{_X_POST}[{_PID_ONLY.format(prefix='post_')}]"
            f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]]",),
     message=("id(concat('postmessage_', $pid))",),
-    author=(f"id(concat('favatar', $pid))//div[{has_class('authi')}]/a[{has_class('xw1')}]",
+    author=(f"id(concat('favatar', $pid))/div[{has_class('pi')}]/div[{has_class('authi')}]/a",
             f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]"),
     time=("id(concat('authorposton', $pid))",),
     floor=("id(concat('postnum', $pid))",),
