@@ -8,7 +8,7 @@ transactions of ``ARCHIVE_BATCH_SIZE`` items. Each spider callback awaits the wo
 of its page (the reactor keeps downloading meanwhile) and gets back what its decisions need:
 the page without its bytes, a thread's posts reduced to pid and floor. The worker queues the
 page for writing as it reads it; the pipeline sends the spider's other items (ThreadSynced,
-ForumWalked, network failures) through the same first-in, first-out queue, so the archive is
+ForumWalked, network failures) down the same socket, first in, first out, so the archive is
 written in the order the spider gave. The crawl's process keeps the lock and the ``crawls``
 record (``pipelines.sqlite.ArchivePipeline``, which owns the worker and registers its ``read``
 as ``crawler.page_reader``, the coroutine the spider awaits).
