@@ -39,6 +39,8 @@ PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
 # Keep every fetched page's bytes, zlib-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).
 ARCHIVE_RAW_PAGES = False
+# Read pages and write the archive in a worker process, off the core Scrapy downloads on.
+ARCHIVE_WORKER = True
 # A distributed crawl on scrapy-redis when REDIS_URL is set (spiders/distributed.py); the
 # crawl's Redis keys start with DISTRIBUTED_KEY.
 ADDONS = {"spiders.distributed.Distributed": 0}
