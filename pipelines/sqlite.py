@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
-from sqlite_utils.db import Table
 
 from pipelines.query import enable_queries
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
@@ -229,7 +228,7 @@ def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ThreadSynced):
                 _save_synced(db, item)
             elif isinstance(item, ForumWalked):
-                _put(db["forums"], {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
+                _put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
     return counts
 
 
@@ -276,10 +275,12 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
     stamp = _utc(page.fetched_at)
     thread = page.thread
     generator = (thread and thread.generator) or (page.index and page.index.generator)
-    _put(db["sites"], _without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp)
+    _put(db, "sites", _without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp)
     tid = thread.tid if thread else page.tid
     # The row tells what the latest fetch gave: a later success clears an earlier error.
-    db["pages"].upsert(
+    _upsert(
+        db,
+        "pages",
         {
             "url": page.url,
             "site": page.site,
@@ -294,14 +295,13 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
             "tid": tid,
             "page": thread.page if thread else None,
         },
-        pk="url",
     )
     counts["archive/pages"] += 1
     if page.body is not None:
         _keep_raw_page(db, page, stamp)
     if page.error:
         counts["archive/errors"] += 1
-    if page.kind == "missing" and tid is not None and _get(db["articles"], (page.site, tid)):
+    if page.kind == "missing" and tid is not None and _get(db, "articles", (page.site, tid)):
         # the site says the thread is gone: flag it, keep everything archived
         db.execute(
             "UPDATE articles SET gone_since = coalesce(gone_since, ?) WHERE site = ? AND tid = ?",
@@ -318,7 +318,9 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
 
 
 def _keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
-    db["raw_pages"].insert(
+    _insert(
+        db,
+        "raw_pages",
         {
             "url": page.url,
             "sha256": page.sha256,
@@ -330,7 +332,7 @@ def _keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
             "tid": page.tid,
             "body": zlib.compress(page.body, 6),
         },
-        ignore=True,  # the same bytes again: the first fetch is the one to replay
+        "OR IGNORE",  # the same bytes again: the first fetch is the one to replay
     )
 
 
@@ -338,14 +340,14 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     site, tid, article = thread.site, thread.tid, thread.article
     if thread.fid is not None:
         forum = _without_none({"site": site, "fid": thread.fid, "name": thread.forum_name})
-        _put(db["forums"], forum, stamp)
+        _put(db, "forums", forum, stamp)
     authors = {post.author_uid: post.author for post in thread.posts if post.author_uid is not None}
     for uid, username in authors.items():
-        _put(db["users"], _without_none({"site": site, "uid": uid, "username": username}), stamp)
+        _put(db, "users", _without_none({"site": site, "uid": uid, "username": username}), stamp)
     if thread.page == 1 and thread.page_count > 1:
         _learn_posts_per_page(db, site, len(thread.posts))
 
-    stored = _get(db["articles"], (site, tid)) or {}
+    stored = _get(db, "articles", (site, tid)) or {}
     # Thread-level fields: a None only means "not shown on this page" (views on page 2+).
     row = _without_none(
         {
@@ -366,7 +368,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)
-    if _put(db["articles"], row, stamp):
+    if _put(db, "articles", row, stamp):
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
@@ -375,8 +377,8 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
             continue
         comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
         comment |= _post_row(post)
-        _keep_revision(db, site, tid, _get(db["comments"], (site, post.pid)), comment, stamp, counts)
-        if _put(db["comments"], comment, stamp):
+        _keep_revision(db, site, tid, _get(db, "comments", (site, post.pid)), comment, stamp, counts)
+        if _put(db, "comments", comment, stamp):
             counts["archive/comments"] += 1
 
 
@@ -386,7 +388,9 @@ def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: 
         return
     if (stored["content_text"], stored["content_html"]) == (row["content_text"], row["content_html"]):
         return
-    db["revisions"].insert(
+    _insert(
+        db,
+        "revisions",
         {
             "site": site,
             "pid": stored["pid"],
@@ -397,7 +401,7 @@ def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: 
             "edited_at": stored["edited_at"],
             "seen_at": stored.get("last_seen_at") or stored.get("last_crawled_at"),
             "replaced_at": stamp,
-        }
+        },
     )
     counts["archive/updated_posts"] += 1
 
@@ -407,7 +411,7 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
     row = _without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
     if forum.page == 1:
         row["walk_started_at"] = stamp
-    _put(db["forums"], row, stamp)
+    _put(db, "forums", row, stamp)
     for link in forum.subforums:
         _save_forum_link(db, forum.site, link, stamp)
     for listed in forum.threads:
@@ -424,17 +428,17 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        if _get(db["articles"], (forum.site, listed.tid)) is None:
+        if _get(db, "articles", (forum.site, listed.tid)) is None:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
-        if _put(db["articles"], _without_none(article), stamp):
+        if _put(db, "articles", _without_none(article), stamp):
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
-            _put(db["users"], {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp)
+            _put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp)
 
 
 def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str) -> None:
     row = {"site": site, "fid": link.fid, "name": link.name, "parent_fid": link.parent_fid, "gid": link.gid}
-    _put(db["forums"], _without_none(row), stamp)
+    _put(db, "forums", _without_none(row), stamp)
 
 
 def _save_synced(db: Database, synced: ThreadSynced) -> None:
@@ -457,9 +461,9 @@ def _save_synced(db: Database, synced: ThreadSynced) -> None:
 
 def _learn_posts_per_page(db: Database, site: str, count: int) -> None:
     """Posts per page, from a full first page; the largest seen wins (deleted posts shorten pages)."""
-    stored = (_get(db["sites"], (site,)) or {}).get("posts_per_page") or 0
+    stored = (_get(db, "sites", (site,)) or {}).get("posts_per_page") or 0
     if count > stored:
-        db["sites"].update(site, {"posts_per_page": count})
+        db.execute("UPDATE sites SET posts_per_page = ? WHERE site = ?", [count, site])
 
 
 def _page_count(thread: ThreadPage, stored: int | None) -> int | None:
@@ -473,31 +477,48 @@ def _post_row(post: Post) -> dict[str, Any]:
     return {column: getattr(post, column) for column in POST_COLUMNS}
 
 
-def _put(table: Table, row: dict[str, Any], stamp: str) -> bool:
+def _put(db: Database, name: str, row: dict[str, Any], stamp: str) -> bool:
     """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
+    Plain SQL on the schema we declare: sqlite-utils reads the schema on every call (and
+    ``db[name]`` lists the views), which cost more than the writes.
     """
-    name, pks = table.name, _primary_key(table.name)
+    pks = _primary_key(name)
     where = " AND ".join(f"[{column}] = ?" for column in pks)
     key = [row[column] for column in pks]
-    if table.db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is None:
-        values = {column: _sql_value(value) for column, value in row.items()} | {"first_seen_at": stamp}
-        columns, marks = ", ".join(f"[{c}]" for c in values), ", ".join("?" for _ in values)
-        table.db.execute(f"INSERT INTO [{name}] ({columns}) VALUES ({marks})", list(values.values()))
+    if db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is None:
+        _insert(db, name, row | {"first_seen_at": stamp})
         return True
     changed = [column for column in row if column not in pks]
     if changed:
         sets = ", ".join(f"[{column}] = ?" for column in changed)
-        table.db.execute(f"UPDATE [{name}] SET {sets} WHERE {where}", [_sql_value(row[c]) for c in changed] + key)
+        db.execute(f"UPDATE [{name}] SET {sets} WHERE {where}", [_sql_value(row[c]) for c in changed] + key)
     return False
 
 
-def _get(table: Table, key: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The stored row by primary key (plain SQL: sqlite-utils' Table.get reads the schema on
-    every call, which cost more than the query)."""
-    where = " AND ".join(f"[{column}] = ?" for column in _primary_key(table.name))
-    cursor = table.db.execute(f"SELECT * FROM [{table.name}] WHERE {where}", list(key))
+def _insert(db: Database, name: str, row: dict[str, Any], conflict: str = "") -> None:
+    """INSERT ``row``; ``conflict``: what to do when its key is stored ("OR IGNORE"), or an
+    ON CONFLICT clause."""
+    columns, marks = ", ".join(f"[{c}]" for c in row), ", ".join("?" for _ in row)
+    or_ignore, on_conflict = (conflict, "") if conflict.startswith("OR ") else ("", conflict)
+    db.execute(
+        f"INSERT {or_ignore} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
+        [_sql_value(value) for value in row.values()],
+    )
+
+
+def _upsert(db: Database, name: str, row: dict[str, Any]) -> None:
+    """Insert ``row``, or replace the stored row's values for the columns it has."""
+    pks = _primary_key(name)
+    sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in row if c not in pks)
+    _insert(db, name, row, f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}")
+
+
+def _get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The stored row by primary key (plain SQL, as _put)."""
+    where = " AND ".join(f"[{column}] = ?" for column in _primary_key(name))
+    cursor = db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))
     found = cursor.fetchone()
     return None if found is None else dict(zip([d[0] for d in cursor.description], found))
 
