@@ -368,7 +368,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)
-    if _put(db, "articles", row, stamp):
+    if _put(db, "articles", row, stamp, stored=bool(stored)):
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
@@ -377,8 +377,9 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
             continue
         comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
         comment |= _post_row(post)
-        _keep_revision(db, site, tid, _get(db, "comments", (site, post.pid)), comment, stamp, counts)
-        if _put(db, "comments", comment, stamp):
+        stored_comment = _get(db, "comments", (site, post.pid))
+        _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
+        if _put(db, "comments", comment, stamp, stored=stored_comment is not None):
             counts["archive/comments"] += 1
 
 
@@ -477,17 +478,20 @@ def _post_row(post: Post) -> dict[str, Any]:
     return {column: getattr(post, column) for column in POST_COLUMNS}
 
 
-def _put(db: Database, name: str, row: dict[str, Any], stamp: str) -> bool:
+def _put(db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None) -> bool:
     """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
-    Plain SQL on the schema we declare: sqlite-utils reads the schema on every call (and
-    ``db[name]`` lists the views), which cost more than the writes.
+    ``stored``: whether the row is stored, when the caller has just read it. Plain SQL on the
+    schema we declare: sqlite-utils reads the schema on every call (and ``db[name]`` lists the
+    views), which cost more than the writes.
     """
     pks = _primary_key(name)
     where = " AND ".join(f"[{column}] = ?" for column in pks)
     key = [row[column] for column in pks]
-    if db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is None:
+    if stored is None:
+        stored = db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is not None
+    if not stored:
         _insert(db, name, row | {"first_seen_at": stamp})
         return True
     changed = [column for column in row if column not in pks]
