@@ -36,6 +36,7 @@ from scraper.markup import (
     read_page,
     squash,
     title_tag,
+    words_of,
 )
 from scraper.models import Post, ThreadPage
 from scraper.profiles import Profile, choose, selectors
@@ -152,7 +153,7 @@ def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree
     for expression in profile.posts:
         found: dict[int, etree._Element] = {}
         for element in compiled(expression)(root):
-            pid = _pid_of(element, profile)
+            pid = None if isinstance(element, str) else _pid_of(element, profile)
             if pid is not None and pid not in found:
                 found[pid] = element
         if found:
@@ -203,7 +204,7 @@ class _PostReader:
                 yield found
 
     def post(self, pid: int, root: etree._Element) -> Post:
-        message_el = next((found[0] for found in self._found("message", pid, root)), None)
+        message_el = next((found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str)), None)
         author, uid = self.author(pid, root)
         post = Post(pid=pid, floor=None, author=author, author_uid=uid)
         post.posted_at = self.posted_at(pid, root)
@@ -226,9 +227,9 @@ class _PostReader:
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
         for links in self._found("author", pid, root):
             for link in links:
-                name = squash(link.text_content())
+                name = squash(words_of(link))
                 if name:
-                    match = UID_IN_HREF.search(link.get("href") or "")
+                    match = None if isinstance(link, str) else UID_IN_HREF.search(link.get("href") or "")
                     return name, int(match[1]) if match else None
         # Any named link to a member's space; else a bold name (legacy templates).
         for link in _ANY_LINK(root):
@@ -247,7 +248,8 @@ class _PostReader:
         for elements in self._found("time", pid, root):
             for element in elements:
                 # Relative times wrap the exact time in a span's title.
-                for candidate in _EXACT_TIME(element) + [element.text_content()]:
+                exact = [] if isinstance(element, str) else _EXACT_TIME(element)
+                for candidate in exact + [words_of(element)]:
                     if value := page_time(candidate, self.tz, self.fetched_at):
                         return value
         # Legacy templates: the first date with a time of day in the post outside its message
@@ -259,7 +261,7 @@ class _PostReader:
 
     def floor_label(self, pid: int, root: etree._Element) -> str | None:
         for found in self._found("floor", pid, root):
-            return squash(found[0].text_content())
+            return squash(words_of(found[0]))
         return None
 
 
@@ -330,7 +332,7 @@ def _pager(sel: Selector, base_url: str, tid: int, url_page: int, xpaths: tuple[
 
 def _views_replies(root: etree._Element, xpaths: tuple[str, ...]) -> tuple[int | None, int | None]:
     for xpath in xpaths:
-        numbers = [first_int(element.text_content()) for element in compiled(xpath)(root)]
+        numbers = [first_int(words_of(found)) for found in compiled(xpath)(root)]
         numbers = [n for n in numbers if n is not None]
         if len(numbers) >= 2:
             return numbers[0], numbers[1]

@@ -271,7 +271,7 @@ def first_text(sel: Selector, xpaths: tuple[str, ...]) -> str | None:
     """The words of the first element the first matching XPath finds."""
     for xpath in xpaths:
         found = compiled(xpath)(sel.root)
-        value = squash(_STRING(found[0])) if found else ""
+        value = squash(words_of(found[0])) if found else ""
         if value:
             return value
     return None
@@ -281,6 +281,12 @@ def title_tag(sel: Selector) -> str | None:
     found = _HEAD_TITLE(sel.root) or _ANY_TITLE(sel.root)
     title = squash(found[0] if found else "")
     return title.split(" - ")[0] or None
+
+
+def words_of(found: etree._Element | str) -> str:
+    """The words of what an XPath found: an element's text, or the string itself (a user's
+    profile may select text() or an attribute)."""
+    return found if isinstance(found, str) else _STRING(found)
 
 
 @functools.lru_cache(maxsize=None)

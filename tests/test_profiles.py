@@ -221,3 +221,25 @@ def test_a_wrong_profiles_file_stops_the_crawl_before_its_first_request(tmp_path
     assert result.returncode == 1
     assert f"profiles={bad}: ours: message is not a valid XPath" in result.stderr
     assert "Crawled (" not in result.stderr
+
+
+def test_a_profile_may_select_text_instead_of_elements(fixture_bytes):
+    """Users write text() and @attribute selectors too: they give the same words."""
+    profiles = profiles_from_toml(
+        """
+        [[profile]]
+        name = "text selectors"
+        extends = "x3"
+        sites = ["127.0.0.1:8080"]
+        title = "id('thread_subject')/text()"
+        time = "id(concat('authorposton', $pid))/text()"
+        views_replies = "id('postlist')/table[1]//span[@class='xi1']/text()"
+        message = ["id(concat('postmessage_', $pid))/@id", "id(concat('postmessage_', $pid))"]
+        """
+    )
+    body = fixture_bytes("discuz/x35-robot-thread-1-p1.html")
+    url = X35 + "forum.php?mod=viewthread&tid=1&page=1"
+    page, expected = parse_thread_page(body, url, profiles=profiles), parse_thread_page(body, url)
+    assert page.profile == "text selectors"
+    assert (page.title, page.views, page.replies) == (expected.title, expected.views, expected.replies)
+    assert page.posts == expected.posts
