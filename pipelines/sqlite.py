@@ -332,7 +332,7 @@ def _keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
             "tid": page.tid,
             "body": zlib.compress(page.body, 6),
         },
-        "OR IGNORE",  # the same bytes again: the first fetch is the one to replay
+        or_ignore=True,  # the same bytes again: the first fetch is the one to replay
     )
 
 
@@ -501,13 +501,12 @@ def _put(db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool 
     return False
 
 
-def _insert(db: Database, name: str, row: dict[str, Any], conflict: str = "") -> None:
-    """INSERT ``row``; ``conflict``: what to do when its key is stored ("OR IGNORE"), or an
-    ON CONFLICT clause."""
+def _insert(db: Database, name: str, row: dict[str, Any], *, or_ignore: bool = False, on_conflict: str = "") -> None:
+    """INSERT ``row`` (plain SQL, as _put); ``or_ignore``: keep the stored row when its key is
+    stored; ``on_conflict``: an ON CONFLICT clause instead."""
     columns, marks = ", ".join(f"[{c}]" for c in row), ", ".join("?" for _ in row)
-    or_ignore, on_conflict = (conflict, "") if conflict.startswith("OR ") else ("", conflict)
     db.execute(
-        f"INSERT {or_ignore} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
+        f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
         [_sql_value(value) for value in row.values()],
     )
 
@@ -516,7 +515,7 @@ def _upsert(db: Database, name: str, row: dict[str, Any]) -> None:
     """Insert ``row``, or replace the stored row's values for the columns it has."""
     pks = _primary_key(name)
     sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in row if c not in pks)
-    _insert(db, name, row, f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}")
+    _insert(db, name, row, on_conflict=f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}")
 
 
 def _get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
