@@ -30,7 +30,8 @@ _EDIT_NOTE_XPATH = etree.XPath(".//i[contains(concat(' ', normalize-space(@class
 _QUOTE_XPATH = etree.XPath(
     ".//div[contains(concat(' ', normalize-space(@class), ' '), ' quote ')]//blockquote | .//blockquote"
 )
-_LOCKED_XPATH = etree.XPath(".//div[contains(concat(' ', normalize-space(@class), ' '), ' locked ')]")
+# The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
+LOCKED_NOTICE = etree.XPath(".//div[contains(concat(' ', normalize-space(@class), ' '), ' locked ')]")
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
@@ -130,7 +131,7 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
             else:  # no URL at all: the link's words stay
                 del link.attrib["href"]
 
-    hidden = bool(_LOCKED_XPATH(root))
+    hidden = bool(LOCKED_NOTICE(root))
     inner = (root.text or "") + "".join(
         etree.tostring(child, encoding="unicode", method="html") for child in root
     )

@@ -17,7 +17,7 @@ from lxml import etree
 from parsel import Selector
 
 from scraper import profiles
-from scraper.content import Message, extract_message, real_image_src
+from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_src
 from scraper.dates import ABSOLUTE
 from scraper.encoding import decode_html
 from scraper.markup import (
@@ -53,7 +53,6 @@ _POST_CANDIDATES = compiled("//*[starts-with(@id, 'post_') or starts-with(@id, '
 _MESSAGE_CANDIDATES = compiled("//*[starts-with(@id, 'postmessage_') or starts-with(@id, 'message')]")
 _HOLDS_MESSAGE = compiled(f"boolean(self::*{profiles.HOLDS_MESSAGE})")
 _GENERATOR = compiled("/html/head/meta[@name='generator']/@content | /html/body/meta[@name='generator']/@content")
-_LOCKED = compiled(f".//div[{has_class('locked')}]")
 _EXACT_TIME = compiled(".//span/@title")
 _ANY_LINK = compiled(".//a[@href]")
 _BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
@@ -204,12 +203,13 @@ class _PostReader:
                 yield found
 
     def post(self, pid: int, root: etree._Element) -> Post:
-        message_el = next((found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str)), None)
+        messages = (found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str))
+        message_el = next(messages, None)
         author, uid = self.author(pid, root)
         post = Post(pid=pid, floor=None, author=author, author_uid=uid)
         post.posted_at = self.posted_at(pid, root)
         if message_el is None:
-            notice = _LOCKED(root)
+            notice = LOCKED_NOTICE(root)
             notice_text = " ".join(notice[0].itertext()).strip() if notice else ""
             post.content_text = re.sub(r"\s+", " ", notice_text)
             post.masked = bool(BANNED_NOTICE.search(notice_text))
