@@ -480,7 +480,7 @@ def _load_profiles(path: str) -> tuple[Profile, ...]:
     """The user's selector profiles; a clear error at start when the file is wrong."""
     try:
         return profiles_from_toml(Path(path).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, ValueError) as error:  # a file not in UTF-8 is a ValueError too
         raise ValueError(f"profiles={path}: {error}") from None
 
 
