@@ -14,24 +14,19 @@ from dataclasses import dataclass, field
 import nh3
 from lxml import etree, html
 
-from scraper.markup import absolute_url
+from scraper.markup import absolute_url, has_class
 from scraper.noise import remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote.
 _UI_XPATH = etree.XPath(
     ".//script | .//style | .//noscript"
     " | .//em[starts-with(@onclick, 'copycode')]"  # 复制代码 under code blocks
-    # [@class] first: most elements have none, and the class test is the costly part.
-    " | .//*[@class][contains(concat(' ', normalize-space(@class), ' '), ' aimg_tip ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' tip ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' attach_nopermission ')]"  # guest prompt
+    f" | .//*[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"  # guest prompt
 )
-_EDIT_NOTE_XPATH = etree.XPath(".//i[contains(concat(' ', normalize-space(@class), ' '), ' pstatus ')]")
-_QUOTE_XPATH = etree.XPath(
-    ".//div[contains(concat(' ', normalize-space(@class), ' '), ' quote ')]//blockquote | .//blockquote"
-)
+_EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
+_QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(".//div[contains(concat(' ', normalize-space(@class), ' '), ' locked ')]")
+LOCKED_NOTICE = etree.XPath(f".//div[{has_class('locked')}]")
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)

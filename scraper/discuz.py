@@ -60,7 +60,7 @@ _AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
 _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
-_ATTACHMENT_LIST_IMAGES = compiled(f".//div[@class][{has_class('pattl')}]//img")
+_ATTACHMENT_LIST_IMAGES = compiled(f".//div[{has_class('pattl')}]//img")
 _ATTACHMENT_LINKS = compiled(".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]/@href")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")

@@ -38,8 +38,10 @@ _INT = re.compile(r"\d+")
 
 
 def has_class(name: str) -> str:
-    """XPath predicate: the element has CSS class ``name`` (among others)."""
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+    """XPath predicate: the element has CSS class ``name`` (among others). The plain
+    contains() goes first: libxml2 stops there for most elements, and the exact test with
+    normalize-space() cost about 1 µs per element with a class (a third of some searches)."""
+    return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
 
 
 BREADCRUMB = (
