@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from pipelines.sqlite import open_archive, save_items
+from pipelines.sqlite import open_archive, raw_body, save_items
 from scraper.models import FetchedPage
 from scraper.profiles import Profile, profiles_from_toml
 from scraper.reading import read_page_into
@@ -53,7 +52,7 @@ def reparse(
     batch: list[FetchedPage] = []
     posts_per_page = {row["site"]: row["posts_per_page"] for row in old["sites"].rows}
     for row in old.query("SELECT * FROM raw_pages ORDER BY fetched_at, rowid"):
-        body = zlib.decompress(row["body"])
+        body = raw_body(row["body"])
         page = FetchedPage(
             url=row["url"],
             site=row["site"],

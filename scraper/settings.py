@@ -40,7 +40,7 @@ TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console po
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
 EXTENSIONS = {"spiders.progress.Progress": 500}
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
-# Keep every fetched page's bytes, zlib-compressed, in the archive's raw_pages table, so
+# Keep every fetched page's bytes, zstd-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).
 ARCHIVE_RAW_PAGES = False
 # Read pages and write the archive in a worker process, off the core Scrapy downloads on.
