@@ -60,8 +60,13 @@ _AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
 _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
-_ATTACHMENT_LIST_IMAGES = compiled(f".//div[{has_class('pattl')}]//img")
-_ATTACHMENT_LINKS = compiled(".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]/@href")
+# Attachment links, and the attachment lists (div.pattl) Discuz puts after the message, in
+# one XPath call: 45 µs per post, against 75 for two calls (a descendant::*[self::a or
+# self::div] test costs more than both).
+_ATTACHMENT_PARTS = compiled(
+    "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
+    f" | descendant::div[{has_class('pattl')}]"
+)
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
@@ -218,10 +223,8 @@ class _PostReader:
             return post
         message = extract_message(message_el, self.base_url)
         apply_message(post, message, self.tz)
-        post.images = message.images + [
-            src for src in _attachment_images(root, self.base_url) if src not in message.images
-        ]
-        post.attachments = _attachments(root, self.base_url)
+        list_images, post.attachments = _attachments(root, self.base_url)
+        post.images = message.images + [src for src in list_images if src not in message.images]
         return post
 
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
@@ -373,22 +376,18 @@ def _quoted_author(header: str) -> str | None:
     return " ".join(words[:-1] if len(words) >= 2 else words) or None
 
 
-def _attachment_images(root: etree._Element, base_url: str) -> list[str]:
-    """Images of the attachment list that Discuz puts after the message (div.pattl)."""
-    found: list[str] = []
-    if next(root.iter("img"), None) is None:  # most posts: no image to look for
-        return found
-    for img in _ATTACHMENT_LIST_IMAGES(root):
-        src = real_image_src(img, base_url)
-        if src and src not in found:
-            found.append(src)
-    return found
-
-
-def _attachments(root: etree._Element, base_url: str) -> list[str]:
-    found = []
-    for href in _ATTACHMENT_LINKS(root):
-        url = absolute_url(base_url, href)
-        if url and url not in found:
-            found.append(url)
-    return found
+def _attachments(root: etree._Element, base_url: str) -> tuple[list[str], list[str]]:
+    """The images of the post's attachment lists, and its attachment links."""
+    images: list[str] = []
+    links: list[str] = []
+    for element in _ATTACHMENT_PARTS(root):
+        if element.tag == "a":
+            url = absolute_url(base_url, element.get("href"))
+            if url and url not in links:
+                links.append(url)
+            continue
+        for img in element.iter("img"):
+            src = real_image_src(img, base_url)
+            if src and src not in images:
+                images.append(src)
+    return images, links
