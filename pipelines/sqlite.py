@@ -18,7 +18,7 @@ import os
 import sqlite3
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,18 +219,25 @@ def create_schema(db: Database) -> None:
 # What the archive stores: the spider's other items pass through the pipeline untouched.
 ITEMS = (FetchedPage, ThreadSynced, ForumWalked)
 
+# The rows of sites, forums and users one transaction wrote: (table, *key) -> the values it
+# last wrote there. Every page of a batch puts its site, forum and authors again: _put then
+# writes only what changed.
+Written = dict[tuple[Any, ...], dict[str, Any]]
+
 
 def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
     """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
+    written: Written = {}
     with _write_transaction(db):
         for item in items:
             if isinstance(item, FetchedPage):
-                _save_page(db, item, counts)
+                _save_page(db, item, counts, written)
             elif isinstance(item, ThreadSynced):
                 _save_synced(db, item)
             elif isinstance(item, ForumWalked):
-                _put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}, _utc(item.finished_at))
+                row = {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}
+                _put(db, "forums", row, _utc(item.finished_at), written=written)
     return counts
 
 
@@ -273,11 +280,11 @@ def _write_transaction(db: Database):
         raise
 
 
-def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
+def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: Written) -> None:
     stamp = _utc(page.fetched_at)
     thread = page.thread
     generator = (thread and thread.generator) or (page.index and page.index.generator)
-    _put(db, "sites", _without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp)
+    _put(db, "sites", _without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp, written=written)
     tid = thread.tid if thread else page.tid
     # The row tells what the latest fetch gave: a later success clears an earlier error.
     _upsert(
@@ -310,13 +317,13 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str]) -> None:
             [stamp, page.site, tid],
         )
     if thread:
-        _save_thread(db, thread, stamp, counts)
+        _save_thread(db, thread, stamp, counts, written)
     if page.forum:
-        _save_forum_page(db, page.forum, stamp, counts)
+        _save_forum_page(db, page.forum, stamp, counts, written)
     if page.index:
         for link in page.index.forums:
             if not link.is_category:
-                _save_forum_link(db, page.site, link, stamp)
+                _save_forum_link(db, page.site, link, stamp, written)
 
 
 def _keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
@@ -351,14 +358,14 @@ def raw_body(blob: bytes) -> bytes:
     return zlib.decompress(blob)
 
 
-def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[str]) -> None:
+def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[str], written: Written) -> None:
     site, tid, article = thread.site, thread.tid, thread.article
     if thread.fid is not None:
         forum = _without_none({"site": site, "fid": thread.fid, "name": thread.forum_name})
-        _put(db, "forums", forum, stamp)
+        _put(db, "forums", forum, stamp, written=written)
     authors = {post.author_uid: post.author for post in thread.posts if post.author_uid is not None}
     for uid, username in authors.items():
-        _put(db, "users", _without_none({"site": site, "uid": uid, "username": username}), stamp)
+        _put(db, "users", _without_none({"site": site, "uid": uid, "username": username}), stamp, written=written)
     if thread.page == 1 and thread.page_count > 1:
         _learn_posts_per_page(db, site, len(thread.posts))
 
@@ -387,15 +394,20 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
-    for post in thread.comments:
-        if post.pid == article_pid:
-            continue
+    posts = [post for post in thread.comments if post.pid != article_pid]
+    stored_comments = _get_comments(db, site, [post.pid for post in posts])
+    new, seen = [], []
+    for post in posts:
         comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
         comment |= _post_row(post)
-        stored_comment = _get(db, "comments", (site, post.pid))
+        stored_comment = stored_comments.get(post.pid)
         _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
-        if _put(db, "comments", comment, stamp, stored=stored_comment is not None):
-            counts["archive/comments"] += 1
+        (seen if stored_comment else new).append(comment)
+        stored_comments[post.pid] = comment  # a pid twice on one page: the second updates the first
+    if new:
+        _insert(db, "comments", *(comment | {"first_seen_at": stamp} for comment in new))
+        counts["archive/comments"] += len(new)
+    _update(db, "comments", *seen)  # after the inserts: a pid twice on one page is in both
 
 
 def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: dict, stamp: str, counts: Counter[str]) -> None:
@@ -422,14 +434,14 @@ def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: 
     counts["archive/updated_posts"] += 1
 
 
-def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter[str]) -> None:
+def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter[str], written: Written) -> None:
     """A page of a thread list: the forum, its sub-forums, and each thread's listing row."""
     row = _without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
     if forum.page == 1:
         row["walk_started_at"] = stamp
-    _put(db, "forums", row, stamp)
+    _put(db, "forums", row, stamp, written=written)
     for link in forum.subforums:
-        _save_forum_link(db, forum.site, link, stamp)
+        _save_forum_link(db, forum.site, link, stamp, written)
     for listed in forum.threads:
         article = {
             "site": forum.site,
@@ -449,12 +461,12 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
         if _put(db, "articles", _without_none(article), stamp):
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
-            _put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp)
+            _put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
 
 
-def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str) -> None:
+def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str, written: Written) -> None:
     row = {"site": site, "fid": link.fid, "name": link.name, "parent_fid": link.parent_fid, "gid": link.gid}
-    _put(db, "forums", _without_none(row), stamp)
+    _put(db, "forums", _without_none(row), stamp, written=written)
 
 
 def _save_synced(db: Database, synced: ThreadSynced) -> None:
@@ -493,36 +505,62 @@ def _post_row(post: Post) -> dict[str, Any]:
     return {column: getattr(post, column) for column in POST_COLUMNS}
 
 
-def _put(db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None) -> bool:
+def _put(
+    db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None, written: Written | None = None
+) -> bool:
     """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
-    ``stored``: whether the row is stored, when the caller has just read it. Plain SQL on the
-    schema we declare: sqlite-utils reads the schema on every call (and ``db[name]`` lists the
-    views), which cost more than the writes.
+    ``stored``: whether the row is stored, when the caller has just read it. ``written``: what
+    this transaction wrote to the table's rows (kept up to date here): a row written before is
+    stored, and of its columns only those whose value changed are written again; only for
+    columns no other statement writes in the transaction. Plain SQL on the schema we declare:
+    sqlite-utils reads the schema on every call (and ``db[name]`` lists the views), which cost
+    more than the writes.
     """
     pks = _primary_key(name)
     where = " AND ".join(f"[{column}] = ?" for column in pks)
     key = [row[column] for column in pks]
+    if written is not None:
+        known = written.setdefault((name, *key), {})
+        if known:
+            stored = True
+            row = {c: value for c, value in row.items() if c in pks or c not in known or known[c] != value}
+        known.update(row)
     if stored is None:
         stored = db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is not None
     if not stored:
         _insert(db, name, row | {"first_seen_at": stamp})
         return True
-    changed = [column for column in row if column not in pks]
-    if changed:
-        sets = ", ".join(f"[{column}] = ?" for column in changed)
-        db.execute(f"UPDATE [{name}] SET {sets} WHERE {where}", [_sql_value(row[c]) for c in changed] + key)
+    _update(db, name, row)
     return False
 
 
-def _insert(db: Database, name: str, row: dict[str, Any], *, or_ignore: bool = False, on_conflict: str = "") -> None:
-    """INSERT ``row`` (plain SQL, as _put); ``or_ignore``: keep the stored row when its key is
-    stored; ``on_conflict``: an ON CONFLICT clause instead."""
-    columns, marks = ", ".join(f"[{c}]" for c in row), ", ".join("?" for _ in row)
-    db.execute(
+def _insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = False, on_conflict: str = "") -> None:
+    """INSERT the rows, all with the same columns, as one statement (plain SQL, as _put);
+    ``or_ignore``: keep the stored row when its key is stored; ``on_conflict``: an ON
+    CONFLICT clause instead."""
+    if not rows:
+        return
+    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), ", ".join("?" for _ in rows[0])
+    db.conn.executemany(
         f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
-        [_sql_value(value) for value in row.values()],
+        [[_sql_value(value) for value in row.values()] for row in rows],
+    )
+
+
+def _update(db: Database, name: str, *rows: dict[str, Any]) -> None:
+    """UPDATE the stored rows, all with the same columns, by primary key, as one statement;
+    columns missing from the rows keep their stored values."""
+    pks = _primary_key(name)
+    changed = [column for column in rows[0] if column not in pks] if rows else []
+    if not changed:
+        return
+    sets = ", ".join(f"[{column}] = ?" for column in changed)
+    where = " AND ".join(f"[{column}] = ?" for column in pks)
+    db.conn.executemany(
+        f"UPDATE [{name}] SET {sets} WHERE {where}",
+        [[_sql_value(row[c]) for c in changed] + [row[c] for c in pks] for row in rows],
     )
 
 
@@ -536,9 +574,21 @@ def _upsert(db: Database, name: str, row: dict[str, Any]) -> None:
 def _get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
     """The stored row by primary key (plain SQL, as _put)."""
     where = " AND ".join(f"[{column}] = ?" for column in _primary_key(name))
-    cursor = db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))
-    found = cursor.fetchone()
-    return None if found is None else dict(zip([d[0] for d in cursor.description], found))
+    return next(_dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
+
+
+def _get_comments(db: Database, site: str, pids: list[int]) -> dict[int, dict[str, Any]]:
+    """The stored comments among ``pids``, by pid: one SELECT for a page instead of one a post."""
+    if not pids:
+        return {}
+    marks = ", ".join("?" for _ in pids)
+    cursor = db.execute(f"SELECT * FROM comments WHERE site = ? AND pid IN ({marks})", [site, *pids])
+    return {row["pid"]: row for row in _dicts(cursor)}
+
+
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return (dict(zip(names, found)) for found in cursor)
 
 
 def _primary_key(name: str) -> tuple[str, ...]:

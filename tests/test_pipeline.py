@@ -2,13 +2,14 @@
 
 import asyncio
 import json
+from collections import Counter
 
 import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
 from pipelines.sqlite import ArchivePipeline, create_schema, open_archive, save_items
-from scraper.models import FetchedPage, Post, ThreadPage
+from scraper.models import FetchedPage, ForumWalked, Post, ThreadPage, ThreadSynced
 
 SITE = "127.0.0.1:8080"
 BOOKKEEPING = {"last_crawled_at", "last_seen_at", "fetched_at"}
@@ -179,6 +180,31 @@ def test_same_page_twice_leaves_the_same_rows(db):
     assert all_rows(db) == before  # first_seen_at included: it is never changed
     assert db["articles"].get((SITE, 1))["last_crawled_at"] == later
     assert db["comments"].get((SITE, 105))["last_seen_at"] == later
+
+
+def test_a_batch_writes_what_its_items_written_one_by_one_write():
+    """In one transaction the site, forum and author rows each page repeats are written once
+    and a page's comments together: the archive holds the same as with one item a transaction."""
+    later = "2024-03-10T09:00:00+00:00"
+    items = [
+        PAGE_1,
+        fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T08:00:01+00:00"),
+        ForumWalked(SITE, 2, "2024-03-10T07:59:00+00:00", "2024-03-10T08:00:02+00:00"),
+        # later: an edited reply, a renamed author and forum, a new reply twice on one page
+        fetched(thread(1, [ARTICLE, post(102, 2, "老主任二", 7, "改过了。"), PAGE_1_REPLIES[1]], forum_name="秘书之家二"), at=later),
+        fetched(thread(2, [*PAGE_2_REPLIES, post(106, 6, text="新"), post(106, 6, text="又改了")]), at=later),
+        ThreadSynced(SITE, 1, 5, None, later, complete=True, pids=[101, 102, 103, 104, 105, 106]),
+        fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T09:00:01+00:00"),
+    ]
+    one_by_one, batch = Database(memory=True), Database(memory=True)
+    create_schema(one_by_one)
+    create_schema(batch)
+    counts = sum((save_items(one_by_one, [item]) for item in items), Counter())
+
+    assert save_items(batch, items) == counts
+    assert counts["archive/updated_posts"] == 2
+    assert batch["comments"].get((SITE, 106))["content_text"] == "又改了"  # the later on the page
+    assert all_rows(batch, ignore=()) == all_rows(one_by_one, ignore=())
 
 
 def test_page_past_the_end_repeating_the_last_page_changes_nothing(db):
