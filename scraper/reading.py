@@ -5,6 +5,7 @@ re-parse command both read pages here, so a re-parse gives the rows the crawl ga
 
 from __future__ import annotations
 
+import traceback
 from datetime import datetime
 
 from scraper.discuz import parse_thread_html
@@ -66,6 +67,13 @@ def read_page_into(
         fetched.error = with_status(fetched.status, "the server answered with an error")
     setattr(fetched, fetched.asked_as.removeprefix("api_"), result)
     return None
+
+
+def read_page_logged_elsewhere(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
+    """read_page_into for a caller that logs in another place or process: the page, and a
+    parser crash's traceback as text (None when there was none)."""
+    crash = read_page_into(fetched, body, **parse_kwargs)
+    return fetched, None if crash is None else "".join(traceback.format_exception(crash))
 
 
 def with_status(status: int, message: str) -> str:

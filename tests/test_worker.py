@@ -14,7 +14,7 @@ from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
 from pipelines.sqlite import open_archive, save_items
-from pipelines.worker import ArchiveWorker, QueuedPage
+from pipelines.worker import READ_HERE_AFTER, ArchiveWorker, QueuedPage
 from sample_forum import serve
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced
 from scraper.reading import read_page_into
@@ -141,3 +141,32 @@ def test_a_failed_worker_fails_the_run_clearly_and_the_next_run_completes_the_ar
     db = Database(db_path)
     assert stored(db) == visible(V1)
     assert [row["outcome"] for row in db.query("SELECT outcome FROM crawls ORDER BY id")] == ["failed", "finished"]
+
+
+def test_a_busy_worker_has_the_crawls_process_read_the_next_pages_and_writes_them_all(tmp_path):
+    """Pages arriving while READ_HERE_AFTER wait in the worker are read in the crawl's process;
+    the spider then yields them whole, and the worker writes them with the others."""
+    names = sorted(path.name for path in SAMPLE.glob("thread-*-1-1.html"))[: READ_HERE_AFTER + 3]
+    here = open_archive(tmp_path / "here.db")
+    pages = []
+    for name in names:
+        page, body = fetched("thread", name)
+        read_page_into(page, body)
+        pages.append(page)
+    save_items(here, pages)
+    crawler = get_crawler()
+    open_archive(tmp_path / "worker.db").close()
+
+    async def all_at_once():
+        worker = ArchiveWorker(tmp_path / "worker.db", crawler.stats, batch_size=3)
+        answers = await asyncio.gather(*(worker.read(*fetched("thread", name)) for name in names))
+        for page, crash in answers:  # what the pipeline sends
+            worker.store(page)
+        worker.close()
+        return [page for page, crash in answers]
+
+    answers = asyncio.run(all_at_once())
+    assert [isinstance(page, QueuedPage) for page in answers] == [True] * READ_HERE_AFTER + [False] * 3
+    assert answers[-1].thread == pages[-1].thread  # read here: the whole page
+    assert crawler.stats.get_value("archive/pages_read_in_crawl_process") == 3
+    assert rows(Database(tmp_path / "worker.db")) == rows(here)
