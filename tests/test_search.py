@@ -99,6 +99,20 @@ def assert_index_matches_table(db, table):
     db.execute(f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('integrity-check', 1)")
 
 
+def test_an_update_reindexes_a_row_only_when_its_indexed_text_changed(db):
+    changes = db.conn.total_changes
+    db.execute("UPDATE comments SET last_seen_at = '2026-11-27T00:00:00+00:00' WHERE pid = 11")
+    assert db.conn.total_changes - changes == 1  # the row alone: its index entries stay
+    changes = db.conn.total_changes
+    db.execute("UPDATE comments SET content_text = '先当好参谋' WHERE pid = 11")
+    assert db.conn.total_changes - changes > 1  # the row, and its index entries out and in
+    db.execute("UPDATE articles SET title = '如何当好秘书长', views = 9 WHERE tid = 1")
+    assert matches(db, "comments", "摆正位置") == [] and matches(db, "comments", "当好参谋") == [11]
+    assert matches(db, "articles", "秘书长") == [10] and matches(db, "articles", "办公室主任") == []
+    assert_index_matches_table(db, "comments")
+    assert_index_matches_table(db, "articles")
+
+
 def test_enabling_again_changes_nothing(db):
     before = schema(db)
     enable_queries(db)
