@@ -3,7 +3,8 @@
 When the parser improves, archives crawled with ``-s ARCHIVE_RAW_PAGES=1`` can be read
 again: every kept page is replayed in the order it was fetched, through the same reading
 code as the crawl (scraper.reading) and the same storage code (save_items), into a new
-archive. What no single page holds — the runs (crawls), what each thread was last synced
+archive. Pages are read by a pool of processes, one per core, in order (imap), while this
+process writes them. What no single page holds — the runs (crawls), what each thread was last synced
 as, and which posts a full read found gone — is copied from the source, so a scheduled
 re-crawl goes on from the rebuilt archive.
 
@@ -15,9 +16,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import sqlite3
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -28,6 +33,9 @@ from scraper.profiles import Profile, profiles_from_toml
 from scraper.reading import read_page_into
 
 BATCH = 200
+# Pages handed to the reading pool at a time: what waits to be written stays bounded (a pool
+# that reads faster than this process writes would otherwise hold every page in memory).
+WINDOW = 1000
 # Bookkeeping no page holds: (table, key columns, columns copied from the source).
 CARRIED_OVER = (
     ("articles", ("site", "tid"), ("synced_replies", "synced_last_post_at", "synced_at")),
@@ -51,32 +59,52 @@ def reparse(
     counts: Counter[str] = Counter()
     batch: list[FetchedPage] = []
     posts_per_page = {row["site"]: row["posts_per_page"] for row in old["sites"].rows}
-    for row in old.query("SELECT * FROM raw_pages ORDER BY fetched_at, rowid"):
-        body = raw_body(row["body"])
-        page = FetchedPage(
-            url=row["url"],
-            site=row["site"],
-            kind=row["asked_as"],
-            status=row["status"],
-            fetched_at=row["fetched_at"],
-            size=len(body),
-            sha256=row["sha256"],
-            tid=row["tid"],
-            asked_as=row["asked_as"],
-            content_type=row["content_type"],
-        )
-        read_page_into(
-            page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles
-        )
-        page.body = body  # the rebuilt archive keeps its raw pages too
-        batch.append(page)
-        if len(batch) >= BATCH:
-            counts += save_items(new, batch)
-            batch.clear()
+    rowids = [rowid for (rowid,) in old.execute("SELECT rowid FROM raw_pages ORDER BY fetched_at, rowid")]
+    read = partial(_read_kept_page, utc_offset=utc_offset, posts_per_page=posts_per_page, profiles=profiles)
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no open connection inherited
+    with context.Pool(os.cpu_count() or 1, initializer=_open_source, initargs=(str(source),)) as pool:
+        for start in range(0, len(rowids), WINDOW):
+            for page in pool.imap(read, rowids[start : start + WINDOW], chunksize=8):
+                batch.append(page)
+                if len(batch) >= BATCH:
+                    counts += save_items(new, batch)
+                    batch.clear()
     counts += save_items(new, batch)
     _carry_over(old, new)
     new.close()
     return counts
+
+
+_source: sqlite3.Connection | None = None  # in each reading process: the source archive
+
+
+def _open_source(path: str) -> None:
+    global _source
+    _source = sqlite3.connect(path)
+    _source.row_factory = sqlite3.Row
+
+
+def _read_kept_page(
+    rowid: int, utc_offset: str | None, posts_per_page: dict[str, int | None], profiles: tuple[Profile, ...]
+) -> FetchedPage:
+    """One kept page, read as the crawl read it (in a process of the pool)."""
+    row = _source.execute("SELECT * FROM raw_pages WHERE rowid = ?", [rowid]).fetchone()
+    body = raw_body(row["body"])
+    page = FetchedPage(
+        url=row["url"],
+        site=row["site"],
+        kind=row["asked_as"],
+        status=row["status"],
+        fetched_at=row["fetched_at"],
+        size=len(body),
+        sha256=row["sha256"],
+        tid=row["tid"],
+        asked_as=row["asked_as"],
+        content_type=row["content_type"],
+    )
+    read_page_into(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles)
+    page.body = body  # the rebuilt archive keeps its raw pages too
+    return page
 
 
 def _carry_over(old: Database, new: Database) -> None:
