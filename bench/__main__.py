@@ -295,7 +295,8 @@ def table(r: dict) -> str:
         big = r["forums"]["large"]
         row("2", f"end-to-end, {big['thread_pages']:,} thread + {big['listing_pages']:,} listing pages",
             f"bare Scrapy {rate(b):.0f} pages/s ({b['seconds']:.0f} s, {cpu_ms(b):.1f} CPU ms/page); "
-            f"discuz {rate(d):.1f} pages/s ({d['seconds']:.0f} s, {by_process(d)}); "
+            f"discuz {rate(d):.1f} pages/s ({d['seconds']:.0f} s, {by_process(d)}; "
+            f"{d['stats'].get('archive/pages_read_in_crawl_process', 0):,} pages read in the crawl's process); "
             f"**ratio {rate(d) / rate(b):.3f}**", "≥ 0.9")
         errors = d["stats"].get("archive/errors", 0)
         if errors or d["exit"]:
