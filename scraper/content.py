@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from html import escape
+
 import nh3
 from lxml import etree, html
 
@@ -127,7 +129,9 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
                 del link.attrib["href"]
 
     hidden = bool(LOCKED_NOTICE(root))
-    inner = (root.text or "") + "".join(
+    # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
+    # would reach the sanitiser as a tag.
+    inner = escape(root.text or "", quote=False) + "".join(
         etree.tostring(child, encoding="unicode", method="html") for child in root
     )
     return Message(
