@@ -91,6 +91,22 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
     """Clean one message element (the caller's tree is left as it was)."""
     root = copy.deepcopy(element)
     root.tail = None
+    # Most messages are text alone (292 of the sample forum's 340): nothing in them to drop,
+    # look for or make absolute, and the six searches for it cost half of reading them.
+    message = _clean_elements(root, base_url) if len(root) else Message(html="", text="")
+    # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
+    # would reach the sanitiser as a tag.
+    inner = escape(root.text or "", quote=False) + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in root
+    )
+    message.html = sanitize_html(inner).strip()
+    message.text = html_to_text(root)
+    return message
+
+
+def _clean_elements(root: etree._Element, base_url: str) -> Message:
+    """Drop the noise and Discuz's UI inside the message, take its edit note, quote, images and
+    hidden flag, and make its links absolute; its html and text are the caller's to fill."""
     remove_noise_elements(root)
     for ui in _UI_XPATH(root):
         ui.drop_tree()
@@ -128,20 +144,14 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
             else:  # no URL at all: the link's words stay
                 del link.attrib["href"]
 
-    hidden = bool(LOCKED_NOTICE(root))
-    # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
-    # would reach the sanitiser as a tag.
-    inner = escape(root.text or "", quote=False) + "".join(
-        etree.tostring(child, encoding="unicode", method="html") for child in root
-    )
     return Message(
-        html=sanitize_html(inner).strip(),
-        text=html_to_text(root),
+        html="",
+        text="",
         images=images,
         edit_note=edit_note,
         quote_pid=quote_pid,
         quote_header=quote_header,
-        hidden=hidden,
+        hidden=bool(LOCKED_NOTICE(root)),
     )
 
 
