@@ -24,6 +24,7 @@ from scraper.markup import (
     PageProblem,
     absolute_url,
     breadcrumb_forum,
+    compiled,
     first_int,
     cut_short,
     first_text,
@@ -202,9 +203,9 @@ def _thread_rows(sel: Selector) -> list[tuple[int, bool, etree._Element]]:
         return list(rows.values())
     # No ids (touch and customised templates): the list item or table row around each thread link.
     scope = next((found[0] for xpath in THREAD_LISTS if (found := sel.xpath(xpath))), None)
-    for link in scope.root.xpath(".//a[@href]") if scope is not None else []:
+    for link in compiled(".//a[@href]")(scope.root) if scope is not None else []:
         ref = _thread_ref(link)
-        row = next(iter(link.xpath("ancestor::*[self::li or self::tr or self::tbody][1]")), None)
+        row = next(iter(compiled("ancestor::*[self::li or self::tr or self::tbody][1]")(link)), None)
         if ref is not None and row is not None:
             rows.setdefault(ref.tid, (ref.tid, False, row))
     return list(rows.values())
@@ -229,14 +230,14 @@ def _thread_row(
         views=views,
         last_post_at=_last_post_at(last_cell, tz, fetched_at) if last_cell is not None else None,
         last_poster=_member(last_cell)[0] if last_cell is not None else None,
-        sticky=sticky or bool(row.xpath(STICKY_MARKS)),
-        digest=bool(row.xpath(DIGEST_MARKS)),
+        sticky=sticky or bool(compiled(STICKY_MARKS)(row)),
+        digest=bool(compiled(DIGEST_MARKS)(row)),
     )
 
 
 def _title_element(row: etree._Element, tid: int) -> etree._Element | None:
     for xpath in ROW_TITLES:
-        for element in row.xpath(xpath):
+        for element in compiled(xpath)(row):
             if squash(element.text_content()):
                 return element
     # Any link to the thread with words on it (not an icon, not a page number).
@@ -256,7 +257,7 @@ def _thread_link(row: etree._Element, tid: int, inside: etree._Element | None) -
 
 
 def _links_to(row: etree._Element, tid: int) -> list[etree._Element]:
-    return [a for a in row.xpath(".//a[@href]") if (ref := _thread_ref(a)) and ref.tid == tid]
+    return [a for a in compiled(".//a[@href]")(row) if (ref := _thread_ref(a)) and ref.tid == tid]
 
 
 def _thread_ref(link: etree._Element):
@@ -267,27 +268,27 @@ def _thread_ref(link: etree._Element):
 
 def _first(row: etree._Element, xpaths: tuple[str, ...]) -> etree._Element | None:
     for xpath in xpaths:
-        if found := row.xpath(xpath):
+        if found := compiled(xpath)(row):
             return found[0]
     return None
 
 
 def _member(cell: etree._Element) -> tuple[str | None, int | None]:
     """The member a cell names: its first named link to a member (or the anonymous name)."""
-    for link in cell.xpath(".//cite//a[@href] | .//a[@href][not(ancestor::cite)]"):
+    for link in compiled(".//cite//a[@href] | .//a[@href][not(ancestor::cite)]")(cell):
         name = squash(link.text_content())
         href = link.get("href")
         uid = UID_IN_HREF.search(href)
         if name and (uid or "username" in href):
             return name, int(uid[1]) if uid else None
-    cite = cell.xpath(".//cite")
+    cite = compiled(".//cite")(cell)
     name = squash(cite[0].text_content()) if cite else ""
     return (re.sub(r"^by\s+", "", name) or None), None
 
 
 def _counts(row: etree._Element) -> tuple[int | None, int | None]:
     for replies_xpath, views_xpath in COUNTS:
-        replies, views = row.xpath(replies_xpath), row.xpath(views_xpath)
+        replies, views = compiled(replies_xpath)(row), compiled(views_xpath)(row)
         if replies or views:
             return (
                 first_int(replies[0].text_content()) if replies else None,
@@ -298,8 +299,8 @@ def _counts(row: etree._Element) -> tuple[int | None, int | None]:
 
 def _last_post_at(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
     # Relative times ("昨天 20:50") wrap the exact time in a span's title; the time sits in an em.
-    ems = [em.text_content() for em in cell.xpath(".//em")]
-    for candidate in cell.xpath(".//span/@title") + ems + [cell.text_content()]:
+    ems = [em.text_content() for em in compiled(".//em")(cell)]
+    for candidate in compiled(".//span/@title")(cell) + ems + [cell.text_content()]:
         if value := _time(candidate, tz, fetched_at):
             return value
     return None
@@ -366,7 +367,7 @@ def _forum_pager(sel: Selector, base_url: str, fid: int) -> tuple[int, int, dict
 def _subforums(sel: Selector, base_url: str, fid: int | None) -> list[ForumLink]:
     found: dict[int, ForumLink] = {}
     for block in sel.xpath(SUBFORUM_BLOCKS):
-        for link in block.root.xpath(".//a[@href]"):
+        for link in compiled(".//a[@href]")(block.root):
             href = absolute_url(base_url, link.get("href"))
             ref = forum_ref(href) if href else None
             if ref is None or ref.fid == fid:
@@ -387,7 +388,7 @@ def _forum_links(sel: Selector, base_url: str, page_gid: int | None) -> list[For
     found: dict[tuple[bool, int], ForumLink] = {}
     headed: set[tuple[bool, int]] = set()  # named by a heading link, not only an icon's title
     last_category = page_gid
-    for element in sel.root.xpath(f"//body//*[@href][not({_FURNITURE})]"):
+    for element in compiled(f"//body//*[@href][not({_FURNITURE})]")(sel.root):
         if (section := _section_header(element)) is not None:
             # Touch sections name their category without a link: div[href="#sub-forum_1"] > h2.
             gid, name = section
@@ -404,7 +405,7 @@ def _forum_links(sel: Selector, base_url: str, page_gid: int | None) -> list[For
         ref = forum_ref(href) if gid is None else None
         if gid is None and ref is None:
             continue
-        heading = bool(element.xpath(_HEADING_LINK))
+        heading = bool(compiled(_HEADING_LINK)(element))
         if gid is not None:
             last_category = gid
             key, item = (True, gid), ForumLink(fid=gid, name=_link_name(element), url=href, is_category=True)
@@ -443,7 +444,7 @@ def _parent_forum(link: etree._Element, fid: int, base_url: str) -> int | None:
     for ancestor in link.iterancestors():
         if _CATEGORY_BLOCK.match(ancestor.get("id") or "") or ancestor.tag == "body":
             return None
-        for candidate in ancestor.xpath(f".//a[@href][{_HEADING_LINK}]"):
+        for candidate in compiled(f".//a[@href][{_HEADING_LINK}]")(ancestor):
             ref = _forum_ref(base_url, candidate.get("href"))
             if ref is not None:
                 return ref.fid if ref.fid != fid else None
@@ -474,6 +475,6 @@ def _section_header(element: etree._Element) -> tuple[int, str] | None:
 def _link_name(link: etree._Element) -> str:
     """A forum link's name: its words (touch: the p.mtit's own text, without the counts), else
     the icon's title or alt."""
-    titled = link.xpath(f".//*[{has_class('mtit')}]/text()")
+    titled = compiled(f".//*[{has_class('mtit')}]/text()")(link)
     name = squash("".join(titled)) if titled else squash(link.text_content())
-    return name or squash(link.get("title") or "") or squash(next(iter(link.xpath(".//@alt")), ""))
+    return name or squash(link.get("title") or "") or squash(next(iter(compiled(".//@alt")(link)), ""))

@@ -27,7 +27,7 @@ from parsel import Selector
 from scraper.content import extract_message, fragment_root
 from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
 from scraper.discuz import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
-from scraper.markup import PageProblem, has_class, problem_of, squash
+from scraper.markup import PageProblem, compiled, has_class, problem_of, squash
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
 from scraper.urls import api_page_url, site_of, site_root_url
 
@@ -287,11 +287,14 @@ def _post(item: dict, base_url: str, tz: tzinfo) -> Post:
     return post
 
 
+_REPLY_WRAPS = compiled(f".//div[{has_class('reply_wrap')}]")
+
+
 def _desktop_message(markup: str) -> etree._Element:
     """The message in the desktop's shape: entities escaped once, quotes as div.quote > blockquote."""
     # The API escapes the page's entities once more: "&amp;amp;" in links, "&amp;quot;" in text.
     root = fragment_root(_ESCAPED_TWICE.sub("&", markup))
-    for wrap in root.xpath(f".//div[{has_class('reply_wrap')}]"):
+    for wrap in _REPLY_WRAPS(root):
         quote = etree.SubElement(wrap, "blockquote")
         quote.text, wrap.text = wrap.text, None
         for child in list(wrap):
