@@ -456,9 +456,10 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        if _get(db, "articles", (forum.site, listed.tid)) is None:
+        stored = _is_stored(db, "articles", (forum.site, listed.tid))
+        if not stored:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
-        if _put(db, "articles", _without_none(article), stamp):
+        if _put(db, "articles", _without_none(article), stamp, stored=stored):
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             _put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
@@ -519,7 +520,6 @@ def _put(
     more than the writes.
     """
     pks = _primary_key(name)
-    where = " AND ".join(f"[{column}] = ?" for column in pks)
     key = [row[column] for column in pks]
     if written is not None:
         known = written.setdefault((name, *key), {})
@@ -528,7 +528,7 @@ def _put(
             row = {c: value for c, value in row.items() if c in pks or c not in known or known[c] != value}
         known.update(row)
     if stored is None:
-        stored = db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", key).fetchone() is not None
+        stored = _is_stored(db, name, key)
     if not stored:
         _insert(db, name, row | {"first_seen_at": stamp})
         return True
@@ -575,6 +575,12 @@ def _get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None
     """The stored row by primary key (plain SQL, as _put)."""
     where = " AND ".join(f"[{column}] = ?" for column in _primary_key(name))
     return next(_dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
+
+
+def _is_stored(db: Database, name: str, key: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether a row with this primary key is stored (plain SQL, as _put)."""
+    where = " AND ".join(f"[{column}] = ?" for column in _primary_key(name))
+    return db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", list(key)).fetchone() is not None
 
 
 def _get_comments(db: Database, site: str, pids: list[int]) -> dict[int, dict[str, Any]]:
