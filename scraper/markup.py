@@ -293,7 +293,7 @@ def words_of(found: etree._Element | str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def compiled(expression: str) -> etree.XPath:
-    """An XPath compiled once per process (lxml compiles a string one again on every call)."""
+    """An XPath compiled once per process (lxml compiles a string again on every call)."""
     return etree.XPath(expression, smart_strings=False)
 
 

@@ -17,9 +17,11 @@ import re
 
 from lxml import etree
 
+from scraper.markup import has_class
+
 # Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one.
 NOISE_XPATH = etree.XPath(
-    ".//font[contains(concat(' ', normalize-space(@class), ' '), ' jammer ')]"
+    f".//font[{has_class('jammer')}]"
     " | .//*[@style and re:test(@style, 'display\\s*:\\s*none|font-size\\s*:\\s*0(?:\\.0+)?(?:px|pt|em|%)?\\s*(?:;|$)', 'i')]",
     namespaces={"re": "http://exslt.org/regular-expressions"},
 )
