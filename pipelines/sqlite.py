@@ -236,8 +236,8 @@ def save_items(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ThreadSynced):
                 _save_synced(db, item)
             elif isinstance(item, ForumWalked):
-                row = {"site": item.site, "fid": item.fid, "walk_finished_at": _utc(item.finished_at)}
-                _put(db, "forums", row, _utc(item.finished_at), written=written)
+                stamp = _utc(item.finished_at)
+                _put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": stamp}, stamp, written=written)
     return counts
 
 
