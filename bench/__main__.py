@@ -50,7 +50,7 @@ def machine() -> dict:
 
 
 def reparse_available() -> bool:
-    """TODO(reparse): item 5 runs only once the re-parse command exists."""
+    """Item 5 runs only where the re-parse command exists (not in commits before it, --commit)."""
     try:
         done = subprocess.run([sys.executable, "-m", "pipelines.reparse", "--help"], cwd=ROOT,
                               capture_output=True, timeout=60)
@@ -60,9 +60,8 @@ def reparse_available() -> bool:
 
 
 def run_reparse(source: Path, target: Path, raw_pages: int) -> dict:
-    """TODO(reparse): the hook for item 5. The command as it stands in the work tree:
-    ``python -m pipelines.reparse SOURCE TARGET`` (SOURCE crawled with -s ARCHIVE_RAW_PAGES=1).
-    Adjust here if its interface changes."""
+    """Item 5: ``python -m pipelines.reparse SOURCE TARGET`` (SOURCE crawled with
+    -s ARCHIVE_RAW_PAGES=1), timed."""
     crawl.remove_archive(target)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pipelines.reparse", str(source), str(target)], cwd=ROOT,
@@ -328,7 +327,7 @@ def table(r: dict) -> str:
     if rp:
         row("5", "re-parse of the kept pages", f"{rp['pages_s']:.1f} pages/s ({rp['pages']:,} pages, {rp['seconds']:.0f} s, exit {rp['exit']})", "")
     else:
-        row("5", "re-parse", "TODO: skipped (no `python -m pipelines.reparse`, or no raw pages kept)", "")
+        row("5", "re-parse", "skipped (no `python -m pipelines.reparse` in this commit, or no raw pages kept)", "")
     rc = r.get("recrawl")
     if rc:
         forums = len(r["forums"]["large"]["forums"])
