@@ -16,7 +16,8 @@ from html import escape
 import nh3
 from lxml import etree, html
 
-from scraper.markup import absolute_url, has_class
+from scraper.urls import absolute_url
+from scraper.xpath import has_class
 from scraper.noise import remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote.

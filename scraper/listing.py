@@ -17,28 +17,14 @@ from urllib.parse import urljoin
 from lxml import etree
 from parsel import Selector
 
-from scraper.dates import DEFAULT_UTC_OFFSET
-from scraper.markup import (
-    PAGER,
-    UID_IN_HREF,
-    PageProblem,
-    absolute_url,
-    breadcrumb_forum,
-    compiled,
-    first_int,
-    cut_short,
-    first_text,
-    has_class,
-    is_complete,
-    page_time,
-    problem_of,
-    read_page,
-    squash,
-    title_tag,
-)
+from scraper.dates import DEFAULT_UTC_OFFSET, page_time
 from scraper.encoding import decode_html
+from scraper.html_page import open_page
+from scraper.navigation import PAGER, breadcrumb_forum
+from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.models import ForumLink, ForumPage, IndexPage, ThreadRow
-from scraper.urls import category_gid, forum_ref, listed_thread_url, site_of, thread_ref
+from scraper.urls import UID_IN_HREF, absolute_url, category_gid, forum_ref, listed_thread_url, site_of, thread_ref
+from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag
 
 _ROW_ID = re.compile(r"^(normalthread|stickthread)_(\d+)$")
 _ROW_CANDIDATES = etree.XPath("//*[starts-with(@id, 'normalthread_') or starts-with(@id, 'stickthread_')]")
@@ -124,7 +110,7 @@ def parse_forum_html(
     utc_offset: str | tzinfo | None = None,
 ) -> ForumPage:
     """parse_forum_page for text that is already decoded."""
-    sel, base_url, tz = read_page(text, url, utc_offset)
+    sel, base_url, tz = open_page(text, url, utc_offset)
     ref = forum_ref(url)
     crumb_fid, crumb_name = breadcrumb_forum(sel, text)
     fid = ref.fid if ref else crumb_fid
@@ -176,7 +162,7 @@ def parse_index_html(
     utc_offset: str | tzinfo | None = None,
 ) -> IndexPage:
     """parse_index_page for text that is already decoded."""
-    sel, base_url, _ = read_page(text, url, DEFAULT_UTC_OFFSET)
+    sel, base_url, _ = open_page(text, url, DEFAULT_UTC_OFFSET)
     forums = [] if sel.xpath("//*[@id='messagetext']") else _forum_links(sel, base_url, category_gid(url))
     if not forums:
         raise problem_of(sel, text, "no_listing", "no forum links found on the page (an unknown template?)")

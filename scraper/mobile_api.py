@@ -26,12 +26,13 @@ from parsel import Selector
 
 from scraper.content import extract_message, fragment_root
 from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
-from scraper.discuz import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
-from scraper.markup import PageProblem, compiled, has_class, problem_of, squash
+from scraper.thread import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
+from scraper.problems import PageProblem, problem_of
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
 from scraper.urls import api_page_url, site_of, site_root_url
+from scraper.xpath import compiled, has_class, squash
 
-# PageProblem kinds of the API's own (the others are those of scraper.markup).
+# PageProblem kinds of the API's own (the others are those of scraper.problems).
 API_CLOSED = "api_closed"  # {"error": "mobile_is_closed"}: the site has the API switched off
 SITE_CLOSED = "closed"  # the whole forum is closed (board_closed)
 

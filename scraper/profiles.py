@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from scraper.markup import BREADCRUMB, PAGER, compiled, has_class
+from scraper.navigation import BREADCRUMB, PAGER
+from scraper.xpath import compiled, has_class
 
 # The fields a profile may set. Document-wide selectors start at the page ("//…", "id('…')");
 # per-post ones at the post element (".//…") or at an id that holds ``$pid``, the post's id.
@@ -113,7 +114,7 @@ TOUCH = Profile(
     breadcrumb=(f"/html/body/div[{has_class('header')}]/h2//a",),
 )
 # For pages no profile fits, and for the fields a profile leaves unset: every generation's
-# selectors at once, most specific first. Posts are then found by meaning (discuz._post_roots),
+# selectors at once, most specific first. Posts are then found by meaning (thread._post_roots),
 # as they are when a profile's posts selectors find none.
 GENERIC = Profile(
     name="generic",

@@ -1,4 +1,4 @@
-"""Read one fetched page into its FetchedPage record: decode it, parse it with the parser for
+"""Fill one fetched page's FetchedPage record from its bytes: decode them, parse it with the parser for
 what was asked, and record a problem on the record instead of raising. The spider and the
 re-parse command both read pages here, so a re-parse gives the rows the crawl gave.
 """
@@ -8,13 +8,13 @@ from __future__ import annotations
 import traceback
 from datetime import datetime
 
-from scraper.discuz import parse_thread_html
 from scraper.encoding import decode_html
 from scraper.listing import parse_forum_html, parse_index_html
-from scraper.markup import PageProblem
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.models import FetchedPage
+from scraper.problems import PageProblem
 from scraper.profiles import Profile
+from scraper.thread import parse_thread_html
 
 # What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
 PARSERS = {
@@ -27,7 +27,7 @@ PARSERS = {
 }
 
 
-def read_page_into(
+def fill_fetched_page(
     fetched: FetchedPage,
     body: bytes,
     *,
@@ -69,10 +69,10 @@ def read_page_into(
     return None
 
 
-def read_page_logged_elsewhere(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
-    """read_page_into for a caller that logs in another place or process: the page, and a
+def fill_fetched_page_with_traceback(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
+    """fill_fetched_page for a caller that logs in another place or process: the page, and a
     parser crash's traceback as text (None when there was none)."""
-    crash = read_page_into(fetched, body, **parse_kwargs)
+    crash = fill_fetched_page(fetched, body, **parse_kwargs)
     return fetched, None if crash is None else "".join(traceback.format_exception(crash))
 
 

@@ -30,7 +30,7 @@ from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
 from scraper.models import FetchedPage, ForumWalked
 from scraper.profiles import Profile, profiles_from_toml
-from scraper.reading import read_page_logged_elsewhere
+from scraper.reading import fill_fetched_page_with_traceback
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -471,7 +471,7 @@ class DiscuzSpider(scrapy.Spider):
 
 async def _read_here(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
     """Read a page in this process (no worker: ARCHIVE_WORKER=0, or a distributed crawl)."""
-    return read_page_logged_elsewhere(fetched, body, **parse_kwargs)
+    return fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
 
 
 def _load_profiles(path: str) -> tuple[Profile, ...]:

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from lxml import html as lxml_html
 
 from scraper.content import extract_message
-from scraper.discuz import parse_thread_page
+from scraper.thread import parse_thread_page
 from scraper.listing import parse_forum_page, parse_index_page
-from scraper.markup import PageProblem
+from scraper.problems import PageProblem
 from scraper.models import ForumPage, IndexPage, ThreadPage
 from scraper.mobile_api import API_CLOSED, parse_api_forum, parse_api_index, parse_api_thread
 from scraper.noise import looks_like_noise

@@ -18,29 +18,15 @@ from parsel import Selector
 
 from scraper import profiles
 from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_src
-from scraper.dates import ABSOLUTE
+from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
-from scraper.markup import (
-    UID_IN_HREF,
-    PageProblem,
-    absolute_url,
-    breadcrumb_forum,
-    compiled,
-    cut_short,
-    first_int,
-    first_text,
-    has_class,
-    is_complete,
-    page_time,
-    problem_of,
-    read_page,
-    squash,
-    title_tag,
-    words_of,
-)
+from scraper.html_page import open_page
+from scraper.navigation import breadcrumb_forum
+from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.models import Post, ThreadPage
 from scraper.profiles import Profile, choose, selectors
-from scraper.urls import site_of, thread_ref
+from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
+from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag, words_of
 
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
@@ -86,7 +72,7 @@ def parse_thread_page(
 ) -> ThreadPage:
     """Read one thread page. Raises PageProblem for an error page, a login wall and the like,
     and for a page cut short before ``</html>``: its posts are not returned, not even the
-    complete ones (see markup.cut_short), so the crawl records the page and reads it again.
+    complete ones (see problems.cut_short), so the crawl records the page and reads it again.
 
     ``utc_offset`` is the forum's offset; when None it is read from the page footer
     ("GMT+8"), else +08:00 (Discuz's default). ``fetched_at`` resolves relative times
@@ -110,7 +96,7 @@ def parse_thread_html(
     profiles: tuple[Profile, ...] = (),
 ) -> ThreadPage:
     """parse_thread_page for text that is already decoded."""
-    sel, base_url, tz = read_page(text, url, utc_offset)
+    sel, base_url, tz = open_page(text, url, utc_offset)
     site = site_of(url)
     profile = choose(sel.root, site, profiles)
 
