@@ -12,6 +12,7 @@ from lxml import etree
 from parsel import Selector
 
 from scraper.dates import DEFAULT_UTC_OFFSET, footer_offset, parse_offset
+from scraper.kinds import PageKind
 from scraper.problems import PageProblem, antiscraping_problem, is_complete, is_redirect_script, shows_anything
 from scraper.urls import absolute_url
 
@@ -28,13 +29,13 @@ def open_page(text: str, url: str, utc_offset: str | tzinfo | None) -> tuple[Sel
     a page with nothing in it: empty, cut short before its body, or only a redirect script."""
     sel = Selector(root=_html_tree(text))
     if sel.root is None:
-        raise PageProblem("empty", "the page is empty (no bytes)")
+        raise PageProblem(PageKind.EMPTY, "the page is empty (no bytes)")
     if not shows_anything(sel):
         if is_redirect_script(sel):
             raise antiscraping_problem()
         if is_complete(text):
-            raise PageProblem("empty", "the page has nothing in it (an empty body)")
-        raise PageProblem("broken", "the page is cut short before its body")
+            raise PageProblem(PageKind.EMPTY, "the page has nothing in it (an empty body)")
+        raise PageProblem(PageKind.BROKEN, "the page is cut short before its body")
     base_url = absolute_url(url, next(iter(_BASE_HREF(sel.root)), None)) or url
     tz = parse_offset(utc_offset) if utc_offset else footer_offset(text) or parse_offset(DEFAULT_UTC_OFFSET)
     return sel, base_url, tz

@@ -20,6 +20,7 @@ from parsel import Selector
 from scraper.dates import DEFAULT_UTC_OFFSET, page_time
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.navigation import PAGER, breadcrumb_forum
 from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.models import ForumLink, ForumPage, IndexPage, ThreadRow
@@ -117,11 +118,11 @@ def parse_forum_html(
     rows = _thread_rows(sel)
     subforums = _subforums(sel, base_url, fid)
     if not rows and not subforums and not any(sel.xpath(xpath) for xpath in THREAD_LISTS):
-        raise problem_of(sel, text, "no_listing", "no thread list found on the page (an unknown template?)")
+        raise problem_of(sel, text, PageKind.NO_LISTING, "no thread list found on the page (an unknown template?)")
     if not is_complete(text):
         raise cut_short(len(rows), "thread rows")
     if fid is None:
-        raise PageProblem("unknown", "forum page without a forum id in its URL or markup")
+        raise PageProblem(PageKind.UNKNOWN, "forum page without a forum id in its URL or markup")
     page, page_count, page_urls = _forum_pager(sel, base_url, fid)
     return ForumPage(
         url=url,
@@ -165,7 +166,7 @@ def parse_index_html(
     sel, base_url, _ = open_page(text, url, DEFAULT_UTC_OFFSET)
     forums = [] if sel.xpath("//*[@id='messagetext']") else _forum_links(sel, base_url, category_gid(url))
     if not forums:
-        raise problem_of(sel, text, "no_listing", "no forum links found on the page (an unknown template?)")
+        raise problem_of(sel, text, PageKind.NO_LISTING, "no forum links found on the page (an unknown template?)")
     if not is_complete(text):
         raise cut_short(len(forums), "forum links")
     return IndexPage(

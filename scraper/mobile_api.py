@@ -26,15 +26,13 @@ from parsel import Selector
 
 from scraper.content import extract_message, fragment_root
 from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
+from scraper.kinds import PageKind
 from scraper.thread import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
 from scraper.problems import PageProblem, problem_of
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
 from scraper.urls import api_page_url, site_of, site_root_url
 from scraper.xpath import compiled, has_class, squash
 
-# PageProblem kinds of the API's own (the others are those of scraper.problems).
-API_CLOSED = "api_closed"  # {"error": "mobile_is_closed"}: the site has the API switched off
-SITE_CLOSED = "closed"  # the whole forum is closed (board_closed)
 
 # Discuz's message keys (Message.messageval), by meaning.
 _MISSING_VALUES = re.compile(r"nonexist|not_?exist|_deleted", re.I)
@@ -71,10 +69,10 @@ def parse_api_thread(
     thread = _dict(variables.get("thread"))
     items = [item for item in _items(variables.get("postlist")) if _int(item.get("pid"))]
     if not items:
-        raise PageProblem("no_posts", "the API answered no posts for this thread")
+        raise PageProblem(PageKind.NO_POSTS, "the API answered no posts for this thread")
     tid = _int(thread.get("tid")) or _int(items[0].get("tid")) or _query_int(url, "tid")
     if tid is None:
-        raise PageProblem("unknown", "API thread answer without a thread id")
+        raise PageProblem(PageKind.UNKNOWN, "API thread answer without a thread id")
     base = site_root_url(url)
     tz = _zone(utc_offset, [(item.get("dateline"), item.get("dbdateline")) for item in items])
 
@@ -115,7 +113,7 @@ def parse_api_forum(
     forum = _dict(variables.get("forum"))
     fid = _int(forum.get("fid")) or _query_int(url, "fid")
     if fid is None:
-        raise PageProblem("unknown", "API forum answer without a forum id")
+        raise PageProblem(PageKind.UNKNOWN, "API forum answer without a forum id")
     base = site_root_url(url)
     rows = _items(variables.get("forum_threadlist"))
     tz = _zone(utc_offset, [(row.get("lastpost"), row.get("dblastpost")) for row in rows])
@@ -177,7 +175,7 @@ def parse_api_index(
     for fid in forums:  # forums no category lists
         add_forum(fid, None)
     if not links:
-        raise PageProblem("no_listing", "the API answered no forums")
+        raise PageProblem(PageKind.NO_LISTING, "the API answered no forums")
     return IndexPage(url=url, site=site_of(f"{base}forum.php"), forums=list(links.values()), generator=None)
 
 
@@ -191,21 +189,21 @@ def _variables(body: bytes | str, payload: str) -> dict:
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            raise PageProblem("broken", f"the API answer is not UTF-8: {error}") from None
+            raise PageProblem(PageKind.BROKEN, f"the API answer is not UTF-8: {error}") from None
     else:
         text = body.lstrip("\ufeff")
     if not text.strip():
-        raise PageProblem("empty", "the API answer is empty")
+        raise PageProblem(PageKind.EMPTY, "the API answer is empty")
     data = _json(text)
     if not isinstance(data, dict):
-        raise PageProblem("broken", "the API answer is JSON but not an object")
+        raise PageProblem(PageKind.BROKEN, "the API answer is JSON but not an object")
     if data.get("error"):
         error = str(data["error"])
-        kind = API_CLOSED if error == "mobile_is_closed" else "error"
-        raise PageProblem(kind, f"the mobile API says {error!r}" + (" (it is switched off)" if kind == API_CLOSED else ""))
+        kind = PageKind.API_CLOSED if error == "mobile_is_closed" else PageKind.ERROR
+        raise PageProblem(kind, f"the mobile API says {error!r}" + (" (it is switched off)" if kind == PageKind.API_CLOSED else ""))
     variables = data.get("Variables")
     if not isinstance(variables, dict):
-        raise PageProblem("broken", "the API answer has no Variables")
+        raise PageProblem(PageKind.BROKEN, "the API answer has no Variables")
     message = data.get("Message")
     if isinstance(message, dict) and not _items(variables.get(payload)):
         raise _message_problem(message)
@@ -220,13 +218,13 @@ def _json(text: str):
         try:
             return json.loads(text[start:])
         except RecursionError:
-            raise PageProblem("broken", "the API answer nests deeper than any answer does") from None
+            raise PageProblem(PageKind.BROKEN, "the API answer nests deeper than any answer does") from None
         except json.JSONDecodeError as failed:
             error = error or failed
     if text.lstrip().startswith("<"):  # an HTML page: the login wall, an error page…
-        problem = problem_of(Selector(text=text), text, "broken")
+        problem = problem_of(Selector(text=text), text, PageKind.BROKEN)
         raise PageProblem(problem.kind, problem.message or "an HTML page where the API's JSON was expected")
-    raise PageProblem("broken", f"the API answer is not JSON: {error}")
+    raise PageProblem(PageKind.BROKEN, f"the API answer is not JSON: {error}")
 
 
 def _message_problem(message: dict) -> PageProblem:
@@ -234,12 +232,12 @@ def _message_problem(message: dict) -> PageProblem:
     text = str(message.get("messagestr") or "")
     said = f"{value}: {text}" if text and text != value else value or text or "an error without a message"
     if _CLOSED_VALUES.search(value):
-        return PageProblem(SITE_CLOSED, said)
+        return PageProblem(PageKind.CLOSED, said)
     if _MISSING_VALUES.search(value) or _MISSING_TEXT.search(text):
-        return PageProblem("missing", said)
+        return PageProblem(PageKind.MISSING, said)
     if _LOGIN_VALUES.search(value) or _LOGIN_TEXT.search(text):
-        return PageProblem("login", said)
-    return PageProblem("error", said)
+        return PageProblem(PageKind.LOGIN, said)
+    return PageProblem(PageKind.ERROR, said)
 
 
 def _paging(count: int | None, per_page: int | None, asked: int | None) -> tuple[int, int]:

@@ -9,18 +9,17 @@ import re
 
 from parsel import Selector
 
+from scraper.kinds import PageKind
 from scraper.xpath import has_class, squash
 
 
 class PageProblem(Exception):
-    """The page is not the page we can read; ``kind`` says what it is instead: ``missing``
-    (a deleted thread or forum), ``login`` (members only, no permission, a password),
-    ``closed`` (the site or forum), ``antiscraping``, ``empty``, ``broken`` (cut short, or
-    not HTML), ``error`` (Discuz's other messages, the web server's error pages), ``unknown``
-    (no id to file it under), or the parser's own for a template it does not know
-    (``no_posts``, ``no_listing``). ``message`` is what the page said, else what we saw."""
+    """The page is not the page we can read; ``kind`` (a PageKind: missing, login, closed,
+    antiscraping, empty, broken, error, unknown, or no_posts and no_listing for a template the
+    parser does not know) says what it is instead. ``message`` is what the page said, else
+    what we saw."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: PageKind, message: str):
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -85,20 +84,20 @@ def cut_short(found: int, what: str) -> PageProblem:
     crawl the page is done, so the items after the cut would never be fetched. As an error
     the page is read again by the next run."""
     return PageProblem(
-        "broken", f"the page is cut short (it ends before </html>): {found} {what} on it, none kept"
+        PageKind.BROKEN, f"the page is cut short (it ends before </html>): {found} {what} on it, none kept"
     )
 
 
 def antiscraping_problem() -> PageProblem:
     return PageProblem(
-        "antiscraping", "an anti-scraping page (防采集, a redirect script or a bot check) instead of the page"
+        PageKind.ANTISCRAPING, "an anti-scraping page (防采集, a redirect script or a bot check) instead of the page"
     )
 
 
 def problem_of(
     sel: Selector,
     text: str,
-    kind: str = "no_posts",
+    kind: PageKind = PageKind.NO_POSTS,
     message: str = "no posts found on the page (an unknown template?)",
 ) -> PageProblem:
     """Say what a page without what we looked for is, so the crawl records it rather than
@@ -107,21 +106,21 @@ def problem_of(
     asks_login = bool(sel.xpath(LOGIN_FORMS))
     if said:
         if _MISSING_HINTS.search(said):
-            return PageProblem("missing", said)
+            return PageProblem(PageKind.MISSING, said)
         if _CLOSED_HINTS.search(said):
-            return PageProblem("closed", said)
+            return PageProblem(PageKind.CLOSED, said)
         if asks_login or _LOGIN_HINTS.search(said):
-            return PageProblem("login", said)
-        return PageProblem("error", said)
+            return PageProblem(PageKind.LOGIN, said)
+        return PageProblem(PageKind.ERROR, said)
     if asks_login:
-        return PageProblem("login", "the forum asks for a login or a password")
+        return PageProblem(PageKind.LOGIN, "the forum asks for a login or a password")
     if is_redirect_script(sel) or _BOT_CHECK.search(text):
         return antiscraping_problem()
     if not is_complete(text):
-        return PageProblem("broken", "the page is cut short (it ends before </html>) or is not HTML")
+        return PageProblem(PageKind.BROKEN, "the page is cut short (it ends before </html>) or is not HTML")
     heading = squash(sel.xpath("string(//title)").get() or "") or squash(sel.xpath("string(//h1)").get() or "")
     if _SERVER_ERROR.search(heading):
-        return PageProblem("error", f"the server's error page: {heading}")
+        return PageProblem(PageKind.ERROR, f"the server's error page: {heading}")
     return PageProblem(kind, message)
 
 

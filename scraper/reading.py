@@ -9,6 +9,7 @@ import traceback
 from datetime import datetime
 
 from scraper.encoding import decode_html
+from scraper.kinds import PageKind
 from scraper.listing import parse_forum_html, parse_index_html
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.models import FetchedPage
@@ -18,12 +19,12 @@ from scraper.thread import parse_thread_html
 
 # What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
 PARSERS = {
-    "thread": parse_thread_html,
-    "forum": parse_forum_html,
-    "index": parse_index_html,
-    "api_thread": parse_api_thread,
-    "api_forum": parse_api_forum,
-    "api_index": parse_api_index,
+    PageKind.THREAD: parse_thread_html,
+    PageKind.FORUM: parse_forum_html,
+    PageKind.INDEX: parse_index_html,
+    PageKind.API_THREAD: parse_api_thread,
+    PageKind.API_FORUM: parse_api_forum,
+    PageKind.API_INDEX: parse_api_index,
 }
 
 
@@ -47,10 +48,12 @@ def fill_fetched_page(
         fetched.charset = decoded.charset
         if decoded.mismatch:
             fetched.declared_charset = decoded.declared
-        extra = {"posts_per_page": posts_per_page} if fetched.asked_as.endswith("thread") else {}
-        if fetched.asked_as == "thread":
+        parse = PARSERS[fetched.asked_as]
+        asked = PageKind(fetched.asked_as)
+        extra = {"posts_per_page": posts_per_page} if asked.fills == "thread" else {}
+        if asked == PageKind.THREAD:
             extra["profiles"] = profiles
-        result = PARSERS[fetched.asked_as](
+        result = parse(
             decoded.text,
             fetched.url,
             fetched_at=datetime.fromisoformat(fetched.fetched_at),
@@ -61,11 +64,11 @@ def fill_fetched_page(
         fetched.kind, fetched.error = problem.kind, with_status(fetched.status, problem.message)
         return None
     except Exception as exc:  # noqa: BLE001 - recorded on the page, returned to be logged
-        fetched.kind, fetched.error = "parse_error", f"{type(exc).__name__}: {exc}"
+        fetched.kind, fetched.error = PageKind.PARSE_ERROR, f"{type(exc).__name__}: {exc}"
         return exc
     if fetched.status >= 400:
         fetched.error = with_status(fetched.status, "the server answered with an error")
-    setattr(fetched, fetched.asked_as.removeprefix("api_"), result)
+    setattr(fetched, asked.fills, result)
     return None
 
 

@@ -21,6 +21,7 @@ from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_
 from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum
 from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.models import Post, ThreadPage
@@ -109,7 +110,7 @@ def parse_thread_html(
     ref = thread_ref(url)
     tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
     if tid is None:
-        raise PageProblem("unknown", "thread page without a thread id in its URL or markup")
+        raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
     reader = _PostReader(profile, base_url, tz, fetched_at)
