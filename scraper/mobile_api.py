@@ -28,7 +28,7 @@ from scraper.content import extract_message, fragment_root
 from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
 from scraper.kinds import PageKind
 from scraper.thread import BANNED_NOTICE, BLOCKED_NOTICE, apply_message
-from scraper.problems import PageProblem, problem_of
+from scraper.problems import LOGIN_PHRASES, MISSING_PHRASES, PageProblem, problem_of
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
 from scraper.urls import api_page_url, site_of, site_root_url
 from scraper.xpath import compiled, has_class, squash
@@ -38,8 +38,6 @@ from scraper.xpath import compiled, has_class, squash
 _MISSING_VALUES = re.compile(r"nonexist|not_?exist|_deleted", re.I)
 _LOGIN_VALUES = re.compile(r"login|noperm|noallowed|readperm", re.I)
 _CLOSED_VALUES = re.compile(r"board_closed|site_closed|bbclosed", re.I)
-_MISSING_TEXT = re.compile(r"不存在|已被删除|已被刪除|does not exist|not exist|was deleted", re.I)
-_LOGIN_TEXT = re.compile(r"登录|登錄|无权|無權|没有权限|沒有權限|login", re.I)
 
 # Whole-message notices the API puts instead of a message (lang_template.php, the same
 # strings the pages show in div.locked): banned author, blocked post, and the ones that hide it.
@@ -233,9 +231,9 @@ def _message_problem(message: dict) -> PageProblem:
     said = f"{value}: {text}" if text and text != value else value or text or "an error without a message"
     if _CLOSED_VALUES.search(value):
         return PageProblem(PageKind.CLOSED, said)
-    if _MISSING_VALUES.search(value) or _MISSING_TEXT.search(text):
+    if _MISSING_VALUES.search(value) or MISSING_PHRASES.search(text):
         return PageProblem(PageKind.MISSING, said)
-    if _LOGIN_VALUES.search(value) or _LOGIN_TEXT.search(text):
+    if _LOGIN_VALUES.search(value) or LOGIN_PHRASES.search(text):
         return PageProblem(PageKind.LOGIN, said)
     return PageProblem(PageKind.ERROR, said)
 

@@ -47,9 +47,10 @@ LOGIN_FORMS = (
     "//*[@id='messagelogin'] | //form[contains(@id, 'login') or contains(@name, 'login')]"
     " | //form[contains(@action, 'action=pwverify')]"
 )
-_MISSING_HINTS = re.compile(r"不存在|已被删除|已被刪除|does not exist|not exist|nonexist|(?:was|been) deleted", re.I)
-_CLOSED_HINTS = re.compile(r"关闭|關閉|closed", re.I)
-_LOGIN_HINTS = re.compile(
+# What a message says, by meaning; the mobile API's messages (messagestr) are the same words.
+MISSING_PHRASES = re.compile(r"不存在|已被删除|已被刪除|does not exist|not exist|nonexist|(?:was|been) deleted", re.I)
+CLOSED_PHRASES = re.compile(r"关闭|關閉|closed", re.I)
+LOGIN_PHRASES = re.compile(
     r"登录|登錄|登入|权限|權限|无权|無權|密码|密碼|特定用户|特定用戶|log ?in|sign in|permission|password", re.I
 )
 # 防采集 (helper_antitheft.php): a page of one obfuscated script that sends the browser to the
@@ -105,11 +106,11 @@ def problem_of(
     said = discuz_message(sel)
     asks_login = bool(sel.xpath(LOGIN_FORMS))
     if said:
-        if _MISSING_HINTS.search(said):
+        if MISSING_PHRASES.search(said):
             return PageProblem(PageKind.MISSING, said)
-        if _CLOSED_HINTS.search(said):
+        if CLOSED_PHRASES.search(said):
             return PageProblem(PageKind.CLOSED, said)
-        if asks_login or _LOGIN_HINTS.search(said):
+        if asks_login or LOGIN_PHRASES.search(said):
             return PageProblem(PageKind.LOGIN, said)
         return PageProblem(PageKind.ERROR, said)
     if asks_login:
