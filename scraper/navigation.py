@@ -1,11 +1,12 @@
-"""Where a page sits in its forum: the breadcrumb that names the forum, and the pager markup
-of every generation. Shared by the thread and the listing parsers.
+"""Where a page sits in its forum: the breadcrumb that names the forum, the pager markup of
+every generation, and what a link to a forum calls it. Shared by the page parsers.
 """
 
 from __future__ import annotations
 
 import re
 
+from lxml import etree
 from parsel import Selector
 
 from scraper.urls import FID_IN_HREF
@@ -38,3 +39,11 @@ def breadcrumb_forum(sel: Selector, text: str, xpaths: tuple[str, ...] = BREADCR
     if match := re.search(r"\bfid\s*=\s*parseInt\('(\d+)'\)", text):
         return int(match[1]), None
     return None, None
+
+
+def forum_link_name(link: etree._Element) -> str:
+    """A forum link's name: its words (touch: the p.mtit's own text, without the counts), else
+    the icon's title or alt."""
+    titled = compiled(f".//*[{has_class('mtit')}]/text()")(link)
+    name = squash("".join(titled)) if titled else squash(link.text_content())
+    return name or squash(link.get("title") or "") or squash(next(iter(compiled(".//@alt")(link)), ""))

@@ -1,5 +1,5 @@
-"""Fill one fetched page's FetchedPage record from its bytes: decode them, parse it with the parser for
-what was asked, and record a problem on the record instead of raising. The spider and the
+"""Fill one fetched page's FetchedPage record from its bytes: decode them, parse the page with
+the parser for what was asked, and record a problem on the record instead of raising. The spider and the
 re-parse command both read pages here, so a re-parse gives the rows the crawl gave.
 """
 
@@ -10,8 +10,10 @@ from datetime import datetime
 
 from scraper.encoding import decode_html
 from scraper.kinds import PageKind
-from scraper.listing import parse_forum_html, parse_index_html
+from scraper.forum_index import parse_index_html
+from scraper.listing import parse_forum_html
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
+from scraper.listing_profiles import ListingProfile
 from scraper.models import FetchedPage
 from scraper.problems import PageProblem
 from scraper.profiles import Profile
@@ -34,12 +36,13 @@ def fill_fetched_page(
     *,
     utc_offset: str | None = None,
     posts_per_page: int | None = None,
-    profiles: tuple[Profile, ...] = (),
+    profiles: tuple[Profile | ListingProfile, ...] = (),
 ) -> Exception | None:
     """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum
     or index, by ``fetched.asked_as``), or ``kind`` and ``error`` saying what it is instead.
 
-    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages.
+    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages and
+    forum lists.
     Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
     caller to log; one bad page never costs more than itself.
     """
@@ -51,7 +54,7 @@ def fill_fetched_page(
         parse = PARSERS[fetched.asked_as]
         asked = PageKind(fetched.asked_as)
         extra = {"posts_per_page": posts_per_page} if asked.fills == "thread" else {}
-        if asked == PageKind.THREAD:
+        if asked in (PageKind.THREAD, PageKind.FORUM):  # the API's answers have no markup to select
             extra["profiles"] = profiles
         result = parse(
             decoded.text,

@@ -23,8 +23,8 @@ from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum
-from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.models import Post, ThreadPage
+from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag, words_of

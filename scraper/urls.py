@@ -232,3 +232,9 @@ def absolute_url(base_url: str, href: str | None) -> str | None:
     except ValueError:
         return None
     return url
+
+
+def forum_ref_at(base_url: str, href: str | None) -> ForumRef | None:
+    """The forum a link points at; None for none, or for an href that is no URL."""
+    url = absolute_url(base_url, href)
+    return forum_ref(url) if url else None

@@ -273,7 +273,7 @@ class DiscuzSpider(scrapy.Spider):
         walk = (site_of(response.url), fid)
         if walk not in self._walk_may_stop:  # asked before archiving the walk's first page marks it started
             self._walk_may_stop[walk] = not self.refresh and not self.state.forum_walk_was_cut_short(*walk)
-        fetched, forum = await self._read(response, PageKind.FORUM)
+        fetched, forum = await self._read(response, PageKind.FORUM, profiles=self.profiles)
         yield fetched
         if forum is None:
             return

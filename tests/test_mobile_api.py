@@ -18,7 +18,8 @@ from lxml import html as lxml_html
 
 from scraper.content import extract_message
 from scraper.thread import parse_thread_page
-from scraper.listing import parse_forum_page, parse_index_page
+from scraper.forum_index import parse_index_page
+from scraper.listing import parse_forum_page
 from scraper.problems import PageProblem
 from scraper.models import ForumPage, IndexPage, ThreadPage
 from scraper.kinds import PageKind
