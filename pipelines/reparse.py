@@ -29,7 +29,8 @@ from sqlite_utils import Database
 
 from pipelines.sqlite import open_archive, raw_body, save_items
 from scraper.models import FetchedPage
-from scraper.profiles import Profile, profiles_from_toml
+from scraper.profiles import Profile
+from scraper.profiles_file import profiles_from_toml
 from scraper.reading import fill_fetched_page
 
 BATCH = 200

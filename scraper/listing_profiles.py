@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from scraper.navigation import BREADCRUMB, PAGER
-from scraper.xpath import compiled, has_class
+from scraper.profiles import PageProfile
+from scraper.xpath import has_class
 
 # The fields a listing profile may set. Document-wide selectors start at the page; per-row
 # ones at the thread row (".//…", "self::…").
@@ -42,14 +43,10 @@ LISTING_DOCUMENT_FIELDS = ("detect", "rows", "thread_list", "forum_name", "subfo
 
 
 @dataclass(frozen=True)
-class ListingProfile:
-    """Selectors for one forum-list markup, each field a tuple of XPaths tried in order (the
-    ``sticky`` and ``digest`` ones: any that finds something). Only strings, so a profile
-    pickles and compiles once per process."""
+class ListingProfile(PageProfile):
+    """A forum list's selectors (LISTING_FIELDS); of ``sticky`` and ``digest`` any that finds
+    something marks the row."""
 
-    name: str
-    detect: tuple[str, ...] = ()
-    sites: tuple[str, ...] = ()  # hosts this profile is used for, whatever their pages look like
     rows: tuple[str, ...] = ()
     thread_list: tuple[str, ...] = ()
     title: tuple[str, ...] = ()
@@ -63,11 +60,6 @@ class ListingProfile:
     subforums: tuple[str, ...] = ()
     pager: tuple[str, ...] = ()
     breadcrumb: tuple[str, ...] = ()
-
-    def fits(self, root: etree._Element, site: str) -> bool:
-        if self.sites:
-            return site in self.sites
-        return any(compiled(expression)(root) for expression in self.detect)
 
 
 X3 = ListingProfile(

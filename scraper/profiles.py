@@ -5,20 +5,17 @@ A profile names XPath selectors per field. The thread parser takes the first pro
 fits the page (bound to the page's site, else whose ``detect`` matches) and tries its
 selectors for each field in order; a field it leaves unset gets the generic selectors, which
 know every generation's markup, and posts its selectors miss are found by what the markup
-means (pid-ided containers holding a message), so a theme that moved one thing still reads. Users add or override profiles in a TOML file (the format
-is in ``docs/profiles.md``; ``profiles_from_toml`` reads it). Pure: strings in, no I/O.
+means (pid-ided containers holding a message), so a theme that moved one thing still reads.
+Users add or override profiles in a TOML file (the format is in ``docs/profiles.md``;
+scraper.profiles_file reads it). Pure: strings in, no I/O.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
 from dataclasses import dataclass
 
 from lxml import etree
 
-from scraper import listing_profiles
-from scraper.listing_profiles import ListingProfile
 from scraper.navigation import BREADCRUMB, PAGER
 from scraper.xpath import compiled, has_class
 
@@ -40,13 +37,25 @@ DOCUMENT_FIELDS = ("detect", "posts", "title", "views_replies", "pager", "breadc
 
 
 @dataclass(frozen=True)
-class Profile:
-    """Selectors for one markup, each field a tuple of XPaths tried in order. Only strings, so
-    a profile pickles (the off-core reader gets it) and compiles once per process."""
+class PageProfile:
+    """Selectors for one markup, each field a tuple of XPaths tried in order, and where they
+    apply: the pages of ``sites``, else the pages ``detect`` matches. Only strings, so a
+    profile pickles (the off-core reader gets it) and compiles once per process."""
 
     name: str
     detect: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()  # hosts this profile is used for, whatever their pages look like
+
+    def fits(self, root: etree._Element, site: str) -> bool:
+        if self.sites:
+            return site in self.sites
+        return any(compiled(expression)(root) for expression in self.detect)
+
+
+@dataclass(frozen=True)
+class Profile(PageProfile):
+    """A thread page's selectors (FIELDS)."""
+
     posts: tuple[str, ...] = ()
     message: tuple[str, ...] = ()
     author: tuple[str, ...] = ()
@@ -56,11 +65,6 @@ class Profile:
     views_replies: tuple[str, ...] = ()
     pager: tuple[str, ...] = ()
     breadcrumb: tuple[str, ...] = ()
-
-    def fits(self, root: etree._Element, site: str) -> bool:
-        if self.sites:
-            return site in self.sites
-        return any(compiled(expression)(root) for expression in self.detect)
 
 
 _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
@@ -148,92 +152,3 @@ def selectors(profile: Profile, field: str) -> tuple[str, ...]:
     """The profile's selectors for ``field``; the generic ones where it sets none. (Not both: a
     field a page lacks, the pager of a one-page thread, would cost every generic search.)"""
     return getattr(profile, field) or getattr(GENERIC, field)
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One kind of table in a profiles file: what its entries become and how they are checked."""
-
-    key: str
-    built_in: dict
-    fields: dict[str, str]
-    document_fields: tuple[str, ...]
-    item: str  # what per-item selectors start at: "post", "row"
-    starts: tuple[str, ...]  # how a per-item selector may begin
-
-
-_TABLES = (
-    _Table("profile", {p.name: p for p in BUILT_IN + (GENERIC,)}, FIELDS, DOCUMENT_FIELDS, "post", (".", "id(")),
-    _Table(
-        "listing", {p.name: p for p in listing_profiles.BUILT_IN}, listing_profiles.LISTING_FIELDS,
-        listing_profiles.LISTING_DOCUMENT_FIELDS, "row", (".", "self::"),
-    ),
-)
-
-
-def profiles_from_toml(text: str) -> tuple[Profile | ListingProfile, ...]:
-    """The user's profiles from an override file: thread profiles ([[profile]]) and listing
-    profiles ([[listing]]), in the file's order. Raises ValueError naming the profile and
-    field of anything wrong, so a bad file stops the crawl before its first request."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"the profiles file is not valid TOML: {error}") from None
-    unknown = set(data) - {table.key for table in _TABLES}
-    if unknown:
-        raise ValueError(
-            f"the profiles file has unknown tables {sorted(unknown)}; profiles go in [[profile]], forum lists in [[listing]]"
-        )
-    profiles = []
-    for table in _TABLES:
-        entries = data.get(table.key, [])
-        if not isinstance(entries, list):
-            raise ValueError(f"the profiles file's {table.key} tables go in [[{table.key}]] (two brackets)")
-        profiles += [_profile(table, entry, number) for number, entry in enumerate(entries, 1)]
-    return tuple(profiles)
-
-
-def _profile(table: _Table, entry: dict, number: int) -> Profile | ListingProfile:
-    name = entry.get("name") or f"{table.key} {number}"
-    unknown = set(entry) - set(table.fields) - {"name", "extends", "sites"}
-    if unknown:
-        raise ValueError(f"{name}: unknown keys {sorted(unknown)}; the fields are {sorted(table.fields)}")
-    base_name = entry.get("extends", "generic")
-    if base_name not in table.built_in:
-        raise ValueError(f"{name}: extends {base_name!r}, which is none of {sorted(table.built_in)}")
-    fields = {"name": name, "sites": _strings(name, "sites", entry.get("sites", []))}
-    for field in table.fields:
-        if field in entry:
-            fields[field] = _strings(name, field, entry[field])
-            for expression in fields[field]:
-                _check(table, name, field, expression)
-    if not fields["sites"] and not fields.get("detect"):
-        raise ValueError(f"{name}: say where it applies, with sites = [...] or detect = \"...\"")
-    return dataclasses.replace(table.built_in[base_name], **fields)
-
-
-def _strings(name: str, field: str, value) -> tuple[str, ...]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"{name}: {field} must be a string or a list of strings")
-    return tuple(values)
-
-
-def _check(table: _Table, name: str, field: str, expression: str) -> None:
-    if field not in table.document_fields and not expression.lstrip("(").startswith(table.starts):
-        # "//a" would find the page's first link for every post.
-        how = "or id(… $pid …) (by the post's id)" if table.item == "post" else "or self:: (the row itself)"
-        raise ValueError(
-            f"{name}: {field} is looked for in each {table.item}: start it with '.' (inside the {table.item})"
-            f" {how}: {expression!r}"
-        )
-    try:
-        found = compiled(expression)(etree.fromstring("<html><body/></html>"), pid="0")
-    except etree.XPathError as error:
-        raise ValueError(f"{name}: {field} is not a valid XPath ({error}): {expression!r}") from None
-    if field in _UNITED and not isinstance(found, list):
-        # A row's marks are looked for in one union of its selectors: node-sets only.
-        raise ValueError(f"{name}: {field} must find elements (not a boolean, number or string): {expression!r}")
-
-
-_UNITED = ("sticky", "digest")

@@ -30,7 +30,8 @@ from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
-from scraper.profiles import Profile, profiles_from_toml
+from scraper.profiles import Profile
+from scraper.profiles_file import profiles_from_toml
 from scraper.reading import fill_fetched_page_with_traceback
 from scraper.urls import (
     api_forum_url,

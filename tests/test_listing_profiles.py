@@ -10,7 +10,7 @@ from scraper.listing import parse_forum_page
 from scraper.listing_profiles import GENERIC, D7, TOUCH, X3
 from scraper.models import FetchedPage
 from scraper.problems import PageProblem
-from scraper.profiles import profiles_from_toml
+from scraper.profiles_file import profiles_from_toml
 from scraper.reading import fill_fetched_page
 
 ROOT = Path(__file__).parent.parent

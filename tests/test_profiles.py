@@ -16,7 +16,7 @@ from sample_forum import serve
 from scraper.thread import parse_thread_page
 from scraper.problems import PageProblem
 from scraper.models import FetchedPage
-from scraper.profiles import profiles_from_toml
+from scraper.profiles_file import profiles_from_toml
 from scraper.reading import fill_fetched_page
 
 X35 = "http://127.0.0.1:8080/"
