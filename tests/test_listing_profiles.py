@@ -105,3 +105,11 @@ def test_a_bad_listing_profile_says_what_is_wrong(toml, says):
     with pytest.raises(ValueError) as error:
         profiles_from_toml(toml)
     assert says in str(error.value)
+
+
+def test_the_documented_listing_profile_is_the_tested_example():
+    docs = (ROOT / "docs" / "profiles.md").read_text("utf-8")
+    block = docs.split("```toml\n[[listing]]", 1)[1].split("```", 1)[0]
+    documented = profiles_from_toml("[[listing]]" + block)
+    example = [p for p in profiles_from_toml(EXAMPLE.read_text("utf-8")) if p.name == "renamed-x3-list"]
+    assert list(documented) == example
