@@ -105,7 +105,7 @@ def snapshot(target: Path, commit: str | None) -> Path:
 def preflight(forum: Path, base: str) -> None:
     """Read one listing and one thread page of the synthetic forum, in-process: a parser that
     is broken right now (someone's edit in progress) stops the bench before it measures."""
-    from scraper.discuz import parse_thread_page
+    from scraper.thread import parse_thread_page
     from scraper.listing import parse_forum_page
 
     listing = parse_forum_page((forum / "forum-2-1.html").read_bytes(), base + "forum-2-1.html")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import lxml.html
 
-from scraper.discuz import parse_thread_page
+from scraper.thread import parse_thread_page
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "discuz"

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-CATEGORIES = (  # py-spy names files by module path: "scraper/discuz.py", "sqlite_utils/db.py"
+CATEGORIES = (  # py-spy names files by module path: "scraper/thread.py", "sqlite_utils/db.py"
     ("parse (scraper/)", ("scraper/",)),
     ("storage (pipelines/, sqlite_utils)", ("pipelines/", "sqlite_utils/")),
     ("spider logic (spiders/)", ("spiders/",)),

@@ -69,7 +69,7 @@ def build(out: Path) -> None:
 def _write_parses(path: Path) -> None:
     """Every fixture page and sample-forum page, read as a thread, a forum and an index page."""
     from scraper.models import FetchedPage
-    from scraper.reading import read_page_into
+    from scraper.reading import fill_fetched_page
 
     pages = sorted((ROOT / "tests/fixtures/discuz").glob("*.html")) + sorted((ROOT / "sample_forum").glob("v*/*.html"))
     with path.open("w", encoding="utf-8") as out:
@@ -80,7 +80,7 @@ def _write_parses(path: Path) -> None:
                 fetched = FetchedPage(url=url, site="http://127.0.0.1:8080/", kind=asked_as, status=200,
                                       fetched_at="2026-12-01T00:00:00+00:00", size=len(body), sha256="",
                                       asked_as=asked_as, content_type="text/html")
-                read_page_into(fetched, body)
+                fill_fetched_page(fetched, body)
                 record = dataclasses.asdict(fetched)
                 out.write(json.dumps([page.relative_to(ROOT).as_posix(), record], ensure_ascii=False, default=str) + "\n")
 

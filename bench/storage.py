@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from pipelines import sqlite as storage
-from scraper.discuz import parse_thread_page
+from scraper.thread import parse_thread_page
 from scraper.models import FetchedPage
 
 BATCH = 20

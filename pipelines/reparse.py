@@ -29,8 +29,9 @@ from sqlite_utils import Database
 
 from pipelines.sqlite import open_archive, raw_body, save_items
 from scraper.models import FetchedPage
-from scraper.profiles import Profile, profiles_from_toml
-from scraper.reading import read_page_into
+from scraper.profiles import Profile
+from scraper.profiles_file import profiles_from_toml
+from scraper.reading import fill_fetched_page
 
 BATCH = 200
 # Pages handed to the reading pool at a time: what waits to be written stays bounded (a pool
@@ -102,7 +103,7 @@ def _read_kept_page(
         asked_as=row["asked_as"],
         content_type=row["content_type"],
     )
-    read_page_into(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles)
+    fill_fetched_page(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles)
     page.body = body  # the rebuilt archive keeps its raw pages too
     return page
 

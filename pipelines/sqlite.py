@@ -28,6 +28,7 @@ import zstandard
 from sqlite_utils import Database
 
 from pipelines.query import enable_queries
+from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
 from scraper.urls import desktop_thread_url
 
@@ -310,7 +311,7 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
         _keep_raw_page(db, page, stamp)
     if page.error:
         counts["archive/errors"] += 1
-    if page.kind == "missing" and tid is not None and _get(db, "articles", (page.site, tid)):
+    if page.kind == PageKind.MISSING and tid is not None and _get(db, "articles", (page.site, tid)):
         # the site says the thread is gone: flag it, keep everything archived
         db.execute(
             "UPDATE articles SET gone_since = coalesce(gone_since, ?) WHERE site = ? AND tid = ?",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from scraper.kinds import PageKind
 from scraper.urls import thread_ref
 
 
@@ -118,7 +119,7 @@ class ArchiveState:
                    max(coalesce((SELECT max(floor) FROM comments c WHERE c.site = a.site AND c.tid = a.tid), 0),
                        CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END),
                    (SELECT group_concat(p.url, char(10)) FROM pages p
-                     WHERE p.site = a.site AND p.tid = a.tid AND p.error IS NOT NULL AND p.kind != 'missing')
+                     WHERE p.site = a.site AND p.tid = a.tid AND p.error IS NOT NULL AND p.kind != '{PageKind.MISSING}')
               FROM articles a WHERE {where} ORDER BY {order}"""
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

@@ -3,7 +3,7 @@ the archive (setting ``ARCHIVE_WORKER``, on by default; ``0`` keeps both in the 
 
 Scrapy's download loop fills one core; decoding, parsing and storing cost several times as
 much again. So the crawl's process only downloads and decides, and one worker process decodes
-and parses every page (``scraper.reading.read_page_into``) and is the archive's only writer, in
+and parses every page (``scraper.reading.fill_fetched_page``) and is the archive's only writer, in
 transactions of ``ARCHIVE_BATCH_SIZE`` items. Each spider callback awaits the worker's reading
 of its page (the reactor keeps downloading meanwhile) and gets back what its decisions need:
 the page without its bytes, a thread's posts reduced to pid and floor. The worker queues the
@@ -41,7 +41,7 @@ from scrapy.exceptions import CloseSpider
 
 from pipelines.sqlite import ITEMS, WORKER_FAILED, ArchiveLocked, open_archive, save_batch
 from scraper.models import FetchedPage, Post
-from scraper.reading import read_page_logged_elsewhere
+from scraper.reading import fill_fetched_page_with_traceback
 
 logger = logging.getLogger(__name__)
 FRAME = struct.Struct("!Q")  # each task and each reply: its length, then the pickle
@@ -104,7 +104,7 @@ class ArchiveWorker:
         busy each one is, and the crawl's core does not idle while the worker has a queue."""
         if self.failure is None and self.reading >= READ_HERE_AFTER:
             self.stats.inc_value("archive/pages_read_in_crawl_process")
-            return read_page_logged_elsewhere(fetched, body, **parse_kwargs)
+            return fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
         if self.failure is None:
             answer = self.loop.create_future()
 
@@ -318,7 +318,7 @@ def _exit_with_the_crawl() -> None:
 
 
 def _read(fetched: FetchedPage, body: bytes, parse_kwargs: dict[str, Any]) -> tuple[QueuedPage, str | None]:
-    page, crash = read_page_logged_elsewhere(fetched, body, **parse_kwargs)
+    page, crash = fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
     _archive.items.append(page)
     return _as_queued(page), crash
 

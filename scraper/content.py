@@ -16,7 +16,8 @@ from html import escape
 import nh3
 from lxml import etree, html
 
-from scraper.markup import absolute_url, has_class
+from scraper.urls import absolute_url
+from scraper.xpath import has_class
 from scraper.noise import remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote.
@@ -51,7 +52,7 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
-# Built once: nh3.clean() builds its allow-lists anew on every call, five times the cleaning.
+# Built once: nh3.clean() builds its allow-lists anew on every call, which outweighs the cleaning.
 _CLEANER = nh3.Cleaner(
     tags=_ALLOWED_TAGS,
     attributes=_ALLOWED_ATTRIBUTES,
@@ -91,8 +92,8 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
     """Clean one message element (the caller's tree is left as it was)."""
     root = copy.deepcopy(element)
     root.tail = None
-    # Most messages are text alone (292 of the sample forum's 340): nothing in them to drop,
-    # look for or make absolute, and the six searches for it cost half of reading them.
+    # Most messages are text alone: nothing in them to drop, look for or make absolute, so
+    # the searches for those are skipped.
     message = _clean_elements(root, base_url) if len(root) else Message(html="", text="")
     # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
     # would reach the sanitiser as a tag.
@@ -165,15 +166,15 @@ def html_to_text(root: etree._Element) -> str:
 
     Source newlines are markup whitespace (Discuz writes one after every <br />); line breaks
     come from elements, except inside <pre>. Consumes ``root``: the breaks are marked in the
-    tree and lxml serialises the text in C (a Python walk over every element cost more than
-    all the rest of reading a message)."""
+    tree and lxml serialises the text in C, where a walk in Python would visit every element
+    in the interpreter."""
     for pre in root.iter("pre"):
         for node in pre.iter():
             if node.text:
                 node.text = node.text.replace("\n", _BREAK)
             if node is not pre and node.tail:
                 node.tail = node.tail.replace("\n", _BREAK)
-    # iter() builds its matcher of 19 tags on every call (5-8 µs): not for text alone
+    # iter() builds its matcher of tags on every call: text alone, with no child, needs none
     breaking = root.iter(*_BREAKING_TAGS) if len(root) else [root] if root.tag in _BREAKING_TAGS else []
     for element in breaking:
         if element.tag != "br":

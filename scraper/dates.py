@@ -3,7 +3,8 @@
 Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), and
 for posts under a week old a relative phrase ("3 天前", "昨天 08:15") whose exact time is in
 the wrapping span's title. Relative phrases without a title are resolved against the fetch
-time; the phrases are Discuz's own (lang_core.php), in Simplified and Traditional Chinese.
+time; the phrases are Discuz's own (lang_core.php), in Simplified and Traditional Chinese. The
+forum's offset, when not given, is the one its footer prints ("GMT+8").
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _HALF_HOUR = re.compile("半小[时時]前")
 _JUST_NOW = re.compile("刚刚|剛剛")
 _DAY_WORDS = {"昨天": 1, "前天": 2}
 _DAY_AND_TIME = re.compile(rf"(昨天|前天){_SPACE}(\d{{1,2}}):(\d{{2}})")
+_GMT_OFFSET = re.compile(r"GMT\s*([+-]\d{1,2})(?::?(\d{2}))?")
 
 
 def parse_offset(offset: str | tzinfo) -> tzinfo:
@@ -41,6 +43,27 @@ def parse_offset(offset: str | tzinfo) -> tzinfo:
         raise ValueError(f"not a UTC offset: {offset!r} (expected e.g. +08:00)")
     sign = -1 if match[1] == "-" else 1
     return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3] or 0)))
+
+
+def footer_offset(text: str) -> tzinfo | None:
+    """Discuz prints the forum's offset in the footer: "GMT+8, 2024-1-2 12:00"."""
+    match = _GMT_OFFSET.search(text[-6000:])
+    if not match or not -12 <= int(match[1]) <= 14:  # the offsets Discuz offers
+        return None
+    hours = int(match[1])
+    minutes = int(match[2] or 0)
+    if minutes >= 60:
+        return None
+    return parse_offset(f"{'-' if hours < 0 else '+'}{abs(hours):02d}:{minutes:02d}")
+
+
+def page_time(text: str | None, tz: tzinfo, now: datetime | None = None) -> str | None:
+    """parse_discuz_time for a time a page prints. A damaged or hostile page may print one no
+    calendar has (2013-13-45, year 0, "99999999999 天前"): that is no time, not a crash."""
+    try:
+        return parse_discuz_time(text, tz=tz, now=now)
+    except (ValueError, OverflowError):
+        return None
 
 
 def find_absolute(text: str) -> re.Match | None:

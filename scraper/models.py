@@ -128,7 +128,7 @@ class FetchedPage:
 
     url: str
     site: str
-    kind: str  # what was asked ("thread", "forum", "index"), or what the page turned out to be
+    kind: str  # a PageKind (scraper.kinds): what was asked, or what the page turned out to be
     status: int
     fetched_at: str  # ISO 8601, UTC
     size: int
@@ -137,7 +137,7 @@ class FetchedPage:
     declared_charset: str | None = None  # what the header or meta claimed, when it differed
     error: str | None = None
     tid: int | None = None  # the thread the URL was asked for (known even when it failed)
-    asked_as: str = ""  # "thread", "forum" or "index": which parser reads it
+    asked_as: str = ""  # a PageKind (thread, forum, index, or their api_ forms): which parser reads it
     content_type: str | None = None
     body: bytes | None = None  # the bytes as fetched, kept only when raw pages are archived
     thread: ThreadPage | None = None

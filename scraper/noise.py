@@ -17,7 +17,7 @@ import re
 
 from lxml import etree
 
-from scraper.markup import has_class
+from scraper.xpath import has_class
 
 # Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one.
 NOISE_XPATH = etree.XPath(

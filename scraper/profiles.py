@@ -5,19 +5,19 @@ A profile names XPath selectors per field. The thread parser takes the first pro
 fits the page (bound to the page's site, else whose ``detect`` matches) and tries its
 selectors for each field in order; a field it leaves unset gets the generic selectors, which
 know every generation's markup, and posts its selectors miss are found by what the markup
-means (pid-ided containers holding a message), so a theme that moved one thing still reads. Users add or override profiles in a TOML file (the format
-is in ``docs/profiles.md``; ``profiles_from_toml`` reads it). Pure: strings in, no I/O.
+means (pid-ided containers holding a message), so a theme that moved one thing still reads.
+Users add or override profiles in a TOML file (the format is in ``docs/profiles.md``;
+scraper.profiles_file reads it). Pure: strings in, no I/O.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
 from dataclasses import dataclass
 
 from lxml import etree
 
-from scraper.markup import BREADCRUMB, PAGER, compiled, has_class
+from scraper.navigation import BREADCRUMB, PAGER
+from scraper.xpath import compiled, has_class
 
 # The fields a profile may set. Document-wide selectors start at the page ("//…", "id('…')");
 # per-post ones at the post element (".//…") or at an id that holds ``$pid``, the post's id.
@@ -37,13 +37,25 @@ DOCUMENT_FIELDS = ("detect", "posts", "title", "views_replies", "pager", "breadc
 
 
 @dataclass(frozen=True)
-class Profile:
-    """Selectors for one markup, each field a tuple of XPaths tried in order. Only strings, so
-    a profile pickles (the off-core reader gets it) and compiles once per process."""
+class PageProfile:
+    """Selectors for one markup, each field a tuple of XPaths tried in order, and where they
+    apply: the pages of ``sites``, else the pages ``detect`` matches. Only strings, so a
+    profile pickles (the off-core reader gets it) and compiles once per process."""
 
     name: str
     detect: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()  # hosts this profile is used for, whatever their pages look like
+
+    def fits(self, root: etree._Element, site: str) -> bool:
+        if self.sites:
+            return site in self.sites
+        return any(compiled(expression)(root) for expression in self.detect)
+
+
+@dataclass(frozen=True)
+class Profile(PageProfile):
+    """A thread page's selectors (FIELDS)."""
+
     posts: tuple[str, ...] = ()
     message: tuple[str, ...] = ()
     author: tuple[str, ...] = ()
@@ -54,11 +66,6 @@ class Profile:
     pager: tuple[str, ...] = ()
     breadcrumb: tuple[str, ...] = ()
 
-    def fits(self, root: etree._Element, site: str) -> bool:
-        if self.sites:
-            return site in self.sites
-        return any(compiled(expression)(root) for expression in self.detect)
-
 
 _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
 # A post container holds its message, or the notice that replaces it (a banned author).
@@ -68,7 +75,7 @@ HOLDS_MESSAGE = (
 )
 _PID_ONLY = "translate(substring-after(@id, '{prefix}'), '0123456789', '') = '' and @id != '{prefix}'"
 # The built-in profiles reach what Discuz ids through id(), a lookup, and anchor the rest
-# below it: a "//" search walks the whole page, and costs a tenth of lxml's parse each.
+# below it: a "//" search walks the whole page, where id() is a lookup.
 _X_POST = "id('postlist')/div[starts-with(@id, 'post_')]"
 X3 = Profile(
     name="x3",  # Discuz! X2.0 to X3.5, the desktop template (X2's title is an a#thread_subject)
@@ -113,7 +120,7 @@ TOUCH = Profile(
     breadcrumb=(f"/html/body/div[{has_class('header')}]/h2//a",),
 )
 # For pages no profile fits, and for the fields a profile leaves unset: every generation's
-# selectors at once, most specific first. Posts are then found by meaning (discuz._post_roots),
+# selectors at once, most specific first. Posts are then found by meaning (thread._post_roots),
 # as they are when a profile's posts selectors find none.
 GENERIC = Profile(
     name="generic",
@@ -132,10 +139,11 @@ GENERIC = Profile(
 BUILT_IN = (D7, X3, TOUCH)  # the cheap id() tests first
 
 
-def choose(root: etree._Element, site: str, own: tuple[Profile, ...] = ()) -> Profile:
-    """The profile for this page: the user's own first, then the built-in ones; else generic."""
+def choose(root: etree._Element, site: str, own: tuple = ()) -> Profile:
+    """The profile for this page: the user's own first, then the built-in ones; else generic.
+    ``own`` may hold listing profiles too (one profiles file holds both): they are passed over."""
     for profile in own + BUILT_IN:
-        if profile.fits(root, site):
+        if isinstance(profile, Profile) and profile.fits(root, site):
             return profile
     return GENERIC
 
@@ -144,58 +152,3 @@ def selectors(profile: Profile, field: str) -> tuple[str, ...]:
     """The profile's selectors for ``field``; the generic ones where it sets none. (Not both: a
     field a page lacks, the pager of a one-page thread, would cost every generic search.)"""
     return getattr(profile, field) or getattr(GENERIC, field)
-
-
-def profiles_from_toml(text: str) -> tuple[Profile, ...]:
-    """The user's profiles from an override file. Raises ValueError naming the profile and
-    field of anything wrong, so a bad file stops the crawl before its first request."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"the profiles file is not valid TOML: {error}") from None
-    unknown = set(data) - {"profile"}
-    if unknown:
-        raise ValueError(f"the profiles file has unknown tables {sorted(unknown)}; profiles go in [[profile]]")
-    entries = data.get("profile", [])
-    if not isinstance(entries, list):
-        raise ValueError("the profiles file's profiles go in [[profile]] tables (two brackets)")
-    built_in = {p.name: p for p in BUILT_IN + (GENERIC,)}
-    profiles = []
-    for number, entry in enumerate(entries, 1):
-        name = entry.get("name") or f"profile {number}"
-        unknown = set(entry) - set(FIELDS) - {"name", "extends", "sites"}
-        if unknown:
-            raise ValueError(f"{name}: unknown keys {sorted(unknown)}; the fields are {sorted(FIELDS)}")
-        base_name = entry.get("extends", "generic")
-        if base_name not in built_in:
-            raise ValueError(f"{name}: extends {base_name!r}, which is none of {sorted(built_in)}")
-        fields = {"name": name, "sites": _strings(name, "sites", entry.get("sites", []))}
-        for field in FIELDS:
-            if field in entry:
-                fields[field] = _strings(name, field, entry[field])
-                for expression in fields[field]:
-                    _check(name, field, expression)
-        if not fields["sites"] and not fields.get("detect"):
-            raise ValueError(f"{name}: say where it applies, with sites = [...] or detect = \"...\"")
-        profiles.append(dataclasses.replace(built_in[base_name], **fields))
-    return tuple(profiles)
-
-
-def _strings(name: str, field: str, value) -> tuple[str, ...]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"{name}: {field} must be a string or a list of strings")
-    return tuple(values)
-
-
-def _check(name: str, field: str, expression: str) -> None:
-    if field not in DOCUMENT_FIELDS and not expression.lstrip("(").startswith((".", "id(")):
-        # "//a" would find the page's first link for every post.
-        raise ValueError(
-            f"{name}: {field} is looked for in each post: start it with '.' (inside the post)"
-            f" or id(… $pid …) (by the post's id): {expression!r}"
-        )
-    try:
-        compiled(expression)(etree.fromstring("<html><body/></html>"), pid="0")
-    except etree.XPathError as error:
-        raise ValueError(f"{name}: {field} is not a valid XPath ({error}): {expression!r}") from None

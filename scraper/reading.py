@@ -1,5 +1,5 @@
-"""Read one fetched page into its FetchedPage record: decode it, parse it with the parser for
-what was asked, and record a problem on the record instead of raising. The spider and the
+"""Fill one fetched page's FetchedPage record from its bytes: decode them, parse the page with
+the parser for what was asked, and record a problem on the record instead of raising. The spider and the
 re-parse command both read pages here, so a re-parse gives the rows the crawl gave.
 """
 
@@ -8,37 +8,41 @@ from __future__ import annotations
 import traceback
 from datetime import datetime
 
-from scraper.discuz import parse_thread_html
 from scraper.encoding import decode_html
-from scraper.listing import parse_forum_html, parse_index_html
-from scraper.markup import PageProblem
+from scraper.kinds import PageKind
+from scraper.forum_index import parse_index_html
+from scraper.listing import parse_forum_html
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
+from scraper.listing_profiles import ListingProfile
 from scraper.models import FetchedPage
+from scraper.problems import PageProblem
 from scraper.profiles import Profile
+from scraper.thread import parse_thread_html
 
 # What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
 PARSERS = {
-    "thread": parse_thread_html,
-    "forum": parse_forum_html,
-    "index": parse_index_html,
-    "api_thread": parse_api_thread,
-    "api_forum": parse_api_forum,
-    "api_index": parse_api_index,
+    PageKind.THREAD: parse_thread_html,
+    PageKind.FORUM: parse_forum_html,
+    PageKind.INDEX: parse_index_html,
+    PageKind.API_THREAD: parse_api_thread,
+    PageKind.API_FORUM: parse_api_forum,
+    PageKind.API_INDEX: parse_api_index,
 }
 
 
-def read_page_into(
+def fill_fetched_page(
     fetched: FetchedPage,
     body: bytes,
     *,
     utc_offset: str | None = None,
     posts_per_page: int | None = None,
-    profiles: tuple[Profile, ...] = (),
+    profiles: tuple[Profile | ListingProfile, ...] = (),
 ) -> Exception | None:
     """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum
     or index, by ``fetched.asked_as``), or ``kind`` and ``error`` saying what it is instead.
 
-    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages.
+    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages and
+    forum lists.
     Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
     caller to log; one bad page never costs more than itself.
     """
@@ -47,10 +51,12 @@ def read_page_into(
         fetched.charset = decoded.charset
         if decoded.mismatch:
             fetched.declared_charset = decoded.declared
-        extra = {"posts_per_page": posts_per_page} if fetched.asked_as.endswith("thread") else {}
-        if fetched.asked_as == "thread":
+        parse = PARSERS[fetched.asked_as]
+        asked = PageKind(fetched.asked_as)
+        extra = {"posts_per_page": posts_per_page} if asked.fills == "thread" else {}
+        if asked in (PageKind.THREAD, PageKind.FORUM):  # the API's answers have no markup to select
             extra["profiles"] = profiles
-        result = PARSERS[fetched.asked_as](
+        result = parse(
             decoded.text,
             fetched.url,
             fetched_at=datetime.fromisoformat(fetched.fetched_at),
@@ -61,18 +67,18 @@ def read_page_into(
         fetched.kind, fetched.error = problem.kind, with_status(fetched.status, problem.message)
         return None
     except Exception as exc:  # noqa: BLE001 - recorded on the page, returned to be logged
-        fetched.kind, fetched.error = "parse_error", f"{type(exc).__name__}: {exc}"
+        fetched.kind, fetched.error = PageKind.PARSE_ERROR, f"{type(exc).__name__}: {exc}"
         return exc
     if fetched.status >= 400:
         fetched.error = with_status(fetched.status, "the server answered with an error")
-    setattr(fetched, fetched.asked_as.removeprefix("api_"), result)
+    setattr(fetched, asked.fills, result)
     return None
 
 
-def read_page_logged_elsewhere(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
-    """read_page_into for a caller that logs in another place or process: the page, and a
+def fill_fetched_page_with_traceback(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
+    """fill_fetched_page for a caller that logs in another place or process: the page, and a
     parser crash's traceback as text (None when there was none)."""
-    crash = read_page_into(fetched, body, **parse_kwargs)
+    crash = fill_fetched_page(fetched, body, **parse_kwargs)
     return fetched, None if crash is None else "".join(traceback.format_exception(crash))
 
 

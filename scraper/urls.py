@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+# The member or forum a link names, in every URL form Discuz writes.
+UID_IN_HREF = re.compile(r"(?:[?&]uid=|space-uid-|profile-uid-|space\.php\?uid=)(\d+)")
+FID_IN_HREF = re.compile(r"(?:[?&]fid=|forum-|forumdisplay\.php\?fid=|fid-)(\d+)")
 
 _REWRITE_THREAD = re.compile(r"(?:^|/)thread-(\d+)-(\d+)-\d+\.html$")
 _ARCHIVER_THREAD = re.compile(r"tid-(\d+)(?:-page-(\d+))?\.html")
@@ -217,3 +221,20 @@ def api_page_url(url: str, page: int) -> str:
 
 def _api_url(site_base_url: str, query: str) -> str:
     return f"{site_root_url(site_base_url)}{API_SCRIPT}?version={API_VERSION}&{query}"
+
+
+def absolute_url(base_url: str, href: str | None) -> str | None:
+    """``href`` resolved against ``base_url`` (empty: only checked), or None when it is no URL
+    at all: urllib raises on some (``http://[``), and one broken link must cost that link only."""
+    try:
+        url = urljoin(base_url, (href or "").strip())
+        urlsplit(url)  # urljoin returns an href unparsed when the base is empty
+    except ValueError:
+        return None
+    return url
+
+
+def forum_ref_at(base_url: str, href: str | None) -> ForumRef | None:
+    """The forum a link points at; None for none, or for an href that is no URL."""
+    url = absolute_url(base_url, href)
+    return forum_ref(url) if url else None

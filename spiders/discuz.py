@@ -28,9 +28,11 @@ from twisted.python.failure import Failure
 
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import parse_discuz_time
+from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
-from scraper.profiles import Profile, profiles_from_toml
-from scraper.reading import read_page_logged_elsewhere
+from scraper.profiles import Profile
+from scraper.profiles_file import profiles_from_toml
+from scraper.reading import fill_fetched_page_with_traceback
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -252,7 +254,7 @@ class DiscuzSpider(scrapy.Spider):
 
     @_done_with_request
     async def parse_index(self, response: Response):
-        fetched, index = await self._read(response, "index")
+        fetched, index = await self._read(response, PageKind.INDEX)
         yield fetched
         if index is None:
             return
@@ -272,7 +274,7 @@ class DiscuzSpider(scrapy.Spider):
         walk = (site_of(response.url), fid)
         if walk not in self._walk_may_stop:  # asked before archiving the walk's first page marks it started
             self._walk_may_stop[walk] = not self.refresh and not self.state.forum_walk_was_cut_short(*walk)
-        fetched, forum = await self._read(response, "forum")
+        fetched, forum = await self._read(response, PageKind.FORUM, profiles=self.profiles)
         yield fetched
         if forum is None:
             return
@@ -319,7 +321,7 @@ class DiscuzSpider(scrapy.Spider):
     @_done_with_request
     async def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
         fetched, thread = await self._read(
-            response, "thread", tid=tid, posts_per_page=posts_per_page, profiles=self.profiles
+            response, PageKind.THREAD, tid=tid, posts_per_page=posts_per_page, profiles=self.profiles
         )
         site = fetched.site
         yield fetched
@@ -343,7 +345,7 @@ class DiscuzSpider(scrapy.Spider):
             page,
             posts=thread.posts if thread else [],
             replies=thread.replies if thread and thread.page == 1 else None,
-            failed=thread is None and fetched.kind != "missing",
+            failed=thread is None and fetched.kind != PageKind.MISSING,
         )
         if synced:
             yield synced
@@ -358,7 +360,7 @@ class DiscuzSpider(scrapy.Spider):
         yield FetchedPage(
             url=request.url,
             site=site_of(request.url),
-            kind="network",
+            kind=PageKind.NETWORK,
             status=0,
             fetched_at=_now(),
             size=0,
@@ -371,7 +373,7 @@ class DiscuzSpider(scrapy.Spider):
 
     # -- helpers ------------------------------------------------------------------------
 
-    async def _read(self, response: Response, kind: str, tid: int | None = None, **parse_kwargs):
+    async def _read(self, response: Response, kind: PageKind, tid: int | None = None, **parse_kwargs):
         """Read one page (decode, parse) into its FetchedPage, by the crawler's page_reader
         when there is one, else here; a problem or a crash is logged and counted, never raised.
         Returns the page's item, to yield, and what it holds (None when it holds nothing)."""
@@ -448,9 +450,9 @@ class DiscuzSpider(scrapy.Spider):
             url = api_index_url(url)
         return self._request(url, ("index", url), self.parse_index)
 
-    def _asked_as(self, kind: str) -> str:
+    def _asked_as(self, kind: PageKind) -> PageKind:
         """Which parser reads the answer: the page's (thread, forum, index) or the API's."""
-        return f"api_{kind}" if self.source == "api" else kind
+        return kind.through_api() if self.source == "api" else kind
 
     def _request(self, url: str, key: tuple, callback, **cb_kwargs):
         if site_of(url) not in self.sites:
@@ -471,7 +473,7 @@ class DiscuzSpider(scrapy.Spider):
 
 async def _read_here(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
     """Read a page in this process (no worker: ARCHIVE_WORKER=0, or a distributed crawl)."""
-    return read_page_logged_elsewhere(fetched, body, **parse_kwargs)
+    return fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
 
 
 def _load_profiles(path: str) -> tuple[Profile, ...]:
@@ -505,7 +507,7 @@ def _cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
     return {"Cookie": cookie} if cookie else {}
 
 
-def _fetched_page(response: Response, asked_as: str, tid: int | None = None) -> FetchedPage:
+def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None) -> FetchedPage:
     content_type = response.headers.get(b"Content-Type")
     return FetchedPage(
         url=response.url,

@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from scraper.discuz import parse_thread_page
-from scraper.markup import PageProblem
+from scraper.thread import parse_thread_page
+from scraper.problems import PageProblem
 from scraper.noise import looks_like_noise
 
 # When the sample forum's v2 pages were saved (URLS.tsv fetch time), for relative dates.

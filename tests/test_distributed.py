@@ -133,7 +133,7 @@ def test_the_writer_killed_mid_batch_loses_no_item_and_a_redelivered_item_change
 
     from pipelines.shared import Keys
     from pipelines.writer import write
-    from scraper.discuz import parse_thread_page
+    from scraper.thread import parse_thread_page
     from scraper.models import FetchedPage
 
     keys, server = Keys(), redis.Redis.from_url(redis_url)

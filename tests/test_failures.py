@@ -31,9 +31,9 @@ from lxml import html
 from sqlite_utils import Database
 
 from sample_forum import SampleForum
-from scraper.discuz import parse_thread_page
+from scraper.thread import parse_thread_page
 from scraper.listing import parse_forum_page
-from scraper.markup import PageProblem
+from scraper.problems import PageProblem
 from test_recrawl import V1, stored, visible
 
 ROOT = Path(__file__).parent.parent
@@ -265,13 +265,13 @@ class _HostileHandler(BaseHTTPRequestHandler):
 
 # A parser bug that only thread 10 meets: its page reader raises, every other page reads as usual.
 PARSER_BUG = """
-import scraper.discuz
-_read_page = scraper.discuz.read_page
-def read_page(text, url, utc_offset):
+import scraper.thread
+_open_page = scraper.thread.open_page
+def open_page(text, url, utc_offset):
     if "thread-10-" in url:
         raise RuntimeError("a parser bug that only thread 10 meets")
-    return _read_page(text, url, utc_offset)
-scraper.discuz.read_page = read_page
+    return _open_page(text, url, utc_offset)
+scraper.thread.open_page = open_page
 """
 
 

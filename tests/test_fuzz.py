@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree, html
 
-from scraper.discuz import parse_thread_page
+from scraper.thread import parse_thread_page
 from scraper.encoding import decode_html
-from scraper.listing import parse_forum_page, parse_index_page
-from scraper.markup import PageProblem
+from scraper.forum_index import parse_index_page
+from scraper.listing import parse_forum_page
+from scraper.problems import PageProblem
 from scraper.models import ForumPage, IndexPage, ThreadPage
 from scraper.noise import looks_like_noise
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from scraper import listing
-from scraper.markup import PageProblem
-from scraper.listing import parse_forum_html, parse_forum_page, parse_index_html, parse_index_page
+from scraper.problems import PageProblem
+from scraper.forum_index import parse_index_html, parse_index_page
+from scraper.listing import parse_forum_html, parse_forum_page
 from scraper.urls import ForumRef, category_gid, forum_ref, is_index_url, listed_thread_url
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_forum"

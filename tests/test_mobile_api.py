@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 from lxml import html as lxml_html
 
 from scraper.content import extract_message
-from scraper.discuz import parse_thread_page
-from scraper.listing import parse_forum_page, parse_index_page
-from scraper.markup import PageProblem
+from scraper.thread import parse_thread_page
+from scraper.forum_index import parse_index_page
+from scraper.listing import parse_forum_page
+from scraper.problems import PageProblem
 from scraper.models import ForumPage, IndexPage, ThreadPage
-from scraper.mobile_api import API_CLOSED, parse_api_forum, parse_api_index, parse_api_thread
+from scraper.kinds import PageKind
+from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.noise import looks_like_noise
 from scraper.urls import (
     api_forum_url,
@@ -238,7 +240,7 @@ THREAD_URL = api_thread_url(BASE, 1)
 @pytest.mark.parametrize(
     "body, kind",
     [
-        (b'{"error":"mobile_is_closed"}', API_CLOSED),
+        (b'{"error":"mobile_is_closed"}', PageKind.API_CLOSED),
         (b'{"Version":"4","Variables":{"postlist":[]},"Message":{"messageval":"to_login","messagestr":"\\u8bf7\\u5148\\u767b\\u5f55"}}', "login"),
         (b'{"Version":"4","Variables":{},"Message":{"messageval":"forum_nopermission","messagestr":"x"}}', "login"),
         (b'{"Version":"4","Variables":{},"Message":{"messageval":"forum_nonexistence","messagestr":""}}', "missing"),
@@ -436,7 +438,7 @@ def test_index_sub_forums_and_forums_without_a_category():
     ]
     with pytest.raises(PageProblem) as raised:
         parse_api_index(b'{"error":"mobile_is_closed"}', "http://x.cn/api/mobile/index.php?version=4&module=forumindex")
-    assert raised.value.kind == API_CLOSED
+    assert raised.value.kind == PageKind.API_CLOSED
 
 
 # URLs -----------------------------------------------------------------------------------------

@@ -13,11 +13,11 @@ from sqlite_utils import Database
 from pipelines.reparse import main as reparse_main
 from pipelines.sqlite import open_archive, save_items
 from sample_forum import serve
-from scraper.discuz import parse_thread_page
-from scraper.markup import PageProblem
+from scraper.thread import parse_thread_page
+from scraper.problems import PageProblem
 from scraper.models import FetchedPage
-from scraper.profiles import profiles_from_toml
-from scraper.reading import read_page_into
+from scraper.profiles_file import profiles_from_toml
+from scraper.reading import fill_fetched_page
 
 X35 = "http://127.0.0.1:8080/"
 ROOT = Path(__file__).parent.parent
@@ -160,7 +160,7 @@ def test_reparse_with_a_profiles_file_recovers_the_posts_of_a_modified_theme(tmp
         fetched_at="2026-11-26T12:00:00+00:00", size=len(body), sha256=hashlib.sha256(body).hexdigest(), tid=1,
         asked_as="thread", content_type="text/html; charset=utf-8",
     )
-    read_page_into(page, body)
+    fill_fetched_page(page, body)
     page.body = body
     crawled, rebuilt = tmp_path / "archive.db", tmp_path / "rebuilt.db"
     save_items(open_archive(crawled), [page])

@@ -12,7 +12,7 @@ from pipelines.reparse import main as reparse_main
 from pipelines.sqlite import ZSTD_MAGIC, open_archive, raw_body, save_items
 from sample_forum import serve
 from scraper.models import FetchedPage
-from scraper.reading import read_page_into
+from scraper.reading import fill_fetched_page
 
 ROOT = Path(__file__).parent.parent
 BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at", "replaced_at", "seen_at", "synced_at"}
@@ -67,7 +67,7 @@ def test_reparse_reads_the_zlib_bodies_of_archives_written_before_zstd(tmp_path,
             f"http://127.0.0.1:8080/{name}", "127.0.0.1:8080", kind, 200, f"2026-11-27T00:00:0{second}+00:00",
             len(body), hashlib.sha256(body).hexdigest(), asked_as=kind, content_type="text/html; charset=utf-8",
         )
-        read_page_into(page, body)
+        fill_fetched_page(page, body)
         page.body = body
         pages.append(page)
     save_items(db, pages)

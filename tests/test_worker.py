@@ -17,7 +17,7 @@ from pipelines.sqlite import open_archive, save_items
 from pipelines.worker import READ_HERE_AFTER, ArchiveWorker, QueuedPage
 from sample_forum import serve
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced
-from scraper.reading import read_page_into
+from scraper.reading import fill_fetched_page
 from test_failures import planted
 from test_recrawl import FAST, V1, stored, visible
 
@@ -48,7 +48,7 @@ def test_the_worker_reads_and_writes_what_the_crawls_own_process_does(tmp_path):
     pages = []
     for kind, name in PAGES:
         page, body = fetched(kind, name)
-        read_page_into(page, body)
+        fill_fetched_page(page, body)
         pages.append(page)
     expected = save_items(here, pages + OTHER_ITEMS)
 
@@ -151,7 +151,7 @@ def test_a_busy_worker_has_the_crawls_process_read_the_next_pages_and_writes_the
     pages = []
     for name in names:
         page, body = fetched("thread", name)
-        read_page_into(page, body)
+        fill_fetched_page(page, body)
         pages.append(page)
     save_items(here, pages)
     crawler = get_crawler()

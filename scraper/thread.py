@@ -18,29 +18,16 @@ from parsel import Selector
 
 from scraper import profiles
 from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_src
-from scraper.dates import ABSOLUTE
+from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
-from scraper.markup import (
-    UID_IN_HREF,
-    PageProblem,
-    absolute_url,
-    breadcrumb_forum,
-    compiled,
-    cut_short,
-    first_int,
-    first_text,
-    has_class,
-    is_complete,
-    page_time,
-    problem_of,
-    read_page,
-    squash,
-    title_tag,
-    words_of,
-)
+from scraper.html_page import open_page
+from scraper.kinds import PageKind
+from scraper.navigation import breadcrumb_forum
 from scraper.models import Post, ThreadPage
+from scraper.problems import PageProblem, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
-from scraper.urls import site_of, thread_ref
+from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
+from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag, words_of
 
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
@@ -61,8 +48,8 @@ _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
 # Attachment links, and the attachment lists (div.pattl) Discuz puts after the message, in
-# one XPath call: 45 µs per post, against 75 for two calls (a descendant::*[self::a or
-# self::div] test costs more than both).
+# one XPath union: every call has a fixed cost (and a descendant::*[self::a or self::div]
+# test would run for every element of the post).
 _ATTACHMENT_PARTS = compiled(
     "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
     f" | descendant::div[{has_class('pattl')}]"
@@ -86,7 +73,7 @@ def parse_thread_page(
 ) -> ThreadPage:
     """Read one thread page. Raises PageProblem for an error page, a login wall and the like,
     and for a page cut short before ``</html>``: its posts are not returned, not even the
-    complete ones (see markup.cut_short), so the crawl records the page and reads it again.
+    complete ones (see problems.cut_short), so the crawl records the page and reads it again.
 
     ``utc_offset`` is the forum's offset; when None it is read from the page footer
     ("GMT+8"), else +08:00 (Discuz's default). ``fetched_at`` resolves relative times
@@ -110,7 +97,7 @@ def parse_thread_html(
     profiles: tuple[Profile, ...] = (),
 ) -> ThreadPage:
     """parse_thread_page for text that is already decoded."""
-    sel, base_url, tz = read_page(text, url, utc_offset)
+    sel, base_url, tz = open_page(text, url, utc_offset)
     site = site_of(url)
     profile = choose(sel.root, site, profiles)
 
@@ -123,7 +110,7 @@ def parse_thread_html(
     ref = thread_ref(url)
     tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
     if tid is None:
-        raise PageProblem("unknown", "thread page without a thread id in its URL or markup")
+        raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
     reader = _PostReader(profile, base_url, tz, fetched_at)

@@ -1,0 +1,56 @@
+"""An HTML page's text to the tree every page parser reads: its selector, the base its links
+resolve against, and the forum's UTC offset. A page with nothing in it is refused here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+
+import lxml.html
+from lxml import etree
+from parsel import Selector
+
+from scraper.dates import DEFAULT_UTC_OFFSET, footer_offset, parse_offset
+from scraper.kinds import PageKind
+from scraper.problems import PageProblem, antiscraping_problem, is_complete, is_redirect_script, shows_anything
+from scraper.urls import absolute_url
+
+# Characters XML (and so lxml) refuses in text: Discuz 7's archiver jammer uses chr(0..59), so
+# real pages carry them, invisible. They would make lxml fail when the parser edits the tree.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_BASE_HREF = etree.XPath("/html/head/base/@href | /html/body/base/@href")
+
+
+def open_page(text: str, url: str, utc_offset: str | tzinfo | None) -> tuple[Selector, str, tzinfo]:
+    """The page's selector, the base its links resolve against, and the forum's UTC offset
+    (given, else the footer's "GMT+8", else Discuz's default +08:00). Raises PageProblem for
+    a page with nothing in it: empty, cut short before its body, or only a redirect script."""
+    sel = Selector(root=_html_tree(text))
+    if sel.root is None:
+        raise PageProblem(PageKind.EMPTY, "the page is empty (no bytes)")
+    if not shows_anything(sel):
+        if is_redirect_script(sel):
+            raise antiscraping_problem()
+        if is_complete(text):
+            raise PageProblem(PageKind.EMPTY, "the page has nothing in it (an empty body)")
+        raise PageProblem(PageKind.BROKEN, "the page is cut short before its body")
+    base_url = absolute_url(url, next(iter(_BASE_HREF(sel.root)), None)) or url
+    tz = parse_offset(utc_offset) if utc_offset else footer_offset(text) or parse_offset(DEFAULT_UTC_OFFSET)
+    return sel, base_url, tz
+
+
+def _html_tree(text: str) -> etree._Element | None:
+    """The page's tree (None when the page is blank), without the characters XML refuses.
+    They are dropped from the UTF-8 bytes lxml reads anyway, by bytes.translate in C, rather
+    than by a regex over the whole text."""
+    data = text.encode("utf-8", "replace").translate(None, _NOT_XML_BYTES)
+    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:  # U+FFFE, U+FFFF
+        data = _NOT_XML.sub("", text).encode("utf-8", "replace")
+    data = data.strip()
+    if not data:
+        return None
+    parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    root = etree.fromstring(data, parser)
+    return root if root is not None else etree.fromstring(b"<html/>", parser)  # only comments, say

@@ -1,0 +1,62 @@
+"""XPath helpers every parser shares: expressions compiled once, the CSS-class test, and the
+words of what an expression finds.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from lxml import etree
+from parsel import Selector
+
+_INT = re.compile(r"\d+")
+
+
+def has_class(name: str) -> str:
+    """XPath predicate: the element has CSS class ``name`` (among others). The plain
+    contains() goes first: libxml2 stops there for most elements, and the exact test with
+    normalize-space() builds a new string for every element that has a class."""
+    return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(expression: str) -> etree.XPath:
+    """An XPath compiled once per process (lxml compiles a string again on every call)."""
+    return etree.XPath(expression, smart_strings=False)
+
+
+_STRING = etree.XPath("string()")
+_HEAD_TITLE = etree.XPath("/html/head/title/text()", smart_strings=False)
+_ANY_TITLE = etree.XPath("//title/text()", smart_strings=False)
+
+
+def first_text(sel: Selector, xpaths: tuple[str, ...]) -> str | None:
+    """The words of the first element the first matching XPath finds."""
+    for xpath in xpaths:
+        found = compiled(xpath)(sel.root)
+        value = squash(words_of(found[0])) if found else ""
+        if value:
+            return value
+    return None
+
+
+def title_tag(sel: Selector) -> str | None:
+    found = _HEAD_TITLE(sel.root) or _ANY_TITLE(sel.root)
+    title = squash(found[0] if found else "")
+    return title.split(" - ")[0] or None
+
+
+def words_of(found: etree._Element | str) -> str:
+    """The words of what an XPath found: an element's text, or the string itself (a user's
+    profile may select text() or an attribute)."""
+    return found if isinstance(found, str) else _STRING(found)
+
+
+def first_int(value: str | None) -> int | None:
+    match = _INT.search(value or "")
+    return int(match[0]) if match else None
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
