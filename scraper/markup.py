@@ -189,6 +189,18 @@ def cut_short(found: int, what: str) -> PageProblem:
     )
 
 
+def closed_before_the_end(element: etree._Element) -> bool:
+    """On a page cut short: the element's end tag (or a later tag that ends it) came before the
+    cut. The recovering parser closes whatever is open at the end of the text, so the tree
+    alone cannot tell a closed element; what can is that something follows it in the page:
+    text or an element after it, or after one of its ancestors (an element still open at the
+    cut holds everything after its start)."""
+    for node in (element, *element.iterancestors()):
+        if node.tail or node.getnext() is not None:
+            return True
+    return False
+
+
 def antiscraping_problem() -> PageProblem:
     return PageProblem(
         "antiscraping", "an anti-scraping page (防采集, a redirect script or a bot check) instead of the page"

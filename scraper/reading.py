@@ -65,6 +65,8 @@ def read_page_into(
         return exc
     if fetched.status >= 400:
         fetched.error = with_status(fetched.status, "the server answered with an error")
+    if cut := getattr(result, "cut_short", None):  # what it holds is kept; it is read again
+        fetched.kind, fetched.error = "broken", with_status(fetched.status, cut)
     setattr(fetched, fetched.asked_as.removeprefix("api_"), result)
     return None
 

@@ -330,7 +330,7 @@ class DiscuzSpider(scrapy.Spider):
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
             )
-            if thread.page == 1 and thread.page_count > 1:
+            if thread.page == 1 and thread.page_count > 1 and not thread.cut_short:
                 posts_per_page = len(thread.posts)
             first_wanted = self.tracker.first_page(site, tid) or 1
             for number, url in sorted(thread.page_urls.items()):
@@ -343,7 +343,7 @@ class DiscuzSpider(scrapy.Spider):
             page,
             posts=thread.posts if thread else [],
             replies=thread.replies if thread and thread.page == 1 else None,
-            failed=thread is None and fetched.kind != "missing",
+            failed=fetched.kind == "broken" or (thread is None and fetched.kind != "missing"),
         )
         if synced:
             yield synced

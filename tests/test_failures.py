@@ -178,7 +178,6 @@ TOUCH_LOGIN_WALL = (
         (ANTISCRAPING, "thread-42-1-1.html", "antiscraping", "防采集"),
         (EMPTY, "thread-43-1-1.html", "empty", "empty"),
         (b"<html><head><title></title></head><body>\n</body></html>", "thread-43-1-1.html", "empty", "nothing in it"),
-        (TRUNCATED, "thread-3-1-1.html", "broken", "cut short"),
         (_THREAD_3[:3000], "thread-3-1-1.html", "broken", "cut short"),  # not even to its body
         (FORBIDDEN, "thread-4-1-1.html", "error", "403 Forbidden"),
         (UNAVAILABLE, "thread-6-1-1.html", "error", "503 Service Temporarily Unavailable"),
