@@ -44,6 +44,7 @@ from scraper.urls import (
     thread_page_url,
     thread_ref,
 )
+from spiders.refusals import refusal_of
 from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
@@ -350,24 +351,24 @@ class DiscuzSpider(scrapy.Spider):
 
     @_done_with_request
     async def network_error(self, failure: Failure):
-        """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
+        """A request that got no response at all (timeout, refused, DNS), or that the archiver
+        refused (spiders.refusals: off the site, a private address, too large). Recorded, not
+        raised, under the URL the spider asked for."""
         request = failure.request
-        self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
-        self.crawler.stats.inc_value("archive/problems/network")
+        url = request.meta.get("redirect_urls", [request.url])[0]
         tid = request.cb_kwargs.get("tid")
+        if refused := refusal_of(failure):
+            self.logger.warning("Not archived: %s: %s (%s)", url, refused.message, refused.kind)
+            kind, status, error = refused.kind, refused.status, refused.message
+        else:
+            self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
+            kind, status, error = "network", 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        self.crawler.stats.inc_value(f"archive/problems/{kind}")
         yield FetchedPage(
-            url=request.url,
-            site=site_of(request.url),
-            kind="network",
-            status=0,
-            fetched_at=_now(),
-            size=0,
-            sha256="",
-            error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
-            tid=tid,
+            url=url, site=site_of(url), kind=kind, status=status, fetched_at=_now(), size=0, sha256="", error=error, tid=tid
         )
         if tid is not None:
-            self.tracker.page_done(site_of(request.url), tid, request.cb_kwargs["page"], failed=True)
+            self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
 
     # -- helpers ------------------------------------------------------------------------
 
