@@ -391,6 +391,9 @@ class DiscuzSpider(scrapy.Spider):
             else:
                 self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
             self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+        elif fetched.kind == "broken":  # cut short: what it holds is kept, and it is read again
+            self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
+            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
         return fetched, result
 
     def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
