@@ -367,7 +367,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     authors = {post.author_uid: post.author for post in thread.posts if post.author_uid is not None}
     for uid, username in authors.items():
         _put(db, "users", _without_none({"site": site, "uid": uid, "username": username}), stamp, written=written)
-    if thread.page == 1 and thread.page_count > 1:
+    if thread.page == 1 and thread.page_count > 1 and not thread.cut_short:
         _learn_posts_per_page(db, site, len(thread.posts))
 
     stored = _get(db, "articles", (site, tid)) or {}

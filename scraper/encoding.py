@@ -37,6 +37,21 @@ def _strict(body: bytes, charset: str) -> str | None:
         return None
 
 
+# A page in its charset but for a few bad bytes (a post pasted with them, a byte cut by a
+# length-limited field): read in that charset, each bad sequence a U+FFFD. Detection would
+# read the whole page as some other charset (a few bytes weigh as much as the rest).
+_FEW_BAD = 16
+
+
+def _nearly(body: bytes, charset: str) -> str | None:
+    try:
+        text = body.decode(charset, errors="replace")
+    except LookupError:
+        return None
+    bad = text.count("\ufffd") - (body.count("\ufffd".encode()) if charset == "utf-8" else 0)
+    return text if bad <= _FEW_BAD and bad * 1000 <= len(body) else None
+
+
 def declared_charset(body: bytes, content_type: str | None = None) -> str | None:
     """The charset the server or the page itself claims, normalised (gbk -> gb18030)."""
     bom_charset, _ = read_bom(body)
@@ -58,6 +73,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
         body = body[len(bom) :]
     for charset in (declared, "utf-8"):
         if charset and (text := _strict(body, charset)) is not None:
+            return Decoded(text, charset, declared)
+    for charset in (declared, "utf-8"):
+        if charset and (text := _nearly(body, charset)) is not None:
             return Decoded(text, charset, declared)
     guess = _detect(body)
     if guess and (text := _strict(body, guess)) is not None:

@@ -32,6 +32,10 @@ class PageKind(StrEnum):
     # What the crawl itself records.
     PARSE_ERROR = "parse_error"  # the parser crashed (a bug): the page is kept for a re-parse
     NETWORK = "network"  # no response at all
+    # What the crawl refused to fetch (spiders.refusals): recorded, never requested.
+    OFFSITE = "offsite"  # a redirect off the site
+    PRIVATE_ADDRESS = "private_address"  # a host on a loopback, private or link-local address
+    TOO_LARGE = "too_large"  # over DOWNLOAD_MAXSIZE, on the wire or once decompressed
 
     def through_api(self) -> PageKind:
         """The mobile API's answer that stands for this page: thread -> api_thread."""

@@ -53,6 +53,9 @@ class ThreadPage:
     profile: str | None = None  # the selector profile that read it (scraper.profiles)
     posts: list[Post] = field(default_factory=list)
     page_urls: dict[int, str] = field(default_factory=dict)  # the thread's own pager
+    # The page ended before </html>: what was kept of it (only the posts whole before the cut;
+    # a page that lost posts is no full page to learn posts per page from).
+    cut_short: str | None = None
 
     @property
     def article(self) -> Post | None:

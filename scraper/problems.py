@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from lxml import etree
 from parsel import Selector
 
 from scraper.kinds import PageKind
@@ -80,13 +81,26 @@ def is_complete(text: str) -> bool:
 
 
 def cut_short(found: int, what: str) -> PageProblem:
-    """A page that ends before its list closes. What it holds is not kept: its last item may
+    """A page that ends before its list closes (a thread page with no whole post on it: one
+    that has some keeps them, see ThreadPage.cut_short). What it holds is not kept: its last item may
     be cut mid-text (and would later read as an edit), and keeping the rest would tell the
     crawl the page is done, so the items after the cut would never be fetched. As an error
     the page is read again by the next run."""
     return PageProblem(
         PageKind.BROKEN, f"the page is cut short (it ends before </html>): {found} {what} on it, none kept"
     )
+
+
+def closed_before_the_end(element: etree._Element) -> bool:
+    """On a page cut short: the element's end tag (or a later tag that ends it) came before the
+    cut. The recovering parser closes whatever is open at the end of the text, so the tree
+    alone cannot tell a closed element; what can is that something follows it in the page:
+    text or an element after it, or after one of its ancestors (an element still open at the
+    cut holds everything after its start)."""
+    for node in (element, *element.iterancestors()):
+        if node.tail or node.getnext() is not None:
+            return True
+    return False
 
 
 def antiscraping_problem() -> PageProblem:

@@ -71,6 +71,8 @@ def fill_fetched_page(
         return exc
     if fetched.status >= 400:
         fetched.error = with_status(fetched.status, "the server answered with an error")
+    if cut := getattr(result, "cut_short", None):  # what it holds is kept; it is read again
+        fetched.kind, fetched.error = PageKind.BROKEN, with_status(fetched.status, cut)
     setattr(fetched, asked.fills, result)
     return None
 

@@ -19,6 +19,19 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 3
+# The crawl never leaves the site (spiders/site_policy.py): a redirect to another host is
+# recorded as kind "offsite", not followed; before robots.txt (100) is asked for that host.
+DOWNLOADER_MIDDLEWARES = {"spiders.site_policy.SitePolicy": 60}
+# Hosts besides the seeds' that the crawl may be sent to, comma-separated ("cdn.example.com,
+# img.example.com:8080"; without a port: ports 80 and 443), e.g. a forum's attachment CDN.
+ARCHIVE_ALLOWED_HOSTS = ""
+# Resolves as Scrapy's caching resolver does, but no request reaches a private, loopback or
+# link-local address unless a seed's host (or an allowed host) is there (spiders/addresses.py).
+TWISTED_DNS_RESOLVER = "spiders.addresses.GuardedResolver"
+# A Discuz page is 30-300 KB: a body over 32 MB, on the wire or once decompressed (a gzip
+# bomb), is refused and recorded as kind "too_large". Scrapy's default is 1 GB.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False  # a guest's view; member-only boards are a later feature
 # Scrapy starts this many asyncio tasks for every response's output (the limit is per
 # response); a callback here gives one item and a few requests, so Scrapy's default of 100
@@ -38,7 +51,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console port
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
-EXTENSIONS = {"spiders.progress.Progress": 500}
+EXTENSIONS = {"spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
 # Keep every fetched page's bytes, zstd-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).

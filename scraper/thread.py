@@ -24,7 +24,7 @@ from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum
 from scraper.models import Post, ThreadPage
-from scraper.problems import PageProblem, cut_short, is_complete, problem_of
+from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag, words_of
@@ -72,8 +72,9 @@ def parse_thread_page(
     profiles: tuple[Profile, ...] = (),
 ) -> ThreadPage:
     """Read one thread page. Raises PageProblem for an error page, a login wall and the like,
-    and for a page cut short before ``</html>``: its posts are not returned, not even the
-    complete ones (see problems.cut_short), so the crawl records the page and reads it again.
+    and for a page cut short before ``</html>`` with no whole post on it. A page cut after
+    some whole posts gives those (never the cut one) and says so in ``cut_short``: the crawl
+    keeps them, records the page ``broken`` and reads it again.
 
     ``utc_offset`` is the forum's offset; when None it is read from the page footer
     ("GMT+8"), else +08:00 (Discuz's default). ``fetched_at`` resolves relative times
@@ -104,8 +105,13 @@ def parse_thread_html(
     roots = _post_roots(sel.root, profile)
     if not roots:
         raise problem_of(sel, text)
-    if not is_complete(text):
-        raise cut_short(len(roots), "posts begun")
+    cut = None
+    if not is_complete(text):  # keep the posts that ended before the cut (see ThreadPage.cut_short)
+        whole = [(pid, root) for pid, root in roots if closed_before_the_end(root)]
+        if not whole:
+            raise cut_short(len(roots), "posts begun")
+        cut = f"the page is cut short (it ends before </html>): {len(roots)} posts begun, the {len(whole)} whole ones kept"
+        roots = whole
 
     ref = thread_ref(url)
     tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
@@ -134,6 +140,7 @@ def parse_thread_html(
         profile=profile.name,
         posts=posts,
         page_urls=page_urls,
+        cut_short=cut,
     )
 
 

@@ -46,6 +46,7 @@ from scraper.urls import (
     thread_page_url,
     thread_ref,
 )
+from spiders.refusals import refusal_of
 from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
@@ -332,7 +333,7 @@ class DiscuzSpider(scrapy.Spider):
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
             )
-            if thread.page == 1 and thread.page_count > 1:
+            if thread.page == 1 and thread.page_count > 1 and not thread.cut_short:
                 posts_per_page = len(thread.posts)
             first_wanted = self.tracker.first_page(site, tid) or 1
             for number, url in sorted(thread.page_urls.items()):
@@ -345,31 +346,31 @@ class DiscuzSpider(scrapy.Spider):
             page,
             posts=thread.posts if thread else [],
             replies=thread.replies if thread and thread.page == 1 else None,
-            failed=thread is None and fetched.kind != PageKind.MISSING,
+            failed=fetched.kind == PageKind.BROKEN or (thread is None and fetched.kind != PageKind.MISSING),
         )
         if synced:
             yield synced
 
     @_done_with_request
     async def network_error(self, failure: Failure):
-        """A request that got no response at all: timeout, refused, DNS. Recorded, not raised."""
+        """A request that got no response at all (timeout, refused, DNS), or that the archiver
+        refused (spiders.refusals: off the site, a private address, too large). Recorded, not
+        raised, under the URL the spider asked for."""
         request = failure.request
-        self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
-        self.crawler.stats.inc_value("archive/problems/network")
+        url = request.meta.get("redirect_urls", [request.url])[0]
         tid = request.cb_kwargs.get("tid")
+        if refused := refusal_of(failure):
+            self.logger.warning("Not archived: %s: %s (%s)", url, refused.message, refused.kind)
+            kind, status, error = refused.kind, refused.status, refused.message
+        else:
+            self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
+            kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        self.crawler.stats.inc_value(f"archive/problems/{kind}")
         yield FetchedPage(
-            url=request.url,
-            site=site_of(request.url),
-            kind=PageKind.NETWORK,
-            status=0,
-            fetched_at=_now(),
-            size=0,
-            sha256="",
-            error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
-            tid=tid,
+            url=url, site=site_of(url), kind=kind, status=status, fetched_at=_now(), size=0, sha256="", error=error, tid=tid
         )
         if tid is not None:
-            self.tracker.page_done(site_of(request.url), tid, request.cb_kwargs["page"], failed=True)
+            self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -391,6 +392,9 @@ class DiscuzSpider(scrapy.Spider):
                 self.logger.error("Could not parse %s: %s", response.url, crash)
             else:
                 self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
+            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+        elif fetched.kind == PageKind.BROKEN:  # cut short: what it holds is kept, and it is read again
+            self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
             self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
         return fetched, result
 

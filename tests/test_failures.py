@@ -178,7 +178,6 @@ TOUCH_LOGIN_WALL = (
         (ANTISCRAPING, "thread-42-1-1.html", "antiscraping", "防采集"),
         (EMPTY, "thread-43-1-1.html", "empty", "empty"),
         (b"<html><head><title></title></head><body>\n</body></html>", "thread-43-1-1.html", "empty", "nothing in it"),
-        (TRUNCATED, "thread-3-1-1.html", "broken", "cut short"),
         (_THREAD_3[:3000], "thread-3-1-1.html", "broken", "cut short"),  # not even to its body
         (FORBIDDEN, "thread-4-1-1.html", "error", "403 Forbidden"),
         (UNAVAILABLE, "thread-6-1-1.html", "error", "503 Service Temporarily Unavailable"),
@@ -283,16 +282,16 @@ def planted(code: str, directory: Path) -> dict[str, str]:
     return os.environ | {"PYTHONPATH": os.pathsep.join([str(directory), str(ROOT)])}
 
 
-def crawl(db_path: Path, urls: list[str], plant: str = "") -> subprocess.CompletedProcess:
+def crawl(db_path: Path, urls: list[str], plant: str = "", settings: list[str] = ()) -> subprocess.CompletedProcess:
     """`scrapy crawl discuz` as a user runs it, with short timeouts and one retry; ``plant``
-    is Python run first in each of its processes (see planted)."""
+    is Python run first in each of its processes (see planted); ``settings`` more options."""
     env = planted(plant, db_path.parent / "planted") if plant else None
     command = [
         sys.executable, "-m", "scrapy", "crawl", "discuz",
         "-a", "url=" + ",".join(urls),
         "-s", f"ARCHIVE_DB={db_path}",
         "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0",
-        "-s", "RETRY_TIMES=1", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+        "-s", "RETRY_TIMES=1", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", *settings,
     ]  # fmt: skip
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 
