@@ -3,10 +3,10 @@ one writer commits them, and what the archive holds is published to Redis for th
 
 SQLite has one writer. Workers on any machine push their items to a Redis list
 (``RedisItems``); ``python -m pipelines.writer`` moves them into the
-archive with the same ``save_items`` as a single-process crawl, and after each committed
+archive with the same writes as a single-process crawl (pipelines.store), and after each committed
 batch publishes the state the workers' decisions need (which threads are archived up to
 which floor, posts per page, forum walks), which ``RedisState`` reads with ArchiveState's
-methods. Keys share one prefix (setting ``DISTRIBUTED_KEY``, default "discuz").
+methods. Keys share one prefix (setting ``DISTRIBUTED_KEY``, default ``DEFAULT_KEY``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import redis
 from sqlite_utils import Database
 
 from pipelines.state import ArchiveState, StoredThread
-from scraper.models import FetchedPage, ForumWalked, ThreadSynced
+from pipelines.store import ITEMS
+
+DEFAULT_KEY = "discuz"  # the prefix of a distributed crawl's Redis keys when DISTRIBUTED_KEY is unset
 
 
 def connect(url: str) -> redis.Redis:
@@ -31,7 +33,7 @@ def connect(url: str) -> redis.Redis:
 class Keys:
     """Every Redis key of one distributed crawl."""
 
-    def __init__(self, prefix: str = "discuz"):
+    def __init__(self, prefix: str = DEFAULT_KEY):
         self.prefix = prefix
         self.items = f"{prefix}:items"  # list: pickled items waiting for the writer
         self.writing = f"{prefix}:items:writing"  # list: the batch the writer is committing
@@ -39,6 +41,11 @@ class Keys:
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue
         self.workers_alive = f"{prefix}:requests:alive:*"  # one key per live worker (a heartbeat)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Keys:
+        """The keys of the crawl the Scrapy settings name (``DISTRIBUTED_KEY``)."""
+        return cls(settings.get("DISTRIBUTED_KEY") or DEFAULT_KEY)
 
     def fleet_done(self, server: redis.Redis) -> bool:
         """No request queued, no worker alive, no item waiting: the crawl is over."""
@@ -62,7 +69,7 @@ class RedisItems:
         self.keys = keys
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, (FetchedPage, ThreadSynced, ForumWalked)):
+        if isinstance(item, ITEMS):
             self.server.rpush(self.keys.items, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
         return item
 

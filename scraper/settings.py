@@ -25,7 +25,7 @@ COOKIES_ENABLED = False  # a guest's view; member-only boards are a later featur
 # cost about 2.5 ms of the crawl's CPU per page (bench/, 7.1 -> 4.7 ms for the bare spider).
 CONCURRENT_ITEMS = 16
 
-ITEM_PIPELINES = {"pipelines.sqlite.ArchivePipeline": 300}
+ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300}
 
 # Where the archive goes (a path; created when missing).
 ARCHIVE_DB = "archive.db"
