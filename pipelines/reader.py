@@ -13,10 +13,14 @@ Storage also decides whether a page keeps its bytes for the raw_pages table (the
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scraper.models import FetchedPage
 from scraper.reading import read_page_logged_elsewhere
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 
 class PageReader(Protocol):
@@ -26,8 +30,8 @@ class PageReader(Protocol):
     async def __call__(self, fetched: FetchedPage, body: bytes, /, **parse_kwargs: Any) -> tuple[FetchedPage, str | None]: ...
 
 
-def keeps_raw_pages(settings: Any) -> bool:
-    """Whether pages keep their bytes for raw_pages (``ARCHIVE_RAW_PAGES``, Scrapy settings)."""
+def keeps_raw_pages(settings: BaseSettings) -> bool:
+    """Whether pages keep their bytes for raw_pages: the setting ``ARCHIVE_RAW_PAGES``."""
     return settings.getbool("ARCHIVE_RAW_PAGES")
 
 
@@ -46,12 +50,12 @@ class InProcessReader:
 _ATTRIBUTE = "page_reader"  # where the crawler holds its reader
 
 
-def register_page_reader(crawler: Any, reader: PageReader) -> None:
+def register_page_reader(crawler: Crawler, reader: PageReader) -> None:
     """Make ``reader`` the one the spider of this crawl reads its pages with."""
     setattr(crawler, _ATTRIBUTE, reader)
 
 
-def page_reader(crawler: Any) -> PageReader:
+def page_reader(crawler: Crawler) -> PageReader:
     """The reader registered for this crawl; the first call without one registers an
     ``InProcessReader`` that follows the crawl's settings."""
     reader = getattr(crawler, _ATTRIBUTE, None)

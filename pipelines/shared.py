@@ -2,11 +2,11 @@
 one writer commits them, and what the archive holds is published to Redis for the workers.
 
 SQLite has one writer. Workers on any machine push their items to a Redis list
-(``RedisItems``); ``python -m pipelines.writer`` moves them into the
-archive with the same writes as a single-process crawl (pipelines.store), and after each committed
-batch publishes the state the workers' decisions need (which threads are archived up to
-which floor, posts per page, forum walks), which ``RedisState`` reads with ArchiveState's
-methods. Keys share one prefix (setting ``DISTRIBUTED_KEY``, default ``DEFAULT_KEY``).
+(``RedisItems``); ``python -m pipelines.writer`` moves them into the archive with the same
+writes as a single-process crawl (pipelines.store), and after each committed batch publishes
+the state the workers' decisions need (which threads are archived up to which floor, posts
+per page, forum walks), which ``RedisState`` reads with ArchiveState's methods. Keys share
+one prefix (the setting ``DISTRIBUTED_KEY``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from typing import Any
 import redis
 from sqlite_utils import Database
 
-from pipelines.state import ArchiveState, StoredThread
+from pipelines.state import ArchiveState, StoredThread, refresh_policy
 from pipelines.store import ITEMS
-
-DEFAULT_KEY = "discuz"  # the prefix of a distributed crawl's Redis keys when DISTRIBUTED_KEY is unset
+from scraper.settings import DISTRIBUTED_KEY as DEFAULT_KEY  # the writer runs without Scrapy's settings
 
 
 def connect(url: str) -> redis.Redis:
@@ -45,7 +44,7 @@ class Keys:
     @classmethod
     def from_settings(cls, settings: Any) -> Keys:
         """The keys of the crawl the Scrapy settings name (``DISTRIBUTED_KEY``)."""
-        return cls(settings.get("DISTRIBUTED_KEY") or DEFAULT_KEY)
+        return cls(settings.get("DISTRIBUTED_KEY", DEFAULT_KEY))
 
     def fleet_done(self, server: redis.Redis) -> bool:
         """No request queued, no worker alive, no item waiting: the crawl is over."""
@@ -113,16 +112,14 @@ class RedisState:
         ]
 
     def refresh_candidates(self, site: str, policy: str, now: datetime) -> list[StoredThread]:
-        kind, _, value = policy.partition(":")
+        kind, value = refresh_policy(policy)
         threads = [t for t in self._threads(site) if not t.gone]
         if kind == "all":
             return threads
         if kind == "recent":
             since = (now - timedelta(days=float(value))).isoformat()
             return [t for t in threads if t.last_post_at and t.last_post_at >= since]
-        if kind == "oldest":
-            return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
-        raise ValueError(f"unknown refresh policy {policy!r}: use all, recent:DAYS or oldest:N")
+        return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:
         return self.server.hget(self.keys.walks(site), fid) != b"0"

@@ -11,7 +11,7 @@ Plain functions over a ``sqlite_utils.Database``, so tests can use ``Database(me
 Example::
 
     db = open_archive("archive.db")
-    counts = save_in_one_transaction(db, [fetched_page])   # {"archive/pages": 1, "archive/comments": 9, ...}
+    counts = save_in_one_transaction(db, [fetched_page])  # {"archive/pages": 1, ...}
 """
 
 from __future__ import annotations
