@@ -6,8 +6,10 @@ import fcntl
 import os
 from pathlib import Path
 
+
 class ArchiveLocked(RuntimeError):
-    """Another crawl is writing this archive."""
+    """The archive is held by someone else: another crawl (ArchiveLock), or another program
+    that kept SQLite's write lock through every attempt (pipelines.store)."""
 
 
 class ArchiveLock:

@@ -27,7 +27,9 @@ class PageReader(Protocol):
     """Reads ``body`` into ``fetched``; returns the page as the spider needs it (its bytes,
     posts' text and authors may be left out), and a parser crash's traceback as text (or None)."""
 
-    async def __call__(self, fetched: FetchedPage, body: bytes, /, **parse_kwargs: Any) -> tuple[FetchedPage, str | None]: ...
+    async def __call__(
+        self, fetched: FetchedPage, body: bytes, /, **parse_kwargs: Any
+    ) -> tuple[FetchedPage, str | None]: ...
 
 
 def keeps_raw_pages(settings: BaseSettings) -> bool:
@@ -41,7 +43,9 @@ class InProcessReader:
     def __init__(self, keep_raw_pages: bool = False) -> None:
         self.keep_raw_pages = keep_raw_pages
 
-    async def __call__(self, fetched: FetchedPage, body: bytes, /, **parse_kwargs: Any) -> tuple[FetchedPage, str | None]:
+    async def __call__(
+        self, fetched: FetchedPage, body: bytes, /, **parse_kwargs: Any
+    ) -> tuple[FetchedPage, str | None]:
         if self.keep_raw_pages:
             fetched.body = body
         return read_page_logged_elsewhere(fetched, body, **parse_kwargs)
