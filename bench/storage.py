@@ -1,7 +1,8 @@
-"""Storage: rows/s that save_items writes, and what an archive costs on disk.
+"""Storage: rows/s that the archive's writes reach, and what an archive costs on disk.
 
 ``write_rate`` parses a slice of the synthetic forum once (outside the timing), then times
-``pipelines.sqlite.save_items`` writing those pages in batches of ARCHIVE_BATCH_SIZE (20) into a
+``pipelines.store.save_in_one_transaction`` (``pipelines.sqlite.save_items`` in commits
+before it) writing those pages in batches of ARCHIVE_BATCH_SIZE (20) into a
 fresh file archive: as ``open_archive`` makes it (full-text indexes and their triggers), with
 the schema alone (no full-text index), and with raw pages kept when the model has a ``body``.
 
@@ -22,8 +23,16 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from pipelines import sqlite as storage
-from scraper.thread import parse_thread_page
+try:
+    from pipelines.schema import create_schema
+    from pipelines.store import open_archive, save_in_one_transaction
+except ImportError:  # a commit before pipelines/sqlite.py was split (bench/ measures older commits too)
+    from pipelines.sqlite import create_schema, open_archive
+    from pipelines.sqlite import save_items as save_in_one_transaction
+try:
+    from scraper.thread import parse_thread_page
+except ImportError:  # before the thread parser's module was named for what it reads
+    from scraper.discuz import parse_thread_page
 from scraper.models import FetchedPage
 
 BATCH = 20
@@ -71,15 +80,15 @@ def _posts(db: Database) -> int:
 def _time_writes(path: Path, items: list, fts: bool) -> dict:
     db = Database(path)
     if fts:
-        storage.open_archive(db)
+        open_archive(db)
     else:
         db.execute("PRAGMA busy_timeout = 30000")
         db.enable_wal()
-        storage.create_schema(db)
+        create_schema(db)
     before = _rows(path)
     start = time.perf_counter()
     for i in range(0, len(items), BATCH):
-        storage.save_items(db, items[i : i + BATCH])
+        save_in_one_transaction(db, items[i : i + BATCH])
     seconds = time.perf_counter() - start
     posts = _posts(db)
     db.close()
@@ -89,7 +98,7 @@ def _time_writes(path: Path, items: list, fts: bool) -> dict:
 
 
 def write_rate(forum: Path, base: str, pages: int = 300) -> dict:
-    """rows/s of save_items, with and without the full-text index, and with raw pages kept."""
+    """rows/s of the writes, with and without the full-text index, and with raw pages kept."""
     fields = {field.name for field in dataclasses.fields(FetchedPage)}
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:

@@ -2,7 +2,7 @@
 
 When the parser improves, archives crawled with ``-s ARCHIVE_RAW_PAGES=1`` can be read
 again: every kept page is replayed in the order it was fetched, through the same reading
-code as the crawl (scraper.reading) and the same storage code (save_items), into a new
+code as the crawl (scraper.reading) and the same storage code (pipelines.store), into a new
 archive. Pages are read by a pool of processes, one per core, in order (imap), while this
 process writes them. What no single page holds — the runs (crawls), what each thread was last synced
 as, and which posts a full read found gone — is copied from the source, so a scheduled
@@ -27,7 +27,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from pipelines.sqlite import open_archive, raw_body, save_items
+from pipelines.rawpages import raw_body
+from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import FetchedPage
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
@@ -68,9 +69,9 @@ def reparse(
             for page in pool.imap(read, rowids[start : start + WINDOW], chunksize=8):
                 batch.append(page)
                 if len(batch) >= BATCH:
-                    counts += save_items(new, batch)
+                    counts += save_in_one_transaction(new, batch)
                     batch.clear()
-    counts += save_items(new, batch)
+    counts += save_in_one_transaction(new, batch)
     _carry_over(old, new)
     new.close()
     return counts

@@ -2,11 +2,11 @@
 one writer commits them, and what the archive holds is published to Redis for the workers.
 
 SQLite has one writer. Workers on any machine push their items to a Redis list
-(``RedisItems``); ``python -m pipelines.writer`` moves them into the
-archive with the same ``save_items`` as a single-process crawl, and after each committed
-batch publishes the state the workers' decisions need (which threads are archived up to
-which floor, posts per page, forum walks), which ``RedisState`` reads with ArchiveState's
-methods. Keys share one prefix (setting ``DISTRIBUTED_KEY``, default "discuz").
+(``RedisItems``); ``python -m pipelines.writer`` moves them into the archive with the same
+writes as a single-process crawl (pipelines.store), and after each committed batch publishes
+the state the workers' decisions need (which threads are archived up to which floor, posts
+per page, forum walks), which ``RedisState`` reads with ArchiveState's methods. Keys share
+one prefix (the setting ``DISTRIBUTED_KEY``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 import redis
 from sqlite_utils import Database
 
-from pipelines.state import ArchiveState, StoredThread
-from scraper.models import FetchedPage, ForumWalked, ThreadSynced
+from pipelines.state import ArchiveState, StoredThread, refresh_policy
+from pipelines.store import ITEMS
+from scraper.settings import DISTRIBUTED_KEY as DEFAULT_KEY  # the writer runs without Scrapy's settings
 
 
 def connect(url: str) -> redis.Redis:
@@ -31,7 +32,7 @@ def connect(url: str) -> redis.Redis:
 class Keys:
     """Every Redis key of one distributed crawl."""
 
-    def __init__(self, prefix: str = "discuz"):
+    def __init__(self, prefix: str = DEFAULT_KEY):
         self.prefix = prefix
         self.items = f"{prefix}:items"  # list: pickled items waiting for the writer
         self.writing = f"{prefix}:items:writing"  # list: the batch the writer is committing
@@ -39,6 +40,11 @@ class Keys:
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue
         self.workers_alive = f"{prefix}:requests:alive:*"  # one key per live worker (a heartbeat)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Keys:
+        """The keys of the crawl the Scrapy settings name (``DISTRIBUTED_KEY``)."""
+        return cls(settings.get("DISTRIBUTED_KEY", DEFAULT_KEY))
 
     def fleet_done(self, server: redis.Redis) -> bool:
         """No request queued, no worker alive, no item waiting: the crawl is over."""
@@ -62,7 +68,7 @@ class RedisItems:
         self.keys = keys
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, (FetchedPage, ThreadSynced, ForumWalked)):
+        if isinstance(item, ITEMS):
             self.server.rpush(self.keys.items, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
         return item
 
@@ -106,16 +112,14 @@ class RedisState:
         ]
 
     def refresh_candidates(self, site: str, policy: str, now: datetime) -> list[StoredThread]:
-        kind, _, value = policy.partition(":")
+        kind, value = refresh_policy(policy)
         threads = [t for t in self._threads(site) if not t.gone]
         if kind == "all":
             return threads
         if kind == "recent":
             since = (now - timedelta(days=float(value))).isoformat()
             return [t for t in threads if t.last_post_at and t.last_post_at >= since]
-        if kind == "oldest":
-            return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
-        raise ValueError(f"unknown refresh policy {policy!r}: use all, recent:DAYS or oldest:N")
+        return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:
         return self.server.hget(self.keys.walks(site), fid) != b"0"

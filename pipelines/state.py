@@ -79,17 +79,15 @@ class ArchiveState:
         """Threads to re-read in full whatever their listing says (edits and deletions do not
         show in Discuz's thread lists): ``all``, ``recent:DAYS`` (active in the last DAYS days)
         or ``oldest:N`` (the N threads read longest ago, so a schedule cycles through all)."""
-        kind, _, value = policy.partition(":")
+        kind, value = refresh_policy(policy)
         if kind == "all":
             return self._threads("a.site = ? AND a.gone_since IS NULL", [site])
         if kind == "recent":
             since = (now - timedelta(days=float(value))).isoformat()
             return self._threads("a.site = ? AND a.gone_since IS NULL AND a.last_post_at >= ?", [site, since])
-        if kind == "oldest":
-            return self._threads(
-                "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at", limit=int(value)
-            )
-        raise ValueError(f"unknown refresh policy {policy!r}: use all, recent:DAYS or oldest:N")
+        return self._threads(
+            "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at", limit=int(value)
+        )
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:
         """The last walk of this forum's list started but never finished (a killed run), or
@@ -136,6 +134,14 @@ class ArchiveState:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+
+def refresh_policy(policy: str) -> tuple[str, str]:
+    """A refresh policy's kind (all, recent or oldest) and its value ("recent:30" -> ("recent", "30"))."""
+    kind, _, value = policy.partition(":")
+    if kind not in ("all", "recent", "oldest"):
+        raise ValueError(f"unknown refresh policy {policy!r}: use all, recent:DAYS or oldest:N")
+    return kind, value
 
 
 def _first_page(urls: str | None) -> int | None:

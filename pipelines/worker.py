@@ -10,9 +10,10 @@ the page without its bytes, a thread's posts reduced to pid and floor. The worke
 page for writing as it reads it; the pipeline sends the spider's other items (ThreadSynced,
 ForumWalked, network failures) down the same socket, first in, first out, so the archive is
 written in the order the spider gave. The crawl's process keeps the lock and the ``crawls``
-record (``pipelines.sqlite.ArchivePipeline``, which owns the worker and registers its ``read``
-as ``crawler.page_reader``, the coroutine the spider awaits). When the worker has a queue of
-pages to read, the crawl's process reads the next ones itself and sends them to be written.
+record (``pipelines.archive.ArchivePipeline``, which owns the worker and registers its ``read``
+as the crawl's page reader, pipelines.reader, the coroutine the spider awaits). When the
+worker has a queue of pages to read, the crawl's process reads the next ones itself and sends
+them to be written.
 
 ``ArchiveWorker`` is the crawl's side; the functions after it run in the worker process.
 """
@@ -39,16 +40,20 @@ from typing import Any
 
 from scrapy.exceptions import CloseSpider
 
-from pipelines.sqlite import ITEMS, WORKER_FAILED, ArchiveLocked, open_archive, save_batch
+from pipelines.lock import ArchiveLocked
+from pipelines.store import BATCH_SIZE, BUSY_TIMEOUT, ITEMS, WRITE_ATTEMPTS, open_archive, save_retrying_while_locked
 from scraper.models import FetchedPage, Post
 from scraper.reading import fill_fetched_page_with_traceback
 
 logger = logging.getLogger(__name__)
 FRAME = struct.Struct("!Q")  # each task and each reply: its length, then the pickle
-# Pages waiting in the worker to be read, beyond which the crawl's process reads the next one
-# (bench/, 2,000 pages at full speed: 4 -> 105, 8 -> 113, 12 -> 118, 20 -> 113 pages/s, and
-# 93 when the worker reads every page). A polite crawl never has that many waiting.
+# Pages waiting in the worker to be read, beyond which the crawl's process reads the next one.
+# Fewer would leave the worker idle while the crawl's process reads; more, the crawl's process
+# idle while the worker catches up (bench/README.md has the measured curve). A polite crawl
+# never has that many waiting.
 READ_HERE_AFTER = 12
+# The close reason of a crawl whose archive worker failed: the pipeline records the run failed.
+WORKER_FAILED = "archive_worker_failed"
 
 
 class QueuedPage(FetchedPage):
@@ -68,9 +73,18 @@ class ArchiveWorker:
     no thread of this process stands between the reactor and the worker, and the worker
     always has the tasks sent so far to work on (a process pool's queue holds two)."""
 
-    def __init__(self, path: str | Path, stats, batch_size: int = 20, busy_timeout: float = 30, write_attempts: int = 3):
+    def __init__(
+        self,
+        path: str | Path,
+        stats,
+        batch_size: int = BATCH_SIZE,
+        busy_timeout: float = BUSY_TIMEOUT,
+        write_attempts: int = WRITE_ATTEMPTS,
+        keep_raw_pages: bool = False,
+    ):
         self.stats = stats
         self.batch_size = batch_size
+        self.keep_raw_pages = keep_raw_pages  # pages keep their bytes for raw_pages
         self.loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no reactor, no threads forked
         logs = context.Queue()
@@ -102,6 +116,8 @@ class ArchiveWorker:
         two processes: the page is read here instead, and the spider's item goes to the worker
         to be written, as its other items do. The two processes so share the reading by how
         busy each one is, and the crawl's core does not idle while the worker has a queue."""
+        if self.keep_raw_pages:
+            fetched.body = body
         if self.failure is None and self.reading >= READ_HERE_AFTER:
             self.stats.inc_value("archive/pages_read_in_crawl_process")
             return fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
@@ -338,7 +354,7 @@ def _store(item: Any) -> None:
 
 def _write() -> tuple[int, Counter[str]]:
     """Write the waiting items in one transaction: how many, and their ``archive/*`` counts."""
-    counts = save_batch(_archive.db, _archive.items, _archive.write_attempts, _archive.busy_timeout)
+    counts = save_retrying_while_locked(_archive.db, _archive.items, _archive.write_attempts, _archive.busy_timeout)
     written = len(_archive.items)
     _archive.items.clear()
     return written, counts

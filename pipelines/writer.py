@@ -18,14 +18,16 @@ import pickle
 import sys
 from collections import Counter
 
-from pipelines.shared import Keys, connect, publish_state
-from pipelines.sqlite import ArchiveLock, ArchiveLocked, open_archive, save_items
+from pipelines.lock import ArchiveLock, ArchiveLocked
+from pipelines.shared import DEFAULT_KEY, Keys, connect, publish_state
+from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import FetchedPage, ThreadSynced
 
 logger = logging.getLogger("pipelines.writer")
+BATCH = 50  # items per transaction, unless --batch says
 
 
-def write(redis_url: str, db_path: str, prefix: str = "discuz", batch: int = 50, until_done: bool = False) -> Counter:
+def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = BATCH, until_done: bool = False) -> Counter:
     """Write items as they come; with ``until_done``, return the counts once the crawl is over
     (items came, and no worker is alive, nothing is queued or waiting); else run until stopped."""
     server, keys = connect(redis_url), Keys(prefix)
@@ -49,7 +51,7 @@ def write(redis_url: str, db_path: str, prefix: str = "discuz", batch: int = 50,
             while len(raw) < batch and (more := server.lmove(keys.items, keys.writing, "LEFT", "RIGHT")):
                 raw.append(more)
             items = [pickle.loads(data) for data in raw]
-            counts += save_items(db, items)
+            counts += save_in_one_transaction(db, items)
             server.delete(keys.writing)  # committed: the batch is no longer needed
             publish_state(db, server, keys, _touched(items))
             logger.info("Wrote %d items (%s)", len(items), dict(counts))
@@ -79,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--redis", required=True, help="the Redis URL the workers use (REDIS_URL)")
     parser.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
-    parser.add_argument("--key", default="discuz", help="the crawl's key prefix (DISTRIBUTED_KEY, default: discuz)")
-    parser.add_argument("--batch", type=int, default=50, help="items per transaction (default: 50)")
+    parser.add_argument(
+        "--key", default=DEFAULT_KEY, help=f"the crawl's key prefix (DISTRIBUTED_KEY, default: {DEFAULT_KEY})"
+    )
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"items per transaction (default: {BATCH})")
     parser.add_argument(
         "--until-done", action="store_true", help="stop when the crawl is over (no worker alive, nothing queued)"
     )

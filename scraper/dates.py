@@ -121,3 +121,8 @@ def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
 def parse_iso(value: str) -> datetime:
     """ISO 8601 (as stored) back to an aware datetime."""
     return dateutil_parser.isoparse(value)
+
+
+def utc_now_iso() -> str:
+    """Now, in UTC to the second, as ISO 8601: the stamp of every fetch and of every run's record."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

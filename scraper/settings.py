@@ -38,7 +38,7 @@ COOKIES_ENABLED = False  # a guest's view; member-only boards are a later featur
 # would spend the crawl's CPU on every page for tasks that have nothing to do.
 CONCURRENT_ITEMS = 16
 
-ITEM_PIPELINES = {"pipelines.sqlite.ArchivePipeline": 300}
+ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300}
 
 # Where the archive goes (a path; created when missing).
 ARCHIVE_DB = "archive.db"

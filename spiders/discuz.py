@@ -6,8 +6,8 @@ each URL. What is already archived (``pipelines.state``) decides what a re-crawl
 an unchanged thread costs no request, a changed one is fetched from the page that holds its
 first post not yet archived.
 
-Each callback awaits the reading of its page: by ``crawler.page_reader`` when a component
-registered one (the archive's worker process, pipelines.worker), else here, in this process.
+Each callback awaits the reading of its page by the crawl's page reader (pipelines.reader):
+storage's component decides where pages are read and whether their bytes are kept.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from pipelines.reader import page_reader
 from pipelines.state import ArchiveState, StoredThread
-from scraper.dates import parse_discuz_time
+from scraper.dates import parse_discuz_time, utc_now_iso
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
-from scraper.reading import fill_fetched_page_with_traceback
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -145,7 +145,6 @@ class DiscuzSpider(scrapy.Spider):
             raise ValueError(f"source={source!r}: use pages (the HTML pages) or api (the mobile API)")
         self.source = source
         self.profiles = _load_profiles(profiles) if profiles else ()
-        self.keep_raw_pages = False
         self.items_to_writer = None  # a distributed worker's items go straight to Redis
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
@@ -159,7 +158,6 @@ class DiscuzSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         settings = crawler.settings
-        spider.keep_raw_pages = settings.getbool("ARCHIVE_RAW_PAGES")
         if not spider.profiles and settings.get("DISCUZ_PROFILES"):
             spider.profiles = _load_profiles(settings["DISCUZ_PROFILES"])
         if settings.get("REDIS_URL"):  # a worker of a distributed crawl (spiders/distributed.py)
@@ -367,7 +365,7 @@ class DiscuzSpider(scrapy.Spider):
             kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value(f"archive/problems/{kind}")
         yield FetchedPage(
-            url=url, site=site_of(url), kind=kind, status=status, fetched_at=_now(), size=0, sha256="", error=error, tid=tid
+            url=url, site=site_of(url), kind=kind, status=status, fetched_at=utc_now_iso(), size=0, sha256="", error=error, tid=tid
         )
         if tid is not None:
             self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
@@ -375,13 +373,11 @@ class DiscuzSpider(scrapy.Spider):
     # -- helpers ------------------------------------------------------------------------
 
     async def _read(self, response: Response, kind: PageKind, tid: int | None = None, **parse_kwargs):
-        """Read one page (decode, parse) into its FetchedPage, by the crawler's page_reader
-        when there is one, else here; a problem or a crash is logged and counted, never raised.
+        """Read one page (decode, parse) into its FetchedPage, by the crawl's page reader; a
+        problem or a crash is logged and counted, never raised.
         Returns the page's item, to yield, and what it holds (None when it holds nothing)."""
         fetched = _fetched_page(response, self._asked_as(kind), tid=tid)
-        if self.keep_raw_pages:
-            fetched.body = response.body
-        read = getattr(self.crawler, "page_reader", None) or _read_here
+        read = page_reader(self.crawler)
         utc_offset = self.settings.get("DISCUZ_UTC_OFFSET") or None
         fetched, crash = await read(fetched, response.body, utc_offset=utc_offset, **parse_kwargs)
         if fetched.declared_charset:
@@ -475,11 +471,6 @@ class DiscuzSpider(scrapy.Spider):
         )
 
 
-async def _read_here(fetched: FetchedPage, body: bytes, **parse_kwargs) -> tuple[FetchedPage, str | None]:
-    """Read a page in this process (no worker: ARCHIVE_WORKER=0, or a distributed crawl)."""
-    return fill_fetched_page_with_traceback(fetched, body, **parse_kwargs)
-
-
 def _load_profiles(path: str) -> tuple[Profile, ...]:
     """The user's selector profiles; a clear error at start when the file is wrong."""
     try:
@@ -518,14 +509,10 @@ def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None
         site=site_of(response.url),
         kind=asked_as,
         status=response.status,
-        fetched_at=_now(),
+        fetched_at=utc_now_iso(),
         size=len(response.body),
         sha256=hashlib.sha256(response.body).hexdigest(),
         tid=tid,
         asked_as=asked_as,
         content_type=content_type.decode("latin-1") if content_type else None,
     )
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

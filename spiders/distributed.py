@@ -36,7 +36,7 @@ class Distributed:
     def update_settings(self, settings) -> None:
         if not settings.get("REDIS_URL"):
             return
-        key = settings.get("DISTRIBUTED_KEY", "discuz")
+        key = Keys.from_settings(settings).prefix
         downloader = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
         downloader["spiders.distributed.SharedRate"] = 590  # after robots.txt, before the download
         for name, value in {
@@ -148,7 +148,7 @@ class RedisThreadTracker:
 
     @classmethod
     def from_settings(cls, settings) -> RedisThreadTracker:
-        return cls(connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz")))
+        return cls(connect(settings["REDIS_URL"]), Keys.from_settings(settings))
 
     def reset(self) -> None:
         """A new crawl: forget what the last one claimed (only when nothing is queued)."""
@@ -230,7 +230,7 @@ class SharedRate:
         delay = settings.getfloat("DOWNLOAD_DELAY")
         if delay <= 0:
             raise NotConfigured
-        return cls(connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz")), delay)
+        return cls(connect(settings["REDIS_URL"]), Keys.from_settings(settings), delay)
 
     async def process_request(self, request):
         host = request.url.split("/", 3)[2]

@@ -10,8 +10,7 @@ of one thread read by different workers still add up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
+from scraper.dates import utc_now_iso
 from scraper.models import Post, ThreadSynced
 
 
@@ -99,7 +98,7 @@ def synced(task: ThreadTask) -> ThreadSynced | None:
         tid=task.tid,
         replies=replies,
         last_post_at=last_post_at,
-        synced_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        synced_at=utc_now_iso(),
         complete=task.first_page == 1,
         pids=sorted(task.pids),
     )

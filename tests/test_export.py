@@ -14,7 +14,8 @@ from sqlite_utils import Database
 
 from export import Filters, export
 from export.__main__ import main
-from pipelines.sqlite import create_schema, open_archive
+from pipelines.schema import create_schema
+from pipelines.store import open_archive
 
 ROOT = Path(__file__).parent.parent
 BOM = "\ufeff".encode()

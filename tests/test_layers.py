@@ -4,6 +4,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
+PACKAGES = ("scraper", "spiders", "pipelines", "export", "commands", "sample_forum")
+# What writes the archive: a spider reaches storage through pipelines.reader (the page reader)
+# and pipelines.state (what is archived) only.
+WRITING_MODULES = ("pipelines.archive", "pipelines.store", "pipelines.sql", "pipelines.schema",
+                   "pipelines.rawpages", "pipelines.runs", "pipelines.lock", "pipelines.worker")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -27,4 +32,41 @@ def test_spiders_only_read_what_the_archive_holds():
     for path in (ROOT / "spiders").glob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert not imported_modules(path) & {"sqlite_utils", "sqlite3"}, path
-        assert "pipelines.sqlite" not in source, path
+        for writer in WRITING_MODULES:
+            assert writer not in source, (path, writer)
+
+
+def test_project_imports_run_one_way():
+    """No import circle between the project's modules (the pipeline uses the worker and the
+    store, the worker the store, the store never either of them)."""
+    graph = {module: project_imports(path) for module, path in project_modules().items()}
+    for start in graph:
+        seen, todo = set(), [(start, (start,))]
+        while todo:
+            module, route = todo.pop()
+            for imported in graph.get(module, ()):
+                assert imported != start, " -> ".join((*route, imported))
+                if imported not in seen:
+                    seen.add(imported)
+                    todo.append((imported, (*route, imported)))
+
+
+def project_modules() -> dict[str, Path]:
+    return {
+        f"{path.parent.name}.{path.stem}": path
+        for folder in PACKAGES
+        for path in (ROOT / folder).glob("*.py")
+        if path.stem != "__init__"
+    }
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project modules ``path`` imports (anywhere in it, in functions too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # from package import module
+    return {name for name in names if name.split(".")[0] in PACKAGES and name.count(".") == 1} - {None}

@@ -8,7 +8,9 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
-from pipelines.sqlite import ArchivePipeline, create_schema, open_archive, save_items
+from pipelines.archive import ArchivePipeline
+from pipelines.schema import create_schema
+from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import FetchedPage, ForumWalked, Post, ThreadPage, ThreadSynced
 
 SITE = "127.0.0.1:8080"
@@ -105,7 +107,7 @@ def all_rows(db, ignore=BOOKKEEPING):
 
 
 def test_page_one_creates_every_row(db):
-    counts = save_items(db, [PAGE_1])
+    counts = save_in_one_transaction(db, [PAGE_1])
 
     assert counts == {"archive/pages": 1, "archive/articles": 1, "archive/comments": 2}
     article = db["articles"].get((SITE, 1))
@@ -133,10 +135,10 @@ def test_page_one_creates_every_row(db):
 
 
 def test_later_page_adds_comments_and_keeps_the_article(db):
-    save_items(db, [PAGE_1])
+    save_in_one_transaction(db, [PAGE_1])
     article_before = db["articles"].get((SITE, 1))
 
-    counts = save_items(db, [fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T08:00:05+00:00")])
+    counts = save_in_one_transaction(db, [fetched(thread(2, PAGE_2_REPLIES), at="2024-03-10T08:00:05+00:00")])
 
     assert counts == {"archive/pages": 1, "archive/comments": 2}
     article = db["articles"].get((SITE, 1))
@@ -148,12 +150,12 @@ def test_later_page_adds_comments_and_keeps_the_article(db):
 
 
 def test_page_two_first_creates_a_thread_row_that_page_one_completes(db):
-    save_items(db, [PAGE_2])
+    save_in_one_transaction(db, [PAGE_2])
     article = db["articles"].get((SITE, 1))
     assert (article["title"], article["pid"], article["views"]) == ("如何当好办公室主任", None, None)
     assert article["url"] == PAGE_2.url
 
-    counts = save_items(db, [PAGE_1])
+    counts = save_in_one_transaction(db, [PAGE_1])
 
     assert "archive/articles" not in counts
     article = db["articles"].get((SITE, 1))
@@ -161,20 +163,20 @@ def test_page_two_first_creates_a_thread_row_that_page_one_completes(db):
 
 
 def test_page_count_follows_page_one_and_otherwise_only_grows(db):
-    save_items(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=3))])
+    save_in_one_transaction(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=3))])
     assert db["articles"].get((SITE, 1))["page_count"] == 3
-    save_items(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=2))])
+    save_in_one_transaction(db, [fetched(thread(2, PAGE_2_REPLIES, page_count=2))])
     assert db["articles"].get((SITE, 1))["page_count"] == 3
-    save_items(db, [PAGE_1])  # page 1 says 2 pages now: a post was deleted
+    save_in_one_transaction(db, [PAGE_1])  # page 1 says 2 pages now: a post was deleted
     assert db["articles"].get((SITE, 1))["page_count"] == 2
 
 
 def test_same_page_twice_leaves_the_same_rows(db):
-    save_items(db, [PAGE_1, PAGE_2])
+    save_in_one_transaction(db, [PAGE_1, PAGE_2])
     before = all_rows(db)
 
     later = "2024-03-11T08:00:00+00:00"
-    counts = save_items(db, [fetched(PAGE_1.thread, at=later), fetched(PAGE_2.thread, at=later)])
+    counts = save_in_one_transaction(db, [fetched(PAGE_1.thread, at=later), fetched(PAGE_2.thread, at=later)])
 
     assert counts == {"archive/pages": 2}
     assert all_rows(db) == before  # first_seen_at included: it is never changed
@@ -199,20 +201,20 @@ def test_a_batch_writes_what_its_items_written_one_by_one_write():
     one_by_one, batch = Database(memory=True), Database(memory=True)
     create_schema(one_by_one)
     create_schema(batch)
-    counts = sum((save_items(one_by_one, [item]) for item in items), Counter())
+    counts = sum((save_in_one_transaction(one_by_one, [item]) for item in items), Counter())
 
-    assert save_items(batch, items) == counts
+    assert save_in_one_transaction(batch, items) == counts
     assert counts["archive/updated_posts"] == 2
     assert batch["comments"].get((SITE, 106))["content_text"] == "又改了"  # the later on the page
     assert all_rows(batch, ignore=()) == all_rows(one_by_one, ignore=())
 
 
 def test_page_past_the_end_repeating_the_last_page_changes_nothing(db):
-    save_items(db, [PAGE_1, PAGE_2])
+    save_in_one_transaction(db, [PAGE_1, PAGE_2])
     before = all_rows(db)
 
     past_end = fetched(thread(3, PAGE_2_REPLIES, url=f"http://{SITE}/thread-1-3-1.html"))
-    counts = save_items(db, [past_end])
+    counts = save_in_one_transaction(db, [past_end])
 
     assert counts == {"archive/pages": 1}
     after = all_rows(db)
@@ -222,10 +224,10 @@ def test_page_past_the_end_repeating_the_last_page_changes_nothing(db):
 
 
 def test_the_article_never_becomes_a_comment(db):
-    save_items(db, [PAGE_1])
+    save_in_one_transaction(db, [PAGE_1])
     # A repeat of page 1 whose first floor the parser could not number.
     unnumbered = post(101, None, text=ARTICLE.content_text)
-    save_items(db, [fetched(thread(1, [unnumbered, *PAGE_1_REPLIES]), url=f"http://{SITE}/thread-1-9-1.html")])
+    save_in_one_transaction(db, [fetched(thread(1, [unnumbered, *PAGE_1_REPLIES]), url=f"http://{SITE}/thread-1-9-1.html")])
 
     assert [c["pid"] for c in db["comments"].rows] == [102, 103]
 
@@ -234,19 +236,19 @@ def test_failed_fetch_keeps_its_error_until_a_success(db):
     url = f"http://{SITE}/thread-1-1-1.html"
     failed = fetched(url=url, error="HTTP 502 Bad Gateway", status=502)
 
-    assert save_items(db, [failed]) == {"archive/pages": 1, "archive/errors": 1}
+    assert save_in_one_transaction(db, [failed]) == {"archive/pages": 1, "archive/errors": 1}
     row = db["pages"].get(url)
     assert (row["kind"], row["status"], row["error"], row["tid"]) == ("error", 502, "HTTP 502 Bad Gateway", None)
     assert db["sites"].get(SITE)["generator"] is None
     assert db["articles"].count == 0
 
-    save_items(db, [PAGE_1])
+    save_in_one_transaction(db, [PAGE_1])
     row = db["pages"].get(url)
     assert (row["kind"], row["status"], row["error"], row["tid"]) == ("thread", 200, None, 1)
 
 
 def test_posts_view_lists_article_then_comments_in_floor_order(db):
-    save_items(db, [PAGE_2, PAGE_1])
+    save_in_one_transaction(db, [PAGE_2, PAGE_1])
 
     posts = list(db.query("select * from posts"))
 
@@ -265,7 +267,7 @@ def test_posts_view_lists_article_then_comments_in_floor_order(db):
 
 
 def test_lists_round_trip_as_json(db):
-    save_items(db, [PAGE_1, PAGE_2])
+    save_in_one_transaction(db, [PAGE_1, PAGE_2])
 
     article = db["articles"].get((SITE, 1))
     assert json.loads(article["flags"]) == ["hidden"]
@@ -347,7 +349,7 @@ def test_a_locked_archive_is_retried_then_fails_clearly_keeping_the_items(tmp_pa
     import sqlite3
     import threading
 
-    from pipelines.sqlite import ArchiveLocked
+    from pipelines.lock import ArchiveLocked
 
     path = tmp_path / "a.db"
     pipeline = ArchivePipeline(path, batch_size=10, busy_timeout=0.2, write_attempts=2)

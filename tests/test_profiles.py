@@ -11,7 +11,7 @@ import pytest
 from sqlite_utils import Database
 
 from pipelines.reparse import main as reparse_main
-from pipelines.sqlite import open_archive, save_items
+from pipelines.store import open_archive, save_in_one_transaction
 from sample_forum import serve
 from scraper.thread import parse_thread_page
 from scraper.problems import PageProblem
@@ -163,7 +163,7 @@ def test_reparse_with_a_profiles_file_recovers_the_posts_of_a_modified_theme(tmp
     fill_fetched_page(page, body)
     page.body = body
     crawled, rebuilt = tmp_path / "archive.db", tmp_path / "rebuilt.db"
-    save_items(open_archive(crawled), [page])
+    save_in_one_transaction(open_archive(crawled), [page])
     assert page.kind == "no_posts" and Database(crawled)["comments"].count == 0
 
     assert reparse_main([str(crawled), str(rebuilt), "--profiles", str(EXAMPLE)]) == 0

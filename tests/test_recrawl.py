@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from pipelines.sqlite import ArchiveLock
+from pipelines.lock import ArchiveLock
 from sample_forum import serve
 
 ROOT = Path(__file__).parent.parent

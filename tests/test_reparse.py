@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from pipelines.reparse import main as reparse_main
-from pipelines.sqlite import ZSTD_MAGIC, open_archive, raw_body, save_items
+from pipelines.rawpages import ZSTD_MAGIC, raw_body
+from pipelines.store import open_archive, save_in_one_transaction
 from sample_forum import serve
 from scraper.models import FetchedPage
 from scraper.reading import fill_fetched_page
@@ -70,7 +71,7 @@ def test_reparse_reads_the_zlib_bodies_of_archives_written_before_zstd(tmp_path,
         fill_fetched_page(page, body)
         page.body = body
         pages.append(page)
-    save_items(db, pages)
+    save_in_one_transaction(db, pages)
     # as the archive was written before zstd: zlib level 6 (the first page stays zstd: an old
     # archive crawled again holds both)
     for row in list(db["raw_pages"].rows)[1:]:

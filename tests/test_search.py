@@ -9,7 +9,8 @@ import yaml
 from sqlite_utils import Database
 
 from pipelines.query import enable_queries
-from pipelines.sqlite import create_schema, open_archive
+from pipelines.schema import create_schema
+from pipelines.store import open_archive
 
 ROOT = Path(__file__).parent.parent
 QUERIES = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))["databases"]["archive"]["queries"]

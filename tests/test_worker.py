@@ -13,7 +13,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlite_utils import Database
 
-from pipelines.sqlite import open_archive, save_items
+from pipelines.store import open_archive, save_in_one_transaction
 from pipelines.worker import READ_HERE_AFTER, ArchiveWorker, QueuedPage
 from sample_forum import serve
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced
@@ -50,7 +50,7 @@ def test_the_worker_reads_and_writes_what_the_crawls_own_process_does(tmp_path):
         page, body = fetched(kind, name)
         fill_fetched_page(page, body)
         pages.append(page)
-    expected = save_items(here, pages + OTHER_ITEMS)
+    expected = save_in_one_transaction(here, pages + OTHER_ITEMS)
 
     crawler = get_crawler()
     open_archive(tmp_path / "worker.db").close()
@@ -100,15 +100,15 @@ def test_a_locked_archive_is_retried_in_the_worker_then_reported_keeping_the_bat
 # meets a fault: the process is killed, or the disk fails.
 WORKER_FAULT = """
 import multiprocessing, os, signal, sqlite3
-import pipelines.sqlite
-_save_items, _writes = pipelines.sqlite.save_items, []
-def save_items(db, items):
+import pipelines.store
+_save, _writes = pipelines.store.save_in_one_transaction, []
+def save_in_one_transaction(db, items):
     if multiprocessing.parent_process() is not None:
         _writes.append(len(items))
         if len(_writes) == 3:
             {fault}
-    return _save_items(db, items)
-pipelines.sqlite.save_items = save_items
+    return _save(db, items)
+pipelines.store.save_in_one_transaction = save_in_one_transaction
 """
 FAULTS = {
     "killed": ("os.kill(os.getpid(), signal.SIGKILL)", "the worker process ended (exit code -9)"),
@@ -153,7 +153,7 @@ def test_a_busy_worker_has_the_crawls_process_read_the_next_pages_and_writes_the
         page, body = fetched("thread", name)
         fill_fetched_page(page, body)
         pages.append(page)
-    save_items(here, pages)
+    save_in_one_transaction(here, pages)
     crawler = get_crawler()
     open_archive(tmp_path / "worker.db").close()
 

@@ -1,0 +1,117 @@
+"""The few SQL statements the writes need, by primary key, on the schema pipelines.schema declares.
+
+Plain SQL rather than sqlite-utils' table API (``table.insert``, ``upsert``, ``update``):
+those read the table's schema from SQLite on every call, and ``db[name]`` lists the views,
+which costs more than the write itself; the writes run for every page of a crawl. The
+archive's other code (schema, runs, exports) uses sqlite-utils' API, where that cost does not
+matter. Values are stored as sqlite-utils stores them (lists and dicts as JSON text), so
+both write the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from sqlite_utils import Database
+
+from pipelines.schema import primary_key
+
+# The rows of sites, forums and users one transaction wrote: (table, *key) -> the values it
+# last wrote there. Every page of a batch puts its site, forum and authors again: put then
+# writes only what changed.
+Written = dict[tuple[Any, ...], dict[str, Any]]
+
+
+def put(
+    db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None, written: Written | None = None
+) -> bool:
+    """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
+
+    Columns missing from ``row`` keep their stored values. Returns whether the row is new.
+    ``stored``: whether the row is stored, when the caller has just read it. ``written``: what
+    this transaction wrote to the table's rows (kept up to date here): a row written before is
+    stored, and of its columns only those whose value changed are written again; only for
+    columns no other statement writes in the transaction.
+    """
+    pks = primary_key(name)
+    key = [row[column] for column in pks]
+    if written is not None:
+        known = written.setdefault((name, *key), {})
+        if known:
+            stored = True
+            row = {c: value for c, value in row.items() if c in pks or c not in known or known[c] != value}
+        known.update(row)
+    if stored is None:
+        stored = is_stored(db, name, key)
+    if not stored:
+        insert(db, name, row | {"first_seen_at": stamp})
+        return True
+    update(db, name, row)
+    return False
+
+
+def insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = False, on_conflict: str = "") -> None:
+    """INSERT the rows, all with the same columns, as one statement;
+    ``or_ignore``: keep the stored row when its key is stored; ``on_conflict``: an ON
+    CONFLICT clause instead."""
+    if not rows:
+        return
+    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), ", ".join("?" for _ in rows[0])
+    db.conn.executemany(
+        f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
+        [[sql_value(value) for value in row.values()] for row in rows],
+    )
+
+
+def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
+    """UPDATE the stored rows, all with the same columns, by primary key, as one statement;
+    columns missing from the rows keep their stored values."""
+    pks = primary_key(name)
+    changed = [column for column in rows[0] if column not in pks] if rows else []
+    if not changed:
+        return
+    sets = ", ".join(f"[{column}] = ?" for column in changed)
+    where = " AND ".join(f"[{column}] = ?" for column in pks)
+    db.conn.executemany(
+        f"UPDATE [{name}] SET {sets} WHERE {where}",
+        [[sql_value(row[c]) for c in changed] + [row[c] for c in pks] for row in rows],
+    )
+
+
+def upsert(db: Database, name: str, row: dict[str, Any]) -> None:
+    """Insert ``row``, or replace the stored row's values for the columns it has."""
+    pks = primary_key(name)
+    sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in row if c not in pks)
+    insert(db, name, row, on_conflict=f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}")
+
+
+def get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The stored row by primary key."""
+    where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
+    return next(dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
+
+
+def is_stored(db: Database, name: str, key: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether a row with this primary key is stored."""
+    where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
+    return db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", list(key)).fetchone() is not None
+
+
+def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """The cursor's rows as dicts by column name."""
+    names = [column[0] for column in cursor.description]
+    return (dict(zip(names, found)) for found in cursor)
+
+
+def sql_value(value: Any) -> Any:
+    """As sqlite-utils stores it: lists and dicts as JSON text."""
+    return json.dumps(value, default=repr, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else value
+
+
+def without_none(row: dict[str, Any]) -> dict[str, Any]:
+    """The row without its None values: columns left out keep what is stored."""
+    return {column: value for column, value in row.items() if value is not None}
+
