@@ -304,3 +304,36 @@ def crawl_v1_for(v2_pages):
     tids = {page.tid for page in v2_pages}
     return ([p for p in pages if p.tid in tids], [c for c in comments if c.tid in tids],
             [r for r in ratings if r.tid in tids])
+
+
+VIEWRATINGS = BASE + "forum.php?mod=misc&action=viewratings&tid=8&pid=70&inajax=1"
+COMMENTMORE = BASE + "forum.php?mod=misc&action=commentmore&tid=6&pid=57&page=2&inajax=1&ajaxtarget=comment_57"
+
+
+def test_a_refused_ajax_answer_is_recorded_with_what_it_said():
+    refused = read("v1", BASE + "forum.php?mod=misc&action=viewvote&tid=8&infloat=yes&handlekey=viewvote&inajax=1"
+                   "&ajaxtarget=fwin_content_viewvote")
+    for parse, url in ((parse_viewratings, VIEWRATINGS), (parse_commentmore, COMMENTMORE)):
+        with pytest.raises(PageProblem) as problem:
+            parse(refused, url)
+        assert (problem.value.kind, problem.value.message) == ("login", "抱歉，您无权查看本帖投票人")
+
+
+@pytest.mark.parametrize("answer", [
+    '<?xml version="1.0" encoding="utf-8"?>\n<root><![CDATA[]]></root>',
+    '<?xml version="1.0" encoding="utf-8"?>\n<root><![CDATA[<h3 class="psth cm">点评</h3><div class="pgs mbm cl"></div>]]></root>',
+    "",
+])
+def test_an_empty_ajax_answer_is_empty(answer):
+    for parse, url in ((parse_viewratings, VIEWRATINGS), (parse_commentmore, COMMENTMORE)):
+        with pytest.raises(PageProblem) as problem:
+            parse(answer, url)
+        assert problem.value.kind == "empty", (parse.__name__, answer)
+
+
+def test_a_message_page_instead_of_the_answer_is_recorded():
+    # A whole HTML message page where the XML was expected (a guest asked to log in).
+    page = read("v1", BASE + "forum.php?mod=misc&action=attachpay&aid=6&tid=5")
+    with pytest.raises(PageProblem) as problem:
+        parse_commentmore(page, COMMENTMORE)
+    assert problem.value.kind == "login"
