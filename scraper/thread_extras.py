@@ -39,10 +39,14 @@ from scraper.markup import (
 from scraper.post_extras import comments_in, ratings_in
 from scraper.urls import site_of, thread_ref
 
+# Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch).
 _POSTS = compiled(
     "//div[starts-with(@id, 'post_')][translate(substring-after(@id, 'post_'), '0123456789', '') = '']"
     "[substring-after(@id, 'post_') != '']"
+    " | //div[starts-with(@id, 'pid')][translate(substring-after(@id, 'pid'), '0123456789', '') = '']"
+    "[substring-after(@id, 'pid') != '']"
 )
+_PID = re.compile(r"\d+")
 _ATTACH_BLOCKS = compiled(
     "descendant::ignore_js_op"
     f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
@@ -103,14 +107,15 @@ def parse_thread_extras(
 ) -> ThreadExtras:
     """Read the extras of one thread page. Raises PageProblem as the post parser does for a
     page that is not a thread (a message, a login wall); a thread with no extras gives an
-    empty ThreadExtras."""
+    empty ThreadExtras, and so does a template whose posts this does not know (attachments
+    are looked for inside each post)."""
     text = body if isinstance(body, str) else decode_html(body, content_type).text
     sel, base_url, tz = read_page(text, url, utc_offset)
     root = sel.root
-    posts = [(int(element.get("id")[5:]), element) for element in _POSTS(root)]
+    posts = [(int(_PID.search(element.get("id"))[0]), element) for element in _POSTS(root)]
     ref = thread_ref(url)
-    if not posts:
-        raise problem_of(sel, text)
+    if not posts and (problem := problem_of(sel, text)).kind != "no_posts":
+        raise problem  # a message page, a login wall: not a thread page at all
     if ref is None:
         raise PageProblem("unknown", "thread page without a thread id in its URL")
     site = site_of(url)

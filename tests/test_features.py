@@ -337,3 +337,8 @@ def test_a_message_page_instead_of_the_answer_is_recorded():
     with pytest.raises(PageProblem) as problem:
         parse_commentmore(page, COMMENTMORE)
     assert problem.value.kind == "login"
+
+
+def test_a_template_without_post_containers_it_knows_gives_empty_extras_not_a_problem(fixture_bytes):
+    extras = parse_thread_extras(fixture_bytes("discuz/x35-touch-thread-1-p1.html"), BASE + "thread-1-1-1.html")
+    assert (extras.comments, extras.ratings, extras.attachments, extras.poll) == ([], [], [], None)
