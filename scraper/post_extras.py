@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from lxml import etree
 
 from scraper.dates import DEFAULT_UTC_OFFSET
+from scraper.encoding import decode_html
 from scraper.extras_models import CommentPage, PostComment, Rating, RatingsPage
 from scraper.markup import (
     UID_IN_HREF,
@@ -43,6 +44,7 @@ from scraper.markup import (
 )
 from scraper.urls import site_of
 
+_XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
 _CDATA = re.compile(r"<!\[CDATA\[(.*)\]\]>", re.S)
 _XML_ROOT = re.compile(r"^\s*(?:<\?xml[^>]*\?>)?\s*<root>", re.S)
 _SCORE = re.compile(r"([+-])\s*(\d+)")
@@ -174,10 +176,11 @@ def commentmore_url(url: str, tid: int, pid: int) -> str:
     return parts._replace(query=urlencode(ordered), fragment="").geturl()
 
 
-def parse_commentmore(text: str, url: str, *, utc_offset: str | tzinfo | None = None,
-                      fetched_at: datetime | None = None) -> CommentPage:
+def parse_commentmore(body: bytes | str, url: str, *, content_type: str | None = None,
+                      utc_offset: str | tzinfo | None = None, fetched_at: datetime | None = None) -> CommentPage:
     """One commentmore answer. Raises PageProblem for an answer that holds no 点评: an error
     or login message (``error``/``login``), an empty answer (``empty``), an HTML error page."""
+    text = ajax_text(body, content_type)
     tid, pid, page = _query_ints(url, "tid"), _query_ints(url, "pid"), _query_ints(url, "page") or 1
     if tid is None or pid is None:
         raise PageProblem("unknown", "a commentmore URL without tid and pid")
@@ -261,10 +264,11 @@ def _user(cell: etree._Element) -> tuple[str | None, int | None]:
     return squash(words_of(cell)) or None, None
 
 
-def parse_viewratings(text: str, url: str, *, utc_offset: str | tzinfo | None = None,
-                      fetched_at: datetime | None = None) -> RatingsPage:
+def parse_viewratings(body: bytes | str, url: str, *, content_type: str | None = None,
+                      utc_offset: str | tzinfo | None = None, fetched_at: datetime | None = None) -> RatingsPage:
     """The viewratings list, as a page or as its ajax popup (``inajax=1``): one Rating per
     row (credit and score, rater, time, reason). Raises PageProblem for a page without it."""
+    text = ajax_text(body, content_type)
     tid, pid = _query_ints(url, "tid"), _query_ints(url, "pid")
     if tid is None or pid is None:
         raise PageProblem("unknown", "a viewratings URL without tid and pid")
@@ -294,6 +298,21 @@ def parse_viewratings(text: str, url: str, *, utc_offset: str | tzinfo | None = 
 
 
 # --- the ajax answers -----------------------------------------------------------------------
+
+
+def ajax_text(body: bytes | str, content_type: str | None = None) -> str:
+    """An answer's text. Discuz sends its ajax XML in the site's charset and names it only in
+    the XML declaration (``<?xml version="1.0" encoding="gbk"?>``), which an HTML decoder
+    does not read."""
+    if isinstance(body, str):
+        return body
+    match = _XML_ENCODING.match(body[:200])
+    if match:
+        try:
+            return body.decode(match[1].decode("ascii"), "replace")
+        except LookupError:  # a charset Python does not know: the HTML decoder guesses
+            pass
+    return decode_html(body, content_type).text
 
 
 def ajax_html(text: str) -> str:

@@ -342,3 +342,10 @@ def test_a_message_page_instead_of_the_answer_is_recorded():
 def test_a_template_without_post_containers_it_knows_gives_empty_extras_not_a_problem(fixture_bytes):
     extras = parse_thread_extras(fixture_bytes("discuz/x35-touch-thread-1-p1.html"), BASE + "thread-1-1-1.html")
     assert (extras.comments, extras.ratings, extras.attachments, extras.poll) == ([], [], [], None)
+
+
+def test_an_ajax_answer_in_the_sites_charset_is_read_by_its_xml_declaration():
+    url = COMMENTMORE
+    utf8 = read("v1", url)
+    gbk = utf8.replace('encoding="utf-8"', 'encoding="gbk"').encode("gbk")
+    assert parse_commentmore(gbk, url).comments == parse_commentmore(utf8.encode(), url).comments
