@@ -35,6 +35,9 @@ _LABEL = compiled("./em[1]")
 _DD = compiled("following-sibling::dd[1]")
 _COUNT_LINKS = compiled("//a[contains(@href, 'do=thread')]")
 _NAME = compiled("//h2[contains(., 'UID')] | //div[@id='uhd']//h2")
+# X3 lists the credits in div#psts; where it is, a number elsewhere is no credit.
+_CREDIT_BOX = compiled("boolean(id('psts'))")
+_IN_CREDIT_BOX = compiled("boolean(ancestor::*[@id='psts'])")
 _GROUP_LINK = compiled(".//a[contains(@href, 'usergroup')]")
 _LABELS = {
     "group": re.compile(r"^(?:用户组|用戶組|user ?group)$", re.I),
@@ -76,6 +79,7 @@ def parse_profile(
         raise PageProblem("unknown", "a profile URL without a uid")
     profile = UserProfile(site=site_of(url), uid=uid)
     found = False
+    credit_box = bool(_CREDIT_BOX(sel.root))
     for element in _PAIRS(sel.root):
         if element.tag == "li":
             label_el = _LABEL(element)[0]
@@ -95,7 +99,9 @@ def parse_profile(
                 break
         else:
             number = re.fullmatch(r"([+-]?\d+)\s*\S*", value)
-            if number and label and not _NOT_CREDITS.search(label) and len(label) <= 8:
+            if number and label and not _NOT_CREDITS.search(label) and len(label) <= 8 and (
+                not credit_box or _IN_CREDIT_BOX(element)
+            ):
                 profile.extcredits.setdefault(label, int(number[1]))
     for link in _COUNT_LINKS(sel.root):
         if match := _COUNT.search(squash(words_of(link))):

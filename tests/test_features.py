@@ -220,7 +220,7 @@ def test_a_visible_profile_by_its_labels():
     page = """<html><body><div id="ct"><div class="h"><h2 class="mbn">多肉小白 <span class="xw0">(UID: 3)</span></h2></div>
     <ul class="cl bbda pbm mbm"><li><a href="home.php?mod=space&uid=3&do=thread&view=me&type=reply">回帖数 16</a>
     <span class="pipe">|</span><a href="home.php?mod=space&uid=3&do=thread&view=me&type=thread">主题数 2</a></li></ul>
-    <ul><li><em class="xg1">用户组&nbsp;&nbsp;</em><span><a href="home.php?mod=spacecp&ac=usergroup&gid=10">新手上路</a></span></li></ul>
+    <ul><li><em>好友</em>3</li><li><em class="xg1">用户组&nbsp;&nbsp;</em><span><a href="home.php?mod=spacecp&ac=usergroup&gid=10">新手上路</a></span></li></ul>
     <ul id="pbbs" class="pf_l"><li><em>在线时间</em>12 小时</li><li><em>注册时间</em>2018-7-15 01:32</li>
     <li><em>最后访问</em>2025-11-2 20:15</li></ul>
     <div id="psts"><ul class="pf_l"><li><em>已用空间</em>0 B</li><li><em>积分</em>46</li><li><em>威望</em>0 </li>
