@@ -50,7 +50,7 @@ _XML_ROOT = re.compile(r"^\s*(?:<\?xml[^>]*\?>)?\s*<root>", re.S)
 _SCORE = re.compile(r"([+-])\s*(\d+)")
 _AJAX_URL = re.compile(r"ajaxget\(\s*'([^']+)'")
 
-_COMMENT_BLOCKS = compiled("//div[starts-with(@id, 'comment_')]")
+_COMMENT_BLOCKS = compiled(".//div[starts-with(@id, 'comment_')]")
 _COMMENT_ENTRIES = compiled(f".//div[{has_class('pstl')}]")
 _COMMENT_AUTHOR = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid') and normalize-space()]")
 _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
@@ -60,7 +60,7 @@ _PAGER_LINKS = compiled(".//a")
 _CURRENT = compiled("./strong/text()")
 _EXACT_TIME = compiled(".//span/@title")
 
-_RATE_LOGS = compiled("//dl[starts-with(@id, 'ratelog_')]")
+_RATE_LOGS = compiled(".//dl[starts-with(@id, 'ratelog_')]")
 _RATE_HEADER = compiled(f".//table[{has_class('ratl')}]//tr[th][1]/th")
 _RATE_ROWS = compiled(f".//table[{has_class('ratl')}]//tr[starts-with(@id, 'rate_')]")
 _CELLS = compiled("./td")
@@ -81,8 +81,8 @@ def comment_key(pid: int, author_uid: int | None, author: str | None, posted_at:
 
 def comments_in(root: etree._Element, site: str, tid: int, tz: tzinfo, fetched_at: datetime | None,
                 base_url: str) -> tuple[list[PostComment], dict[int, str]]:
-    """Every 点评 block of a thread page: the comments, and for each post that shows only
-    its newest ones, the commentmore page to read next."""
+    """Every 点评 block under ``root`` (a post, or the page): the comments, and for each post
+    that shows only its newest ones, the commentmore page to read next."""
     comments: list[PostComment] = []
     more: dict[int, str] = {}
     for block in _COMMENT_BLOCKS(root):
@@ -204,7 +204,7 @@ def parse_commentmore(body: bytes | str, url: str, *, content_type: str | None =
 
 
 def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tuple[list[Rating], dict[int, str]]:
-    """Every rating table of a thread page: one Rating per (rater, credit) shown, and for
+    """Every rating table under ``root`` (a post, or the page): one Rating per (rater, credit) shown, and for
     each post whose table shows fewer raters than took part, its viewratings page."""
     ratings: list[Rating] = []
     more: dict[int, str] = {}

@@ -39,12 +39,13 @@ from scraper.markup import (
 from scraper.post_extras import comments_in, ratings_in
 from scraper.urls import site_of, thread_ref
 
-# Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch).
-_POSTS = compiled(
-    "//div[starts-with(@id, 'post_')][translate(substring-after(@id, 'post_'), '0123456789', '') = '']"
-    "[substring-after(@id, 'post_') != '']"
-    " | //div[starts-with(@id, 'pid')][translate(substring-after(@id, 'pid'), '0123456789', '') = '']"
-    "[substring-after(@id, 'pid') != '']"
+# Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
+# through id('postlist') first, a lookup, where the whole-page search walks every element.
+_NUMBERED = "[translate(substring-after(@id, '{0}'), '0123456789', '') = ''][substring-after(@id, '{0}') != '']"
+_POSTS = (
+    compiled("id('postlist')/div[starts-with(@id, 'post_')]" + _NUMBERED.format("post_")),
+    compiled("//div[starts-with(@id, 'post_')]" + _NUMBERED.format("post_")
+             + " | //div[starts-with(@id, 'pid')]" + _NUMBERED.format("pid")),
 )
 _PID = re.compile(r"\d+")
 _ATTACH_BLOCKS = compiled(
@@ -63,11 +64,12 @@ _NAME_PLACES = compiled(
 _IMAGES = compiled(".//img[@aid] | .//img[starts-with(@id, 'aimg_')]")
 _INFO = compiled(".//em")
 _ALL_TEXT = compiled(".//text()")
-_TAGS = compiled(f"//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
-_TYPE_LINKS = compiled(
-    f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')] | id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"
+_TAGS = compiled(f".//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
+_TYPE_LINKS = (
+    compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"),
+    compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]"),
 )
-_POLL = compiled(f"id('poll') | //div[{has_class('pcht')}]")
+_POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
 _POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
 _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
@@ -75,11 +77,11 @@ _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme.
 _SPECIALS = (
-    ("poll", compiled(f"boolean(id('poll') | //div[{has_class('pcht')}])")),
-    ("reward", compiled(f"boolean(//div[{has_class('rwd')}] | //*[starts-with(@id, 'reward')])")),
-    ("trade", compiled("boolean(//*[starts-with(@id, 'trade') and contains(@id, '_')] | //form[contains(@action, 'action=trade')])")),
-    ("activity", compiled(f"boolean(//div[{has_class('act')}] | //form[contains(@action, 'action=activityapplies')])")),
-    ("debate", compiled(f"boolean(//div[{has_class('dbt')}] | //form[contains(@action, 'action=debatevote')])")),
+    ("poll", compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
+    ("reward", compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
+    ("trade", compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
+    ("activity", compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
+    ("debate", compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
 )
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
@@ -111,28 +113,50 @@ def parse_thread_extras(
     are looked for inside each post)."""
     text = body if isinstance(body, str) else decode_html(body, content_type).text
     sel, base_url, tz = read_page(text, url, utc_offset)
-    root = sel.root
-    posts = [(int(_PID.search(element.get("id"))[0]), element) for element in _POSTS(root)]
-    ref = thread_ref(url)
-    if not posts and (problem := problem_of(sel, text)).kind != "no_posts":
+    if not _posts(sel.root) and (problem := problem_of(sel, text)).kind != "no_posts":
         raise problem  # a message page, a login wall: not a thread page at all
+    ref = thread_ref(url)
     if ref is None:
         raise PageProblem("unknown", "thread page without a thread id in its URL")
+    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at)
+
+
+def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
+                     fetched_at: datetime | None = None) -> ThreadExtras:
+    """parse_thread_extras for a page already read (scraper.markup.read_page): the thread
+    parser can call it with its own tree, so a page is parsed by lxml once.
+
+    Everything is looked for inside the posts (the first post holds the poll, the tags and
+    a special thread's block), the whole page only where no post is found."""
     site = site_of(url)
-    extras = ThreadExtras(url=url, site=site, tid=ref.tid, page=ref.page)
+    extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
     extras.type_id, extras.type_name = _thread_type(root)
-    extras.tags = _tags(root)
-    extras.special = next((name for name, test in _SPECIALS if test(root)), None)
-    extras.poll = _poll(root, site, ref.tid, fetched_at, tz)
-    extras.comments, extras.comments_more = comments_in(root, site, ref.tid, tz, fetched_at, base_url)
-    extras.ratings, extras.ratings_more = ratings_in(root, site, ref.tid, base_url)
-    for pid, post in posts:
-        extras.attachments.extend(attachments_in(post, site, ref.tid, pid, base_url, tz))
+    posts = _posts(root)
+    first = posts[0][1] if posts else root
+    extras.tags = _tags(first)
+    extras.special = next((name for name, test in _SPECIALS if test(first)), None)
+    extras.poll = _poll(first, site, tid, fetched_at, tz)
+    for pid, element in posts or [(None, root)]:
+        comments, more = comments_in(element, site, tid, tz, fetched_at, base_url)
+        extras.comments.extend(comments)
+        extras.comments_more.update(more)
+        ratings, more = ratings_in(element, site, tid, base_url)
+        extras.ratings.extend(ratings)
+        extras.ratings_more.update(more)
+        if pid is not None:
+            extras.attachments.extend(attachments_in(element, site, tid, pid, base_url, tz))
     return extras
 
 
+def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
+    for xpath in _POSTS:
+        if found := xpath(root):
+            return [(int(_PID.search(element.get("id"))[0]), element) for element in found]
+    return []
+
+
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
-    for link in _TYPE_LINKS(root):
+    for link in (link for xpath in _TYPE_LINKS for link in xpath(root)):
         values = parse_qs(urlsplit(link.get("href") or "").query).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:
