@@ -27,7 +27,7 @@ from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
-from scraper.xpath import compiled, first_int, first_text, has_class, squash, title_tag, words_of
+from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
@@ -224,14 +224,14 @@ class _PostReader:
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
         for links in self._found("author", pid, root):
             for link in links:
-                name = squash(words_of(link))
+                name = squash(shown_words(link))
                 if name:
                     match = None if isinstance(link, str) else UID_IN_HREF.search(link.get("href") or "")
                     return name, int(match[1]) if match else None
         # Any named link to a member's space; else a bold name (legacy templates).
         for link in _ANY_LINK(root):
             match = UID_IN_HREF.search(link.get("href"))
-            name = squash(link.text_content())
+            name = squash(shown_words(link))
             if match and name:
                 return name, int(match[1])
         bold = _BOLD_NAME(root)
@@ -239,14 +239,14 @@ class _PostReader:
             return squash(bold[0].text_content()), None
         # Guests: "匿名" (and an IP) with no link, in the author block.
         authi = _AUTHOR_BLOCK(root)
-        return (squash(authi[0].text_content()).split(" ")[0] or None, None) if authi else (None, None)
+        return (squash(shown_words(authi[0])).split(" ")[0] or None, None) if authi else (None, None)
 
     def posted_at(self, pid: int, root: etree._Element) -> str | None:
         for elements in self._found("time", pid, root):
             for element in elements:
                 # Relative times wrap the exact time in a span's title.
                 exact = [] if isinstance(element, str) else _EXACT_TIME(element)
-                for candidate in exact + [words_of(element)]:
+                for candidate in exact + [shown_words(element)]:
                     if value := page_time(candidate, self.tz, self.fetched_at):
                         return value
         # Legacy templates: the first date with a time of day in the post outside its message

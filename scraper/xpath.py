@@ -20,6 +20,20 @@ def has_class(name: str) -> str:
     return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
 
 
+def shown_words(found: etree._Element | str) -> str:
+    """words_of without what the page hides: a theme puts labels such as 作者： and 时间：
+    in author and time cells inside an element hidden by a class (display_none) or a style,
+    and they are no part of the name or the time."""
+    if isinstance(found, str) or not _HIDDEN_INSIDE(found):
+        return words_of(found)
+    parts = [found.text or ""]
+    for child in found:
+        if isinstance(child.tag, str) and not _IS_HIDDEN(child):
+            parts.append(shown_words(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 @functools.lru_cache(maxsize=None)
 def compiled(expression: str) -> etree.XPath:
     """An XPath compiled once per process (lxml compiles a string again on every call)."""
@@ -27,6 +41,15 @@ def compiled(expression: str) -> etree.XPath:
 
 
 _STRING = etree.XPath("string()")
+_HIDDEN = (
+    "(contains(@class, 'display_none') or contains(@class, 'hidden')"
+    " or contains(translate(@style, ' ', ''), 'display:none'))"
+)
+_HIDDEN_INSIDE = etree.XPath(f"boolean(descendant::*[{_HIDDEN}])")
+_IS_HIDDEN = etree.XPath(
+    f"boolean(self::*[{has_class('display_none')} or {has_class('hidden')}"
+    " or contains(translate(@style, ' ', ''), 'display:none')])"
+)
 _HEAD_TITLE = etree.XPath("/html/head/title/text()", smart_strings=False)
 _ANY_TITLE = etree.XPath("//title/text()", smart_strings=False)
 

@@ -1,0 +1,326 @@
+"""What a Discuz thread page shows besides its posts, to a ThreadExtras: the thread's tags,
+type (分类) and special kind, its poll, and each post's 点评, ratings and attachments.
+No Scrapy, no I/O. Read beside scraper.discuz (which reads the posts) from the same page.
+
+Attachments: Discuz wraps each in ``<ignore_js_op>``: a file as ``span#attach_AID`` (link,
+then ``(12.5 KB, 下载次数: 3)``), an image placed in the message as ``img#aimg_AID[aid]`` with
+a tip holding its name, size and link; the ones not placed in the message are listed after
+it (``div.pattl > dl.tattl``, ``a#aidAID``). Download links carry the aid encoded
+(``aidencode``: urlencoded base64 of ``aid|hash|time|uid|tid``), new on every view: the aid
+is decoded and the attachment keyed on it. A paid attachment shows its price and a 购买 link
+(``action=attachpay``) instead of a download link.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime, timedelta, tzinfo
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from lxml import etree
+
+from scraper.content import real_image_src
+from scraper.dates import page_time
+from scraper.encoding import decode_html
+from scraper.extras_models import Attachment, Poll, PollOption, ThreadExtras
+from scraper.html_page import open_page
+from scraper.post_extras import comments_in, ratings_in
+from scraper.problems import PageProblem, problem_of
+from scraper.urls import absolute_url, site_of, thread_ref
+from scraper.xpath import compiled, first_int, has_class, squash, words_of
+
+# Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
+# through id('postlist') first, a lookup, where the whole-page search walks every element.
+_NUMBERED = "[translate(substring-after(@id, '{0}'), '0123456789', '') = ''][substring-after(@id, '{0}') != '']"
+_POSTS = (
+    compiled("id('postlist')/div[starts-with(@id, 'post_')]" + _NUMBERED.format("post_")),
+    compiled("//div[starts-with(@id, 'post_')]" + _NUMBERED.format("post_")
+             + " | //div[starts-with(@id, 'pid')]" + _NUMBERED.format("pid")),
+)
+_PID = re.compile(r"\d+")
+_ATTACH_BLOCKS = compiled(
+    "descendant::ignore_js_op"
+    f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
+    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
+)
+_DOWNLOAD_LINKS = compiled(
+    ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]"
+)
+_PAY_LINKS = compiled(".//a[contains(@href, 'action=attachpay')]")
+_IDED = compiled(".//*[@id or @aid]")
+_NAME_PLACES = compiled(
+    ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong"
+)
+_IMAGES = compiled(".//img[@aid] | .//img[starts-with(@id, 'aimg_')]")
+_INFO = compiled(".//em")
+_ALL_TEXT = compiled(".//text()")
+_TAGS = compiled(f".//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
+_TYPE_LINKS = (
+    compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"),
+    compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]"),
+)
+_POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
+_POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
+_POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
+_VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
+# Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
+# _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
+# template names and may miss a modified theme.
+_SPECIALS = (
+    ("poll", compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
+    ("reward", compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
+    ("trade", compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
+    ("activity", compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
+    ("debate", compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
+)
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
+_UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
+_DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
+_PRICE = re.compile(r"(?:售价|售價|price)\s*[:：]\s*(\d+)\s*([^\s,，)）]*)", re.I)
+_UPLOADED = re.compile(r"(.+?)\s*(?:上传|上傳|upload)", re.I)
+_ID_AID = re.compile(r"^(?:attach_|aid|aimg_)(\d+)$")
+_IMAGE_NAME = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)$", re.I)
+_OPTION = re.compile(r"^\s*(\d+)\s*[.、]\s*(.*)$", re.S)
+_VOTES = re.compile(r"\((\d+)\)")
+_VOTERS = re.compile(r"(?:共有|共)\s*(\d+)\s*人")
+_MAX_CHOICES = re.compile(r"(?:最多可选|最多可選|最多)\s*(\d+)\s*项|(?:up to|max)\D{0,12}(\d+)", re.I)
+_REMAINING = re.compile(r"(?:(\d+)\s*天)?\s*(?:(\d+)\s*小[时時])?\s*(?:(\d+)\s*分[钟鐘]?)?")
+_ENDED = re.compile(r"投票已[经經]?[结結]束|已[结結]束|poll (?:has )?ended", re.I)
+
+
+def parse_thread_extras(
+    body: bytes | str,
+    url: str,
+    *,
+    content_type: str | None = None,
+    fetched_at: datetime | None = None,
+    utc_offset: str | tzinfo | None = None,
+) -> ThreadExtras:
+    """Read the extras of one thread page. Raises PageProblem as the post parser does for a
+    page that is not a thread (a message, a login wall); a thread with no extras gives an
+    empty ThreadExtras, and so does a template whose posts this does not know (attachments
+    are looked for inside each post)."""
+    text = body if isinstance(body, str) else decode_html(body, content_type).text
+    sel, base_url, tz = open_page(text, url, utc_offset)
+    if not _posts(sel.root) and (problem := problem_of(sel, text)).kind != "no_posts":
+        raise problem  # a message page, a login wall: not a thread page at all
+    ref = thread_ref(url)
+    if ref is None:
+        raise PageProblem("unknown", "thread page without a thread id in its URL")
+    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at)
+
+
+def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
+                     fetched_at: datetime | None = None) -> ThreadExtras:
+    """parse_thread_extras for a page already read (scraper.markup.read_page): the thread
+    parser can call it with its own tree, so a page is parsed by lxml once.
+
+    Everything is looked for inside the posts (the first post holds the poll, the tags and
+    a special thread's block), the whole page only where no post is found."""
+    site = site_of(url)
+    extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
+    extras.type_id, extras.type_name = _thread_type(root)
+    posts = _posts(root)
+    first = posts[0][1] if posts else root
+    extras.tags = _tags(first)
+    extras.special = next((name for name, test in _SPECIALS if test(first)), None)
+    extras.poll = _poll(first, site, tid, fetched_at, tz)
+    for pid, element in posts or [(None, root)]:
+        comments, more = comments_in(element, site, tid, tz, fetched_at, base_url)
+        extras.comments.extend(comments)
+        extras.comments_more.update(more)
+        ratings, more = ratings_in(element, site, tid, base_url)
+        extras.ratings.extend(ratings)
+        extras.ratings_more.update(more)
+        if pid is not None:
+            extras.attachments.extend(attachments_in(element, site, tid, pid, base_url, tz))
+    return extras
+
+
+def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
+    for xpath in _POSTS:
+        if found := xpath(root):
+            return [(int(_PID.search(element.get("id"))[0]), element) for element in found]
+    return []
+
+
+def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
+    for link in (link for xpath in _TYPE_LINKS for link in xpath(root)):
+        values = parse_qs(urlsplit(link.get("href") or "").query).get("typeid")
+        name = squash(words_of(link)).strip("[]【】 ") or None
+        if values or name:
+            return (first_int(values[-1]) if values else None), name
+    return None, None
+
+
+def _tags(root: etree._Element) -> list[str]:
+    tags: list[str] = []
+    for link in _TAGS(root):
+        tag = squash(link.get("title") or words_of(link))
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+# --- polls ----------------------------------------------------------------------------------
+
+
+def _poll(root: etree._Element, site: str, tid: int, fetched_at: datetime | None, tz: tzinfo) -> Poll | None:
+    found = _POLL(root)
+    if not found:
+        return None
+    box = found[0]
+    info = squash(" ".join(words_of(e) for e in _POLL_INFO(box)))
+    multiple = bool(re.search("多选|多選|multiple", info, re.I))
+    max_match = _MAX_CHOICES.search(info)
+    poll = Poll(
+        site=site,
+        tid=tid,
+        multiple=multiple,
+        max_choices=int(max_match[1] or max_match[2]) if max_match else (None if multiple else 1),
+        voters=int(m[1]) if (m := _VOTERS.search(info)) else None,
+    )
+    whole = squash(" ".join(_ALL_TEXT(box)))
+    poll.ended = bool(_ENDED.search(whole))
+    poll.expires_at = _expiry(whole, fetched_at, tz)
+    seen = set()
+    for label in _POLL_LABELS(box):
+        match = _OPTION.match(squash(words_of(label)))
+        if not match or int(match[1]) in seen:
+            continue
+        seen.add(int(match[1]))
+        rows = _VOTES_ROW(label)
+        votes = _VOTES.search(squash(words_of(rows[0]))) if rows else None
+        poll.options.append(PollOption(option_no=int(match[1]), text=squash(match[2]),
+                                       votes=int(votes[1]) if votes else None))
+    poll.results_visible = bool(poll.options) and all(o.votes is not None for o in poll.options)
+    if not poll.results_visible:
+        for option in poll.options:
+            option.votes = None
+    return poll
+
+
+def _expiry(text: str, fetched_at: datetime | None, tz: tzinfo) -> str | None:
+    """"距结束还有: 2 天 3 小时": the end, from the fetch time (to the minute it shows)."""
+    match = re.search(r"(?:距结束还有|距結束還有|剩余时间|remaining)\s*[:：]?\s*(.{0,40})", text, re.I)
+    if not match or fetched_at is None:
+        return None
+    parts = _REMAINING.match(match[1])
+    if not parts or not any(parts.groups()):
+        return None
+    days, hours, minutes = (int(v or 0) for v in parts.groups())
+    end = fetched_at.astimezone(tz) + timedelta(days=days, hours=hours, minutes=minutes)
+    return end.replace(second=0, microsecond=0).isoformat()
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def decode_aid(url_or_code: str | None) -> int | None:
+    """The aid in an attachment link: ``aid=N`` as it is, or Discuz's aidencode (urlencoded
+    base64 of ``aid|hash|time|uid|tid``). None for anything else."""
+    if not url_or_code:
+        return None
+    values = parse_qs(urlsplit(url_or_code).query).get("aid") if "aid=" in url_or_code else [url_or_code]
+    if not values:
+        return None
+    code = values[-1].strip()
+    if code.isdigit():
+        return int(code)
+    code = unquote(code)
+    try:
+        decoded = base64.b64decode(code + "=" * (-len(code) % 4), validate=False).decode("ascii", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    fields = decoded.split("|")
+    return int(fields[0]) if len(fields) >= 2 and fields[0].isdigit() else None
+
+
+def size_in_bytes(shown: str | None) -> int | None:
+    """"23.87 KB" -> 24443 (Discuz's units are powers of 1024): as exact as the page shows."""
+    match = _SIZE.search(shown or "")
+    if not match:
+        return None
+    return round(float(match[1]) * 1024 ** _UNITS[match[2].lower()])
+
+
+def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url: str,
+                   tz: tzinfo) -> list[Attachment]:
+    """One Attachment per aid the post shows, the places it appears merged (an image shown
+    in the message and listed after it is one attachment)."""
+    found: dict[int, Attachment] = {}
+    for block in _ATTACH_BLOCKS(post):
+        attachment = _attachment(block, site, tid, pid, base_url, tz)
+        if attachment is None:
+            continue
+        known = found.get(attachment.aid)
+        if known is None:
+            found[attachment.aid] = attachment
+            continue
+        for name, value in vars(attachment).items():
+            if getattr(known, name) in (None, False, "") and value not in (None, False, ""):
+                setattr(known, name, value)
+    return list(found.values())
+
+
+def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: str,
+                tz: tzinfo) -> Attachment | None:
+    links = _DOWNLOAD_LINKS(block)
+    pay_links = _PAY_LINKS(block)
+    aid = _aid_of(block, links, pay_links)
+    if aid is None:
+        return None
+    info = " ".join(squash(words_of(em)) for em in _INFO(block) if _SIZE.search(words_of(em)) or
+                    _DOWNLOADS.search(words_of(em)))
+    words = squash(" ".join(_ALL_TEXT(block)))
+    images = _IMAGES(block)
+    image_url = real_image_src(images[0], base_url) if images else None
+    filename = _filename(block, images)
+    size_match = _SIZE.search(info)
+    price = _PRICE.search(info) or _PRICE.search(words)
+    downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
+    uploaded = _UPLOADED.search(" ".join(
+        squash(t) for t in _ALL_TEXT(block) if re.search("上传|上傳|upload", t, re.I)
+    ))
+    url = absolute_url(base_url, links[0].get("href")) if links else None
+    attachment = Attachment(
+        site=site, aid=aid, pid=pid, tid=tid, filename=filename,
+        size=size_in_bytes(info), size_shown=size_match[0] if size_match else None,
+        downloads=int(downloads[1]) if downloads else None,
+        is_image=bool(images) or bool(filename and _IMAGE_NAME.search(filename)),
+        price=int(price[1]) if price and int(price[1]) else None,
+        price_credit=(price[2] or None) if price and int(price[1]) else None,
+        url=url, image_url=image_url,
+        uploaded_at=page_time(uploaded[1], tz) if uploaded else None,
+    )
+    if url is None:
+        attachment.denied = (price[0] if price else words) or None
+        if pay_links:
+            attachment.denied = squash(f"{attachment.denied or ''} {squash(words_of(pay_links[-1]))}")
+    return attachment
+
+
+def _aid_of(block: etree._Element, links: list, pay_links: list) -> int | None:
+    for element in [block, *_IDED(block)]:
+        if (aid := element.get("aid")) and aid.isdigit():
+            return int(aid)
+        if match := _ID_AID.match(element.get("id") or ""):
+            return int(match[1])
+    for link in links + pay_links:
+        if (aid := decode_aid(link.get("href"))) is not None:
+            return aid
+    return None
+
+
+def _filename(block: etree._Element, images: list) -> str | None:
+    for element in _NAME_PLACES(block):
+        name = squash(words_of(element))
+        if name:
+            return name
+    for img in images:
+        if name := squash(img.get("title") or img.get("alt") or ""):
+            return name
+    return None
