@@ -82,6 +82,15 @@ class ReliableQueue(PriorityQueue):
         self.alive = f"{self.key}:alive:"
         self._pop = self.server.register_script(self.POP)
 
+    def push(self, request):
+        """A request back in the queue (a retry, a redirect) carries the in-flight entry of the
+        one it replaces: that entry goes once the request is queued again, or this worker would
+        count as busy for as long as it lives, and the fleet would never stop."""
+        inflight = request.meta.pop("inflight", None)
+        super().push(request)
+        if inflight:
+            self.server.hdel(*inflight)
+
     def pop(self, timeout=0):
         request_id = uuid.uuid4().hex
         data = self._pop(keys=[self.key, self.inflight], args=[request_id])
