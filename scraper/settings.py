@@ -51,7 +51,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console port
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
-EXTENSIONS = {"spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
+EXTENSIONS = {"spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
+# With no url, `scrapy crawl discuz` serves the bundled sample forum and crawls it (spiders/sample.py).
+SAMPLE_FORUM_ENABLED = True
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
 # Keep every fetched page's bytes, zstd-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).

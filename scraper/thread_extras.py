@@ -1,6 +1,6 @@
 """What a Discuz thread page shows besides its posts, to a ThreadExtras: the thread's tags,
 type (分类) and special kind, its poll, and each post's 点评, ratings and attachments.
-No Scrapy, no I/O. Read beside scraper.discuz (which reads the posts) from the same page.
+No Scrapy, no I/O. Read beside scraper.thread (which reads the posts) from the same page.
 
 Attachments: Discuz wraps each in ``<ignore_js_op>``: a file as ``span#attach_AID`` (link,
 then ``(12.5 KB, 下载次数: 3)``), an image placed in the message as ``img#aimg_AID[aid]`` with
@@ -115,7 +115,7 @@ def parse_thread_extras(
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
                      fetched_at: datetime | None = None) -> ThreadExtras:
-    """parse_thread_extras for a page already read (scraper.markup.read_page): the thread
+    """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and

@@ -2,7 +2,7 @@
 UserProfile. No Scrapy, no I/O.
 
 Guests usually get Discuz's message page instead (抱歉，您需要登录后才能查看, HTTP 200):
-that raises PageProblem ``login`` (scraper.markup.problem_of), to be recorded, not retried.
+that raises PageProblem ``login`` (scraper.problems.problem_of), to be recorded, not retried.
 A profile shows its facts as label/value pairs (``<li><em>注册时间</em>2018-3-1 09:00</li>``,
 ``<dt>积分</dt><dd>2</dd>``) and its counts as links (``回帖数 12``, ``主题数 3``); they are
 read by their labels, in Simplified, Traditional Chinese and English, whatever the layout.
@@ -60,7 +60,7 @@ def parse_profile(
     utc_offset: str | tzinfo | None = None,
 ) -> UserProfile:
     """Read a profile page. Raises PageProblem ``login`` for the members-only answer (and the
-    other kinds of scraper.markup for other message pages), ``no_profile`` for a page that
+    other kinds of scraper.problems for other message pages), ``no_profile`` for a page that
     shows no profile facts."""
     text = body if isinstance(body, str) else decode_html(body, content_type).text
     sel, _, tz = open_page(text, url, utc_offset)

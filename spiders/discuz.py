@@ -8,17 +8,19 @@ first post not yet archived.
 
 Each callback awaits the reading of its page by the crawl's page reader (pipelines.reader):
 storage's component decides where pages are read and whether their bytes are kept.
+
+What the spider works with is given to it, and it asks nothing about where it comes from:
+``seeds`` (its ``url`` argument, or a component's: spiders.sample serves the bundled forum
+when there is none), ``state`` (what is archived), ``tracker`` (which pages this crawl asked
+for) and ``sites`` (where it may go). They are the archive file's and this process's unless a
+component replaces them before the crawl starts, as the distributed crawl's does
+(spiders.distributed).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import urllib.request
 from datetime import datetime, timezone
-from http.cookiejar import LoadError, MozillaCookieJar
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import scrapy
@@ -28,60 +30,26 @@ from twisted.python.failure import Failure
 
 from pipelines.reader import page_reader
 from pipelines.state import ArchiveState, StoredThread
-from scraper.dates import parse_discuz_time, utc_now_iso
+from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
-from scraper.profiles import Profile
-from scraper.profiles_file import profiles_from_toml
 from scraper.urls import (
     api_forum_url,
     api_index_url,
     api_module,
     api_thread_url,
-    desktop_thread_url,
     forum_ref,
     is_index_url,
     site_of,
-    split_urls,
     thread_page_url,
     thread_ref,
 )
+from spiders import arguments
 from spiders.refusals import refusal_of
 from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
-SAMPLE_PORT = 8080
-
-
-def _done_with_request(callback):
-    """When a callback (or errback) has given all it gives, the request is done: a distributed
-    crawl then drops it from this worker's in-flight list (until then a dead worker's request
-    goes back to the queue). Its items go to Redis first, before that, not later through Scrapy's
-    item pipelines: a worker killed in between must lose nothing."""
-
-    @functools.wraps(callback)
-    async def wrapper(self, response_or_failure, *args, **kwargs):
-        async for output in callback(self, response_or_failure, *args, **kwargs):
-            if self.items_to_writer is not None and not isinstance(output, scrapy.Request):
-                self.items_to_writer.process_item(output)
-            else:
-                yield output
-        self.tracker.done_with(response_or_failure.request)
-
-    return wrapper
-
-
-class _RedisSet:
-    """Membership in a Redis set (the distributed crawl's sites), remembered once seen."""
-
-    def __init__(self, server, key: str):
-        self.server, self.key, self.known = server, key, set()
-
-    def __contains__(self, value: str) -> bool:
-        if value not in self.known and self.server.sismember(self.key, value):
-            self.known.add(value)
-        return value in self.known
 
 
 class DiscuzSpider(scrapy.Spider):
@@ -124,7 +92,6 @@ class DiscuzSpider(scrapy.Spider):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self._servers = contextlib.ExitStack()
         self.arguments = {
             key: value
             for key, value in dict(
@@ -133,19 +100,14 @@ class DiscuzSpider(scrapy.Spider):
             ).items()
             if value is not None
         }
-        self.seeds = [desktop_thread_url(seed) for seed in split_urls(url)] if url else []
-        self.forums = {int(fid) for fid in split_urls(forums)} if forums else None
+        self.set_seeds(arguments.seeds(url))
+        self.forums = arguments.forum_ids(forums)
         self.max_threads = int(max_threads) if max_threads else None
-        self.since = parse_discuz_time(since) if since else None
-        if since and self.since is None:
-            raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
+        self.since = arguments.since_date(since)
         self.refresh = refresh if refresh and refresh != "none" else None
-        self.cookies = _load_cookies(cookies) if cookies else None
-        if source not in ("pages", "api"):
-            raise ValueError(f"source={source!r}: use pages (the HTML pages) or api (the mobile API)")
-        self.source = source
-        self.profiles = _load_profiles(profiles) if profiles else ()
-        self.items_to_writer = None  # a distributed worker's items go straight to Redis
+        self.cookies = arguments.load_cookies(cookies) if cookies else None
+        self.source = arguments.source(source)
+        self.profiles = arguments.load_profiles(profiles) if profiles else ()
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
         self._walk_may_stop: dict[tuple[str, int], bool] = {}
@@ -159,48 +121,21 @@ class DiscuzSpider(scrapy.Spider):
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         settings = crawler.settings
         if not spider.profiles and settings.get("DISCUZ_PROFILES"):
-            spider.profiles = _load_profiles(settings["DISCUZ_PROFILES"])
-        if settings.get("REDIS_URL"):  # a worker of a distributed crawl (spiders/distributed.py)
-            from pipelines.shared import Keys, RedisItems, RedisState, connect
-            from spiders.distributed import RedisThreadTracker
-
-            server, keys = connect(settings["REDIS_URL"]), Keys(settings.get("DISTRIBUTED_KEY", "discuz"))
-            spider.items_to_writer = RedisItems(server, keys)
-            spider.tracker = RedisThreadTracker(server, keys)
-            spider.state = RedisState(server, keys)
-            if spider.seeds:
-                if not server.zcard(f"{keys.prefix}:requests"):
-                    spider.tracker.reset()  # a new crawl, not a worker joining one
-                server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
-            spider.sites = _RedisSet(server, keys.sites)
-            spider.allowed_domains = None
-            return spider
-        if not spider.seeds:
-            spider.seeds = spider._serve_sample_forum()
+            spider.profiles = arguments.load_profiles(settings["DISCUZ_PROFILES"])
         spider.state = ArchiveState(settings.get("ARCHIVE_DB"))
-        spider.sites = {site_of(seed) for seed in spider.seeds}
-        spider.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in spider.seeds})
         return spider
 
+    def set_seeds(self, urls: list[str]) -> None:
+        """The URLs the crawl starts from; it stays on their sites."""
+        self.seeds = urls
+        self.sites = {site_of(seed) for seed in urls}
+        self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in urls})
+
     def _closed(self):
-        self._servers.close()
         if self.state is not None:
             self.state.close()
 
-    def _serve_sample_forum(self) -> list[str]:
-        """No URL given: serve the bundled sample forum on 127.0.0.1 and crawl it from its index."""
-        from sample_forum import serve
-
-        try:  # the snapshot's own address, so re-runs archive into the same site key
-            forum = self._servers.enter_context(serve("v1", SAMPLE_PORT))
-        except OSError:
-            forum = self._servers.enter_context(serve("v1", 0))
-            self.logger.warning("Port %s is busy: the sample forum gets another port (and site key)", SAMPLE_PORT)
-        self.logger.info("No url given: crawling the bundled sample forum at %s", forum.base_url)
-        self.download_delay = 0  # our own server: no need to wait between requests
-        return [forum.base_url + "forum.php"]
-
-    # -- what to fetch first (a distributed worker without url takes its work from Redis) --
+    # -- what to fetch first (a distributed worker without seeds takes its work from Redis) --
 
     async def start(self):
         walked_sites = set()
@@ -249,9 +184,8 @@ class DiscuzSpider(scrapy.Spider):
             if stored.url and (request := self._thread_request(stored.url, site, stored.tid, 1)):
                 yield request
 
-    # -- callbacks (each tells the tracker when it is done with its request) ---------------
+    # -- callbacks -------------------------------------------------------------------------
 
-    @_done_with_request
     async def parse_index(self, response: Response):
         fetched, index = await self._read(response, PageKind.INDEX)
         yield fetched
@@ -266,7 +200,6 @@ class DiscuzSpider(scrapy.Spider):
                 if request := self._forum_request(link.url, index.site, link.fid, 1):
                     yield request
 
-    @_done_with_request
     async def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
         until the first thread (not pinned) that the archive already holds as it is."""
@@ -317,7 +250,6 @@ class DiscuzSpider(scrapy.Spider):
             stats.inc_value("archive/requests_saved", forum.page_count - forum.page)
         yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
 
-    @_done_with_request
     async def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
         fetched, thread = await self._read(
             response, PageKind.THREAD, tid=tid, posts_per_page=posts_per_page, profiles=self.profiles
@@ -349,7 +281,6 @@ class DiscuzSpider(scrapy.Spider):
         if synced:
             yield synced
 
-    @_done_with_request
     async def network_error(self, failure: Failure):
         """A request that got no response at all (timeout, refused, DNS), or that the archiver
         refused (spiders.refusals: off the site, a private address, too large). Recorded, not
@@ -364,11 +295,11 @@ class DiscuzSpider(scrapy.Spider):
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
             kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value(f"archive/problems/{kind}")
+        if tid is not None:  # before the item: a distributed crawl lets go of the request with it
+            self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
         yield FetchedPage(
             url=url, site=site_of(url), kind=kind, status=status, fetched_at=utc_now_iso(), size=0, sha256="", error=error, tid=tid
         )
-        if tid is not None:
-            self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -464,42 +395,11 @@ class DiscuzSpider(scrapy.Spider):
             url,
             callback=callback,
             errback=self.network_error,
-            headers=_cookie_header(self.cookies, url),
+            headers=arguments.cookie_header(self.cookies, url),
             cb_kwargs=cb_kwargs,
             meta={"handle_httpstatus_list": ERROR_STATUSES},  # recorded, not dropped
             dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
-
-
-def _load_profiles(path: str) -> tuple[Profile, ...]:
-    """The user's selector profiles; a clear error at start when the file is wrong."""
-    try:
-        return profiles_from_toml(Path(path).read_text("utf-8"))
-    except (OSError, ValueError) as error:  # a file not in UTF-8 is a ValueError too
-        raise ValueError(f"profiles={path}: {error}") from None
-
-
-def _load_cookies(path: str) -> MozillaCookieJar:
-    """A browser's cookies.txt export; a clear error at start when it cannot be read."""
-    jar = MozillaCookieJar()
-    try:
-        jar.load(path, ignore_discard=True, ignore_expires=True)
-    except (OSError, LoadError) as error:
-        raise ValueError(f"cookies={path}: not a readable cookies.txt (Netscape format): {error}") from None
-    for cookie in jar:
-        if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
-            cookie.expires = None
-    return jar
-
-
-def _cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
-    """The Cookie header the browser would send to ``url`` (domain, path and secure rules)."""
-    if jar is None:
-        return {}
-    request = urllib.request.Request(url)
-    jar.add_cookie_header(request)
-    cookie = request.get_header("Cookie")
-    return {"Cookie": cookie} if cookie else {}
 
 
 def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None) -> FetchedPage:

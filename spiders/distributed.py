@@ -5,7 +5,8 @@ the request queue lives in Redis (scrapy-redis' scheduler, with a queue that kee
 worker's in-flight requests until they are done, so a killed worker's work is re-queued),
 items go to Redis for the one writer (``python -m pipelines.writer``), the per-thread page
 bookkeeping is shared in Redis, and the per-site request rate is shared by the whole fleet.
-Without REDIS_URL nothing here is loaded and Redis is not needed.
+The spider is not told: FleetWorker gives it Redis' tracker, state and sites in place of its
+own, and takes its items. Without REDIS_URL nothing here is loaded and Redis is not needed.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import socket
 import time
 import uuid
 
+from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
+from twisted.python.failure import Failure
 
-from pipelines.shared import Keys, connect
+from pipelines.shared import Keys, RedisItems, RedisState, connect
 from scraper.models import Post, ThreadSynced
+from scraper.urls import site_of
 from spiders.tracking import ThreadTask, record_page, synced
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -39,6 +43,8 @@ class Distributed:
         key = Keys.from_settings(settings).prefix
         downloader = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
         downloader["spiders.distributed.SharedRate"] = 590  # after robots.txt, before the download
+        spider_side = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+        spider_side["spiders.distributed.FleetWorker"] = 1000  # next to the spider: its output first
         for name, value in {
             "SCHEDULER": "spiders.distributed.ReliableScheduler",
             "SCHEDULER_QUEUE_CLASS": "spiders.distributed.ReliableQueue",
@@ -48,7 +54,10 @@ class Distributed:
             "SCHEDULER_PERSIST": True,
             "ITEM_PIPELINES": {},  # the writer owns the archive; items reach it through Redis
             "DOWNLOADER_MIDDLEWARES": downloader,
-            # a worker takes from the shared queue only what it can download now, not 16
+            "SPIDER_MIDDLEWARES": spider_side,
+            "SAMPLE_FORUM_ENABLED": False,  # a worker without url takes its work from the queue
+            # a worker takes from the shared queue only what it can download now: the rest stays
+            # for the other workers (Scrapy would take its default of 16)
             "CONCURRENT_REQUESTS": settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") or 2,
         }.items():
             # over the project's settings.py too (whose priority is above an add-on's)
@@ -72,6 +81,15 @@ class ReliableQueue(PriorityQueue):
         self.inflight = f"{self.key}:inflight:{WORKER}"
         self.alive = f"{self.key}:alive:"
         self._pop = self.server.register_script(self.POP)
+
+    def push(self, request):
+        """A request back in the queue (a retry, a redirect) carries the in-flight entry of the
+        one it replaces: that entry goes once the request is queued again, or this worker would
+        count as busy for as long as it lives, and the fleet would never stop."""
+        inflight = request.meta.pop("inflight", None)
+        super().push(request)
+        if inflight:
+            self.server.hdel(*inflight)
 
     def pop(self, timeout=0):
         request_id = uuid.uuid4().hex
@@ -146,10 +164,6 @@ class RedisThreadTracker:
         self.server = server
         self.prefix = f"{keys.prefix}:tracking"
 
-    @classmethod
-    def from_settings(cls, settings) -> RedisThreadTracker:
-        return cls(connect(settings["REDIS_URL"]), Keys.from_settings(settings))
-
     def reset(self) -> None:
         """A new crawl: forget what the last one claimed (only when nothing is queued)."""
         for key in self.server.scan_iter(f"{self.prefix}:*"):
@@ -203,11 +217,6 @@ class RedisThreadTracker:
         self.server.delete(key, f"{key}:done", f"{key}:pids", f"{key}:floors")
         return synced(thread)
 
-    def done_with(self, request) -> None:
-        """The spider finished with this request: it leaves the worker's in-flight list."""
-        if inflight := request.meta.get("inflight"):
-            self.server.hdel(*inflight)
-
     def _key(self, site: str, tid: int) -> str:
         return f"{self.prefix}:thread:{site}:{tid}"
 
@@ -215,6 +224,77 @@ class RedisThreadTracker:
 def _tuple(value: str | None):
     loaded = json.loads(value) if value else None
     return tuple(loaded) if loaded is not None else None
+
+
+class FleetWorker:
+    """Spider middleware: makes the spider a worker of the fleet. It gives the spider Redis'
+    tracker, state and sites in place of its own, and takes what the spider yields for a
+    request: its items go to Redis (not to Scrapy's item pipelines, which come later), and only
+    then does the request leave this worker's in-flight list, so that a worker killed in
+    between loses nothing: its request goes back to the queue."""
+
+    def __init__(self, server, keys: Keys):
+        self.items = RedisItems(server, keys)
+        self.server = server
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        server, keys = connect(crawler.settings["REDIS_URL"]), _keys(crawler.settings)
+        worker = cls(server, keys)
+        if crawler.spider is not None:
+            _give_the_spider_the_fleets(crawler.spider, server, keys)
+        # Scrapy hands an errback's output to the item pipelines without spider middlewares
+        crawler.signals.connect(worker.item_scraped, signal=signals.item_scraped)
+        return worker
+
+    async def process_spider_output(self, response, result):
+        async for output in result:
+            if isinstance(output, Request):
+                yield output
+            else:
+                self.items.process_item(output)
+        self.release(response.request)
+
+    def item_scraped(self, item, response):
+        """An errback's item (the spider's give one each): to Redis, then let go of the request."""
+        if isinstance(response, Failure):
+            self.items.process_item(item)
+            self.release(response.request)
+
+    def release(self, request) -> None:
+        """The spider is done with this request: it leaves the worker's in-flight list."""
+        if inflight := request.meta.get("inflight"):
+            self.server.hdel(*inflight)
+
+
+def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
+    """Redis' tracker, state and sites, in place of the spider's own (before its crawl starts)."""
+    spider.tracker = RedisThreadTracker(server, keys)
+    if spider.state is not None:
+        spider.state.close()
+    spider.state = RedisState(server, keys)
+    if spider.seeds:
+        if not server.zcard(keys.requests):
+            spider.tracker.reset()  # a new crawl, not a worker joining one
+        server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
+    spider.sites = _RedisSet(server, keys.sites)
+    spider.allowed_domains = None
+
+
+class _RedisSet:
+    """Membership in a Redis set (the distributed crawl's sites), remembered once seen."""
+
+    def __init__(self, server, key: str):
+        self.server, self.key, self.known = server, key, set()
+
+    def __contains__(self, value: str) -> bool:
+        if value not in self.known and self.server.sismember(self.key, value):
+            self.known.add(value)
+        return value in self.known
+
+
+def _keys(settings) -> Keys:
+    return Keys(settings.get("DISTRIBUTED_KEY", "discuz"))
 
 
 class SharedRate:

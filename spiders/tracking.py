@@ -45,9 +45,6 @@ class ThreadTracker:
     def start(self, task: ThreadTask) -> None:
         self.tasks[(task.site, task.tid)] = task
 
-    def done_with(self, request) -> None:
-        """Nothing to do in one process: Scrapy's scheduler forgets a request once handed out."""
-
     def first_page(self, site: str, tid: int) -> int | None:
         """Where reading of the thread started; None for a thread not tracked (a page given alone)."""
         task = self.tasks.get((site, tid))

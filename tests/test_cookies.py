@@ -1,7 +1,5 @@
 """Member-only boards: a browser's cookies.txt opens them, and its cookies go nowhere else."""
 
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,15 +47,10 @@ def board():
     server.server_close()
 
 
-def crawl(db_path, *arguments):
-    command = [sys.executable, "-m", "scrapy", "crawl", "discuz", "-s", f"ARCHIVE_DB={db_path}",
-               "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=DEBUG"]
-    for argument in arguments:
-        command += ["-a", argument]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+DEBUG = {"LOG_LEVEL": "DEBUG"}  # every line a crawl can log, to look for the secret in
 
 
-def test_cookies_open_a_member_only_board_and_never_reach_archive_or_logs(board, tmp_path):
+def test_cookies_open_a_member_only_board_and_never_reach_archive_or_logs(board, tmp_path, scrapy_crawl):
     cookies = tmp_path / "cookies.txt"
     host = "127.0.0.1"
     cookies.write_text(
@@ -66,7 +59,7 @@ def test_cookies_open_a_member_only_board_and_never_reach_archive_or_logs(board,
         encoding="utf-8",
     )
     db_path = tmp_path / "archive.db"
-    result = crawl(db_path, f"url={board}thread-14-1-1.html", f"cookies={cookies}")
+    result = scrapy_crawl(db_path, f"url={board}thread-14-1-1.html", f"cookies={cookies}", settings=DEBUG, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     db = Database(db_path)
     assert next(db["pages"].rows)["kind"] == "thread"
@@ -76,17 +69,17 @@ def test_cookies_open_a_member_only_board_and_never_reach_archive_or_logs(board,
         assert SECRET.encode() not in file.read_bytes(), file
 
 
-def test_without_cookies_the_login_wall_is_recorded(board, tmp_path):
+def test_without_cookies_the_login_wall_is_recorded(board, tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
-    result = crawl(db_path, f"url={board}thread-14-1-1.html")
+    result = scrapy_crawl(db_path, f"url={board}thread-14-1-1.html", settings=DEBUG, check=False)
     assert result.returncode == 1  # nothing could be archived
     page = next(Database(db_path)["pages"].rows)
     assert (page["kind"], page["error"]) == ("login", "抱歉，您尚未登录，没有权限访问该版块")
 
 
-def test_an_unreadable_cookies_file_stops_the_run_with_a_clear_message(tmp_path):
+def test_an_unreadable_cookies_file_stops_the_run_with_a_clear_message(tmp_path, scrapy_crawl):
     bad = tmp_path / "cookies.txt"
     bad.write_text("not a cookies file\n", encoding="utf-8")
-    result = crawl(tmp_path / "a.db", "url=http://127.0.0.1:9/thread-1-1-1.html", f"cookies={bad}")
+    result = scrapy_crawl(tmp_path / "a.db", "url=http://127.0.0.1:9/thread-1-1-1.html", f"cookies={bad}", settings=DEBUG, check=False)
     assert result.returncode == 1
     assert "not a readable cookies.txt" in result.stderr

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from sample_forum import serve
 from sample_forum.server import snapshot_dir
 from scraper.content import sanitize_html
-from test_crawl import crawl, seeds
+from test_crawl import seeds
 from test_export import as_csv_text, db_rows, read_csv, read_jsonl, run
 from test_search import assert_index_matches_table
 
@@ -58,7 +58,7 @@ def plant_hostile_post(snapshot: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+def archive(tmp_path_factory, scrapy_crawl):
     """The sample forum crawled by the real spider and pipeline, one post made hostile."""
     workdir = tmp_path_factory.mktemp("datasette")
     snapshot = workdir / "forum"
@@ -66,7 +66,7 @@ def archive(tmp_path_factory):
     plant_hostile_post(snapshot)
     db_path = workdir / "archive.db"  # datasette names the database "archive", as metadata.yml expects
     with serve(str(snapshot)) as forum:
-        crawl(seeds(forum.base_url), db_path)
+        scrapy_crawl(db_path, "url=" + ",".join(seeds(forum.base_url)))
     return db_path
 
 

@@ -152,3 +152,20 @@ def test_the_writer_killed_mid_batch_loses_no_item_and_a_redelivered_item_change
     db = Database(tmp_path / "archive.db")
     assert db.execute("SELECT count(*), count(DISTINCT pid) FROM posts").fetchone() == (29, 29)
     assert server.llen(keys.items) == server.llen(keys.writing) == 0
+
+
+def test_a_page_that_got_no_response_reaches_the_writer_and_leaves_the_queue(redis_url):
+    """An errback's item does not pass through Scrapy's spider middlewares: the worker still
+    sends it to Redis, and only then lets go of the request."""
+    import pickle
+
+    from pipelines.shared import Keys
+
+    url = "http://127.0.0.1:9/thread-1-1-1.html"  # nothing listens on port 9
+    process = worker(redis_url, url)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-3000:]
+    keys, server = Keys(), redis.Redis.from_url(redis_url)
+    items = [pickle.loads(data) for data in server.lrange(keys.items, 0, -1)]
+    assert [(item.url, item.kind, item.status) for item in items] == [(url, "network", 0)]
+    assert not any(server.hlen(key) for key in server.scan_iter(f"{keys.requests}:inflight:*"))

@@ -15,8 +15,6 @@ import random
 import re
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -282,18 +280,15 @@ def planted(code: str, directory: Path) -> dict[str, str]:
     return os.environ | {"PYTHONPATH": os.pathsep.join([str(directory), str(ROOT)])}
 
 
-def crawl(db_path: Path, urls: list[str], plant: str = "", settings: list[str] = ()) -> subprocess.CompletedProcess:
-    """`scrapy crawl discuz` as a user runs it, with short timeouts and one retry; ``plant``
-    is Python run first in each of its processes (see planted); ``settings`` more options."""
+# short timeouts and one retry: the failures come quickly
+IMPATIENT = {"RETRY_TIMES": 1, "DOWNLOAD_TIMEOUT": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
+
+
+def crawl(scrapy_crawl, db_path: Path, urls: list[str], plant: str = "", settings: dict | None = None):
+    """The crawl of ``urls``, impatient; ``plant`` is Python run first in each of its processes
+    (see planted); ``settings`` more settings."""
     env = planted(plant, db_path.parent / "planted") if plant else None
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "discuz",
-        "-a", "url=" + ",".join(urls),
-        "-s", f"ARCHIVE_DB={db_path}",
-        "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0",
-        "-s", "RETRY_TIMES=1", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", *settings,
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return scrapy_crawl(db_path, "url=" + ",".join(urls), settings=IMPATIENT | (settings or {}), check=False, env=env)
 
 
 def unexpected_tracebacks(stderr: str) -> list[str]:
@@ -356,10 +351,10 @@ def plan_failures(target: str) -> Answer | str | None:
 
 
 @pytest.fixture(scope="module")
-def failures_crawl(tmp_path_factory):
+def failures_crawl(tmp_path_factory, scrapy_crawl):
     db_path = tmp_path_factory.mktemp("failures") / "archive.db"
     with HostileForum(plan_failures) as forum:
-        result = crawl(db_path, [forum.base_url + seed.lstrip("/") for seed in SEEDS], plant=PARSER_BUG)
+        result = crawl(scrapy_crawl, db_path, [forum.base_url + seed.lstrip("/") for seed in SEEDS], plant=PARSER_BUG)
     return Database(db_path), result, forum.base_url
 
 
@@ -466,18 +461,18 @@ class RandomFaults:
 
 
 @pytest.fixture(scope="module")
-def faulty_then_healthy(tmp_path_factory):
+def faulty_then_healthy(tmp_path_factory, scrapy_crawl):
     """The whole forum from its index with a quarter of the requests failing, then again
     against the same server, healthy."""
     db_path = tmp_path_factory.mktemp("faults") / "archive.db"
     with HostileForum(lambda target: None) as forum:
         faults = RandomFaults(forum, seed=20261126, share=0.25)
         forum.plan = faults.plan
-        first = crawl(db_path, [forum.base_url + "forum.php"])
+        first = crawl(scrapy_crawl, db_path, [forum.base_url + "forum.php"])
         after_first = Database(db_path)
         snapshot = (page_rows(after_first), after_first.execute("PRAGMA integrity_check").fetchone()[0])
         forum.plan = lambda target: None
-        second = crawl(db_path, [forum.base_url + "forum.php"])
+        second = crawl(scrapy_crawl, db_path, [forum.base_url + "forum.php"])
     return Database(db_path), faults, first, snapshot, second
 
 

@@ -149,7 +149,7 @@ def _rss(pid: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def five_seeds(tmp_path_factory, elsewhere):
+def five_seeds(tmp_path_factory, elsewhere, scrapy_crawl):
     other_host, _ = elsewhere
     bomb = gzip_bomb()
     offsite = other_host.base_url + "thread-4-1-1.html"
@@ -172,7 +172,7 @@ def five_seeds(tmp_path_factory, elsewhere):
     db_path = tmp_path_factory.mktemp("five") / "archive.db"
     seeds = ["thread-16-1-1.html", "thread-3-1-1.html", "thread-4-1-1.html", "thread-27-1-1.html", "thread-28-1-1.html"]
     with HostileForum(plan) as forum, PeakMemory() as memory:
-        result = crawl(db_path, [forum.base_url + seed for seed in seeds])
+        result = crawl(scrapy_crawl, db_path, [forum.base_url + seed for seed in seeds])
     return Database(db_path), result, requests, offsite, len(bomb), memory.peak
 
 
@@ -244,15 +244,15 @@ class _UnannouncedHandler(_HostileHandler):
         self.close_connection = True
 
 
-def test_a_page_over_the_cap_on_the_wire_is_refused_as_too_large_announced_or_not(tmp_path):
+def test_a_page_over_the_cap_on_the_wire_is_refused_as_too_large_announced_or_not(tmp_path, scrapy_crawl):
     pages = {}
     with HostileForum(lambda target: pages.get(target)) as forum:
         forum_page = forum._rebase(LONG_POST, "text/html")  # 3 MB
         pages = {"/thread-27-1-1.html": Answer(200, forum_page), "/thread-28-1-1.html": Answer(200, forum_page)}
         forum._httpd.RequestHandlerClass = _UnannouncedHandler
-        unannounced = crawl(tmp_path / "a.db", [forum.base_url + "thread-27-1-1.html"], settings=["-s", "DOWNLOAD_MAXSIZE=1000000"])
+        unannounced = crawl(scrapy_crawl, tmp_path / "a.db", [forum.base_url + "thread-27-1-1.html"], settings={"DOWNLOAD_MAXSIZE": "1000000"})
         forum._httpd.RequestHandlerClass = _HostileHandler
-        crawl(tmp_path / "a.db", [forum.base_url + "thread-28-1-1.html"], settings=["-s", "DOWNLOAD_MAXSIZE=1000000"])
+        crawl(scrapy_crawl, tmp_path / "a.db", [forum.base_url + "thread-28-1-1.html"], settings={"DOWNLOAD_MAXSIZE": "1000000"})
     assert unexpected_tracebacks(unannounced.stderr) == []
     rows = page_rows(Database(tmp_path / "a.db"))
     assert rows["/thread-27-1-1.html"]["kind"] == rows["/thread-28-1-1.html"]["kind"] == "too_large"
@@ -282,7 +282,7 @@ def test_a_cut_page_gives_its_whole_posts_only():
     assert [post.pid for post in parse_thread_page(cut_in_50, "http://127.0.0.1:8080/thread-2-1-1.html").posts] == [47, 48, 49]
 
 
-def test_a_cut_page_keeps_its_whole_posts_and_the_next_run_completes_the_thread(tmp_path):
+def test_a_cut_page_keeps_its_whole_posts_and_the_next_run_completes_the_thread(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     cut = {"on": True}
     def plan(target: str):
@@ -291,12 +291,12 @@ def test_a_cut_page_keeps_its_whole_posts_and_the_next_run_completes_the_thread(
         return None
 
     with HostileForum(plan) as forum:
-        first = crawl(db_path, [forum.base_url + "thread-2-1-1.html"])
+        first = crawl(scrapy_crawl, db_path, [forum.base_url + "thread-2-1-1.html"])
         db = Database(db_path)
         after_first = thread_posts(stored(db), 2)
         row = page_rows(db)["/thread-2-1-1.html"]
         cut["on"] = False
-        second = crawl(db_path, [forum.base_url + "thread-2-1-1.html"])
+        second = crawl(scrapy_crawl, db_path, [forum.base_url + "thread-2-1-1.html"])
     assert first.returncode == 0 and second.returncode == 0 and unexpected_tracebacks(first.stderr) == []
     truth = thread_posts(visible(V1), 2)
     # pages 2 and 3 came through; of page 1 the three whole posts, not the cut one
@@ -353,7 +353,7 @@ def chain_forum(elsewhere):
     [("seed", "meta", False), ("seed", "js", True)],  # Discuz's script is never run
     [("seed", 308, True), ("seed", 302, False)],  # stays on the site: read
 ])
-def test_any_redirect_chain_ends_on_the_site_or_is_recorded(chains, chain_forum, elsewhere):
+def test_any_redirect_chain_ends_on_the_site_or_is_recorded(chains, chain_forum, elsewhere, scrapy_crawl):
     forum = chain_forum
     bases = {"seed": forum.base_url, "other_host": elsewhere[0].base_url, "other_port": elsewhere[1].base_url}
     answers, expected, seeds = {}, {}, []
@@ -377,7 +377,7 @@ def test_any_redirect_chain_ends_on_the_site_or_is_recorded(chains, chain_forum,
             expected[tid] = (nodes[-1], "thread", None)
     forum.plan = answers.get
     with tempfile.TemporaryDirectory() as directory:
-        result = crawl(Path(directory) / "archive.db", seeds)
+        result = crawl(scrapy_crawl, Path(directory) / "archive.db", seeds)
         rows = page_rows(Database(Path(directory) / "archive.db"))
     # (a crawl whose every page is refused exits 1: nothing was archived)
     assert unexpected_tracebacks(result.stderr) == [], result.stderr[-3000:]

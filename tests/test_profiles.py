@@ -3,8 +3,6 @@ a modified theme (examples/profiles.toml, documented in docs/profiles.md)."""
 
 import hashlib
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -179,15 +177,7 @@ def test_reparse_with_a_profiles_file_recovers_the_posts_of_a_modified_theme(tmp
     assert "cannot read the profiles file" in capsys.readouterr().err
 
 
-def crawl(db_path: Path, *arguments: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "scrapy", "crawl", "discuz", "-s", f"ARCHIVE_DB={db_path}",
-               "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0"]
-    for argument in arguments:
-        command += ["-a", argument]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-def test_a_crawl_of_a_modified_theme_is_completed_by_a_run_with_the_profiles_file(tmp_path):
+def test_a_crawl_of_a_modified_theme_is_completed_by_a_run_with_the_profiles_file(tmp_path, scrapy_crawl):
     """The whole sample forum with the renamed theme: a crawl without the file records its
     thread pages as no_posts; the next run, with the file and refresh=all, archives every post."""
     forum_dir = tmp_path / "forum"
@@ -199,7 +189,7 @@ def test_a_crawl_of_a_modified_theme_is_completed_by_a_run_with_the_profiles_fil
         page.write_text(text, "utf-8")
     db_path = tmp_path / "archive.db"
     with serve(forum_dir) as forum:
-        first = crawl(db_path, f"url={forum.base_url}forum.php")
+        first = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", check=False)
         assert "no posts found on the page (an unknown template?) (no_posts)" in first.stderr
         db = Database(db_path)
         assert db.execute("SELECT count(*) FROM pages WHERE kind = 'no_posts'").fetchone()[0] == 28
@@ -208,16 +198,16 @@ def test_a_crawl_of_a_modified_theme_is_completed_by_a_run_with_the_profiles_fil
         assert sorted(flags for (flags,) in db.execute(read).fetchall()) == ['["blocked"]', '["hidden"]', '["masked"]']
 
         # refresh=all: the three threads read in part are read again too
-        second = crawl(db_path, f"url={forum.base_url}forum.php", f"profiles={EXAMPLE}", "refresh=all")
+        second = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", f"profiles={EXAMPLE}", "refresh=all", check=False)
         assert second.returncode == 0, second.stderr[-3000:]
         assert "'archive/profiles/renamed-x3'" in second.stderr
     assert (db["articles"].count, db["comments"].count) == (30, 314)  # as from the unmodified forum
 
 
-def test_a_wrong_profiles_file_stops_the_crawl_before_its_first_request(tmp_path):
+def test_a_wrong_profiles_file_stops_the_crawl_before_its_first_request(tmp_path, scrapy_crawl):
     bad = tmp_path / "theme.toml"
     bad.write_text("[[profile]]\nname = 'ours'\nsites = ['127.0.0.1:9']\nmessage = './/td[@class='\n", "utf-8")
-    result = crawl(tmp_path / "a.db", "url=http://127.0.0.1:9/thread-1-1-1.html", f"profiles={bad}")
+    result = scrapy_crawl(tmp_path / "a.db", "url=http://127.0.0.1:9/thread-1-1-1.html", f"profiles={bad}", check=False)
     assert result.returncode == 1
     assert f"profiles={bad}: ours: message is not a valid XPath" in result.stderr
     assert "Crawled (" not in result.stderr

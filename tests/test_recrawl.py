@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,17 +22,6 @@ ROOT = Path(__file__).parent.parent
 V1 = json.loads((ROOT / "sample_forum/v1/TRUTH.json").read_text(encoding="utf-8"))
 V2 = json.loads((ROOT / "sample_forum/v2/TRUTH.json").read_text(encoding="utf-8"))
 CHANGES = json.loads((ROOT / "sample_forum/v2/CHANGES.json").read_text(encoding="utf-8"))
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0"]
-
-
-def scrapy_crawl(db_path: Path, *arguments: str, check: bool = True, extra=()) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "scrapy", "crawl", "discuz", "-s", f"ARCHIVE_DB={db_path}", *FAST, *extra]
-    for argument in arguments:
-        command += ["-a", argument]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def visible(truth) -> dict[int, tuple]:
@@ -59,7 +47,7 @@ def thread_requests(paths: list[str]) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory):
+def history(tmp_path_factory, scrapy_crawl):
     """v1 crawled from the index; then v2 incrementally; then v2 with refresh=all."""
     db_path = tmp_path_factory.mktemp("recrawl") / "archive.db"
     runs = {}
@@ -150,12 +138,12 @@ def _port(db: Database) -> int:
     return int(next(db["sites"].rows)["site"].rsplit(":", 1)[1])
 
 
-def test_a_killed_crawl_loses_nothing_and_the_next_run_completes_it(tmp_path):
+def test_a_killed_crawl_loses_nothing_and_the_next_run_completes_it(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     with serve("v1") as forum:
         index = forum.base_url + "forum.php"
-        slow = [*FAST, "-s", "DOWNLOAD_DELAY=0.2", "-s", "CONCURRENT_REQUESTS=1", "-s", "ARCHIVE_BATCH_SIZE=1"]
-        command = [sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={index}", "-s", f"ARCHIVE_DB={db_path}", *slow]
+        slow = {"DOWNLOAD_DELAY": 0.2, "CONCURRENT_REQUESTS": 1, "ARCHIVE_BATCH_SIZE": 1}
+        command = scrapy_crawl.command(db_path, f"url={index}", settings=slow)
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -200,7 +188,7 @@ def _count(db_path: Path, table: str) -> int:
     return db[table].count if table in db.table_names() else 0
 
 
-def test_a_second_run_on_a_locked_archive_refuses(tmp_path):
+def test_a_second_run_on_a_locked_archive_refuses(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     lock = ArchiveLock(db_path)
     lock.acquire()
@@ -214,10 +202,10 @@ def test_a_second_run_on_a_locked_archive_refuses(tmp_path):
     assert "is being written by another crawl" in result.stderr
 
 
-def test_a_failed_run_exits_non_zero(tmp_path):
+def test_a_failed_run_exits_non_zero(tmp_path, scrapy_crawl):
     with serve("v1") as forum:
         dead = forum.base_url  # the port is free again once the server stops
-    result = scrapy_crawl(tmp_path / "a.db", f"url={dead}thread-1-1-1.html", check=False, extra=["-s", "RETRY_TIMES=0"])
+    result = scrapy_crawl(tmp_path / "a.db", f"url={dead}thread-1-1-1.html", check=False, settings={"RETRY_TIMES": 0})
     assert result.returncode == 1
     db = Database(tmp_path / "a.db")
     assert [row["outcome"] for row in db["crawls"].rows] == ["failed"]

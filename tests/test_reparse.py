@@ -20,15 +20,6 @@ BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_crawled_at", "fetched_at",
 TABLES = ("articles", "comments", "users", "forums", "revisions", "pages", "sites")
 
 
-def crawl(db_path: Path, url: str) -> None:
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={url}", "-s", f"ARCHIVE_DB={db_path}",
-        "-s", "ARCHIVE_RAW_PAGES=1", "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "PROGRESS_INTERVAL=0",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-
 def rows(db: Database) -> dict[str, list[dict]]:
     return {
         table: sorted(
@@ -39,12 +30,12 @@ def rows(db: Database) -> dict[str, list[dict]]:
     }
 
 
-def test_reparse_rebuilds_the_same_rows_without_the_network(tmp_path, capsys):
+def test_reparse_rebuilds_the_same_rows_without_the_network(tmp_path, capsys, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     with serve("v1") as forum:
-        crawl(db_path, forum.base_url + "forum.php")
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", settings={"ARCHIVE_RAW_PAGES": 1})
         forum.switch("v2")
-        crawl(db_path, forum.base_url + "forum.php")
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", settings={"ARCHIVE_RAW_PAGES": 1})
     # the server is gone: the rebuild cannot touch the network
     rebuilt = tmp_path / "rebuilt.db"
     assert reparse_main([str(db_path), str(rebuilt)]) == 0

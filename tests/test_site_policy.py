@@ -13,7 +13,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 
 from spiders.addresses import GUARD, GuardedResolver, address_problem
 from spiders.site_policy import allowed_hosts, host_port
-from test_failures import Answer, HostileForum, crawl, page_rows, unexpected_tracebacks
+from test_failures import HostileForum, crawl, page_rows, unexpected_tracebacks
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ socket.getaddrinfo = getaddrinfo
 """
 
 
-def test_a_seed_whose_name_resolves_to_loopback_is_refused_unless_allowed(tmp_path):
+def test_a_seed_whose_name_resolves_to_loopback_is_refused_unless_allowed(tmp_path, scrapy_crawl):
     requests = []
 
     def plan(target: str):
@@ -128,9 +128,9 @@ def test_a_seed_whose_name_resolves_to_loopback_is_refused_unless_allowed(tmp_pa
 
     with HostileForum(plan) as forum:
         seed = forum.base_url.replace("127.0.0.1", "forum.example.test") + "thread-27-1-1.html"
-        refused = crawl(tmp_path / "refused.db", [seed], plant=FAKE_DNS)
+        refused = crawl(scrapy_crawl, tmp_path / "refused.db", [seed], plant=FAKE_DNS)
         assert requests == []
-        allowed = crawl(tmp_path / "allowed.db", [seed], plant=FAKE_DNS, settings=["-s", "ARCHIVE_ALLOWED_HOSTS=forum.example.test"])
+        allowed = crawl(scrapy_crawl, tmp_path / "allowed.db", [seed], plant=FAKE_DNS, settings={"ARCHIVE_ALLOWED_HOSTS": "forum.example.test"})
     assert unexpected_tracebacks(refused.stderr) == [] and refused.returncode == 1  # nothing archived
     row = page_rows(Database(tmp_path / "refused.db"))["/thread-27-1-1.html"]
     assert (row["kind"], row["status"], row["tid"]) == ("private_address", 0, 27)

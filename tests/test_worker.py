@@ -5,8 +5,6 @@ run says so, is recorded as failed, exits 1, and the next run completes the arch
 import asyncio
 import logging
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from sample_forum import serve
 from scraper.models import FetchedPage, ForumWalked, ThreadSynced
 from scraper.reading import fill_fetched_page
 from test_failures import planted
-from test_recrawl import FAST, V1, stored, visible
+from test_recrawl import V1, stored, visible
 
 ROOT = Path(__file__).parent.parent
 SAMPLE = ROOT / "sample_forum/v1"
@@ -117,20 +115,17 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_failed_worker_fails_the_run_clearly_and_the_next_run_completes_the_archive(tmp_path, fault):
+def test_a_failed_worker_fails_the_run_clearly_and_the_next_run_completes_the_archive(tmp_path, fault, scrapy_crawl):
     code, said = FAULTS[fault]
     db_path = tmp_path / "archive.db"
     with serve("v1") as forum:
-        command = [
-            sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={forum.base_url}forum.php",
-            "-s", f"ARCHIVE_DB={db_path}", "-s", "ARCHIVE_BATCH_SIZE=5", *FAST,
-        ]  # fmt: skip
+        url, batches = f"url={forum.base_url}forum.php", {"ARCHIVE_BATCH_SIZE": 5}
         env = planted(WORKER_FAULT.format(fault=code), tmp_path / "planted")
-        failed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        failed = scrapy_crawl(db_path, url, settings=batches, check=False, env=env)
         db = Database(db_path)
         written = db["pages"].count
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        again = scrapy_crawl(db_path, url, settings=batches, check=False)
 
     assert failed.returncode == 1, failed.stderr[-3000:]
     assert "The archive worker failed" in failed.stderr and said in failed.stderr
