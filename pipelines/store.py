@@ -31,7 +31,7 @@ from pipelines.lock import ArchiveLocked
 from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
-from pipelines.sql import Written, dicts, get, insert, is_stored, put, update, upsert, without_none
+from pipelines.sql import Written, dicts, get, insert, put, update, upsert, without_none
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
 from scraper.urls import desktop_thread_url
@@ -184,7 +184,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
             "fid": thread.fid,
             "forum_name": thread.forum_name,
             "title": thread.title,
-            "views": thread.views,
+            "views": _more_views(thread.views, stored.get("views")),
             "replies": thread.replies,
             "page_count": _page_count(thread, stored.get("page_count")),
         }
@@ -256,19 +256,28 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "forum_name": forum.name,
             "title": listed.title,
             "replies": listed.replies,
-            "views": listed.views,
             "last_post_at": listed.last_post_at,
             "last_poster": listed.last_poster,
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        stored = is_stored(db, "articles", (forum.site, listed.tid))
+        found = db.execute(
+            "SELECT views FROM articles WHERE site = ? AND tid = ?", [forum.site, listed.tid]
+        ).fetchone()
+        stored = found is not None
+        article["views"] = _more_views(listed.views, found[0] if found else None)
         if not stored:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
         if put(db, "articles", without_none(article), stamp, stored=stored):
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
+
+
+def _more_views(shown: int | None, stored: int | None) -> int | None:
+    """A view count only grows, and the thread list and the thread's page show it at different
+    moments: keep the larger, so the archive does not depend on which was written last."""
+    return shown if stored is None or (shown is not None and shown > stored) else stored
 
 
 def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str, written: Written) -> None:

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from pipelines.archive import ArchivePipeline
 from pipelines.schema import create_schema
 from pipelines.store import open_archive, save_in_one_transaction
-from scraper.models import FetchedPage, ForumWalked, Post, ThreadPage, ThreadSynced
+from scraper.models import FetchedPage, ForumPage, ForumWalked, Post, ThreadPage, ThreadRow, ThreadSynced
 
 SITE = "127.0.0.1:8080"
 BOOKKEEPING = {"last_crawled_at", "last_seen_at", "fetched_at"}
@@ -169,6 +169,20 @@ def test_page_count_follows_page_one_and_otherwise_only_grows(db):
     assert db["articles"].get((SITE, 1))["page_count"] == 3
     save_in_one_transaction(db, [PAGE_1])  # page 1 says 2 pages now: a post was deleted
     assert db["articles"].get((SITE, 1))["page_count"] == 2
+
+
+@pytest.mark.parametrize("listing_first", [True, False])
+def test_the_larger_view_count_stays_whichever_was_written_last(db, listing_first):
+    # The sample forum's v2 lists thread 24 with 147 views and its own page shows 149: which
+    # is written last depends on the crawl's timing, the archive must not.
+    row = ThreadRow(tid=1, title="如何当好办公室主任", url=f"http://{SITE}/thread-1-1-1.html", replies=4, views=1236)
+    listing = fetched(url=f"http://{SITE}/forum-2-1.html", kind="forum",
+                      forum=ForumPage(url=f"http://{SITE}/forum-2-1.html", site=SITE, fid=2, page=1, page_count=1, threads=[row]))
+    pages = [listing, PAGE_1] if listing_first else [PAGE_1, listing]
+    save_in_one_transaction(db, pages)
+    assert db.execute("SELECT views FROM articles WHERE tid = 1").fetchone()[0] == 1236
+    save_in_one_transaction(db, [fetched(thread(1, [ARTICLE], views=1240))])
+    assert db.execute("SELECT views FROM articles WHERE tid = 1").fetchone()[0] == 1240
 
 
 def test_same_page_twice_leaves_the_same_rows(db):
