@@ -1,6 +1,10 @@
-"""The pure core stays pure: scraper/ never imports Scrapy (the layering the project relies on)."""
+"""The house rules anyone can check: the pure core stays pure (scraper/ never imports Scrapy),
+imports run one way, modules are read in one sitting, comments hold no measurements."""
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
@@ -70,3 +74,27 @@ def project_imports(path: Path) -> set[str]:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}  # from package import module
     return {name for name in names if name.split(".")[0] in PACKAGES and name.count(".") == 1} - {None}
+
+
+def code_files():
+    for package in PACKAGES:
+        yield from (ROOT / package).rglob("*.py")
+
+
+def test_no_module_is_longer_than_one_sitting():
+    long = {str(path.relative_to(ROOT)): n for path in code_files() if (n := len(path.read_text("utf-8").splitlines())) > 450}
+    assert long == {}, "split these: one concern a module"
+
+
+# A measurement in a comment: "45 µs per post", "4 -> 105 pages/s", "7.1 -> 4.7 ms".
+FIGURE = re.compile(r"\d\s*(?:µs|ms\b|pages/s|rows/s|posts/s|MB/s)|\d\s*(?:->|→)\s*\d")
+
+
+def test_comments_say_why_and_leave_figures_to_the_benchmark():
+    """Figures belong in bench/README.md, where they are dated and can be taken again."""
+    found = []
+    for path in code_files():
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text("utf-8")).readline):
+            if token.type == tokenize.COMMENT and FIGURE.search(token.string):
+                found.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string}")
+    assert found == []
