@@ -8,19 +8,24 @@ v2 adds what CHANGES.json lists and nothing else; a page written twice changes n
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlite_utils import Database
+
+from export import Filters, export
 
 from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import CommentsRead, FetchedPage
 from scraper.reading import fill_fetched_page
 from scraper.urls import site_of
 
-HERE = Path(__file__).parent / "fixtures" / "discuz-x-features"
+ROOT = Path(__file__).parent.parent
+HERE = ROOT / "tests" / "fixtures" / "discuz-x-features"
 BASE = "http://127.0.0.1:8082/"
 SITE = site_of(BASE)
 V1_AT, V2_AT = "2026-12-02T01:00:00+00:00", "2026-12-03T01:00:00+00:00"
@@ -280,3 +285,36 @@ def test_an_archive_of_an_earlier_version_gets_the_new_tables_and_columns(tmp_pa
     assert {"type_id", "type_name", "special"} <= set(db["articles"].columns_dict)
     save_in_one_transaction(db, [page("v1", "home.php@mod=space&uid=3&do=profile.html", V1_AT)])
     assert rows(db, "SELECT username, profile_status FROM users") == [("多肉小白", "members_only")]
+
+
+def test_the_thread_query_shows_each_posts_comments_and_ratings(v1):
+    sql = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))["databases"]["archive"]["queries"]["thread"]["sql"]
+    cursor = v1.execute(sql, {"tid": 6, "site": ""})
+    names = [column[0] for column in cursor.description]
+    by_pid = {row["pid"]: row for row in (dict(zip(names, values)) for values in cursor)}
+    assert len(by_pid[57]["post_comments"].splitlines()) == 12
+    cursor = v1.execute(sql, {"tid": 1, "site": ""})
+    names = [column[0] for column in cursor.description]
+    first = next(dict(zip(names, values)) for values in cursor)
+    expected = {(r["username"], r["credit_title"], r["score"]) for r in truth("v1")["ratings"] if r["pid"] == 1}
+    assert len(first["ratings"].splitlines()) == len(expected)
+    for rater, credit, score in expected:
+        assert f"{rater} {credit} {score:+d}" in first["ratings"]
+
+
+@pytest.mark.parametrize("source", ["post_comments", "ratings", "poll_options", "thread_tags", "attachments",
+                                    "portal_articles", "portal_comments"])
+def test_the_new_tables_export_with_their_filters(v1, tmp_path, source):
+    path = tmp_path / "archive.db"
+    v1.conn.commit()
+    v1.conn.execute(f"VACUUM INTO '{path}'")
+    out = io.StringIO()
+    everything = export(path, source, "jsonl", out)
+    assert everything == rows(v1, f"SELECT count(*) FROM [{source}]")[0][0] > 0
+    assert export(path, source, "jsonl", io.StringIO(), Filters(sites=[SITE], since="2019", until="2026")) > 0
+    if source.startswith("portal_"):
+        with pytest.raises(ValueError, match="no forum"):
+            export(path, source, "jsonl", io.StringIO(), Filters(forums=["2"]))
+    else:
+        in_forum = export(path, source, "jsonl", io.StringIO(), Filters(forums=["2"]))
+        assert 0 < in_forum < everything or source == "poll_options"
