@@ -100,6 +100,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "error": str,
             "tid": int,
             "page": int,
+            "asked_as": str,  # what the page was asked as (a PageKind), whatever it turned out to be
         },
         "url",
     ),

@@ -162,6 +162,7 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
             "error": page.error,
             "tid": tid,
             "page": thread.page if thread else None,
+            "asked_as": page.asked_as or None,
         },
     )
     counts["archive/pages"] += 1

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from export import Filters, export
 
 from pipelines.reparse import reparse
+from pipelines.state import ArchiveState
 from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import CommentsRead, FetchedPage
 from scraper.reading import fill_fetched_page
@@ -332,3 +333,20 @@ def test_a_reparse_of_the_kept_pages_gives_the_same_rows(tmp_path):
     old, new = Database(tmp_path / "crawled.db"), Database(tmp_path / "rebuilt.db")
     for table in EXTRA_TABLES:
         assert rows(new, f"SELECT * FROM [{table}]") == rows(old, f"SELECT * FROM [{table}]"), table
+
+
+def test_a_failed_comment_or_ratings_page_is_recorded_and_asked_again_the_post_stays():
+    db = archive(("v1", V1_AT))
+    url = BASE + "forum.php?mod=misc&action=commentmore&tid=6&pid=57&page=2&inajax=1&ajaxtarget=comment_57"
+    broken = FetchedPage(url=url, site=SITE, kind="commentmore", status=200, fetched_at=V2_AT, size=0, sha256="",
+                         asked_as="commentmore", tid=6)  # the spider files what it asks under its thread
+    fill_fetched_page(broken, b"<?xml version=\"1.0\" encoding=\"utf-8\"?><root><![CDATA[]]></root>")
+    save_in_one_transaction(db, [broken])
+    assert rows(db, "SELECT kind, asked_as, tid, error IS NOT NULL FROM pages WHERE url = ?", url) == [
+        ("empty", "commentmore", 6, 1)
+    ]
+    assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57") == [(12, 0)]
+    state = ArchiveState.over(db)
+    assert state.pages_to_retry(SITE, ("commentmore", "viewratings", "profile")) == [url]
+    # the members-only profile is recorded, not asked again; members never asked for are
+    assert 3 not in state.users_without_profile(SITE)
