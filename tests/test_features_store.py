@@ -350,3 +350,20 @@ def test_a_failed_comment_or_ratings_page_is_recorded_and_asked_again_the_post_s
     assert state.pages_to_retry(SITE, ("commentmore", "viewratings", "profile")) == [url]
     # the members-only profile is recorded, not asked again; members never asked for are
     assert 3 not in state.users_without_profile(SITE)
+
+
+@pytest.mark.parametrize("name", [
+    "forum.php@mod=misc&action=commentmore&tid=6&pid=57&page=2&inajax=1&ajaxtarget=comment_57.html",
+    "forum.php@mod=misc&action=viewratings&tid=1&pid=9&infloat=yes&handlekey=viewratings&inajax=1"
+    "&ajaxtarget=fwin_content_viewratings.html",
+])
+def test_an_ajax_answer_in_gbk_reads_as_in_utf8(name):
+    """A GBK forum's ajax answers name their charset only in the XML declaration (the HTTP
+    header says text/xml)."""
+    utf8 = page("v1", name, V1_AT)
+    text = (HERE / "v1" / name).read_text(encoding="utf-8").replace('encoding="utf-8"', 'encoding="gbk"', 1)
+    gbk = FetchedPage(url=utf8.url, site=SITE, kind=utf8.asked_as, status=200, fetched_at=V1_AT, size=0, sha256="",
+                      asked_as=utf8.asked_as, content_type="text/xml")
+    assert fill_fetched_page(gbk, text.encode("gbk")) is None
+    assert (gbk.kind, gbk.charset) == (utf8.asked_as, "gb18030")
+    assert (gbk.comment_page, gbk.ratings_page) == (utf8.comment_page, utf8.ratings_page)
