@@ -266,12 +266,14 @@ def test_a_thread_page_keeps_the_rating_times_of_the_list():
 def test_the_mobile_api_fills_the_same_rows_and_marks_no_ratings_or_tags_gone():
     db = archive(("v1", V1_AT))
     before = rows(db, "SELECT key, pid, author, content_text FROM post_comments ORDER BY key")
+    polls_before = rows(db, "SELECT tid, option_no, text, votes FROM poll_options ORDER BY tid, option_no")
     api = [page("v1", f"api/{path.name}", V2_AT) for path in sorted((HERE / "v1" / "api").glob("*.json"))
            if "tid=9&" not in path.name]  # tid 9: X3.5's HTTP 503 on PHP 8
     save_in_one_transaction(db, api)
     assert rows(db, "SELECT key, pid, author, content_text FROM post_comments ORDER BY key") == before
-    for table in ("ratings", "thread_tags", "post_comments", "attachments"):
+    for table in ("ratings", "thread_tags", "post_comments", "attachments", "poll_options"):
         assert rows(db, f"SELECT count(*) FROM [{table}] WHERE gone_since IS NOT NULL") == [(0,)], table
+    assert rows(db, "SELECT tid, option_no, text, votes FROM poll_options ORDER BY tid, option_no") == polls_before
     # the API's 点评 carry Discuz's ids
     assert rows(db, "SELECT count(*) FROM post_comments WHERE id != key") != [(0,)]
 
