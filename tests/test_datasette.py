@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -73,15 +75,32 @@ def archive(tmp_path_factory):
 @pytest.fixture(scope="module")
 def datasette(archive):
     """`datasette serve archive.db -m metadata.yml` on a free port of 127.0.0.1; its base URL."""
-    log_path = archive.parent / "datasette.log"
+    with serve_datasette(archive, "-m", str(ROOT / "metadata.yml")) as base:
+        yield base + "/archive"
+
+
+@contextmanager
+def serve_datasette(database: Path, *arguments: str):
+    """datasette on a free port of 127.0.0.1 with the project's plugin; its base URL.
+
+    requirements.txt installs the plugin (pip install -e .); a virtualenv made before that
+    gets it through --plugins-dir."""
+    log_path = database.parent / f"datasette-{database.stem}.log"
     command = [
-        sys.executable, "-m", "datasette", "serve", str(archive), "-m", str(ROOT / "metadata.yml"),
+        sys.executable, "-m", "datasette", "serve", str(database), *arguments,
         "--host", "127.0.0.1", "--port", "0",
     ]  # fmt: skip
+    environment = dict(os.environ)
+    if not any(point.value == "browse.plugin" for point in entry_points(group="datasette")):
+        plugins = database.parent / "plugins"
+        plugins.mkdir(exist_ok=True)
+        (plugins / "discuz_archive.py").write_text("from browse.plugin import *  # noqa: F403\n")
+        command += ["--plugins-dir", str(plugins)]
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=archive.parent, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=database.parent, stdout=log, stderr=subprocess.STDOUT, env=environment)
     try:
-        yield wait_for_datasette(server, log_path) + "/archive"
+        yield wait_for_datasette(server, log_path)
     finally:
         server.terminate()
         try:
@@ -285,3 +304,15 @@ def test_exports_of_the_crawled_archive_read_back_equal_the_rows(archive):
     assert read_jsonl(run("articles", "--db", str(archive), "-f", "jsonl", "--forum", "公文写作")) == db_rows(
         archive, "articles", "forum_name = '公文写作'"
     )
+
+
+def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(archive, tmp_path):
+    forum = tmp_path / "forum.db"
+    shutil.copyfile(archive, forum)  # the crawl checkpointed its WAL when it closed
+    with serve_datasette(forum) as base:
+        database = get_json(f"{base}/forum.json")
+        assert {"thread", "top_authors", "activity_by_month", "search"} <= {query["name"] for query in database["queries"]}
+        page = get_json(f"{base}/forum/articles.json", _size=1)
+        assert set(page["facet_results"]) == {"forum_name", "author", "year"}
+        assert get_json(f"{base}/forum/top_authors.json", _shape="array")
+        assert 'href="/forum/articles"' in get(base + "/")

@@ -1,0 +1,53 @@
+"""Datasette hooks: the project's metadata for any archive file.
+
+Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml
+describes a database called ``archive``. At startup the plugin finds every served database
+holding the archive's tables and gives it that description: tables, facets, full-text
+search, canned queries, HTML rendering. metadata.yml is read from the project when datasette
+was started without ``-m``; what ``-m`` gives wins over it, as datasette's own metadata always
+does over plugins'.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from datasette import hookimpl
+
+METADATA_FILE = Path(__file__).resolve().parent.parent / "metadata.yml"
+DESCRIBED_AS = "archive"  # the database key of metadata.yml
+ARCHIVE_TABLES = {"articles", "comments"}
+
+
+def project_metadata() -> dict:
+    return yaml.safe_load(METADATA_FILE.read_text(encoding="utf-8"))
+
+
+@hookimpl
+def startup(datasette):
+    async def find_archives():
+        names = []
+        for name, database in datasette.databases.items():
+            if ARCHIVE_TABLES <= set(await database.table_names()):
+                names.append(name)
+        datasette._discuz_archive_metadata = archive_metadata(project_metadata(), names)
+
+    return find_archives
+
+
+def archive_metadata(metadata: dict, names: list[str]) -> dict:
+    """metadata.yml with its ``archive`` description given to each of ``names``; the links of
+    the front page's description point at the first of them."""
+    described = metadata.get("databases", {}).get(DESCRIBED_AS, {})
+    result = {key: value for key, value in metadata.items() if key != "databases"}
+    result["databases"] = {name: copy.deepcopy(described) for name in names}
+    if names and "description_html" in result:
+        result["description_html"] = result["description_html"].replace(f"/{DESCRIBED_AS}/", f"/{names[0]}/")
+    return result
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    return getattr(datasette, "_discuz_archive_metadata", {})
