@@ -1,4 +1,4 @@
-"""Datasette hooks: the project's metadata for any archive file.
+"""Datasette hooks: the project's metadata for any archive file, and its search box.
 
 Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml
 describes a database called ``archive``. At startup the plugin finds every served database
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 from datasette import hookimpl
+
+from pipelines.search import escape_fts
 
 METADATA_FILE = Path(__file__).resolve().parent.parent / "metadata.yml"
 DESCRIBED_AS = "archive"  # the database key of metadata.yml
@@ -51,3 +53,9 @@ def archive_metadata(metadata: dict, names: list[str]) -> dict:
 @hookimpl
 def get_metadata(datasette, key, database, table):
     return getattr(datasette, "_discuz_archive_metadata", {})
+
+
+@hookimpl(trylast=True)  # after datasette's own escape_fts, which this one replaces
+def prepare_connection(conn):
+    """The search box's query, made for this archive's index (one word per Chinese character)."""
+    conn.create_function("escape_fts", 1, escape_fts, deterministic=True)
