@@ -7,6 +7,8 @@ place, so it also brings archives made by earlier versions up to date.
   ``comments`` where each Chinese character is a word, kept in step by triggers. Datasette
   finds the ``*_fts`` tables through metadata.yml; the ``search`` canned query and the search
   box (through the project's datasette plugin) match 1, 2 or more characters.
+- Counts per month, forum and author (pipelines/summary.py), kept by triggers, for the canned
+  queries that count.
 - ``year``: a generated column (the year of ``posted_at`` in the forum's own time) on
   ``articles`` and ``comments``, for datasette's year facet. Nothing writes it; it costs no
   storage (VIRTUAL).
@@ -22,6 +24,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from pipelines.search import enable_search
+from pipelines.summary import enable_summaries
 
 YEAR_TABLES = ("articles", "comments")
 YEAR_COLUMN = "year INTEGER GENERATED ALWAYS AS (CAST(substr(posted_at, 1, 4) AS INTEGER)) VIRTUAL"
@@ -30,8 +33,9 @@ SORT_INDEXES = {"articles": [["posted_at"]], "comments": [["posted_at"]]}
 
 
 def enable_queries(db: Database) -> None:
-    """Full-text search, year columns and sort indexes; safe to run on every open."""
+    """Full-text search, counts, year columns and indexes; safe to run on every open."""
     enable_search(db)
+    enable_summaries(db)
     add_year_columns(db)
     for table, indexes in SORT_INDEXES.items():
         for columns in indexes:
