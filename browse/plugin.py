@@ -1,4 +1,5 @@
-"""Datasette hooks: the project's metadata for any archive file, and its search box.
+"""Datasette hooks: the project's metadata for any archive file, its search box, and a page
+for each thread (browse/thread.py), which every thread title links to.
 
 Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml
 describes a database called ``archive``. At startup the plugin finds every served database
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import yaml
 from datasette import hookimpl
+from markupsafe import Markup, escape
 
+from browse.thread import thread_page, thread_url
 from pipelines.search import escape_fts
 
 METADATA_FILE = Path(__file__).resolve().parent.parent / "metadata.yml"
@@ -34,6 +37,7 @@ def startup(datasette):
         for name, database in datasette.databases.items():
             if ARCHIVE_TABLES <= set(await database.table_names()):
                 names.append(name)
+        datasette._discuz_archives = names
         datasette._discuz_archive_metadata = archive_metadata(project_metadata(), names)
 
     return find_archives
@@ -59,3 +63,20 @@ def get_metadata(datasette, key, database, table):
 def prepare_connection(conn):
     """The search box's query, made for this archive's index (one word per Chinese character)."""
     conn.create_function("escape_fts", 1, escape_fts, deterministic=True)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/(?P<database>[^/]+)/-/thread/(?P<tid>\d+)$", thread_page)]
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """A thread's title, wherever a row has the thread's site and tid, links to its page."""
+    if column != "title" or value is None or database not in getattr(datasette, "_discuz_archives", ()):
+        return None
+    keys = row.keys()
+    if "tid" not in keys or "site" not in keys or row["tid"] is None:
+        return None
+    site = row["site"]["value"] if isinstance(row["site"], dict) else row["site"]  # a foreign key, in tables
+    return Markup(f'<a class="thread-link" href="{escape(thread_url(datasette, database, site, row["tid"]))}">{escape(value)}</a>')

@@ -307,9 +307,52 @@ def test_exports_of_the_crawled_archive_read_back_equal_the_rows(archive):
     )
 
 
+def thread_posts(page: str) -> list[tuple[int, int]]:
+    """(floor, pid) of each post of a thread page, in the order shown."""
+    return [(int(post.get("data-floor")), int(post.get("id")[3:])) for post in lxml_html.fromstring(page).xpath("//article[@data-floor]")]
+
+
+def test_every_thread_title_opens_the_thread_as_a_page_in_floor_order(archive, datasette):
+    articles = get(f"{datasette}/articles?_size=max")
+    links = lxml_html.fromstring(articles).xpath("//a[@class='thread-link']")
+    assert len(links) == Database(archive)["articles"].count
+    [link] = [link for link in links if "/-/thread/16?" in link.get("href")]
+    page = get(urllib.parse.urljoin(datasette, link.get("href")))
+    expected = Database(archive).execute("SELECT floor, pid FROM posts WHERE tid = 16 ORDER BY floor").fetchall()
+    assert thread_posts(page) == [tuple(row) for row in expected]
+    document = lxml_html.fromstring(page)
+    quoting = document.xpath("//a[@class='quote-link']")
+    assert quoting and all(document.xpath(f"//*[@id='{link.get('href')[1:]}']") for link in quoting)  # on the page
+
+
+def test_a_long_thread_pages_by_floor_and_a_quote_opens_the_page_of_the_quoted_post(archive, datasette):
+    db = Database(archive)
+    site = db.execute("SELECT site FROM articles WHERE tid = 16").fetchone()[0]
+    floors = [row[0] for row in db.execute("SELECT floor FROM posts WHERE tid = 16 ORDER BY floor")]
+    url, seen = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 7}), []
+    while url:
+        page = lxml_html.fromstring(get(url))
+        seen += [floor for floor, _ in thread_posts(get(url))]
+        following = page.xpath("//a[@rel='next']/@href")
+        url = urllib.parse.urljoin(datasette, following[0]) if following else None
+    assert seen == floors
+    [quoting, quoted] = db.execute("SELECT pid, quote_pid FROM comments WHERE tid = 16 AND quote_pid IS NOT NULL ORDER BY floor DESC").fetchone()
+    last = get(f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 1, "after": db.execute("SELECT floor - 1 FROM comments WHERE pid = ?", [quoting]).fetchone()[0]}))
+    [href] = lxml_html.fromstring(last).xpath("//a[@class='quote-link']/@href")
+    target, anchor = href.split("#")
+    assert anchor == f"pid{quoted}" and f'id="pid{quoted}"' in get(urllib.parse.urljoin(datasette, target))
+
+
 def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(archive, tmp_path):
     forum = tmp_path / "forum.db"
     shutil.copyfile(archive, forum)  # the crawl checkpointed its WAL when it closed
+    db = Database(forum)
+    site, pid = db.execute("SELECT site, pid FROM comments WHERE tid = 16 AND floor = 3").fetchone()
+    with db.conn:  # an edited post with an earlier text, and one the forum no longer shows
+        db.execute("UPDATE comments SET edited_by = '编辑者甲', edited_at = '2026-01-02 03:04' WHERE pid = ?", [pid])
+        db.execute("INSERT INTO revisions (site, pid, tid, content_text) VALUES (?, ?, 16, '旧的文字')", [site, pid])
+        db.execute("UPDATE comments SET gone_since = '2026-02-03T00:00:00+00:00' WHERE tid = 16 AND floor = 4")
+    db.close()
     with serve_datasette(forum) as base:
         database = get_json(f"{base}/forum.json")
         assert {"thread", "top_authors", "activity_by_month", "search"} <= {query["name"] for query in database["queries"]}
@@ -317,3 +360,25 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert set(page["facet_results"]) == {"forum_name", "author", "year"}
         assert get_json(f"{base}/forum/top_authors.json", _shape="array")
         assert 'href="/forum/articles"' in get(base + "/")
+        thread = lxml_html.fromstring(get(f"{base}/forum/-/thread/16"))  # one site: no need to name it
+        [edited] = thread.xpath(f"//article[@id='pid{pid}']//p[@class='edit']")
+        assert "编辑者甲" in edited.text_content()
+        [revisions] = edited.xpath("a/@href")
+        assert [row["content_text"] for row in get_json(urllib.parse.urljoin(base, revisions.replace("/revisions?", "/revisions.json?_shape=array&")))] == ["旧的文字"]
+        [gone] = thread.xpath("//article[@data-floor='4']")
+        assert "gone" in gone.get("class") and "已删除" in gone.text_content()
+
+
+def test_in_a_browser_the_thread_reads_in_floor_order_and_a_quote_link_leads_to_the_quoted_post(chromium, archive, datasette, tmp_path):
+    db = Database(archive)
+    site = db.execute("SELECT site FROM articles WHERE tid = 16").fetchone()[0]
+    url = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site})
+    document = lxml_html.fromstring(dump_dom(url, tmp_path / "profile"))
+    floors = [int(floor) for floor in document.xpath("//article/@data-floor")]
+    assert floors == sorted(floors) and floors[0] == 1 and len(floors) == db.execute("SELECT count(*) FROM posts WHERE tid = 16").fetchone()[0]
+    [link] = document.xpath("//a[@class='quote-link']")[:1]
+    quoted = document.xpath(f"//*[@id='{link.get('href').split('#')[1]}']")
+    assert quoted and quoted[0].xpath(".//div[@class='message']") and quoted[0].text_content().strip()
+    # following the link in the browser lands on the quoted post: it is the page's :target
+    target = dump_dom(urllib.parse.urljoin(url, link.get("href")), tmp_path / "profile2")
+    assert link.get("href").split("#")[1] in target
