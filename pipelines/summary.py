@@ -6,8 +6,9 @@ comment. Each trigger takes a row's old contribution away and adds its new one, 
 deletes and updates by any program (plain SQL included) keep the counts right; an update that
 changes none of the counted columns does nothing. A count that falls to zero loses its row.
 
-- ``month_counts``: posts and new threads per site and month of ``posted_at`` ('' if unknown).
-- ``month_authors``: posts per site, month and author: the active authors of a month.
+- ``month_authors``: posts per site, month and author.
+- ``month_counts``: posts, new threads and active authors (its rows in month_authors) per site
+  and month of ``posted_at`` ('' if unknown).
 - ``author_counts``: posts and threads started per site and author (by uid), with the name.
 - ``forum_counts``: threads and posts per site and forum (a comment counts in the forum of its
   article; an article brings its comments with it when it arrives or moves).
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-TABLES = {
-    "month_counts": ("site TEXT NOT NULL, month TEXT NOT NULL, posts INTEGER NOT NULL, threads INTEGER NOT NULL", "site, month"),
+TABLES = {  # in the order they are filled
     "month_authors": ("site TEXT NOT NULL, month TEXT NOT NULL, author_uid INTEGER NOT NULL, posts INTEGER NOT NULL", "site, month, author_uid"),
+    "month_counts": ("site TEXT NOT NULL, month TEXT NOT NULL, posts INTEGER NOT NULL, threads INTEGER NOT NULL, authors INTEGER NOT NULL", "site, month"),
     "author_counts": ("site TEXT NOT NULL, author_uid INTEGER NOT NULL, author TEXT, posts INTEGER NOT NULL, threads INTEGER NOT NULL", "site, author_uid"),
     "forum_counts": ("site TEXT NOT NULL, fid INTEGER NOT NULL, threads INTEGER NOT NULL, posts INTEGER NOT NULL", "site, fid"),
 }
@@ -51,50 +52,49 @@ def _drop_zero(table: str, key: dict[str, str], counts: list[str], when: str) ->
     return f"DELETE FROM [{table}] WHERE {when} AND {where} AND {zero};"
 
 
-def _article(r: str, sign: str) -> list[str]:
-    """Statements adding (sign '+') or taking away ('-') the article row ``r`` (new or old)."""
-    post = f"{r}.pid IS NOT NULL"
+def _post(r: str, sign: str, post: str, thread: str, fid: str, forum_posts: str) -> list[str]:
+    """Statements adding (sign '+') or taking away ('-') the row ``r`` (new or old): counted
+    as a post when ``post`` holds, as ``thread`` threads ('1' or '0'), and as ``forum_posts``
+    posts of forum ``fid``."""
     month = {"site": f"{r}.site", "month": MONTH.format(r=r)}
+    month_author = {**month, "author_uid": f"{r}.author_uid"}
     author = {"site": f"{r}.site", "author_uid": f"{r}.author_uid"}
-    forum = {"site": f"{r}.site", "fid": f"{r}.fid"}
-    comments = f"(SELECT count(*) FROM comments AS c WHERE c.site = {r}.site AND c.tid = {r}.tid)"
+    has_author = f"{post} AND {r}.author_uid IS NOT NULL"
+    author_row = "(SELECT posts FROM month_authors WHERE " + " AND ".join(f"{k} = {v}" for k, v in month_author.items()) + ")"
+    month_where = " AND ".join(f"{k} = {v}" for k, v in month.items())
     name = {"author": f"{r}.author"} if sign == "+" else None
-    statements = [
-        _bump("month_counts", month, {"posts": f"{sign}1", "threads": f"{sign}1"}, post),
-        _bump("month_authors", {**month, "author_uid": f"{r}.author_uid"}, {"posts": f"{sign}1"}, f"{post} AND {r}.author_uid IS NOT NULL"),
-        _bump("author_counts", author, {"posts": f"{sign}1", "threads": f"{sign}1"}, f"{post} AND {r}.author_uid IS NOT NULL", name),
-        _bump("forum_counts", forum, {"threads": f"{sign}1", "posts": f"{sign}({comments} + ({post}))"}, f"{r}.fid IS NOT NULL"),
+    statements = [_bump("month_counts", month, {"posts": f"{sign}1", "threads": f"{sign}{thread}", "authors": "0"}, post)]
+    if sign == "+":  # an author's first post of the month makes them one more active author
+        statements.append(f"UPDATE month_counts SET authors = authors + 1 WHERE {has_author} AND {month_where} AND {author_row} IS NULL;")
+    statements.append(_bump("month_authors", month_author, {"posts": f"{sign}1"}, has_author))
+    if sign == "-":
+        statements.append(f"UPDATE month_counts SET authors = authors - 1 WHERE {has_author} AND {month_where} AND {author_row} <= 0;")
+    statements += [
+        _bump("author_counts", author, {"posts": f"{sign}1", "threads": f"{sign}{thread}"}, has_author, name),
+        _bump("forum_counts", {"site": f"{r}.site", "fid": fid}, {"threads": f"{sign}{thread}", "posts": f"{sign}{forum_posts}"}, f"{fid} IS NOT NULL"),
     ]
     if sign == "-":
         statements += [
             _drop_zero("month_counts", month, ["posts", "threads"], post),
-            _drop_zero("month_authors", {**month, "author_uid": f"{r}.author_uid"}, ["posts"], post),
-            _drop_zero("author_counts", author, ["posts", "threads"], post),
-            _drop_zero("forum_counts", forum, ["threads", "posts"], f"{r}.fid IS NOT NULL"),
+            _drop_zero("month_authors", month_author, ["posts"], has_author),
+            _drop_zero("author_counts", author, ["posts", "threads"], has_author),
+            _drop_zero("forum_counts", {"site": f"{r}.site", "fid": fid}, ["threads", "posts"], f"{fid} IS NOT NULL"),
         ]
     return statements
+
+
+def _article(r: str, sign: str) -> list[str]:
+    """An article is a post once it has a pid, a thread always; its forum also counts the
+    comments already stored, which move with it."""
+    comments = f"(SELECT count(*) FROM comments AS c WHERE c.site = {r}.site AND c.tid = {r}.tid)"
+    forum_posts = f"({comments} + ({r}.pid IS NOT NULL))"
+    return _post(r, sign, f"{r}.pid IS NOT NULL", "1", f"{r}.fid", forum_posts)
 
 
 def _comment(r: str, sign: str) -> list[str]:
-    month = {"site": f"{r}.site", "month": MONTH.format(r=r)}
-    author = {"site": f"{r}.site", "author_uid": f"{r}.author_uid"}
+    """A comment is a post, in the forum of its article (none while the article is not stored)."""
     fid = f"(SELECT a.fid FROM articles AS a WHERE a.site = {r}.site AND a.tid = {r}.tid)"
-    forum = {"site": f"{r}.site", "fid": fid}
-    name = {"author": f"{r}.author"} if sign == "+" else None
-    statements = [
-        _bump("month_counts", month, {"posts": f"{sign}1", "threads": "0"}, "1"),
-        _bump("month_authors", {**month, "author_uid": f"{r}.author_uid"}, {"posts": f"{sign}1"}, f"{r}.author_uid IS NOT NULL"),
-        _bump("author_counts", author, {"posts": f"{sign}1", "threads": "0"}, f"{r}.author_uid IS NOT NULL", name),
-        _bump("forum_counts", forum, {"threads": "0", "posts": f"{sign}1"}, f"{fid} IS NOT NULL"),
-    ]
-    if sign == "-":
-        statements += [
-            _drop_zero("month_counts", month, ["posts", "threads"], "1"),
-            _drop_zero("month_authors", {**month, "author_uid": f"{r}.author_uid"}, ["posts"], "1"),
-            _drop_zero("author_counts", author, ["posts", "threads"], f"{r}.author_uid IS NOT NULL"),
-            _drop_zero("forum_counts", forum, ["threads", "posts"], f"{fid} IS NOT NULL"),
-        ]
-    return statements
+    return _post(r, sign, "1", "0", fid, "1")
 
 
 def trigger_sql() -> dict[str, str]:
@@ -114,10 +114,12 @@ def trigger_sql() -> dict[str, str]:
 
 FILL = {
     "month_counts": """
-        SELECT site, coalesce(substr(posted_at, 1, 7), '') AS month, count(*), sum(is_article) FROM (
-          SELECT site, posted_at, 1 AS is_article FROM articles WHERE pid IS NOT NULL
-          UNION ALL SELECT site, posted_at, 0 FROM comments)
-        GROUP BY 1, 2""",
+        SELECT site, month, posts, threads,
+               (SELECT count(*) FROM month_authors AS m WHERE m.site = counted.site AND m.month = counted.month)
+          FROM (SELECT site, coalesce(substr(posted_at, 1, 7), '') AS month, count(*) AS posts, sum(is_article) AS threads
+                  FROM (SELECT site, posted_at, 1 AS is_article FROM articles WHERE pid IS NOT NULL
+                        UNION ALL SELECT site, posted_at, 0 FROM comments)
+                 GROUP BY 1, 2) AS counted""",
     "month_authors": """
         SELECT site, coalesce(substr(posted_at, 1, 7), '') AS month, author_uid, count(*) FROM (
           SELECT site, posted_at, author_uid FROM articles WHERE pid IS NOT NULL
