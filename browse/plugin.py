@@ -39,19 +39,30 @@ def startup(datasette):
                 names.append(name)
         datasette._discuz_archives = names
         datasette._discuz_archive_metadata = archive_metadata(project_metadata(), names)
+        point_charts_at(getattr(datasette, "_metadata_local", None) or {}, names)
 
     return find_archives
 
 
 def archive_metadata(metadata: dict, names: list[str]) -> dict:
     """metadata.yml with its ``archive`` description given to each of ``names``; the links of
-    the front page's description point at the first of them."""
+    the front page's description and the charts point at the first of them."""
     described = metadata.get("databases", {}).get(DESCRIBED_AS, {})
-    result = {key: value for key, value in metadata.items() if key != "databases"}
+    result = {key: copy.deepcopy(value) for key, value in metadata.items() if key != "databases"}
     result["databases"] = {name: copy.deepcopy(described) for name in names}
     if names and "description_html" in result:
         result["description_html"] = result["description_html"].replace(f"/{DESCRIBED_AS}/", f"/{names[0]}/")
+    point_charts_at(result, names)
     return result
+
+
+def point_charts_at(metadata: dict, names: list[str]) -> None:
+    """The charts of datasette-dashboards query the first archive served when the database
+    they name is not served. Done in place, also to what ``-m`` gave: it wins over plugins'."""
+    for dashboard in (metadata.get("plugins") or {}).get("datasette-dashboards", {}).values():
+        for chart in (dashboard.get("charts") or {}).values():
+            if names and chart.get("db") == DESCRIBED_AS and DESCRIBED_AS not in names:
+                chart["db"] = names[0]
 
 
 @hookimpl

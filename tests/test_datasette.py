@@ -21,6 +21,7 @@ from datasette.utils import tilde_encode
 from lxml import html as lxml_html
 from sqlite_utils import Database
 
+from browse.serve import datasette_command
 from sample_forum import serve
 from sample_forum.server import snapshot_dir
 from scraper.content import sanitize_html
@@ -81,22 +82,9 @@ def datasette(archive):
 
 @contextmanager
 def serve_datasette(database: Path, *arguments: str):
-    """datasette on a free port of 127.0.0.1 with the project's plugin; its base URL.
-
-    requirements.txt installs the plugin (pip install -e .); a virtualenv made before that
-    gets it through --plugins-dir."""
+    """datasette on a free port of 127.0.0.1 with this checkout's plugin; its base URL."""
     log_path = database.parent / f"datasette-{database.stem}.log"
-    command = [
-        sys.executable, "-m", "datasette", "serve", str(database), *arguments,
-        "--host", "127.0.0.1", "--port", "0",
-    ]  # fmt: skip
-    environment = dict(os.environ)
-    if not any(point.value == "browse.plugin" for point in entry_points(group="datasette")):
-        plugins = database.parent / "plugins"
-        plugins.mkdir(exist_ok=True)
-        (plugins / "discuz_archive.py").write_text("from browse.plugin import *  # noqa: F403\n")
-        command += ["--plugins-dir", str(plugins)]
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
+    command, environment = datasette_command(database, *arguments)
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=database.parent, stdout=log, stderr=subprocess.STDOUT, env=environment)
     try:
@@ -365,6 +353,8 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert "编辑者甲" in edited.text_content()
         [revisions] = edited.xpath("a/@href")
         assert [row["content_text"] for row in get_json(urllib.parse.urljoin(base, revisions.replace("/revisions?", "/revisions.json?_shape=array&")))] == ["旧的文字"]
+        if dashboards_installed():
+            assert '"db": "forum"' in get(f"{base}/-/dashboards/archive")  # the charts query this file
         [gone] = thread.xpath("//article[@data-floor='4']")
         assert "gone" in gone.get("class") and "已删除" in gone.text_content()
 
@@ -382,3 +372,27 @@ def test_in_a_browser_the_thread_reads_in_floor_order_and_a_quote_link_leads_to_
     # following the link in the browser lands on the quoted post: it is the page's :target
     target = dump_dom(urllib.parse.urljoin(url, link.get("href")), tmp_path / "profile2")
     assert link.get("href").split("#")[1] in target
+
+
+def dashboards_installed() -> bool:
+    return any(point.name == "datasette_dashboards" or point.value.startswith("datasette_dashboards") for point in entry_points(group="datasette"))
+
+
+def test_in_a_browser_the_charts_are_drawn_with_the_archives_counts(chromium, archive, datasette, tmp_path):
+    if not dashboards_installed():
+        if os.environ.get("CI"):
+            pytest.fail("datasette-dashboards is missing: requirements.txt installs it")
+        pytest.skip("datasette-dashboards is not installed in this virtualenv (pip install -r requirements.txt)")
+    base = datasette.rsplit("/", 1)[0]
+    document = lxml_html.fromstring(dump_dom(f"{base}/-/dashboards/archive", tmp_path / "profile"))
+    bars = {}
+    for chart in ("posts-per-month", "posts-per-forum", "top-authors"):
+        labels = document.xpath(f"//*[@id='chart-{chart}']//*[contains(@class, 'mark-rect')]/*/@aria-label")
+        bars[chart] = [dict(part.split(": ", 1) for part in label.split("; ")) for label in labels]
+        assert bars[chart], f"{chart}: no bars drawn"
+    db = Database(archive)
+    posts = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    assert sum(int(bar["posts"]) for bar in bars["posts-per-month"]) == posts
+    assert sum(int(bar["posts"]) for bar in bars["posts-per-forum"]) == posts
+    busiest = db.execute("SELECT author, count(*) FROM posts GROUP BY author_uid ORDER BY 2 DESC LIMIT 1").fetchone()
+    assert bars["top-authors"][0]["posts"] == str(busiest[1]) and bars["top-authors"][0]["author"].startswith(busiest[0])
