@@ -33,21 +33,23 @@ def thread_url(datasette, database: str, site: str, tid: int, **params) -> str:
 
 async def thread_page(datasette, request):
     name = request.url_vars["database"]
-    try:
-        db = datasette.get_database(name)
-    except KeyError:
-        raise NotFound(f"no database {name}")
+    if name not in getattr(datasette, "_discuz_archives", ()):
+        raise NotFound(f"{name} is not an archive of this project")
+    db = datasette.get_database(name)
     tid = int(request.url_vars["tid"])
     site = request.args.get("site", "")
-    after = int(request.args.get("after") or 0)
-    size = min(max(int(request.args.get("size") or PAGE_SIZE), 1), MAX_PAGE_SIZE)
+    try:
+        after = int(request.args.get("after") or 0)
+        size = min(max(int(request.args.get("size") or PAGE_SIZE), 1), MAX_PAGE_SIZE)
+    except ValueError:
+        return Response.html("<p>after and size are whole numbers (after: the floor a page starts after).</p>", status=400)
     sites = [row[0] for row in await db.execute(
         "SELECT site FROM articles WHERE site IN (SELECT site FROM sites WHERE :site = '' OR site = :site) AND tid = :tid",
         {"site": site, "tid": tid},
     )]  # fmt: skip
     if len(sites) != 1:
         links = "".join(f'<li><a href="{thread_url(datasette, name, s, tid)}">{Markup.escape(s)}</a></li>' for s in sites)
-        return Response.html(f"<p>Thread {tid}: {'in several sites' if sites else 'not archived'}.</p><ul>{links}</ul>", status=404 if not sites else 300)
+        return Response.html(f"<p>Thread {tid}: {'in several sites' if sites else 'not archived'}.</p><ul>{links}</ul>", status=404 if not sites else 200)
     site = sites[0]
     article = dict((await db.execute("SELECT * FROM articles WHERE site = ? AND tid = ?", [site, tid])).first())
     rows = [dict(row) for row in await db.execute(

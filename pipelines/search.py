@@ -114,8 +114,10 @@ def enable_search(db: Database) -> None:
                 db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
             db.execute(f"DROP TABLE IF EXISTS [{table}_fts]")
             db.execute(index_sql(table))
+            # the same words as spaced_sql (a test holds them equal), several times faster
+            db.conn.create_function("discuz_spaced", 1, lambda text: spaced(text) if text else None, deterministic=True)
             listed = ", ".join(f"[{column}]" for column in columns)
-            values = ", ".join(spaced_sql(f"[{column}]") for column in columns)
+            values = ", ".join(f"discuz_spaced([{column}])" for column in columns)
             db.execute(f"INSERT INTO [{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM [{table}]")
             for sql in triggers.values():
                 db.execute(sql)

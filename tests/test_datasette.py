@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -117,6 +118,14 @@ def wait_for_datasette(server: subprocess.Popen, log_path: Path, timeout: float 
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read().decode("utf-8")
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def get_json(url: str, **params) -> dict | list:
@@ -355,6 +364,7 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert [row["content_text"] for row in get_json(urllib.parse.urljoin(base, revisions.replace("/revisions?", "/revisions.json?_shape=array&")))] == ["旧的文字"]
         if dashboards_installed():
             assert '"db": "forum"' in get(f"{base}/-/dashboards/archive")  # the charts query this file
+        assert status(f"{base}/forum/-/thread/16?after=x") == 400 and status(f"{base}/forum/-/thread/424242") == 404
         [gone] = thread.xpath("//article[@data-floor='4']")
         assert "gone" in gone.get("class") and "已删除" in gone.text_content()
 
