@@ -184,7 +184,8 @@ SELECT c.site, c.tid, c.pid, c.floor, 0 AS is_article,
        c.author, c.author_uid, c.posted_at, c.content_text, c.flags, a.title
   FROM comments AS c
   LEFT JOIN articles AS a ON a.site = c.site AND a.tid = c.tid
-""".strip()  # no ORDER BY: it made every read of the view (a count, a page) sort every post
+ ORDER BY site, tid, floor, pid
+""".strip()
 
 
 def open_archive(target: str | Path | Database, busy_timeout: float = 30) -> Database:
