@@ -1,7 +1,7 @@
 """Full-text search of any length: each CJK character is a word of its own.
 
 FTS5's ``unicode61`` tokenizer reads a run of Chinese as a single word, and ``trigram``
-cannot match fewer than 3 characters (and its index is about 2.3 times the text). So the
+cannot match fewer than 3 characters (and its index is bigger than the text it indexes). So the
 index is fed the text with a space on each side of every character from U+3000 up (CJK
 punctuation, kana, Han, Hangul, full-width forms): ``办公室主任`` is indexed as the five words
 ``办 公 室 主 任``, and a search is the phrase of the same words, which matches any length and
