@@ -9,8 +9,11 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from datasette.utils import tilde_encode
 from lxml import html as lxml_html
 from sqlite_utils import Database
 
+from browse.serve import datasette_command
 from sample_forum import serve
 from sample_forum.server import snapshot_dir
 from scraper.content import sanitize_html
@@ -73,15 +77,19 @@ def archive(tmp_path_factory, scrapy_crawl):
 @pytest.fixture(scope="module")
 def datasette(archive):
     """`datasette serve archive.db -m metadata.yml` on a free port of 127.0.0.1; its base URL."""
-    log_path = archive.parent / "datasette.log"
-    command = [
-        sys.executable, "-m", "datasette", "serve", str(archive), "-m", str(ROOT / "metadata.yml"),
-        "--host", "127.0.0.1", "--port", "0",
-    ]  # fmt: skip
+    with serve_datasette(archive, "-m", str(ROOT / "metadata.yml")) as base:
+        yield base + "/archive"
+
+
+@contextmanager
+def serve_datasette(database: Path, *arguments: str):
+    """datasette on a free port of 127.0.0.1 with this checkout's plugin; its base URL."""
+    log_path = database.parent / f"datasette-{database.stem}.log"
+    command, environment = datasette_command(database, *arguments)
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=archive.parent, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=database.parent, stdout=log, stderr=subprocess.STDOUT, env=environment)
     try:
-        yield wait_for_datasette(server, log_path) + "/archive"
+        yield wait_for_datasette(server, log_path)
     finally:
         server.terminate()
         try:
@@ -110,6 +118,14 @@ def wait_for_datasette(server: subprocess.Popen, log_path: Path, timeout: float 
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read().decode("utf-8")
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def get_json(url: str, **params) -> dict | list:
@@ -146,7 +162,7 @@ def test_the_crawl_kept_the_search_indexes_in_step(archive):
         assert_index_matches_table(db, table)  # raises "database disk image is malformed" if not
 
 
-def test_two_character_chinese_search_through_the_canned_query(archive, datasette):
+def test_one_and_two_character_chinese_search_through_the_canned_query_and_the_search_box(archive, datasette):
     db = Database(archive)
     expected = like_pids(db, "公文")
     assert expected > like_pids(db, "公文写作")  # two characters find more than a longer word
@@ -154,8 +170,9 @@ def test_two_character_chinese_search_through_the_canned_query(archive, datasett
     assert {row["pid"] for row in rows} == expected
     assert [row["posted_at"] for row in rows] == sorted((row["posted_at"] for row in rows), reverse=True)
     assert all("公文" in row["excerpt"] or "公文" in row["title"] for row in rows)
-    # the search box cannot do it (trigram): which is why the README points to the query
-    assert table_search(datasette, "comments", "公文") == set()
+    # the search box too (the plugin's escape_fts), for one character as well
+    assert table_search(datasette, "articles", "公文") | table_search(datasette, "comments", "公文") == expected
+    assert table_search(datasette, "articles", "文") | table_search(datasette, "comments", "文") == like_pids(db, "文")
     four = get_json(f"{datasette}/search.json", q="办公室主任", _shape="array")
     assert {row["pid"] for row in four} == like_pids(db, "办公室主任")
 
@@ -285,3 +302,107 @@ def test_exports_of_the_crawled_archive_read_back_equal_the_rows(archive):
     assert read_jsonl(run("articles", "--db", str(archive), "-f", "jsonl", "--forum", "公文写作")) == db_rows(
         archive, "articles", "forum_name = '公文写作'"
     )
+
+
+def thread_posts(page: str) -> list[tuple[int, int]]:
+    """(floor, pid) of each post of a thread page, in the order shown."""
+    return [(int(post.get("data-floor")), int(post.get("id")[3:])) for post in lxml_html.fromstring(page).xpath("//article[@data-floor]")]
+
+
+def test_every_thread_title_opens_the_thread_as_a_page_in_floor_order(archive, datasette):
+    articles = get(f"{datasette}/articles?_size=max")
+    links = lxml_html.fromstring(articles).xpath("//a[@class='thread-link']")
+    assert len(links) == Database(archive)["articles"].count
+    [link] = [link for link in links if "/-/thread/16?" in link.get("href")]
+    page = get(urllib.parse.urljoin(datasette, link.get("href")))
+    expected = Database(archive).execute("SELECT floor, pid FROM posts WHERE tid = 16 ORDER BY floor").fetchall()
+    assert thread_posts(page) == [tuple(row) for row in expected]
+    document = lxml_html.fromstring(page)
+    quoting = document.xpath("//a[@class='quote-link']")
+    assert quoting and all(document.xpath(f"//*[@id='{link.get('href')[1:]}']") for link in quoting)  # on the page
+
+
+def test_a_long_thread_pages_by_floor_and_a_quote_opens_the_page_of_the_quoted_post(archive, datasette):
+    db = Database(archive)
+    site = db.execute("SELECT site FROM articles WHERE tid = 16").fetchone()[0]
+    floors = [row[0] for row in db.execute("SELECT floor FROM posts WHERE tid = 16 ORDER BY floor")]
+    url, seen = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 7}), []
+    while url:
+        page = lxml_html.fromstring(get(url))
+        seen += [floor for floor, _ in thread_posts(get(url))]
+        following = page.xpath("//a[@rel='next']/@href")
+        url = urllib.parse.urljoin(datasette, following[0]) if following else None
+    assert seen == floors
+    [quoting, quoted] = db.execute("SELECT pid, quote_pid FROM comments WHERE tid = 16 AND quote_pid IS NOT NULL ORDER BY floor DESC").fetchone()
+    last = get(f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 1, "after": db.execute("SELECT floor - 1 FROM comments WHERE pid = ?", [quoting]).fetchone()[0]}))
+    [href] = lxml_html.fromstring(last).xpath("//a[@class='quote-link']/@href")
+    target, anchor = href.split("#")
+    assert anchor == f"pid{quoted}" and f'id="pid{quoted}"' in get(urllib.parse.urljoin(datasette, target))
+
+
+def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(archive, tmp_path):
+    forum = tmp_path / "forum.db"
+    shutil.copyfile(archive, forum)  # the crawl checkpointed its WAL when it closed
+    db = Database(forum)
+    site, pid = db.execute("SELECT site, pid FROM comments WHERE tid = 16 AND floor = 3").fetchone()
+    with db.conn:  # an edited post with an earlier text, and one the forum no longer shows
+        db.execute("UPDATE comments SET edited_by = '编辑者甲', edited_at = '2026-01-02 03:04' WHERE pid = ?", [pid])
+        db.execute("INSERT INTO revisions (site, pid, tid, content_text) VALUES (?, ?, 16, '旧的文字')", [site, pid])
+        db.execute("UPDATE comments SET gone_since = '2026-02-03T00:00:00+00:00' WHERE tid = 16 AND floor = 4")
+    db.close()
+    with serve_datasette(forum) as base:
+        database = get_json(f"{base}/forum.json")
+        assert {"thread", "top_authors", "activity_by_month", "search"} <= {query["name"] for query in database["queries"]}
+        page = get_json(f"{base}/forum/articles.json", _size=1)
+        assert set(page["facet_results"]) == {"forum_name", "author", "year"}
+        assert get_json(f"{base}/forum/top_authors.json", _shape="array")
+        assert 'href="/forum/articles"' in get(base + "/")
+        thread = lxml_html.fromstring(get(f"{base}/forum/-/thread/16"))  # one site: no need to name it
+        [edited] = thread.xpath(f"//article[@id='pid{pid}']//p[@class='edit']")
+        assert "编辑者甲" in edited.text_content()
+        [revisions] = edited.xpath("a/@href")
+        assert [row["content_text"] for row in get_json(urllib.parse.urljoin(base, revisions.replace("/revisions?", "/revisions.json?_shape=array&")))] == ["旧的文字"]
+        if dashboards_installed():
+            assert '"db": "forum"' in get(f"{base}/-/dashboards/archive")  # the charts query this file
+        assert status(f"{base}/forum/-/thread/16?after=x") == 400 and status(f"{base}/forum/-/thread/424242") == 404
+        [gone] = thread.xpath("//article[@data-floor='4']")
+        assert "gone" in gone.get("class") and "已删除" in gone.text_content()
+
+
+def test_in_a_browser_the_thread_reads_in_floor_order_and_a_quote_link_leads_to_the_quoted_post(chromium, archive, datasette, tmp_path):
+    db = Database(archive)
+    site = db.execute("SELECT site FROM articles WHERE tid = 16").fetchone()[0]
+    url = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site})
+    document = lxml_html.fromstring(dump_dom(url, tmp_path / "profile"))
+    floors = [int(floor) for floor in document.xpath("//article/@data-floor")]
+    assert floors == sorted(floors) and floors[0] == 1 and len(floors) == db.execute("SELECT count(*) FROM posts WHERE tid = 16").fetchone()[0]
+    [link] = document.xpath("//a[@class='quote-link']")[:1]
+    quoted = document.xpath(f"//*[@id='{link.get('href').split('#')[1]}']")
+    assert quoted and quoted[0].xpath(".//div[@class='message']") and quoted[0].text_content().strip()
+    # following the link in the browser lands on the quoted post: it is the page's :target
+    target = dump_dom(urllib.parse.urljoin(url, link.get("href")), tmp_path / "profile2")
+    assert link.get("href").split("#")[1] in target
+
+
+def dashboards_installed() -> bool:
+    return any(point.name == "datasette_dashboards" or point.value.startswith("datasette_dashboards") for point in entry_points(group="datasette"))
+
+
+def test_in_a_browser_the_charts_are_drawn_with_the_archives_counts(chromium, archive, datasette, tmp_path):
+    if not dashboards_installed():
+        if os.environ.get("CI"):
+            pytest.fail("datasette-dashboards is missing: requirements.txt installs it")
+        pytest.skip("datasette-dashboards is not installed in this virtualenv (pip install -r requirements.txt)")
+    base = datasette.rsplit("/", 1)[0]
+    document = lxml_html.fromstring(dump_dom(f"{base}/-/dashboards/archive", tmp_path / "profile"))
+    bars = {}
+    for chart in ("posts-per-month", "posts-per-forum", "top-authors"):
+        labels = document.xpath(f"//*[@id='chart-{chart}']//*[contains(@class, 'mark-rect')]/*/@aria-label")
+        bars[chart] = [dict(part.split(": ", 1) for part in label.split("; ")) for label in labels]
+        assert bars[chart], f"{chart}: no bars drawn"
+    db = Database(archive)
+    posts = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    assert sum(int(bar["posts"]) for bar in bars["posts-per-month"]) == posts
+    assert sum(int(bar["posts"]) for bar in bars["posts-per-forum"]) == posts
+    busiest = db.execute("SELECT author, count(*) FROM posts GROUP BY author_uid ORDER BY 2 DESC LIMIT 1").fetchone()
+    assert bars["top-authors"][0]["posts"] == str(busiest[1]) and bars["top-authors"][0]["author"].startswith(busiest[0])

@@ -8,7 +8,7 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-PACKAGES = ("scraper", "spiders", "pipelines", "export", "commands", "sample_forum")
+PACKAGES = ("scraper", "spiders", "pipelines", "export", "commands", "sample_forum", "browse")
 # What writes the archive: a spider reaches storage through pipelines.reader (the page reader)
 # and pipelines.state (what is archived) only.
 WRITING_MODULES = ("pipelines.archive", "pipelines.store", "pipelines.sql", "pipelines.schema",

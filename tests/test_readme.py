@@ -15,7 +15,7 @@ from spiders.discuz import DiscuzSpider
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 OURS = re.compile(r"\b(?:ARCHIVE|DISCUZ)_[A-Z_]+\b")
-CODE_FOLDERS = ("scraper", "spiders", "pipelines", "commands", "export", "sample_forum")
+CODE_FOLDERS = ("scraper", "spiders", "pipelines", "commands", "export", "sample_forum", "browse")
 
 
 def table_after(heading: str) -> list[list[str]]:

@@ -1,5 +1,6 @@
-"""Chinese full-text search (FTS5 trigram) and the year columns that open_archive() adds,
-and the canned `search` query of metadata.yml run straight against SQLite."""
+"""Chinese full-text search of any length (FTS5, one word per Chinese character) and the year
+columns that open_archive() adds, and the canned `search` query of metadata.yml run straight
+against SQLite."""
 
 import sqlite3
 from pathlib import Path
@@ -10,6 +11,7 @@ from sqlite_utils import Database
 
 from pipelines.query import enable_queries
 from pipelines.schema import create_schema
+from pipelines.search import SEARCH_COLUMNS, escape_fts, phrase, spaced, spaced_sql
 from pipelines.store import open_archive
 
 ROOT = Path(__file__).parent.parent
@@ -38,7 +40,7 @@ def db():
 def matches(db, table, words):
     return sorted(row[0] for row in db.execute(
         f"SELECT pid FROM {table} WHERE rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)",
-        [f'"{words}"'],
+        [phrase(words)],
     ))  # fmt: skip
 
 
@@ -50,23 +52,34 @@ def schema(db):
     return sorted(db.execute("SELECT type, name, sql FROM sqlite_master").fetchall(), key=str)
 
 
-def test_this_sqlite_has_the_trigram_tokenizer():
-    assert sqlite3.sqlite_version_info >= (3, 34), "FTS5 trigram needs SQLite 3.34 or later"
+@pytest.mark.parametrize("text", ["", "如何当好办公室主任", "hello 世界, Ünïcode ü!", "a_b 100% 「引号」", "𠀀𠀁 emoji 😀 end", "ｆｕｌｌ 한국어"])
+def test_the_triggers_space_text_as_python_does(text):
     conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+    assert conn.execute(f"SELECT {spaced_sql(':text')}", {"text": text}).fetchone()[0] == (spaced(text) or None)
 
 
-def test_three_or_more_characters_match_anywhere_in_titles_and_text(db):
+def test_words_of_any_length_match_anywhere_in_titles_and_text(db):
     assert matches(db, "articles", "办公室主任") == [10]
     assert matches(db, "comments", "办公室主任") == [12]
     assert matches(db, "comments", "参谋不决策") == [11]
     assert matches(db, "articles", "十个错") == [20]  # inside a word: no segmentation needed
+    assert matches(db, "comments", "主任") == [12, 21]
+    assert matches(db, "comments", "谋") == [11]
+    assert matches(db, "comments", "任主") == []  # a phrase: the characters in this order
+    assert matches(db, "comments", "twice") == [21] and matches(db, "comments", "twic") == []  # Latin: whole words
 
 
-def test_one_or_two_characters_are_beyond_trigram_and_the_canned_query_covers_them(db):
-    assert matches(db, "comments", "主任") == []
+def test_one_or_two_characters_through_the_canned_query(db):
     assert canned_search(db, "主任") == [(2, 21), (1, 12), (1, 10)]  # newest first
     assert canned_search(db, "错") == [(2, 20)]
+    assert canned_search(db, "当好") == [(1, 12), (1, 10)]
+
+
+def test_the_search_box_takes_each_term_as_a_phrase():
+    assert escape_fts("办公室主任") == '" 办  公  室  主  任 "'
+    assert escape_fts('主任 "a b" 错') == '" 主  任 " "a b" " 错 "'
+    assert escape_fts('"主任') == '" 主  任 "'  # an unbalanced quote
+    assert escape_fts("  ") == ""
 
 
 def test_canned_search_uses_the_index_for_three_characters_and_matches_like_exactly(db):
@@ -96,8 +109,27 @@ def test_the_index_follows_inserts_updates_and_deletes(db):
 
 
 def assert_index_matches_table(db, table):
-    """FTS5's integrity-check with rank 1 also compares the index with the table's rows."""
-    db.execute(f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('integrity-check', 1)")
+    """The index is sound and holds exactly the words of the table's rows, spaced by Python:
+    every (word, row, column, position) of a contentless index built afresh."""
+    db.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES ('integrity-check')")
+    columns = SEARCH_COLUMNS[table]
+    listed = ", ".join(columns)
+    conn = db.conn
+    conn.execute(f"CREATE VIRTUAL TABLE temp.expected USING fts5({listed}, content='', tokenize='unicode61')")
+    try:
+        rows = conn.execute(f"SELECT rowid, {listed} FROM {table}").fetchall()
+        conn.executemany(
+            f"INSERT INTO temp.expected(rowid, {listed}) VALUES (?{', ?' * len(columns)})",
+            [[row[0], *(spaced(value) if value else value for value in row[1:])] for row in rows],
+        )
+        conn.execute(f"CREATE VIRTUAL TABLE temp.found_words USING fts5vocab(main, {table}_fts, instance)")
+        conn.execute("CREATE VIRTUAL TABLE temp.expected_words USING fts5vocab(temp, expected, instance)")
+        found = conn.execute("SELECT * FROM temp.found_words ORDER BY 1, 2, 3, 4").fetchall()
+        expected = conn.execute("SELECT * FROM temp.expected_words ORDER BY 1, 2, 3, 4").fetchall()
+        assert found == expected and (found or not rows)
+    finally:
+        for name in ("found_words", "expected_words", "expected"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def test_an_update_reindexes_a_row_only_when_its_indexed_text_changed(db):
@@ -131,13 +163,31 @@ def test_an_archive_from_before_search_is_indexed_when_opened():
     assert matches(db, "comments", "参谋不决策") == [11]
 
 
-def test_an_index_with_another_definition_is_rebuilt(db):
-    db["comments"].disable_fts()
-    db["comments"].enable_fts(["content_text"], create_triggers=True)
-    assert matches(db, "comments", "摆正位置") == []  # unicode61: a run of Chinese is one token
+def test_an_archive_with_the_earlier_trigram_index_is_converted(db):
+    for name in ("comments_ai", "comments_ad", "comments_au"):
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DROP TABLE comments_fts")
+    db["comments"].enable_fts(["content_text"], tokenize="trigram", create_triggers=True, replace=True)
+    assert matches(db, "comments", "主任") == []  # trigram: nothing under 3 characters
     enable_queries(db)
-    assert "trigram" in db["comments_fts"].schema
-    assert matches(db, "comments", "摆正位置") == [11]
+    assert "trigram" not in db["comments_fts"].schema
+    assert matches(db, "comments", "主任") == [12, 21]
+    db["comments"].insert({"site": SITE, "pid": 14, "tid": 1, "floor": 5, "content_text": "主任好"})
+    assert matches(db, "comments", "主任") == [12, 14, 21]  # one entry: the old triggers are gone
+    assert_index_matches_table(db, "comments")
+
+
+def test_rows_written_by_another_program_with_plain_sql_are_found(db, tmp_path):
+    path = tmp_path / "archive.db"
+    open_archive(path).close()
+    other = sqlite3.connect(path)  # no function, no setting of ours
+    with other:
+        other.execute("INSERT INTO comments (site, pid, tid, floor, content_text) VALUES (?, 1, 1, 2, '别的程序写的回帖')", [SITE])
+        other.execute("UPDATE comments SET content_text = '改过的回帖' WHERE pid = 1")
+    other.close()
+    archive = Database(path)
+    assert matches(archive, "comments", "改过") == [1] and matches(archive, "comments", "程序") == []
+    assert canned_search(archive, "回") == [(1, 1)]
 
 
 def test_year_is_the_local_year_of_posted_at(db):

@@ -1,0 +1,120 @@
+"""Datasette hooks: the project's metadata for any archive file, its search box, and a page
+for each thread (browse/thread.py), which every thread title links to.
+
+Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml
+describes a database called ``archive``. At startup the plugin finds every served database
+holding the archive's tables and gives it that description: tables, facets, full-text
+search, canned queries, HTML rendering. metadata.yml is read from the project when datasette
+was started without ``-m``; what ``-m`` gives wins over it, as datasette's own metadata always
+does over plugins'.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+from browse.thread import thread_page, thread_url
+from pipelines.search import escape_fts
+
+METADATA_FILE = Path(__file__).resolve().parent.parent / "metadata.yml"
+DESCRIBED_AS = "archive"  # the database key of metadata.yml
+ARCHIVE_TABLES = {"articles", "comments"}
+
+
+def project_metadata() -> dict:
+    return yaml.safe_load(METADATA_FILE.read_text(encoding="utf-8"))
+
+
+@hookimpl
+def startup(datasette):
+    async def find_archives():
+        names = []
+        for name, database in datasette.databases.items():
+            if ARCHIVE_TABLES <= set(await database.table_names()):
+                names.append(name)
+        datasette._discuz_archives = names
+        datasette._discuz_archive_metadata = archive_metadata(project_metadata(), names)
+        point_charts_at(getattr(datasette, "_metadata_local", None) or {}, names)
+        if names and hasattr(datasette, "_settings"):
+            # Suggesting facets tries every column three ways, each up to 50 ms: seconds on
+            # the tables of a big archive. The column menus still offer "Facet by this".
+            datasette._settings["suggest_facets"] = False
+
+    return find_archives
+
+
+def archive_metadata(metadata: dict, names: list[str]) -> dict:
+    """metadata.yml with its ``archive`` description given to each of ``names``; the links of
+    the front page's description and the charts point at the first of them."""
+    described = metadata.get("databases", {}).get(DESCRIBED_AS, {})
+    result = {key: copy.deepcopy(value) for key, value in metadata.items() if key != "databases"}
+    result["databases"] = {name: copy.deepcopy(described) for name in names}
+    if names and "description_html" in result:
+        result["description_html"] = result["description_html"].replace(f"/{DESCRIBED_AS}/", f"/{names[0]}/")
+    point_charts_at(result, names)
+    return result
+
+
+def point_charts_at(metadata: dict, names: list[str]) -> None:
+    """The charts of datasette-dashboards query the first archive served when the database
+    they name is not served. Done in place, also to what ``-m`` gave: it wins over plugins'."""
+    for dashboard in (metadata.get("plugins") or {}).get("datasette-dashboards", {}).values():
+        for chart in (dashboard.get("charts") or {}).values():
+            if names and chart.get("db") == DESCRIBED_AS and DESCRIBED_AS not in names:
+                chart["db"] = names[0]
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    return getattr(datasette, "_discuz_archive_metadata", {})
+
+
+@hookimpl(trylast=True)  # after datasette's own escape_fts, which this one replaces
+def prepare_connection(conn):
+    """The search box's query, made for this archive's index (one word per Chinese character)."""
+    conn.create_function("escape_fts", 1, escape_fts, deterministic=True)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/(?P<database>[^/]+)/-/thread/(?P<tid>\d+)$", thread_page)]
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """A thread's title, wherever a row has the thread's site and tid, links to its page."""
+    if column != "title" or value is None or database not in getattr(datasette, "_discuz_archives", ()):
+        return None
+    keys = row.keys()
+    if "tid" not in keys or "site" not in keys or row["tid"] is None:
+        return None
+    site = row["site"]["value"] if isinstance(row["site"], dict) else row["site"]  # a foreign key, in tables
+    return Markup(f'<a class="thread-link" href="{escape(thread_url(datasette, database, site, row["tid"]))}">{escape(value)}</a>')
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """The posts view's page without its row count: a view of two tables is counted by
+    reading every post, which takes seconds in a big archive."""
+
+    def wrap(app):
+        async def counted_or_not(scope, receive, send):
+            if scope.get("type") == "http" and _is_posts_view(datasette, scope.get("path", "")):
+                query = scope.get("query_string", b"")
+                if b"_nocount=" not in query:
+                    scope = dict(scope, query_string=query + (b"&" if query else b"") + b"_nocount=1")
+            await app(scope, receive, send)
+
+        return counted_or_not
+
+    return wrap
+
+
+def _is_posts_view(datasette, path: str) -> bool:
+    parts = path.strip("/").split("/")
+    return len(parts) == 2 and parts[1] in ("posts", "posts.json") and parts[0] in getattr(datasette, "_discuz_archives", ())

@@ -1,0 +1,123 @@
+"""Full-text search of any length: each CJK character is a word of its own.
+
+FTS5's ``unicode61`` tokenizer reads a run of Chinese as a single word, and ``trigram``
+cannot match fewer than 3 characters (and its index is bigger than the text it indexes). So the
+index is fed the text with a space on each side of every character from U+3000 up (CJK
+punctuation, kana, Han, Hangul, full-width forms): ``办公室主任`` is indexed as the five words
+``办 公 室 主 任``, and a search is the phrase of the same words, which matches any length and
+is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``othello``.
+
+- The spaced text is made in plain SQL inside the triggers (``spaced_sql``), so rows that
+  other programs write with plain SQL are indexed like crawled ones; no SQL function of
+  ours is needed by a writer.
+- The index is contentless (``content=''``): it holds the words' positions, not a copy of the
+  text. Deleting an entry needs the old text, which the delete and update triggers have.
+  A row replaced with ``INSERT OR REPLACE`` by a connection without ``recursive_triggers``
+  leaves its old entry behind (SQLite fires no delete trigger then): searches that recheck
+  the text (the ``search`` query) are not misled; the search box may list the row once more.
+- ``phrase(words)`` turns what a reader typed into the FTS5 query; the datasette plugin
+  gives the search box the same through ``escape_fts``.
+
+Example::
+
+    rowids = db.execute("SELECT rowid FROM comments_fts WHERE comments_fts MATCH ?", [phrase("主任")])
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlite_utils import Database
+
+# table: the columns its search index covers
+SEARCH_COLUMNS: dict[str, list[str]] = {
+    "articles": ["title", "content_text"],
+    "comments": ["content_text"],
+}
+FIRST_SPACED = 0x3000  # CJK symbols and punctuation; everything above is a word of one character
+TOKENIZER = "unicode61"
+_TERMS = re.compile(r'\s+|(".*?")')
+
+
+def spaced_sql(value: str) -> str:
+    """SQL for ``value`` (a column or parameter) with every character from U+3000 up between
+    spaces. It walks the UTF-8 bytes (substr of a BLOB is O(1); of TEXT, O(length)), one row
+    per byte from a JSON array of that length, and copies each character that starts there."""
+    data = f"CAST({value} AS BLOB)"
+    byte = f"substr({data}, key + 1, 1)"
+    return (
+        f"(SELECT group_concat(CASE"
+        f" WHEN {byte} < x'80' THEN CAST({byte} AS TEXT)"
+        f" WHEN {byte} < x'E0' THEN CAST(substr({data}, key + 1, 2) AS TEXT)"
+        f" WHEN {byte} < x'E3' THEN CAST(substr({data}, key + 1, 3) AS TEXT)"
+        f" WHEN {byte} < x'F0' THEN ' ' || CAST(substr({data}, key + 1, 3) AS TEXT) || ' '"
+        f" ELSE ' ' || CAST(substr({data}, key + 1, 4) AS TEXT) || ' ' END, '')"
+        f" FROM json_each('[' || replace(hex(zeroblob(length({data}))), '00', '0,') || '0]')"
+        f" WHERE key < length({data}) AND ({byte} < x'80' OR {byte} >= x'C0'))"
+    )
+
+
+def spaced(text: str) -> str:
+    """What ``spaced_sql`` makes of ``text``, in Python."""
+    return "".join(f" {char} " if ord(char) >= FIRST_SPACED else char for char in text)
+
+
+def phrase(words: str) -> str:
+    """One FTS5 phrase of ``words``: their characters in this order, whatever they are."""
+    return '"' + spaced(words.strip()).replace('"', '""') + '"'
+
+
+def escape_fts(query: str) -> str:
+    """datasette's escape_fts for this index: each term (split at spaces; "quoted" terms kept
+    together) becomes a phrase, all of them required."""
+    if query.count('"') % 2:
+        query += '"'
+    terms = [term.strip('"') for term in _TERMS.split(query) if term and term != '""']
+    return " ".join(phrase(term) for term in terms if term.strip())
+
+
+def index_sql(table: str) -> str:
+    columns = ", ".join(f"[{column}]" for column in SEARCH_COLUMNS[table])
+    return f"CREATE VIRTUAL TABLE [{table}_fts] USING fts5({columns}, content='', tokenize='{TOKENIZER}')"
+
+
+def trigger_sql(table: str) -> dict[str, str]:
+    """The three triggers that keep ``TABLE_fts`` in step, by name. sqlite-utils' names
+    (``TABLE_ai``, ``_ad``, ``_au``), so that its own FTS triggers, where an archive had them,
+    are replaced rather than left firing on an index that is gone."""
+    columns = SEARCH_COLUMNS[table]
+    listed = ", ".join(f"[{column}]" for column in columns)
+    old = ", ".join(spaced_sql(f"old.[{column}]") for column in columns)
+    new = ", ".join(spaced_sql(f"new.[{column}]") for column in columns)
+    insert = f"INSERT INTO [{table}_fts] (rowid, {listed}) VALUES (new.rowid, {new});"
+    delete = f"INSERT INTO [{table}_fts] ([{table}_fts], rowid, {listed}) VALUES ('delete', old.rowid, {old});"
+    changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
+    return {
+        f"{table}_ai": f"CREATE TRIGGER [{table}_ai] AFTER INSERT ON [{table}] BEGIN\n  {insert}\nEND",
+        f"{table}_ad": f"CREATE TRIGGER [{table}_ad] AFTER DELETE ON [{table}] BEGIN\n  {delete}\nEND",
+        # most updates only stamp when a crawl saw the row: those leave the index alone
+        f"{table}_au": f"CREATE TRIGGER [{table}_au] AFTER UPDATE ON [{table}] WHEN {changed} BEGIN\n"
+        f"  {delete}\n  {insert}\nEND",
+    }
+
+
+def enable_search(db: Database) -> None:
+    """Create or rebuild the indexes and their triggers when they are not as defined here
+    (archives made before, with the trigram index, are converted on their first open)."""
+    for table, columns in SEARCH_COLUMNS.items():
+        triggers = trigger_sql(table)
+        found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN (?, ?)", [table, f"{table}_fts"]).fetchall())
+        if found.get(f"{table}_fts") == index_sql(table) and all(found.get(name) == sql for name, sql in triggers.items()):
+            continue
+        with db.conn:
+            for name in triggers:
+                db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
+            db.execute(f"DROP TABLE IF EXISTS [{table}_fts]")
+            db.execute(index_sql(table))
+            # the same words as spaced_sql (a test holds them equal), several times faster
+            db.conn.create_function("discuz_spaced", 1, lambda text: spaced(text) if text else None, deterministic=True)
+            listed = ", ".join(f"[{column}]" for column in columns)
+            values = ", ".join(f"discuz_spaced([{column}])" for column in columns)
+            db.execute(f"INSERT INTO [{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM [{table}]")
+            for sql in triggers.values():
+                db.execute(sql)
