@@ -33,6 +33,9 @@ from sqlite_utils import Database
 SEARCH_COLUMNS: dict[str, list[str]] = {
     "articles": ["title", "content_text"],
     "comments": ["content_text"],
+    "post_comments": ["content_text"],  # 点评
+    "portal_articles": ["title", "summary", "content_text"],
+    "portal_comments": ["content_text"],
 }
 FIRST_SPACED = 0x3000  # CJK symbols and punctuation; everything above is a word of one character
 TOKENIZER = "unicode61"

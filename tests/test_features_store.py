@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from export import Filters, export
 
 from pipelines.reparse import reparse
+from pipelines.search import escape_fts
 from pipelines.state import ArchiveState
 from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import CommentsRead, FetchedPage
@@ -369,3 +370,19 @@ def test_an_ajax_answer_in_gbk_reads_as_in_utf8(name):
     assert fill_fetched_page(gbk, text.encode("gbk")) is None
     assert (gbk.kind, gbk.charset) == (utf8.asked_as, "gb18030")
     assert (gbk.comment_page, gbk.ratings_page) == (utf8.comment_page, utf8.ratings_page)
+
+
+def test_search_finds_post_comments_and_portal_text(v1):
+    """The search query and the search boxes find 点评 and portal text too, at any length."""
+    search = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))["databases"]["archive"]["queries"]["search"]["sql"]
+    found = {}
+    for table, kind in (("post_comments", "post_comment"), ("portal_articles", "portal_article"), ("portal_comments", "portal_comment")):
+        text = v1.execute(f"SELECT content_text FROM [{table}] WHERE length(content_text) >= 6 LIMIT 1").fetchone()[0]
+        word = text.strip()[:4]
+        hits = list(v1.query(search, {"q": word, "site": ""}))
+        assert kind in {hit["found_in"] for hit in hits}, (table, word)
+        # the table's search box (datasette's fts_table, with the plugin's escape_fts)
+        assert v1.execute(f"SELECT count(*) FROM [{table}_fts] WHERE [{table}_fts] MATCH ?", [escape_fts(word[:2])]).fetchone()[0]
+        found[kind] = hits
+    article = next(hit for hit in found["portal_article"] if hit["found_in"] == "portal_article")
+    assert article["title"] == v1.execute("SELECT title FROM portal_articles WHERE aid = ?", [article["aid"]]).fetchone()[0]
