@@ -111,6 +111,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "asked_as": str,  # thread, forum or index: the parser that reads it
             "status": int,
             "content_type": str,
+            "headers": str,  # JSON [[name, value], ...]: what a WARC export replays
             "tid": int,
             "body": bytes,
         },

@@ -142,6 +142,9 @@ class FetchedPage:
     tid: int | None = None  # the thread the URL was asked for (known even when it failed)
     asked_as: str = ""  # a PageKind (thread, forum, index, or their api_ forms): which parser reads it
     content_type: str | None = None
+    # the response's headers as JSON [[name, value], ...] (Set-Cookie left out), kept with the
+    # raw page so a WARC export replays the page as it was served
+    headers: str | None = None
     body: bytes | None = None  # the bytes as fetched, kept only when raw pages are archived
     thread: ThreadPage | None = None
     forum: ForumPage | None = None

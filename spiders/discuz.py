@@ -20,6 +20,7 @@ component replaces them before the crawl starts, as the distributed crawl's does
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -415,4 +416,18 @@ def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None
         tid=tid,
         asked_as=asked_as,
         content_type=content_type.decode("latin-1") if content_type else None,
+        headers=_header_pairs(response),
+    )
+
+
+def _header_pairs(response: Response) -> str:
+    """The response's headers for raw_pages, as JSON pairs; Set-Cookie is left out: with
+    ``-a cookies`` it would carry the user's session into the archive and any WARC of it."""
+    return json.dumps(
+        [
+            [name.decode("latin-1"), value.decode("latin-1")]
+            for name, values in response.headers.items()
+            if name.lower() != b"set-cookie"
+            for value in values
+        ]
     )
