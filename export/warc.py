@@ -31,6 +31,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from export import connect_read_only
+from pipelines.media_store import default_root, stored_path
 from pipelines.rawpages import raw_body
 
 # Headers that describe how the bytes travelled, not what they are: the archive keeps the body
@@ -73,7 +74,7 @@ def write_warc(db_path: str | Path, out: IO[bytes], gzip: bool = True, media_dir
             for record_type in _write_pages(writer, conn):
                 counts[record_type] += 1
         if "media" in tables:
-            store = Path(media_dir) if media_dir else Path(str(db_path) + ".media")
+            store = Path(media_dir) if media_dir else default_root(db_path)
             for record_type in _write_media(writer, conn, store):
                 counts[record_type] += 1
     finally:
@@ -109,7 +110,7 @@ def _write_media(writer: WARCWriter, conn: sqlite3.Connection, store: Path) -> I
     """Each stored file once, as the response to its first URL (the media store keeps no
     headers: Content-Type and Content-Length are the file's own)."""
     for row in conn.execute("SELECT sha256, size, content_type, first_url, fetched_at FROM media ORDER BY fetched_at, sha256"):
-        path = store / row["sha256"][:2] / row["sha256"]
+        path = store / stored_path(row["sha256"])
         if not path.is_file():
             continue  # recorded, not (yet) stored: nothing to replay
         pairs = [("Content-Type", row["content_type"] or "application/octet-stream"), ("Content-Length", str(row["size"]))]
