@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import Request, signals
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest, NotConfigured
 from scrapy.pipelines.media import MediaPipeline
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
@@ -87,6 +87,7 @@ class ArchiveMedia(MediaPipeline):
         self.failures: dict[str, tuple[str, str]] = {}  # URL -> (status, message) of a failed download
         self.targets: dict[int, list[tuple]] = {}  # id(item) -> what each of its requests is for
         self.known: set[str] = set()  # sha256 of the files recorded in media
+        self.resuming: set[asyncio.Future] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -98,6 +99,7 @@ class ArchiveMedia(MediaPipeline):
         root = Path(settings.get("ARCHIVE_MEDIA_DIR") or default_root(archive))
         pipeline = cls(crawler=crawler, kinds=kinds, root=root, maxsize=settings.getint("ARCHIVE_MEDIA_MAXSIZE", MAXSIZE), archive=archive)
         crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(pipeline.spider_idle, signal=signals.spider_idle)
         return pipeline
 
     def open_spider(self, spider=None) -> None:
@@ -110,8 +112,14 @@ class ArchiveMedia(MediaPipeline):
         """Ask for what an earlier run saw and did not finish, beside the crawl's own requests."""
         if self.resume:
             logger.info("media: %d files an earlier run saw are asked for", sum(len(left.wants) for left in self.resume))
-            for leftovers in self.resume:
-                asyncio.ensure_future(self.process_item(leftovers))
+            self.resuming = {asyncio.ensure_future(self.process_item(leftovers)) for leftovers in self.resume}
+
+    def spider_idle(self, spider) -> None:
+        """The leftovers are no item of the crawl's: keep it open until their records are handed
+        to the archive (between a download and its write to disk, the engine sees nothing to do)."""
+        self.resuming = {task for task in self.resuming if not task.done()}
+        if self.resuming:
+            raise DontCloseSpider
 
     # -- what to download -------------------------------------------------------------------
 
