@@ -94,7 +94,7 @@ class ArchiveMedia(MediaPipeline):
         settings = crawler.settings
         kinds = media_mode(getattr(crawler.spider, "media", None) or settings.get("ARCHIVE_MEDIA"))
         if not kinds:
-            raise NotConfigured("the media store is off (-a media=images|attachments|all, or ARCHIVE_MEDIA)")
+            raise NotConfigured  # no message: Scrapy would log one as a warning on every crawl
         archive = settings.get("ARCHIVE_DB", "archive.db")
         root = Path(settings.get("ARCHIVE_MEDIA_DIR") or default_root(archive))
         pipeline = cls(crawler=crawler, kinds=kinds, root=root, maxsize=settings.getint("ARCHIVE_MEDIA_MAXSIZE", MAXSIZE), archive=archive)
