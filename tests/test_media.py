@@ -4,6 +4,8 @@ not a file recorded with its reason; nothing asked again by a re-crawl; the WARC
 import hashlib
 import json
 import subprocess
+import urllib.error
+import urllib.request
 import sys
 from pathlib import Path
 
@@ -146,3 +148,49 @@ def test_media_mode():
     assert media_mode("all") == {"images", "attachments"} and media_mode("") == set()
     with pytest.raises(ValueError, match="images, attachments or all"):
         media_mode("videos")
+
+
+def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_path):
+    """datasette -m metadata.yml --plugins-dir plugins: an archived image shows from the store,
+    an attachment links to its file, and nothing outside the store can be reached."""
+    from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+    from pipelines.store import open_archive, save_in_one_transaction
+    from test_datasette import get, wait_for_datasette
+
+    db_path = tmp_path / "archive.db"
+    image = (FEATURES / "media/data/attachment/forum/202612/02/092652ua1y6aak3yyyiyww.jpg").read_bytes()
+    sha256, size, _ = MediaStore(tmp_path / "archive.db.media").put(image)
+    (tmp_path / "secret.txt").write_text("not for the web")
+    stored_url, other_url = "http://127.0.0.1:8082/data/a.jpg?x=1&y=2", "http://127.0.0.1:8082/data/b.jpg"
+    db = open_archive(db_path)
+    db["sites"].insert({"site": "127.0.0.1:8082"})
+    db["articles"].insert({"site": "127.0.0.1:8082", "tid": 4, "pid": 43, "title": "t",
+                           "content_html": f'<p><img src="{stored_url.replace("&", "&amp;")}"><img src="{other_url}"></p>'})  # fmt: skip
+    save_in_one_transaction(db, [
+        MediaFile(sha256, size, "image/jpeg", stored_url, "2026-12-03T00:00:00+00:00"),
+        PostImageFile("127.0.0.1:8082", 43, stored_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
+        PostImageFile("127.0.0.1:8082", 43, other_url, "missing", "2026-12-03T00:00:00+00:00", message="HTTP 404"),
+        AttachmentFile("127.0.0.1:8082", 2, "stored", "2026-12-03T00:00:00+00:00", sha256, f"{sha256[:2]}/{sha256}"),
+    ])  # fmt: skip
+    db.close()
+    log_path = tmp_path / "datasette.log"
+    command = [sys.executable, "-m", "datasette", "serve", str(db_path), "-m", str(ROOT / "metadata.yml"),
+               "--plugins-dir", str(ROOT / "plugins"), "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = wait_for_datasette(server, log_path)
+        local = f"/-/media/{sha256[:2]}/{sha256}"
+        with urllib.request.urlopen(base + local) as answer:
+            assert answer.read() == image and answer.headers["Content-Type"] == "image/jpeg"
+        article = get(base + "/archive/articles/127.0.0.1:8082,4")
+        assert f'<img src="{local}">' in article and f'<img src="{other_url}">' in article
+        assert f'<a href="{local}">' in get(base + "/archive/attachments")
+        for attempt in ("/-/media/../secret.txt", "/-/media/%2e%2e/secret.txt", f"/-/media/{sha256[:2]}/..%2F..%2Fsecret.txt",
+                        "/-/media/00/" + "0" * 64, f"/-/media/{sha256[2:4]}/{sha256}"):  # fmt: skip
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + attempt)
+            assert refused.value.code == 404, attempt
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
