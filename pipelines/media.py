@@ -104,6 +104,8 @@ class ArchiveMedia(MediaPipeline):
 
     def open_spider(self, spider=None) -> None:
         super().open_spider()
+        if not hasattr(self.crawler, "archive_store"):  # set by ArchivePipeline, which opens first
+            raise RuntimeError("the media store needs pipelines.archive.ArchivePipeline before it in ITEM_PIPELINES")
         if left := self.store.clean_parts():
             logger.info("media: removed %d half-written files an interrupted run left", left)
         self.resume = self._read_archive()
