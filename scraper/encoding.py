@@ -8,6 +8,7 @@ and say so in the result instead of silently producing mojibake.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from w3lib.encoding import (
@@ -82,6 +83,22 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
         return Decoded(text, guess, declared)
     fallback = declared or "gb18030"
     return Decoded(body.decode(fallback, errors="replace"), fallback, declared)
+
+
+_XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
+
+
+def decode_ajax(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode an ajax answer (inajax=1). Discuz sends its XML in the site's charset and names
+    it only in the XML declaration (``<?xml version="1.0" encoding="gbk"?>``), which an HTML
+    decoder does not read; an answer without one (an HTML error page) decodes as a page."""
+    match = _XML_ENCODING.match(body[:200])
+    if match:
+        name = match[1].decode("ascii")
+        charset = resolve_encoding(name) or name.lower()
+        if (text := _nearly(body, charset)) is not None:
+            return Decoded(text, charset, charset)
+    return decode_html(body, content_type)
 
 
 def _detect(body: bytes) -> str | None:

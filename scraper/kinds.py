@@ -17,6 +17,14 @@ class PageKind(StrEnum):
     API_THREAD = "api_thread"
     API_FORUM = "api_forum"
     API_INDEX = "api_index"
+    # What else a thread page leads to (scraper.post_extras), the portal (scraper.portal) and
+    # members' profile pages (scraper.user_pages).
+    COMMENTMORE = "commentmore"  # forum.php?mod=misc&action=commentmore&inajax=1: a post's 点评, page N
+    VIEWRATINGS = "viewratings"  # forum.php?mod=misc&action=viewratings: every rating of a post
+    PORTAL_LIST = "portal_list"  # portal.php, or a category list (mod=list&catid=N)
+    PORTAL_ARTICLE = "portal_article"  # one page of an article (mod=view&aid=N)
+    PORTAL_COMMENTS = "portal_comments"  # an article's comment list (mod=comment&id=N&idtype=aid)
+    PROFILE = "profile"  # home.php?mod=space&uid=N&do=profile
     # What a page was instead (scraper.problems.PageProblem).
     MISSING = "missing"  # a deleted thread or forum
     LOGIN = "login"  # members only, no permission, a password
@@ -29,6 +37,9 @@ class PageKind(StrEnum):
     UNKNOWN = "unknown"  # no thread or forum id to file it under
     NO_POSTS = "no_posts"  # a thread page of a template the parser does not know
     NO_LISTING = "no_listing"  # the same for a forum list or the index
+    NO_ARTICLE = "no_article"  # the same for a portal article
+    NO_COMMENTS = "no_comments"  # the same for a portal comment list
+    NO_PROFILE = "no_profile"  # a profile page that shows no profile facts
     # What the crawl itself records.
     PARSE_ERROR = "parse_error"  # the parser crashed (a bug): the page is kept for a re-parse
     NETWORK = "network"  # no response at all
@@ -43,7 +54,8 @@ class PageKind(StrEnum):
 
     @property
     def fills(self) -> str:
-        """The FetchedPage field a page asked as this kind fills: thread, forum or index."""
+        """The FetchedPage field a page asked as this kind fills: thread, forum, index,
+        comment_page, ratings_page, portal_list, portal_article, portal_comments or user_profile."""
         return _FILLS[self]
 
 
@@ -54,4 +66,10 @@ _FILLS = {
     PageKind.API_FORUM: "forum",
     PageKind.INDEX: "index",
     PageKind.API_INDEX: "index",
+    PageKind.COMMENTMORE: "comment_page",
+    PageKind.VIEWRATINGS: "ratings_page",
+    PageKind.PORTAL_LIST: "portal_list",
+    PageKind.PORTAL_ARTICLE: "portal_article",
+    PageKind.PORTAL_COMMENTS: "portal_comments",
+    PageKind.PROFILE: "user_profile",
 }

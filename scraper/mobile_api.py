@@ -34,6 +34,7 @@ from scraper.api_answer import (
     values_of,
     zone_of,
 )
+from scraper.api_extras import parse_api_thread_extras
 from scraper.content import extract_message, fragment_root
 from scraper.kinds import PageKind
 from scraper.models import ForumLink, ForumPage, IndexPage, Post, ThreadPage, ThreadRow
@@ -95,6 +96,7 @@ def parse_api_thread(
         generator=None,  # module=check says "X3.2" whatever the version: no generator to trust
         posts=[_post(item, base, tz) for item in items],
         page_urls=_page_urls(url, page, page_count),
+        extras=parse_api_thread_extras(body, url, utc_offset=utc_offset, fetched_at=fetched_at),
     )
 
 

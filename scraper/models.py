@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scraper.extras_models import (
+    CommentPage,
+    PortalArticlePage,
+    PortalCommentPage,
+    PortalListPage,
+    RatingsPage,
+    ThreadExtras,
+    UserProfile,
+)
+
 
 @dataclass
 class Post:
@@ -56,6 +66,8 @@ class ThreadPage:
     # The page ended before </html>: what was kept of it (only the posts whole before the cut;
     # a page that lost posts is no full page to learn posts per page from).
     cut_short: str | None = None
+    # What the page shows besides the posts: 点评, ratings, a poll, tags, type, attachments.
+    extras: ThreadExtras | None = None
 
     @property
     def article(self) -> Post | None:
@@ -146,6 +158,13 @@ class FetchedPage:
     thread: ThreadPage | None = None
     forum: ForumPage | None = None
     index: IndexPage | None = None
+    # The other kinds' pages (scraper.kinds.PageKind.fills says which kind fills which).
+    comment_page: CommentPage | None = None
+    ratings_page: RatingsPage | None = None
+    portal_list: PortalListPage | None = None
+    portal_article: PortalArticlePage | None = None
+    portal_comments: PortalCommentPage | None = None
+    user_profile: UserProfile | None = None
 
 
 @dataclass
@@ -164,6 +183,19 @@ class ThreadSynced:
     synced_at: str
     complete: bool = False
     pids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CommentsRead:
+    """Every 点评 of one post was read without a problem: the thread page's block and each of
+    its commentmore pages. ``keys`` (PostComment.key) is then every 点评 the site still shows
+    on the post: the others have disappeared. A read that met a problem sends none."""
+
+    site: str
+    tid: int
+    pid: int
+    keys: list[str]
+    read_at: str  # ISO 8601, UTC: when the read began
 
 
 @dataclass

@@ -25,14 +25,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from lxml import etree
 
 from scraper.dates import DEFAULT_UTC_OFFSET, footer_offset, page_time
-from scraper.encoding import decode_html
+from scraper.encoding import decode_ajax
 from scraper.extras_models import CommentPage, PostComment, Rating, RatingsPage
 from scraper.html_page import open_page
 from scraper.problems import PageProblem, discuz_message, problem_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of
 from scraper.xpath import compiled, first_int, has_class, squash, words_of
 
-_XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
 _CDATA = re.compile(r"<!\[CDATA\[(.*)\]\]>", re.S)
 _XML_ROOT = re.compile(r"^\s*(?:<\?xml[^>]*\?>)?\s*<root>", re.S)
 _SCORE = re.compile(r"([+-])\s*(\d+)")
@@ -289,18 +288,8 @@ def parse_viewratings(body: bytes | str, url: str, *, content_type: str | None =
 
 
 def ajax_text(body: bytes | str, content_type: str | None = None) -> str:
-    """An answer's text. Discuz sends its ajax XML in the site's charset and names it only in
-    the XML declaration (``<?xml version="1.0" encoding="gbk"?>``), which an HTML decoder
-    does not read."""
-    if isinstance(body, str):
-        return body
-    match = _XML_ENCODING.match(body[:200])
-    if match:
-        try:
-            return body.decode(match[1].decode("ascii"), "replace")
-        except LookupError:  # a charset Python does not know: the HTML decoder guesses
-            pass
-    return decode_html(body, content_type).text
+    """An answer's text (scraper.encoding.decode_ajax: its charset is in its XML declaration)."""
+    return body if isinstance(body, str) else decode_ajax(body, content_type).text
 
 
 def ajax_html(text: str) -> str:

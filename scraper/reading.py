@@ -8,16 +8,19 @@ from __future__ import annotations
 import traceback
 from datetime import datetime
 
-from scraper.encoding import decode_html
+from scraper.encoding import decode_ajax, decode_html
 from scraper.kinds import PageKind
 from scraper.forum_index import parse_index_html
 from scraper.listing import parse_forum_html
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.listing_profiles import ListingProfile
 from scraper.models import FetchedPage
+from scraper.portal import parse_article_page, parse_comment_list, parse_portal_list
+from scraper.post_extras import parse_commentmore, parse_viewratings
 from scraper.problems import PageProblem
 from scraper.profiles import Profile
 from scraper.thread import parse_thread_html
+from scraper.user_pages import parse_profile
 
 # What was asked for -> its parser; the mobile API's answers fill the same dataclasses.
 PARSERS = {
@@ -27,7 +30,15 @@ PARSERS = {
     PageKind.API_THREAD: parse_api_thread,
     PageKind.API_FORUM: parse_api_forum,
     PageKind.API_INDEX: parse_api_index,
+    PageKind.COMMENTMORE: parse_commentmore,
+    PageKind.VIEWRATINGS: parse_viewratings,
+    PageKind.PORTAL_LIST: parse_portal_list,
+    PageKind.PORTAL_ARTICLE: parse_article_page,
+    PageKind.PORTAL_COMMENTS: parse_comment_list,
+    PageKind.PROFILE: parse_profile,
 }
+# Asked with inajax=1: an XML answer whose charset only its declaration names.
+AJAX = {PageKind.COMMENTMORE, PageKind.VIEWRATINGS}
 
 
 def fill_fetched_page(
@@ -38,8 +49,9 @@ def fill_fetched_page(
     posts_per_page: int | None = None,
     profiles: tuple[Profile | ListingProfile, ...] = (),
 ) -> Exception | None:
-    """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum
-    or index, by ``fetched.asked_as``), or ``kind`` and ``error`` saying what it is instead.
+    """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum,
+    index, comment_page …: PageKind.fills of ``fetched.asked_as``), or ``kind`` and ``error``
+    saying what it is instead.
 
     ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages and
     forum lists.
@@ -47,12 +59,12 @@ def fill_fetched_page(
     caller to log; one bad page never costs more than itself.
     """
     try:
-        decoded = decode_html(body, fetched.content_type)
+        asked = PageKind(fetched.asked_as)
+        decoded = (decode_ajax if asked in AJAX else decode_html)(body, fetched.content_type)
         fetched.charset = decoded.charset
         if decoded.mismatch:
             fetched.declared_charset = decoded.declared
-        parse = PARSERS[fetched.asked_as]
-        asked = PageKind(fetched.asked_as)
+        parse = PARSERS[asked]
         extra = {"posts_per_page": posts_per_page} if asked.fills == "thread" else {}
         if asked in (PageKind.THREAD, PageKind.FORUM):  # the API's answers have no markup to select
             extra["profiles"] = profiles

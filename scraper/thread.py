@@ -26,6 +26,7 @@ from scraper.navigation import breadcrumb_forum
 from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
+from scraper.thread_extras import thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
@@ -141,6 +142,7 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at),  # the same tree: parsed once
     )
 
 
