@@ -1,4 +1,5 @@
-"""Export articles, comments or the posts view to CSV, JSON lines or Parquet, streaming.
+"""Export articles, comments, the posts view or what else the archive keeps (点评, ratings,
+polls, tags, attachments, portal articles and comments) to CSV, JSON lines or Parquet, streaming.
 
 What this adds to ``sqlite-utils ... --csv/--nl`` and datasette's CSV links: a byte order mark
 so Excel reads Chinese CSV right, Parquet, and filters by site, forum and date range without
@@ -31,7 +32,21 @@ SOURCES = {
     "articles": "site, tid",
     "comments": "site, tid, floor, pid",
     "posts": "site, tid, floor, pid",
+    "post_comments": "site, tid, pid, posted_at, key",
+    "ratings": "site, tid, pid, rated_at, rater_key, credit",
+    "polls": "site, tid",
+    "poll_options": "site, tid, option_no",
+    "thread_tags": "site, tid, tag",
+    "attachments": "site, tid, pid, aid",
+    "portal_articles": "site, aid",
+    "portal_comments": "site, aid, posted_at, cid",
 }
+# The date --since/--until compare, where it is not posted_at: a rating's time, an
+# attachment's upload; a poll's or a tag's thread's first post (None: the thread's).
+DATE_COLUMNS = {"ratings": "rated_at", "attachments": "uploaded_at", "polls": None, "poll_options": None,
+                "thread_tags": None}
+# What has no thread, so no forum: the portal's articles and comments.
+WITHOUT_FORUM = {"portal_articles", "portal_comments"}
 FORMATS = ("csv", "jsonl", "parquet")
 BATCH_SIZE = 10_000
 # --since/--until: a year, a month or a day, compared with posted_at in the forum's own time
@@ -70,6 +85,8 @@ def select_sql(source: str, filters: Filters) -> tuple[str, dict[str, Any]]:
 
     if filters.sites:
         where.append(f"t.site IN ({placeholders('site', filters.sites)})")
+    if filters.forums and source in WITHOUT_FORUM:
+        raise ValueError(f"{source} belong to no forum: leave out the forum filter")
     if filters.forums:
         forums = placeholders("forum", filters.forums)
         # comments and posts carry no forum: their thread's article does
@@ -77,11 +94,13 @@ def select_sql(source: str, filters: Filters) -> tuple[str, dict[str, Any]]:
             "EXISTS (SELECT 1 FROM articles AS a WHERE a.site = t.site AND a.tid = t.tid"
             f" AND (a.fid IN ({forums}) OR a.forum_name IN ({forums})))"
         )
+    date = DATE_COLUMNS.get(source, "posted_at")
+    date = f"t.{date}" if date else "(SELECT a.posted_at FROM articles AS a WHERE a.site = t.site AND a.tid = t.tid)"
     if filters.since:
-        where.append("substr(t.posted_at, 1, :since_length) >= :since")
+        where.append(f"substr({date}, 1, :since_length) >= :since")
         params |= {"since": filters.since, "since_length": len(filters.since)}
     if filters.until:
-        where.append("substr(t.posted_at, 1, :until_length) <= :until")
+        where.append(f"substr({date}, 1, :until_length) <= :until")
         params |= {"until": filters.until, "until_length": len(filters.until)}
     sql = f"SELECT * FROM [{source}] AS t"
     if where:

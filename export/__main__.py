@@ -1,4 +1,5 @@
-"""python -m export: the archive's articles, comments or posts to CSV, JSON lines or Parquet."""
+"""python -m export: the archive's tables (articles, comments, posts, post_comments, ratings …) to
+CSV, JSON lines or Parquet."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from export import BATCH_SIZE, FORMATS, SOURCES, Filters, export
+from export import BATCH_SIZE, FORMATS, SOURCES, WITHOUT_FORUM, Filters, export
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 EXAMPLES = """\
@@ -17,10 +18,14 @@ examples:
   python -m export posts -o posts.parquet --site bbs.example.com
   python -m export articles --forum 2 --forum 职场交流 --since 2023 --until 2024-06 -o a.jsonl
   python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
+  python -m export post_comments --forum 2 -o dianping.csv --bom
+  python -m export portal_articles --since 2024 -o portal.jsonl
 
 Columns are those of the table or view, in archive order (by site, thread, floor).
 --since/--until take YYYY, YYYY-MM or YYYY-MM-DD, both inclusive, against posted_at in the
-forum's own time; rows without posted_at are left out when either is given.
+forum's own time (ratings: rated_at; attachments: uploaded_at; polls, poll_options and
+thread_tags: their thread's first post); rows without that time are left out when either is
+given. portal_articles and portal_comments belong to no forum: --forum is refused for them.
 For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
 """
 
@@ -28,8 +33,9 @@ For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="python -m export",
-        description="Export the archive's articles, comments or posts (the view of both) to CSV, "
-        "JSON lines or Parquet, streaming, with filters by site, forum and date.",
+        description="Export the archive's articles, comments, posts (the view of both), 点评 "
+        "(post_comments), ratings, polls, poll_options, thread_tags, attachments, portal_articles "
+        "or portal_comments to CSV, JSON lines or Parquet, streaming, with filters by site, forum and date.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -64,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         parse.error(str(error))
     if not Path(args.db).is_file():
         parse.error(f"no archive at {args.db}")
+    if args.forum and args.source in WITHOUT_FORUM:
+        parse.error(f"--forum: {args.source} belong to no forum")
     try:
         with _output(args.output, fmt, args.bom) as out:
             count = export(args.db, args.source, fmt, out, filters, batch_size=args.batch_size)

@@ -5,7 +5,7 @@ again: every kept page is replayed in the order it was fetched, through the same
 code as the crawl (scraper.reading) and the same storage code (pipelines.store), into a new
 archive. Pages are read by a pool of processes, one per core, in order (imap), while this
 process writes them. What no single page holds — the runs (crawls), what each thread was last synced
-as, and which posts a full read found gone — is copied from the source, so a scheduled
+as, and which posts and 点评 a full read found gone — is copied from the source, so a scheduled
 re-crawl goes on from the rebuilt archive.
 
 Example:
@@ -43,6 +43,7 @@ CARRIED_OVER = (
     ("articles", ("site", "tid"), ("synced_replies", "synced_last_post_at", "synced_at")),
     ("forums", ("site", "fid"), ("walk_started_at", "walk_finished_at")),
     ("comments", ("site", "pid"), ("gone_since",)),
+    ("post_comments", ("site", "key"), ("gone_since",)),  # a read of every 点评 of a post (CommentsRead)
 )
 
 

@@ -46,7 +46,10 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         ("site", "fid"),
     ),
     "users": (
-        {"site": str, "uid": int, "username": str, "first_seen_at": str},
+        {"site": str, "uid": int, "username": str, "first_seen_at": str}
+        # from the profile page (home.php?mod=space&uid=N&do=profile), when the crawl asks for it
+        | {"user_group": str, "registered_at": str, "last_visit_at": str, "posts": int, "threads": int}
+        | {"credits": int, "extcredits": str, "profile_status": str},  # extcredits: JSON object
         ("site", "uid"),
     ),
     "articles": (
@@ -57,7 +60,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         | {"last_post_at": str, "last_poster": str, "sticky": int, "digest": int}
         # what the archive holds complete: an unchanged listing row against these costs nothing
         | {"synced_replies": int, "synced_last_post_at": str, "synced_at": str}
-        | {"gone_since": str, "first_seen_at": str, "last_crawled_at": str},
+        | {"gone_since": str, "first_seen_at": str, "last_crawled_at": str}
+        | {"type_id": int, "type_name": str, "special": str},  # the 分类; poll, trade, reward …
         ("site", "tid"),
     ),
     "comments": (
@@ -96,6 +100,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "error": str,
             "tid": int,
             "page": int,
+            "asked_as": str,  # what the page was asked as (a PageKind), whatever it turned out to be
         },
         "url",
     ),
@@ -115,6 +120,57 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "body": bytes,
         },
         ("url", "sha256"),
+    ),
+    # What a thread shows besides its posts (pipelines.store_extras). Rows a complete read no
+    # longer shows get gone_since; nothing is deleted.
+    "post_comments": (
+        {"site": str, "key": str, "id": str, "pid": int, "tid": int, "author": str, "author_uid": int}
+        | {"posted_at": str, "content_text": str, "gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "key"),
+    ),
+    "ratings": (
+        {"site": str, "pid": int, "rater_key": str, "credit": str, "tid": int, "rater": str, "rater_uid": int}
+        | {"score": int, "reason": str, "rated_at": str, "gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "pid", "rater_key", "credit"),
+    ),
+    "polls": (
+        {"site": str, "tid": int, "multiple": int, "max_choices": int, "voters": int, "expires_at": str}
+        | {"ended": int, "results_visible": int, "first_seen_at": str, "last_seen_at": str},
+        ("site", "tid"),
+    ),
+    "poll_options": (
+        {"site": str, "tid": int, "option_no": int, "text": str, "votes": int}
+        | {"gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "tid", "option_no"),
+    ),
+    "thread_tags": (
+        {"site": str, "tid": int, "tag": str, "gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "tid", "tag"),
+    ),
+    "attachments": (
+        {"site": str, "aid": int, "pid": int, "tid": int, "filename": str, "size": int, "size_shown": str}
+        | {"downloads": int, "is_image": int, "price": int, "price_credit": str, "denied": str, "url": str}
+        | {"image_url": str, "uploaded_at": str}
+        | {"sha256": str, "stored_path": str, "file_fetched_at": str}  # the file itself, once downloaded
+        | {"gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "aid"),
+    ),
+    "portal_articles": (
+        {"site": str, "aid": int, "title": str, "author": str, "author_uid": int, "publisher": str}
+        | {"posted_at": str, "category": str, "summary": str, "content_text": str, "content_html": str}
+        | {"views": int, "comments": int, "page_count": int, "first_seen_at": str, "last_seen_at": str},
+        ("site", "aid"),
+    ),
+    # Each page of a portal article as read: portal_articles' text is these joined in page order.
+    "portal_article_pages": (
+        {"site": str, "aid": int, "page": int, "content_text": str, "content_html": str}
+        | {"first_seen_at": str, "last_seen_at": str},
+        ("site", "aid", "page"),
+    ),
+    "portal_comments": (
+        {"site": str, "cid": int, "aid": int, "author": str, "author_uid": int, "posted_at": str}
+        | {"content_text": str, "gone_since": str, "first_seen_at": str, "last_seen_at": str},
+        ("site", "cid"),
     ),
     # One row per run: what it was asked, what it cost, how it ended.
     "crawls": (
@@ -143,6 +199,11 @@ INDEXES = {
     "comments": [["site", "tid", "floor"], ["site", "author_uid"]],
     "pages": [["site", "tid"]],
     "raw_pages": [["fetched_at"]],
+    "post_comments": [["site", "pid"], ["site", "tid"]],
+    "ratings": [["site", "tid"]],
+    "attachments": [["site", "tid"], ["site", "pid"]],
+    "thread_tags": [["tag"]],
+    "portal_comments": [["site", "aid"]],
 }
 
 POSTS_VIEW = """

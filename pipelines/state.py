@@ -107,6 +107,27 @@ class ArchiveState:
         row = self.db.execute("SELECT posts_per_page FROM sites WHERE site = ?", [site]).fetchone()
         return row[0] if row else None
 
+    def pages_to_retry(self, site: str, asked_as: tuple[str, ...]) -> list[str]:
+        """The URLs asked as one of ``asked_as`` (commentmore, viewratings, profile …) whose
+        last fetch failed, in URL order: the next run asks them again. A profile that guests
+        may not see is not among them: it is recorded on its user (users.profile_status)."""
+        if self.db is None or not asked_as or "asked_as" not in self.db["pages"].columns_dict:
+            return []  # an archive of an earlier version recorded no such pages
+        marks = ", ".join("?" for _ in asked_as)
+        return [url for (url,) in self.db.execute(
+            f"SELECT url FROM pages WHERE site = ? AND asked_as IN ({marks}) AND error IS NOT NULL"
+            f" AND NOT (asked_as = '{PageKind.PROFILE}' AND kind IN ('{PageKind.LOGIN}', '{PageKind.MISSING}'))"
+            " ORDER BY url", [site, *asked_as],
+        )]
+
+    def users_without_profile(self, site: str) -> list[int]:
+        """The members whose profile page no run has read or recorded as closed to guests."""
+        if self.db is None or "profile_status" not in self.db["users"].columns_dict:
+            return []
+        return [uid for (uid,) in self.db.execute(
+            "SELECT uid FROM users WHERE site = ? AND profile_status IS NULL ORDER BY uid", [site]
+        )]
+
     def _threads(self, where: str, params: list, order: str = "a.tid", limit: int | None = None) -> list[StoredThread]:
         if self.db is None:
             return []

@@ -32,8 +32,27 @@ from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
 from pipelines.sql import Written, dicts, get, insert, is_stored, put, update, upsert, without_none
+from pipelines.store_extras import (
+    save_comment_page,
+    save_comments_read,
+    save_portal_article_page,
+    save_portal_comment_page,
+    save_profile,
+    save_ratings_page,
+    save_thread_extras,
+    thread_columns,
+)
 from scraper.kinds import PageKind
-from scraper.models import FetchedPage, ForumLink, ForumPage, ForumWalked, Post, ThreadPage, ThreadSynced
+from scraper.models import (
+    CommentsRead,
+    FetchedPage,
+    ForumLink,
+    ForumPage,
+    ForumWalked,
+    Post,
+    ThreadPage,
+    ThreadSynced,
+)
 from scraper.urls import desktop_thread_url
 
 logger = logging.getLogger(__name__)
@@ -57,7 +76,7 @@ def open_archive(target: str | Path | Database, busy_timeout: float = BUSY_TIMEO
 
 
 # What the archive stores: the spider's other items pass through the pipeline untouched.
-ITEMS = (FetchedPage, ThreadSynced, ForumWalked)
+ITEMS = (FetchedPage, ThreadSynced, ForumWalked, CommentsRead)
 
 
 def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
@@ -73,6 +92,8 @@ def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ForumWalked):
                 stamp = _utc(item.finished_at)
                 put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": stamp}, stamp, written=written)
+            elif isinstance(item, CommentsRead):
+                save_comments_read(db, item, _utc(item.read_at))
     return counts
 
 
@@ -122,7 +143,8 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
     thread = page.thread
     generator = (thread and thread.generator) or (page.index and page.index.generator)
     put(db, "sites", without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp, written=written)
-    tid = thread.tid if thread else page.tid
+    asked_about = thread or page.comment_page or page.ratings_page  # a commentmore page is filed under its thread
+    tid = asked_about.tid if asked_about else page.tid
     # The row tells what the latest fetch gave: a later success clears an earlier error.
     upsert(
         db,
@@ -140,6 +162,7 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
             "error": page.error,
             "tid": tid,
             "page": thread.page if thread else None,
+            "asked_as": page.asked_as or None,
         },
     )
     counts["archive/pages"] += 1
@@ -155,6 +178,8 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
         )
     if thread:
         _save_thread(db, thread, stamp, counts, written)
+        save_thread_extras(db, page, stamp, counts)
+    _save_other_pages(db, page, stamp, counts)
     if page.forum:
         _save_forum_page(db, page.forum, stamp, counts, written)
     if page.index:
@@ -162,6 +187,19 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
             if not link.is_category:
                 _save_forum_link(db, page.site, link, stamp, written)
 
+
+def _save_other_pages(db: Database, page: FetchedPage, stamp: str, counts: Counter[str]) -> None:
+    """What a page asked as one of the other kinds holds (pipelines.store_extras)."""
+    if page.comment_page:
+        save_comment_page(db, page.comment_page, stamp, counts)
+    if page.ratings_page:
+        save_ratings_page(db, page.ratings_page, stamp, counts)
+    if page.portal_article:
+        save_portal_article_page(db, page.portal_article, stamp, counts)
+    if page.portal_comments:
+        save_portal_comment_page(db, page.portal_comments, stamp, counts)
+    if page.asked_as == PageKind.PROFILE:
+        save_profile(db, page, stamp, counts)
 
 
 def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[str], written: Written) -> None:
@@ -188,7 +226,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
             "replies": thread.replies,
             "page_count": _page_count(thread, stored.get("page_count")),
         }
-    )
+    ) | thread_columns(thread)
     row["last_crawled_at"] = stamp
     row["gone_since"] = None  # it answered
     if article or not stored.get("url"):
