@@ -49,8 +49,8 @@ class Page:
 
 
 class Snapshot:
-    """One snapshot directory (v1/, v2/), indexed by its URLS.tsv; files it lacks are
-    ``fallback``'s (a directory of the same snapshot's earlier version)."""
+    """One snapshot directory (v1/, v2/), indexed by its URLS.tsv; the files it lacks are
+    ``fallback``'s (directories holding the same snapshot's other files)."""
 
     def __init__(self, directory, fallback=None):
         self.directory = Path(directory)
@@ -63,8 +63,13 @@ class Snapshot:
         self.pages.setdefault("robots.txt", Page(200, "text/plain", "", self._file("robots.txt", fallback)))
 
     def _file(self, name, fallback):
-        path = self.directory / name
-        return Path(fallback) / name if fallback is not None and not path.exists() else path
+        """The file in this directory, else in the first of ``fallback`` (a directory or a
+        list of them, searched in order) that has it."""
+        folders = [fallback] if isinstance(fallback, (str, Path)) else list(fallback or ())
+        for folder in (self.directory, *map(Path, folders)):
+            if (folder / name).exists():
+                return folder / name
+        return self.directory / name
 
     def find(self, target):
         """The Page for a request target, or None.

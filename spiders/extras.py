@@ -93,21 +93,25 @@ class ExtrasRouting:
                 if request := self._profile_request(thread.url, site, uid):
                     yield request
 
-    async def parse_commentmore(self, response: Response, tid: int, pid: int, page: int, read_at: str):
+    async def parse_commentmore(self, response: Response, tid: int, pid: int, page: int, read_at: str | None):
+        """One page of a post's 点评. Read from its thread page on, the last page says the read
+        is complete; a page asked again alone (a retry: ``read_at`` None) only adds what it shows."""
         fetched, comments = await self._read(response, PageKind.COMMENTMORE, tid=tid)
         yield fetched
         key = (fetched.site, pid)
-        keys = self._comment_reads.get(key)
-        if comments is None or keys is None:  # a problem: no word that the post's 点评 are complete
+        keys = self._comment_reads.get(key) if read_at else None
+        if comments is None:  # a problem: no word that the post's 点评 are complete
             self._comment_reads.pop(key, None)
             return
-        keys.extend(comment.key for comment in comments.comments)
+        if keys is not None:
+            keys.extend(comment.key for comment in comments.comments)
         if comments.next_url and comments.page < (comments.page_count or comments.page + 1):
             if request := self._commentmore_request(comments.next_url, fetched.site, tid, pid, comments.page + 1, read_at):
                 yield request
                 return
-        del self._comment_reads[key]
-        yield CommentsRead(site=fetched.site, tid=tid, pid=pid, keys=keys, read_at=read_at)
+        if keys is not None:
+            del self._comment_reads[key]
+            yield CommentsRead(site=fetched.site, tid=tid, pid=pid, keys=keys, read_at=read_at)
 
     async def parse_viewratings(self, response: Response, tid: int):
         fetched, _ = await self._read(response, PageKind.VIEWRATINGS, tid=tid)
@@ -168,7 +172,7 @@ class ExtrasRouting:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _commentmore_request(self, url: str, site: str, tid: int, pid: int, page: int, read_at: str):
+    def _commentmore_request(self, url: str, site: str, tid: int, pid: int, page: int, read_at: str | None):
         return self._request(
             url, (PageKind.COMMENTMORE, site, pid, page), self.parse_commentmore,
             meta_kind=PageKind.COMMENTMORE, tid=tid, pid=pid, page=page, read_at=read_at,
@@ -195,8 +199,7 @@ class ExtrasRouting:
         kind, tid, pid = _retried_kind(url)
         if kind == PageKind.COMMENTMORE and tid and pid:
             # read alone, it adds the 点评 it shows; only a whole read from the thread says what vanished
-            return self._request(url, (kind, site, pid, "retry"), self.parse_commentmore_alone,
-                                 meta_kind=kind, tid=tid)
+            return self._commentmore_request(url, site, tid, pid, _page_of(url), None)
         if kind == PageKind.VIEWRATINGS and tid and pid:
             return self._request(url, (kind, site, pid), self.parse_viewratings, meta_kind=kind, tid=tid)
         if kind == PageKind.PORTAL_COMMENTS:
@@ -204,10 +207,6 @@ class ExtrasRouting:
         if kind == PageKind.PROFILE:
             return self._request(url, (kind, site, url), self.parse_profile, meta_kind=kind)
         return None
-
-    async def parse_commentmore_alone(self, response: Response, tid: int):
-        fetched, _ = await self._read(response, PageKind.COMMENTMORE, tid=tid)
-        yield fetched
 
 
 def _page_of(url: str) -> int:
