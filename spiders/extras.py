@@ -126,7 +126,7 @@ class ExtrasRouting:
     async def parse_portal_list(self, response: Response, probe: bool = False):
         fetched, listing = await self._read(response, PageKind.PORTAL_LIST)
         yield fetched
-        if listing is None:
+        if listing is None or fetched.error:  # a forum without the portal answers 404 or a message
             return
         site = listing.site
         if probe:  # the portal answers: its first category is where a DIY index leads nowhere
