@@ -9,7 +9,9 @@ port, so tests never collide).
 Any snapshot directory with a URLS.tsv (url, file, status, content_type, location) serves:
 a directory holding only the files that changed since another snapshot names that one as
 its ``fallback`` for the rest. ``charset`` serves the UTF-8 pages re-encoded (e.g. gbk), as a
-forum installed in that charset sends them.
+forum installed in that charset sends them; ``dynamic`` serves a forum saved with URL rewriting
+on as one with it off: its links in dynamic form (forum.php?mod=viewthread&tid=…), and those
+answered from the rewritten pages.
 """
 
 import csv
@@ -120,9 +122,10 @@ class SampleForum:
     received (e.g. "/thread-1-2-1.html"), so tests can count fetches.
     """
 
-    def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None):
+    def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False):
         self.saved_at = saved_at
         self.charset = charset
+        self.dynamic = dynamic
         self._snapshot = Snapshot(snapshot_dir(version), fallback)
         self._lock = threading.Lock()
         self._requests = []
@@ -167,11 +170,13 @@ class SampleForum:
 
     def respond(self, target):
         """(status, headers, body) for a request target such as "/forum.php?mod=viewthread&tid=1"."""
-        page = self._snapshot.find(target)
+        page = self._snapshot.find(_rewritten(target) if self.dynamic else target)
         if page is None:
             return 404, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(NOT_FOUND))}, NOT_FOUND
         content_type = page.content_type
         body = self._rebase(page.file.read_bytes(), content_type)
+        if self.dynamic and content_type.startswith("text/"):
+            body = _REWRITTEN_LINK.sub(_dynamic_link, body)
         if self.charset and content_type.startswith("text/") and "charset=utf-8" in content_type.lower():
             body, content_type = _transcode(body, content_type, self.charset)
         headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
@@ -228,3 +233,37 @@ def _transcode(body, content_type, charset):
     body = text.encode(charset, errors="xmlcharrefreplace")
     body = _CHARSET_NAMES.sub(lambda m: m[0][: -len("utf-8")] + charset.encode(), body)
     return body, re.sub("utf-8", charset, content_type, flags=re.IGNORECASE)
+
+
+# Discuz's rewritten URLs (rewrite rules forum_viewthread, forum_forumdisplay, portal_article,
+# home_space) and the dynamic forms they stand for.
+_REWRITTEN_LINK = re.compile(rb"(?<=[\"'/])(thread|forum|article|space)-(uid-)?(\d+)(?:-(\d+))?(?:-\d+)?\.html")
+_DYNAMIC = {
+    b"thread": b"forum.php?mod=viewthread&amp;tid=%s&amp;page=%s",
+    b"forum": b"forum.php?mod=forumdisplay&amp;fid=%s&amp;page=%s",
+    b"article": b"portal.php?mod=view&amp;aid=%s&amp;page=%s",
+}
+_DYNAMIC_TARGET = {  # (script, mod): (the id's parameter, the rewritten form)
+    ("forum.php", "viewthread"): ("tid", "/thread-{}-{}-1.html"),
+    ("forum.php", "forumdisplay"): ("fid", "/forum-{}-{}.html"),
+    ("portal.php", "view"): ("aid", "/article-{}-{}.html"),
+}
+
+
+def _dynamic_link(match):
+    kind, uid, number, page = match[1], match[2], match[3], match[4] or b"1"
+    if kind == b"space" or uid:
+        return b"home.php?mod=space&amp;uid=" + number
+    return _DYNAMIC[kind] % (number, page)
+
+
+def _rewritten(target):
+    """The rewritten page a dynamic request stands for (its other parameters dropped)."""
+    path, _, query = target.lstrip("/").partition("?")
+    params = dict(parse_qsl(query))
+    if (path, params.get("mod")) == ("home.php", "space") and "uid" in params and "do" not in params:
+        return f"/space-uid-{params['uid']}.html"
+    name, form = _DYNAMIC_TARGET.get((path, params.get("mod")), (None, None))
+    if name in params and params.get("action") is None:
+        return form.format(params[name], params.get("page", "1"))
+    return target

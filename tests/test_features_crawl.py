@@ -268,3 +268,36 @@ def test_through_the_mobile_api_the_same_tables_fill_where_the_api_carries_them(
     assert rows(db, "SELECT count(*) FROM ratings") == rows(db, "SELECT count(*) FROM thread_tags") == [(0,)]
     truth_attachments = {(a["aid"], a["pid"], a["filename"]) for a in truth("v1")["attachments"]}
     assert set(rows(db, "SELECT aid, pid, filename FROM attachments")) <= truth_attachments
+
+
+# What the archive holds of each new table, without the site (its port) or read times.
+CONTENT = {
+    "post_comments": "pid, tid, author, author_uid, posted_at, content_text",
+    "ratings": "pid, tid, rater, rater_uid, credit, score, reason, rated_at",
+    "polls": "tid, multiple, max_choices, voters, expires_at, results_visible",
+    "poll_options": "tid, option_no, text, votes",
+    "thread_tags": "tid, tag",
+    "attachments": "aid, pid, tid, filename, size, downloads, is_image, price, denied",
+    "portal_articles": "aid, title, author, author_uid, posted_at, category, summary, content_text, views, comments",
+    "portal_comments": "cid, aid, author, author_uid, posted_at, content_text",
+    "articles": "tid, type_id, type_name, special",
+}
+
+
+def contents(db: Database) -> dict[str, Counter]:
+    return {table: Counter(rows(db, f"SELECT {columns} FROM [{table}]")) for table, columns in CONTENT.items()}
+
+
+@pytest.mark.parametrize(
+    "options", [{"charset": "gbk"}, {"dynamic": True}, {"charset": "gbk", "dynamic": True}], ids=["gbk", "dynamic", "gbk-dynamic"]
+)
+def test_the_same_forum_served_otherwise_archives_the_same(crawls, tmp_path, scrapy_crawl, options):
+    db_path = tmp_path / "other.db"
+    with serve(V1["version"], 0, saved_at=SAVED_AT, fallback=V1["fallback"], **options) as forum:
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", settings=OWNER)
+    db = Database(db_path)
+    assert contents(db) == contents(crawls["v1"][0])
+    if "charset" in options:  # read as GB18030, the superset of GBK
+        assert rows(db, "SELECT DISTINCT charset FROM pages WHERE status = 200") == [("gb18030",)]
+    if "dynamic" in options:
+        assert rows(db, "SELECT count(*) FROM pages WHERE url LIKE '%thread-%' OR url LIKE '%forum-%'") == [(0,)]
