@@ -297,7 +297,23 @@ def test_the_same_forum_served_otherwise_archives_the_same(crawls, tmp_path, scr
         scrapy_crawl(db_path, f"url={forum.base_url}forum.php", settings=OWNER)
     db = Database(db_path)
     assert contents(db) == contents(crawls["v1"][0])
+    assert rows(db, "SELECT count(*) FROM pages WHERE asked_as = 'profile'") == [(0,)]  # not without user_profiles=1
     if "charset" in options:  # read as GB18030, the superset of GBK
         assert rows(db, "SELECT DISTINCT charset FROM pages WHERE status = 200") == [("gb18030",)]
     if "dynamic" in options:
         assert rows(db, "SELECT count(*) FROM pages WHERE url LIKE '%thread-%' OR url LIKE '%forum-%'") == [(0,)]
+
+
+def test_where_robots_txt_forbids_the_comment_and_ratings_pages_they_are_recorded_as_such(tmp_path, scrapy_crawl):
+    """Discuz's stock robots.txt forbids ?mod=misc: obeyed (the default), a post keeps the 点评
+    and raters its page shows, and the pages it could not read say why."""
+    db_path = tmp_path / "archive.db"
+    with serve(V1["version"], 0, saved_at=SAVED_AT, fallback=V1["fallback"]) as forum:
+        scrapy_crawl(db_path, f"url={forum.base_url}thread-6-1-1.html,{forum.base_url}thread-1-1-1.html")
+        assert not [path for path in forum.requests if "mod=misc" in path]
+    db = Database(db_path)
+    assert rows(db, "SELECT asked_as, kind, tid FROM pages WHERE error IS NOT NULL ORDER BY tid") == [
+        ("viewratings", "robots", 1), ("commentmore", "robots", 6)
+    ]
+    assert rows(db, "SELECT count(*) FROM post_comments WHERE pid = 57") == [(5,)]
+    assert rows(db, "SELECT count(DISTINCT rater_uid) FROM ratings WHERE pid = 1") == [(5,)]  # the latest 5 raters
