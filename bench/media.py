@@ -31,16 +31,13 @@ BIG = "/data/attachment/forum/202612/02/092652ua1y6aak3yyyiyww.jpg"
 
 class BigFileForum(SampleForum):
     def __init__(self, body: bytes):
-        super().__init__(str(FIXTURE))
+        super().__init__(str(FIXTURE), saved_at="http://127.0.0.1:8082/")
         self.big = body
 
     def respond(self, target):
         if target == BIG:
             return 200, {"Content-Type": "image/jpeg", "Content-Length": str(len(self.big))}, self.big
         return super().respond(target)
-
-    def _rebase(self, body, content_type):
-        return body.replace(b"http://127.0.0.1:8082/", self.base_url.encode()) if content_type.startswith("text/") else body
 
 
 def crawl(forum: BigFileForum, work: Path, media: bool) -> dict:

@@ -20,25 +20,22 @@ from scraper.media_answers import is_ui_image, refused_answer
 ROOT = Path(__file__).parent.parent
 FEATURES = ROOT / "tests/fixtures/discuz-x-features"
 TRUTH = {a["aid"]: a for a in json.loads((FEATURES / "v1/TRUTH.json").read_text("utf-8"))["attachments"]}
-FEATURES_BASE = b"http://127.0.0.1:8082/"
+FEATURES_BASE = "http://127.0.0.1:8082/"
 
 
 class FeaturesForum(SampleForum):
-    """The media fixture of the features snapshot, whose pages link to http://127.0.0.1:8082/."""
+    """The media fixture of the features snapshot (its pages link to http://127.0.0.1:8082/);
+    ``charset`` and ``dynamic`` serve it as a forum installed in GBK, or without URL rewriting."""
 
-    def __init__(self):
-        super().__init__(str(FEATURES / "media"))
-
-    def _rebase(self, body, content_type):
-        if content_type.startswith("text/"):
-            return body.replace(FEATURES_BASE, self.base_url.encode())
-        return body
+    def __init__(self, **options):
+        super().__init__(str(FEATURES / "media"), saved_at=FEATURES_BASE, **options)
 
 
 def crawl(scrapy_crawl, db_path, forum, *extra, settings=None, tids=(4, 5, 10)):
     """A crawl with the owner's consent to fetch what robots.txt disallows: Discuz's stock
     robots.txt disallows the attachment links (/*?mod=attachment*)."""
-    seeds = ",".join(f"{forum.base_url}thread-{tid}-1-1.html" for tid in tids)
+    form = "forum.php?mod=viewthread&tid={}" if forum.dynamic else "thread-{}-1-1.html"
+    seeds = ",".join(forum.base_url + form.format(tid) for tid in tids)
     scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
 
 
@@ -114,6 +111,18 @@ def test_robots_txt_is_obeyed_for_files_too(tmp_path, scrapy_crawl):
         assert media_requests(forum) == []
     rows = {row["aid"]: row for row in Database(db_path)["attachments"].rows}
     assert rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+
+
+@pytest.mark.parametrize("options", [{"charset": "gbk", "dynamic": True}], ids=["gbk-dynamic"])
+def test_a_forum_in_gbk_with_dynamic_links_gives_the_same_files(tmp_path, scrapy_crawl, options):
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum(**options) as forum:
+        crawl(scrapy_crawl, db_path, forum)
+        assert len(media_requests(forum)) == 6
+    rows = {row["aid"]: (row["file_status"], row["sha256"]) for row in Database(db_path)["attachments"].rows}
+    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("login", None)}
+    images = Database(db_path)["post_images"].rows
+    assert {(row["pid"], row["status"], row["sha256"]) for row in images} == {(43, "stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4)}
 
 
 @pytest.mark.parametrize(
