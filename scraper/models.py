@@ -6,6 +6,8 @@ there is one model and no separate items.py.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scraper.extras_models import (
@@ -209,3 +211,17 @@ class ForumWalked:
     fid: int
     started_at: str
     finished_at: str
+
+
+def kept_headers(headers: Iterable[tuple[bytes, list[bytes]]]) -> str:
+    """A response's headers as FetchedPage.headers keeps them: JSON [[name, value], ...] in
+    the order received. Set-Cookie is left out: with ``-a cookies`` it would carry the user's
+    session into the archive and any WARC made of it."""
+    return json.dumps(
+        [
+            [name.decode("latin-1"), value.decode("latin-1")]
+            for name, values in headers
+            if name.lower() != b"set-cookie"
+            for value in values
+        ]
+    )

@@ -20,7 +20,6 @@ component replaces them before the crawl starts, as the distributed crawl's does
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -33,7 +32,7 @@ from pipelines.reader import page_reader
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
-from scraper.models import FetchedPage, ForumWalked
+from scraper.models import FetchedPage, ForumWalked, kept_headers
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -435,18 +434,6 @@ def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None
         tid=tid,
         asked_as=asked_as,
         content_type=content_type.decode("latin-1") if content_type else None,
-        headers=_header_pairs(response),
+        headers=kept_headers(response.headers.items()),
     )
 
-
-def _header_pairs(response: Response) -> str:
-    """The response's headers for raw_pages, as JSON pairs; Set-Cookie is left out: with
-    ``-a cookies`` it would carry the user's session into the archive and any WARC of it."""
-    return json.dumps(
-        [
-            [name.decode("latin-1"), value.decode("latin-1")]
-            for name, values in response.headers.items()
-            if name.lower() != b"set-cookie"
-            for value in values
-        ]
-    )
