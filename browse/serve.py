@@ -21,9 +21,10 @@ def datasette_command(database: Path, *arguments: str, port: int = 0) -> tuple[l
     command = [sys.executable, "-m", "datasette", "serve", str(database), *arguments, "--host", "127.0.0.1", "--port", str(port)]
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
-    if not any(point.value == "browse.plugin" for point in entry_points(group="datasette")):
+    if not {"browse.plugin", "browse.media"} <= {point.value for point in entry_points(group="datasette")}:
         plugins = database.parent / "plugins"
         plugins.mkdir(exist_ok=True)
         (plugins / "discuz_archive.py").write_text("from browse.plugin import *  # noqa: F403\n")
+        (plugins / "discuz_archive_media.py").write_text("from browse.media import *  # noqa: F403\n")
         command += ["--plugins-dir", str(plugins)]
     return command, environment

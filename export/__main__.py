@@ -18,6 +18,7 @@ examples:
   python -m export posts -o posts.parquet --site bbs.example.com
   python -m export articles --forum 2 --forum 职场交流 --since 2023 --until 2024-06 -o a.jsonl
   python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
+  python -m export warc -o forum.warc.gz                   # the kept raw pages and media as WARC 1.1
   python -m export post_comments --forum 2 -o dianping.csv --bom
   python -m export portal_articles --since 2024 -o portal.jsonl
 
@@ -59,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["warc"]:
+        return warc_main(argv[1:])
     parse = parser()
     args = parse.parse_args(argv)
     fmt = args.format or SUFFIXES.get(Path(args.output).suffix.lower(), "csv")
@@ -79,6 +83,28 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     print(f"{count} rows", file=sys.stderr)
+    return 0
+
+
+def warc_main(argv: list[str]) -> int:
+    """python -m export warc: the kept raw pages (ARCHIVE_RAW_PAGES) and media store as WARC 1.1."""
+    parse = argparse.ArgumentParser(
+        prog="python -m export warc",
+        description="Write the archive's kept raw pages (ARCHIVE_RAW_PAGES=1) and media store as a "
+        "WARC 1.1 file: each page with its capture time, status, headers and payload digest; a "
+        "repeated payload as a revisit record.",
+    )
+    parse.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
+    parse.add_argument("-o", "--output", required=True, help="the WARC file; .gz (forum.warc.gz) compresses each record")
+    parse.add_argument("--media-dir", help="the media store (default: <archive>.media)")
+    args = parse.parse_args(argv)
+    if not Path(args.db).is_file():
+        parse.error(f"no archive at {args.db}")
+    from export.warc import summary, write_warc  # only WARC needs warcio
+
+    with open(args.output, "wb") as out:
+        counts = write_warc(args.db, out, gzip=args.output.endswith(".gz"), media_dir=args.media_dir)
+    print(f"{args.output}: {summary(counts)} records", file=sys.stderr)
     return 0
 
 

@@ -89,6 +89,8 @@ class ArchivePipeline:
             self.lock.acquire()
         self.db = open_archive(self.target, self.busy_timeout)
         if self.crawler is not None:
+            # the crawl's other components (the media store) hand their records here: one writer
+            self.crawler.archive_store = self.process_item
             spider = self.crawler.spider
             self.crawl_id = start_crawl(
                 self.db, getattr(spider, "seeds", []), getattr(spider, "arguments", {}), utc_now_iso()

@@ -39,6 +39,7 @@ def keep_raw_page(db: Database, page: FetchedPage, stamp: str) -> None:
             "asked_as": page.asked_as,
             "status": page.status,
             "content_type": page.content_type,
+            "headers": page.headers,
             "tid": page.tid,
             "body": _COMPRESSOR.compress(page.body),
         },

@@ -104,6 +104,7 @@ def _read_kept_page(
         tid=row["tid"],
         asked_as=row["asked_as"],
         content_type=row["content_type"],
+        headers=row["headers"] if "headers" in row.keys() else None,  # archives before kept none
     )
     fill_fetched_page(page, body, utc_offset=utc_offset, posts_per_page=posts_per_page.get(row["site"]), profiles=profiles)
     page.body = body  # the rebuilt archive keeps its raw pages too

@@ -116,6 +116,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "asked_as": str,  # thread, forum or index: the parser that reads it
             "status": int,
             "content_type": str,
+            "headers": str,  # JSON [[name, value], ...]: what a WARC export replays
             "tid": int,
             "body": bytes,
         },
@@ -152,6 +153,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         | {"downloads": int, "is_image": int, "price": int, "price_credit": str, "denied": str, "url": str}
         | {"image_url": str, "uploaded_at": str}
         | {"sha256": str, "stored_path": str, "file_fetched_at": str}  # the file itself, once downloaded
+        | {"file_status": str, "file_message": str}  # the media store's answer: stored, or why not
         | {"gone_since": str, "first_seen_at": str, "last_seen_at": str},
         ("site", "aid"),
     ),
@@ -193,6 +195,19 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     ),
 }
 
+# The media store (ARCHIVE_MEDIA): each distinct file once, by the SHA-256 of its bytes, and the
+# images of posts pointing at it.
+TABLES |= {
+    "media": (
+        {"sha256": str, "size": int, "content_type": str, "first_url": str, "fetched_at": str},
+        "sha256",
+    ),
+    "post_images": (
+        {"site": str, "pid": int, "url": str, "sha256": str, "status": str, "message": str, "fetched_at": str},
+        ("site", "pid", "url"),
+    ),
+}
+
 INDEXES = {
     "articles": [["site", "fid"], ["site", "last_post_at"]],
     "revisions": [["site", "pid"]],
@@ -204,6 +219,7 @@ INDEXES = {
     "attachments": [["site", "tid"], ["site", "pid"]],
     "thread_tags": [["tag"]],
     "portal_comments": [["site", "aid"]],
+    "post_images": [["sha256"], ["url"]],
 }
 
 POSTS_VIEW = """

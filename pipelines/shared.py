@@ -128,6 +128,20 @@ class RedisState:
         value = self.server.hget(self.keys.posts_per_page, site)
         return int(value) if value else None
 
+    # What the writer does not publish (yet): a distributed crawl asks no failed commentmore,
+    # viewratings or profile page again, and reads every profile and portal article it meets.
+    def pages_to_retry(self, site: str, asked_as: tuple[str, ...]) -> list[str]:
+        return []
+
+    def users_without_profile(self, site: str) -> list[int]:
+        return []
+
+    def users_with_profile(self, site: str) -> set[int]:
+        return set()
+
+    def portal_articles_read(self, site: str) -> set[int]:
+        return set()
+
     def _threads(self, site: str) -> list[StoredThread]:
         return [StoredThread(**json.loads(v)) for v in self.server.hvals(self.keys.threads(site))]
 

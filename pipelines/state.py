@@ -128,6 +128,23 @@ class ArchiveState:
             "SELECT uid FROM users WHERE site = ? AND profile_status IS NULL ORDER BY uid", [site]
         )]
 
+    def users_with_profile(self, site: str) -> set[int]:
+        """The members whose profile page a run read, or found closed to guests: not asked again."""
+        if self.db is None or "profile_status" not in self.db["users"].columns_dict:
+            return set()
+        return {uid for (uid,) in self.db.execute(
+            "SELECT uid FROM users WHERE site = ? AND profile_status IS NOT NULL", [site]
+        )}
+
+    def portal_articles_read(self, site: str) -> set[int]:
+        """The portal articles archived with every one of their pages."""
+        if self.db is None or not self.db["portal_articles"].exists():
+            return set()
+        return {aid for (aid,) in self.db.execute(
+            "SELECT a.aid FROM portal_articles a WHERE a.site = ? AND coalesce(a.page_count, 1) <="
+            " (SELECT count(*) FROM portal_article_pages p WHERE p.site = a.site AND p.aid = a.aid)", [site]
+        )}
+
     def _threads(self, where: str, params: list, order: str = "a.tid", limit: int | None = None) -> list[StoredThread]:
         if self.db is None:
             return []

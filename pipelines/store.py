@@ -28,6 +28,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipelines.lock import ArchiveLocked
+from pipelines.media_records import MEDIA_ITEMS, save_media_record
 from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
@@ -76,7 +77,7 @@ def open_archive(target: str | Path | Database, busy_timeout: float = BUSY_TIMEO
 
 
 # What the archive stores: the spider's other items pass through the pipeline untouched.
-ITEMS = (FetchedPage, ThreadSynced, ForumWalked, CommentsRead)
+ITEMS = (FetchedPage, ThreadSynced, ForumWalked, CommentsRead, *MEDIA_ITEMS)
 
 
 def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
@@ -94,6 +95,8 @@ def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
                 put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": stamp}, stamp, written=written)
             elif isinstance(item, CommentsRead):
                 save_comments_read(db, item, _utc(item.read_at))
+            elif isinstance(item, MEDIA_ITEMS):
+                save_media_record(db, item, counts)
     return counts
 
 

@@ -340,14 +340,16 @@ def _read(fetched: FetchedPage, body: bytes, parse_kwargs: dict[str, Any]) -> tu
 
 
 def _as_queued(page: FetchedPage) -> QueuedPage:
-    """What the spider needs of a page: all but the bytes, the posts' text and authors, and
+    """What the spider needs of a page: all but the bytes, the posts' text and authors' names
+    (their uids say whose profile to read), and
     the extras but their links (comments_more, ratings_more, pagers) and 点评 (whose keys
-    tell a read of every 点评 of a post, pipelines.store_extras)."""
+    tell a read of every 点评 of a post, pipelines.store_extras); the posts' images and the
+    attachments stay for the media store (pipelines.media), which asks for their files."""
     queued = QueuedPage(**{field.name: getattr(page, field.name) for field in fields(page)})
     queued.body = None
     if page.thread is not None:
-        extras = page.thread.extras and replace(page.thread.extras, ratings=[], attachments=[], poll=None)
-        posts = [Post(pid=post.pid, floor=post.floor) for post in page.thread.posts]
+        extras = page.thread.extras and replace(page.thread.extras, ratings=[], poll=None)
+        posts = [Post(pid=post.pid, floor=post.floor, author_uid=post.author_uid, images=post.images) for post in page.thread.posts]
         queued.thread = replace(page.thread, posts=posts, extras=extras)
     if page.portal_article is not None:
         queued.portal_article = replace(page.portal_article, content_html="", content_text="", comments=[])

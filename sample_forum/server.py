@@ -2,8 +2,16 @@
 
 Why: `scrapy crawl discuz` with no URL, and the end-to-end tests, need a real forum
 to crawl without touching the network. The pages were saved from a forum that ran
-at http://127.0.0.1:8080/, so that absolute base is rewritten to wherever this
-server really listens (port 0 picks a free port, so tests never collide).
+at http://127.0.0.1:8080/ (another snapshot says where it ran: ``saved_at``), so that
+absolute base is rewritten to wherever this server really listens (port 0 picks a free
+port, so tests never collide).
+
+Any snapshot directory with a URLS.tsv (url, file, status, content_type, location) serves:
+a directory holding only the files that changed since another snapshot names that one as
+its ``fallback`` for the rest. ``charset`` serves the UTF-8 pages re-encoded (e.g. gbk), as a
+forum installed in that charset sends them; ``dynamic`` serves a forum saved with URL rewriting
+on as one with it off: its links in dynamic form (forum.php?mod=viewthread&tid=…), and those
+answered from the rewritten pages.
 """
 
 import csv
@@ -43,17 +51,27 @@ class Page:
 
 
 class Snapshot:
-    """One snapshot directory (v1/, v2/), indexed by its URLS.tsv."""
+    """One snapshot directory (v1/, v2/), indexed by its URLS.tsv; the files it lacks are
+    ``fallback``'s (directories holding the same snapshot's other files)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, fallback=None):
         self.directory = Path(directory)
         with open(self.directory / "URLS.tsv", encoding="utf-8", newline="") as f:
             rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
             self.pages = {
-                url_key(r["url"]): Page(int(r["status"]), r["content_type"], r["location"], self.directory / r["file"])
+                url_key(r["url"]): Page(int(r["status"]), r["content_type"], r["location"], self._file(r["file"], fallback))
                 for r in rows
             }
-        self.pages.setdefault("robots.txt", Page(200, "text/plain", "", self.directory / "robots.txt"))
+        self.pages.setdefault("robots.txt", Page(200, "text/plain", "", self._file("robots.txt", fallback)))
+
+    def _file(self, name, fallback):
+        """The file in this directory, else in the first of ``fallback`` (a directory or a
+        list of them, searched in order) that has it."""
+        folders = [fallback] if isinstance(fallback, (str, Path)) else list(fallback or ())
+        for folder in (self.directory, *map(Path, folders)):
+            if (folder / name).exists():
+                return folder / name
+        return self.directory / name
 
     def find(self, target):
         """The Page for a request target, or None.
@@ -104,8 +122,11 @@ class SampleForum:
     received (e.g. "/thread-1-2-1.html"), so tests can count fetches.
     """
 
-    def __init__(self, version="v1", port=0):
-        self._snapshot = Snapshot(snapshot_dir(version))
+    def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False):
+        self.saved_at = saved_at
+        self.charset = charset
+        self.dynamic = dynamic
+        self._snapshot = Snapshot(snapshot_dir(version), fallback)
         self._lock = threading.Lock()
         self._requests = []
         self._httpd = ThreadingHTTPServer((HOST, port), _Handler)
@@ -143,26 +164,32 @@ class SampleForum:
         tids = sorted(int(m[1]) for key, page in pages if page.status == 200 and (m := THREAD_FIRST_PAGE.fullmatch(key)))
         return [f"{self.base_url}thread-{tid}-1-1.html" for tid in tids]
 
-    def switch(self, version):
+    def switch(self, version, fallback=None):
         """Serve another snapshot from now on; the port and base URL stay the same."""
-        self._snapshot = Snapshot(snapshot_dir(version))
+        self._snapshot = Snapshot(snapshot_dir(version), fallback)
 
     def respond(self, target):
         """(status, headers, body) for a request target such as "/forum.php?mod=viewthread&tid=1"."""
-        page = self._snapshot.find(target)
+        page = self._snapshot.find(_rewritten(target) if self.dynamic else target)
         if page is None:
             return 404, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(NOT_FOUND))}, NOT_FOUND
-        body = self._rebase(page.file.read_bytes(), page.content_type)
-        headers = {"Content-Type": page.content_type, "Content-Length": str(len(body))}
+        content_type = page.content_type
+        body = self._rebase(page.file.read_bytes(), content_type)
+        if self.dynamic and content_type.startswith("text/"):
+            body = _REWRITTEN_LINK.sub(_dynamic_link, body)
+        if self.charset and content_type.startswith("text/") and "charset=utf-8" in content_type.lower():
+            body, content_type = _transcode(body, content_type, self.charset)
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
         if page.location:
-            headers["Location"] = page.location.replace(SNAPSHOT_BASE, self.base_url)
+            headers["Location"] = page.location.replace(self.saved_at, self.base_url)
         return page.status, headers, body
 
     def _rebase(self, body, content_type):
         """Point absolute links at this server: plain, and JSON-escaped ("http:\\/\\/…") in the API files."""
-        if self.base_url == SNAPSHOT_BASE or not content_type.startswith(("text/", "application/json")):
+        if self.base_url == self.saved_at or not content_type.startswith(("text/", "application/json")):
             return body
-        for old, new in ((SNAPSHOT_BASE, self.base_url), (SNAPSHOT_BASE.replace("/", "\\/"), self.base_url.replace("/", "\\/"))):
+        saved = self.saved_at
+        for old, new in ((saved, self.base_url), (saved.replace("/", "\\/"), self.base_url.replace("/", "\\/"))):
             body = body.replace(old.encode(), new.encode())
         return body
 
@@ -189,6 +216,54 @@ class SampleForum:
         self.stop()
 
 
-def serve(version="v1", port=0):
-    """`with serve("v1") as forum:` runs a SampleForum at forum.base_url until the block ends."""
-    return SampleForum(version, port)
+def serve(version="v1", port=0, **options):
+    """`with serve("v1") as forum:` runs a SampleForum at forum.base_url until the block ends;
+    ``options`` are SampleForum's (saved_at, fallback, charset)."""
+    return SampleForum(version, port, **options)
+
+
+_CHARSET_NAMES = re.compile(rb"charset=[\"']?utf-8|encoding=[\"']utf-8", re.IGNORECASE)
+
+
+def _transcode(body, content_type, charset):
+    """A UTF-8 page as a forum installed in ``charset`` sends it: its bytes, its meta tag or
+    XML declaration, and its Content-Type name that charset. What the charset cannot hold
+    becomes an HTML character reference, as the browser would submit it."""
+    text = body.decode("utf-8", errors="replace")
+    body = text.encode(charset, errors="xmlcharrefreplace")
+    body = _CHARSET_NAMES.sub(lambda m: m[0][: -len("utf-8")] + charset.encode(), body)
+    return body, re.sub("utf-8", charset, content_type, flags=re.IGNORECASE)
+
+
+# Discuz's rewritten URLs (rewrite rules forum_viewthread, forum_forumdisplay, portal_article,
+# home_space) and the dynamic forms they stand for.
+_REWRITTEN_LINK = re.compile(rb"(?<=[\"'/])(thread|forum|article|space)-(uid-)?(\d+)(?:-(\d+))?(?:-\d+)?\.html")
+_DYNAMIC = {
+    b"thread": b"forum.php?mod=viewthread&amp;tid=%s&amp;page=%s",
+    b"forum": b"forum.php?mod=forumdisplay&amp;fid=%s&amp;page=%s",
+    b"article": b"portal.php?mod=view&amp;aid=%s&amp;page=%s",
+}
+_DYNAMIC_TARGET = {  # (script, mod): (the id's parameter, the rewritten form)
+    ("forum.php", "viewthread"): ("tid", "/thread-{}-{}-1.html"),
+    ("forum.php", "forumdisplay"): ("fid", "/forum-{}-{}.html"),
+    ("portal.php", "view"): ("aid", "/article-{}-{}.html"),
+}
+
+
+def _dynamic_link(match):
+    kind, uid, number, page = match[1], match[2], match[3], match[4] or b"1"
+    if kind == b"space" or uid:
+        return b"home.php?mod=space&amp;uid=" + number
+    return _DYNAMIC[kind] % (number, page)
+
+
+def _rewritten(target):
+    """The rewritten page a dynamic request stands for (its other parameters dropped)."""
+    path, _, query = target.lstrip("/").partition("?")
+    params = dict(parse_qsl(query))
+    if (path, params.get("mod")) == ("home.php", "space") and "uid" in params and "do" not in params:
+        return f"/space-uid-{params['uid']}.html"
+    name, form = _DYNAMIC_TARGET.get((path, params.get("mod")), (None, None))
+    if name in params and params.get("action") is None:
+        return form.format(params[name], params.get("page", "1"))
+    return target

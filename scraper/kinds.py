@@ -47,6 +47,7 @@ class PageKind(StrEnum):
     OFFSITE = "offsite"  # a redirect off the site
     PRIVATE_ADDRESS = "private_address"  # a host on a loopback, private or link-local address
     TOO_LARGE = "too_large"  # over DOWNLOAD_MAXSIZE, on the wire or once decompressed
+    ROBOTS = "robots"  # the site's robots.txt forbids it (ROBOTSTXT_OBEY)
 
     def through_api(self) -> PageKind:
         """The mobile API's answer that stands for this page: thread -> api_thread."""

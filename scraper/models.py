@@ -6,6 +6,8 @@ there is one model and no separate items.py.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scraper.extras_models import (
@@ -154,6 +156,9 @@ class FetchedPage:
     tid: int | None = None  # the thread the URL was asked for (known even when it failed)
     asked_as: str = ""  # a PageKind (thread, forum, index, or their api_ forms): which parser reads it
     content_type: str | None = None
+    # the response's headers as JSON [[name, value], ...] (Set-Cookie left out), kept with the
+    # raw page so a WARC export replays the page as it was served
+    headers: str | None = None
     body: bytes | None = None  # the bytes as fetched, kept only when raw pages are archived
     thread: ThreadPage | None = None
     forum: ForumPage | None = None
@@ -206,3 +211,17 @@ class ForumWalked:
     fid: int
     started_at: str
     finished_at: str
+
+
+def kept_headers(headers: Iterable[tuple[bytes, list[bytes]]]) -> str:
+    """A response's headers as FetchedPage.headers keeps them: JSON [[name, value], ...] in
+    the order received. Set-Cookie is left out: with ``-a cookies`` it would carry the user's
+    session into the archive and any WARC made of it."""
+    return json.dumps(
+        [
+            [name.decode("latin-1"), value.decode("latin-1")]
+            for name, values in headers
+            if name.lower() != b"set-cookie"
+            for value in values
+        ]
+    )

@@ -38,7 +38,13 @@ COOKIES_ENABLED = False  # a guest's view; member-only boards are a later featur
 # would spend the crawl's CPU on every page for tasks that have nothing to do.
 CONCURRENT_ITEMS = 16
 
-ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300}
+ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300, "pipelines.media.ArchiveMedia": 400}
+# The media store (pipelines/media.py): "images", "attachments" or "all" downloads those files
+# of the threads crawled into ARCHIVE_MEDIA_DIR (default: the archive's path + ".media"), each
+# once, by its SHA-256; -a media=... does the same for one crawl. Empty: off.
+ARCHIVE_MEDIA = ""
+ARCHIVE_MEDIA_DIR = ""
+ARCHIVE_MEDIA_MAXSIZE = 50 * 1024 * 1024  # bytes a file may have; a larger one is recorded too_large
 
 # Where the archive goes (a path; created when missing).
 ARCHIVE_DB = "archive.db"

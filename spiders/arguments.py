@@ -68,3 +68,13 @@ def cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
     jar.add_cookie_header(request)
     cookie = request.get_header("Cookie")
     return {"Cookie": cookie} if cookie else {}
+
+
+def flag(name: str, value: str | None) -> bool:
+    """A yes/no argument: 1, true, yes (or 0, false, no); absent is no."""
+    if value is None:
+        return False
+    answer = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(value.strip().lower())
+    if answer is None:
+        raise ValueError(f"{name}={value!r}: use 1 (yes) or 0 (no)")
+    return answer

@@ -32,7 +32,7 @@ from pipelines.reader import page_reader
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
-from scraper.models import FetchedPage, ForumWalked
+from scraper.models import FetchedPage, ForumWalked, kept_headers
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -45,6 +45,7 @@ from scraper.urls import (
     thread_ref,
 )
 from spiders import arguments
+from spiders.extras import ExtrasRouting
 from spiders.refusals import refusal_of
 from spiders.tracking import ThreadTask, ThreadTracker
 
@@ -52,7 +53,7 @@ from spiders.tracking import ThreadTask, ThreadTracker
 ERROR_STATUSES = list(range(400, 600))
 
 
-class DiscuzSpider(scrapy.Spider):
+class DiscuzSpider(ExtrasRouting, scrapy.Spider):
     """Archive Discuz forums: threads, forums, or a whole site; re-runs fetch only what changed.
 
     Example:
@@ -74,6 +75,9 @@ class DiscuzSpider(scrapy.Spider):
                    the site enables it (its robots.txt usually disallows /api/: see README)
       profiles     a selector profiles file for modified themes (docs/profiles.md); the setting
                    DISCUZ_PROFILES gives one for every crawl
+      user_profiles  1: also read the profile page of every member the archive has none for
+      media        images, attachments or all: also keep those files in the media store
+                   (pipelines.media; the setting ARCHIVE_MEDIA gives it for every crawl)
     """
 
     name = "discuz"
@@ -88,6 +92,8 @@ class DiscuzSpider(scrapy.Spider):
         cookies: str | None = None,
         source: str = "pages",
         profiles: str | None = None,
+        user_profiles: str | None = None,
+        media: str | None = None,
         *args,
         **kwargs,
     ):
@@ -96,7 +102,8 @@ class DiscuzSpider(scrapy.Spider):
             key: value
             for key, value in dict(
                 url=url, forums=forums, max_threads=max_threads, since=since, refresh=refresh, cookies=cookies,
-                source=source if source != "pages" else None, profiles=profiles,
+                source=source if source != "pages" else None, profiles=profiles, user_profiles=user_profiles,
+                media=media,
             ).items()
             if value is not None
         }
@@ -108,6 +115,9 @@ class DiscuzSpider(scrapy.Spider):
         self.cookies = arguments.load_cookies(cookies) if cookies else None
         self.source = arguments.source(source)
         self.profiles = arguments.load_profiles(profiles) if profiles else ()
+        self.user_profiles = arguments.flag("user_profiles", user_profiles)
+        self.media = media  # for the media store (pipelines.media), which checks it
+        self._extras_init()
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
         self._walk_may_stop: dict[tuple[str, int], bool] = {}
@@ -138,9 +148,10 @@ class DiscuzSpider(scrapy.Spider):
     # -- what to fetch first (a distributed worker without seeds takes its work from Redis) --
 
     async def start(self):
-        walked_sites = set()
+        walked_sites, seen_sites = set(), {}
         for seed in self.seeds:
             site = site_of(seed)
+            seen_sites.setdefault(site, seed)
             if ref := thread_ref(seed):
                 stored = None if self.refresh else self.state.thread(site, ref.tid)
                 start = self._start_page(site, stored) if stored else ref.page
@@ -154,6 +165,8 @@ class DiscuzSpider(scrapy.Spider):
             elif is_index_url(seed):
                 walked_sites.add(site)
                 yield self._index_request(seed)
+                if request := self.portal_start(seed, site):
+                    yield request
             else:
                 self.logger.error(
                     "Not a Discuz URL we know, skipped: %s (give a thread, forum listing, category or index URL)", seed
@@ -161,6 +174,9 @@ class DiscuzSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("archive/skipped_seeds")
         for site in walked_sites:
             for request in self._from_the_archive(site):
+                yield request
+        for site, seed in seen_sites.items():
+            for request in self.extras_from_the_archive(site, seed):
                 yield request
 
     def _from_the_archive(self, site: str):
@@ -270,6 +286,8 @@ class DiscuzSpider(scrapy.Spider):
                 if first_wanted <= number <= thread.page_count:
                     if request := self._thread_page_request(url, site, tid, number, posts_per_page):
                         yield request
+            for request in self.thread_followups(thread, fetched.fetched_at):
+                yield request
         synced = self.tracker.page_done(
             site,
             tid,
@@ -288,6 +306,7 @@ class DiscuzSpider(scrapy.Spider):
         request = failure.request
         url = request.meta.get("redirect_urls", [request.url])[0]
         tid = request.cb_kwargs.get("tid")
+        asked_as = request.meta.get("asked_as", "")
         if refused := refusal_of(failure):
             self.logger.warning("Not archived: %s: %s (%s)", url, refused.message, refused.kind)
             kind, status, error = refused.kind, refused.status, refused.message
@@ -295,10 +314,11 @@ class DiscuzSpider(scrapy.Spider):
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
             kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value(f"archive/problems/{kind}")
-        if tid is not None:  # before the item: a distributed crawl lets go of the request with it
+        if tid is not None and not asked_as:  # before the item: a distributed crawl lets go of the request with it
             self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
         yield FetchedPage(
-            url=url, site=site_of(url), kind=kind, status=status, fetched_at=utc_now_iso(), size=0, sha256="", error=error, tid=tid
+            url=url, site=site_of(url), kind=kind, status=status, fetched_at=utc_now_iso(), size=0, sha256="", error=error, tid=tid,
+            asked_as=asked_as,
         )
 
     # -- helpers ------------------------------------------------------------------------
@@ -313,7 +333,7 @@ class DiscuzSpider(scrapy.Spider):
         fetched, crash = await read(fetched, response.body, utc_offset=utc_offset, **parse_kwargs)
         if fetched.declared_charset:
             self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
-        result = fetched.thread or fetched.forum or fetched.index
+        result = getattr(fetched, PageKind(fetched.asked_as).fills)
         if result is None:
             if crash is not None:
                 self.logger.error("Could not parse %s: %s", response.url, crash)
@@ -383,9 +403,12 @@ class DiscuzSpider(scrapy.Spider):
 
     def _asked_as(self, kind: PageKind) -> PageKind:
         """Which parser reads the answer: the page's (thread, forum, index) or the API's."""
-        return kind.through_api() if self.source == "api" else kind
+        api = self.source == "api" and kind in (PageKind.THREAD, PageKind.FORUM, PageKind.INDEX)
+        return kind.through_api() if api else kind
 
-    def _request(self, url: str, key: tuple, callback, **cb_kwargs):
+    def _request(self, url: str, key: tuple, callback, meta_kind: PageKind | None = None, **cb_kwargs):
+        """``meta_kind``: what a page of the other kinds (spiders.extras) is asked as, for the
+        record of a request that gets no answer."""
         if site_of(url) not in self.sites:
             self.logger.debug("Not following %s: another site", url)
             return None
@@ -397,7 +420,8 @@ class DiscuzSpider(scrapy.Spider):
             errback=self.network_error,
             headers=arguments.cookie_header(self.cookies, url),
             cb_kwargs=cb_kwargs,
-            meta={"handle_httpstatus_list": ERROR_STATUSES},  # recorded, not dropped
+            # error answers are recorded, not dropped
+            meta={"handle_httpstatus_list": ERROR_STATUSES} | ({"asked_as": str(meta_kind)} if meta_kind else {}),
             dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
 
@@ -415,4 +439,6 @@ def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None
         tid=tid,
         asked_as=asked_as,
         content_type=content_type.decode("latin-1") if content_type else None,
+        headers=kept_headers(response.headers.items()),
     )
+

@@ -3,7 +3,7 @@
 A refusal reaches the request's errback (the spider's ``network_error``), which records the
 page with the refusal's kind instead of ``network``: ``offsite`` (a redirect off the site),
 ``private_address`` (an address inside the network the crawl runs in), ``too_large`` (a body
-over DOWNLOAD_MAXSIZE, on the wire or once decompressed). Scrapy cancels an oversized
+over DOWNLOAD_MAXSIZE, on the wire or once decompressed), ``robots`` (robots.txt forbids it). Scrapy cancels an oversized
 download and drops an oversized decompression with exceptions of its own: ``refusal_of``
 tells them apart from the network's failures (with ``SizeCap``'s mark, where Scrapy's
 error says nothing).
@@ -37,6 +37,9 @@ def refusal_of(failure: Failure) -> Refused | None:
     if isinstance(error, Refused):
         return error
     message = str(error)
+    if isinstance(error, IgnoreRequest) and "robots.txt" in message:  # RobotsTxtMiddleware
+        # Discuz's stock robots.txt forbids ?mod=misc: the 点评 pages and the full ratings lists
+        return Refused(PageKind.ROBOTS, "the site's robots.txt forbids it (the setting ROBOTSTXT_OBEY)")
     if isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in message:  # HttpCompressionMiddleware
         return Refused(PageKind.TOO_LARGE, f"over the size cap once decompressed: {message}")
     if isinstance(error, DownloadCancelledError):  # the download handler

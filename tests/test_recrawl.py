@@ -74,7 +74,8 @@ def test_whole_site_from_its_index_matches_the_forum(history):
     assert {row["fid"]: row["name"] for row in db["forums"].rows} == {f["fid"]: f["name"] for f in V1["forums"]}
     first = next(db.query("SELECT * FROM crawls ORDER BY id"))
     assert (first["new_articles"], first["new_comments"], first["outcome"]) == (30, 314, "finished")
-    assert first["requests"] == len(requests) == 57  # robots.txt, index, 4 listing pages, 51 thread pages
+    # robots.txt, index, the portal's probe (this forum has none: 404), 4 listing pages, 51 thread pages
+    assert first["requests"] == len(requests) == 58
 
 
 def test_incremental_recrawl_fetches_only_what_changed(history):
@@ -94,8 +95,8 @@ def test_incremental_recrawl_fetches_only_what_changed(history):
     # the minimum: robots.txt, the index, one listing page per forum (each walk stops at its
     # first unchanged thread), and for each changed thread the pages from the one holding
     # its first new post: tid 1 pages 5-6, 16 pages 7-8, 26 page 4, 10 page 2, 32-34 page 1,
-    # and 25 page 1
-    assert len(requests) == 1 + 1 + 3 + (2 + 2 + 1 + 1 + 3 + 1), sorted(requests)
+    # and 25 page 1; the portal's probe
+    assert len(requests) == 1 + 1 + 3 + (2 + 2 + 1 + 1 + 3 + 1) + 1, sorted(requests)
     crawl = list(db.query("SELECT * FROM crawls ORDER BY id"))[1]
     assert crawl["requests"] == len(requests) and crawl["outcome"] == "finished"
     assert crawl["requests_saved"] > 0

@@ -1,0 +1,279 @@
+"""The media store: the files of the threads the crawl reads (the images in posts, image and file
+attachments), downloaded once each into a content-addressed folder beside the archive.
+
+Built on Scrapy's media pipeline machinery (``scrapy.pipelines.media.MediaPipeline``): the
+requests come from the items the spider yields and go through the engine, so they share the
+site's politeness (DOWNLOAD_DELAY, AutoThrottle, concurrency per host) and its downloader
+middlewares (the allow-list of spiders.site_policy: files come only from the site and
+ARCHIVE_ALLOWED_HOSTS; the size cap). Where it differs from ``FilesPipeline``, and why:
+
+- **Keyed by content and by Discuz aid, not by the URL's SHA-1.** Discuz's attachment links
+  carry a hash and a time that change on every view (``aidencode``), so a URL key downloads the
+  same file again each time. An attachment is asked for once per aid (an image attachment by
+  its static ``data/attachment/…`` file, which also leaves the site's download counter alone);
+  an image once per URL; and the bytes are stored once under their SHA-256 whatever the URL.
+- **Once across runs.** What the archive already recorded (attachments.file_status,
+  post_images.status) is not asked for again, so a re-crawl of an unchanged forum makes no
+  media request; what an interrupted run saw but did not finish (attachments and post images
+  archived without a status) is asked for when the next run opens.
+- **Streaming, and where it stops.** Scrapy's download handlers hand a response over whole:
+  its body is one bytes object, and there is no hook to send it to disk as it arrives. So a
+  download is held in memory once, capped by the media size cap (``download_maxsize`` on each
+  request: a file over it is cancelled, by its announced length before any body arrives, and
+  recorded ``too_large``); from there it is hashed and written a block at a time, in a thread,
+  to a temporary name renamed when complete (pipelines.media_store). FilesPipeline keeps a
+  second copy in a BytesIO and hashes it with MD5 again.
+- **Not a file is not stored.** An HTML answer instead of the file (no permission, a login
+  form, a paid attachment, a missing one) is recorded with its status (scraper.media_answers).
+- **One writer.** This runs in the crawl's process; its rows (pipelines.media_records) go
+  through the archive pipeline like the spider's items, so the archive keeps one writer.
+
+On with ``-a media=images|attachments|all`` or the setting ``ARCHIVE_MEDIA``; off, it raises
+NotConfigured. ``ARCHIVE_MEDIA_DIR``: the store (default: ``<ARCHIVE_DB>.media``).
+``ARCHIVE_MEDIA_MAXSIZE``: the cap per file in bytes (default 50 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest, NotConfigured
+from scrapy.pipelines.media import MediaPipeline
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
+
+from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+from pipelines.media_store import MediaStore, default_root, stored_path
+from scraper.dates import utc_now_iso
+from scraper.media_answers import STORED, is_ui_image, refused_answer
+from scraper.models import FetchedPage
+from spiders.arguments import cookie_header
+from spiders.refusals import refusal_of
+
+logger = logging.getLogger(__name__)
+
+MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images", "attachments"}}
+MAXSIZE = 50 * 1024 * 1024
+# Statuses asked again by the next run: the network's failures; every other answer stays.
+RETRIED = ("network", "error", "http_error", "robots")
+
+
+def media_mode(value: str | None) -> set[str]:
+    """What ``media=`` / ARCHIVE_MEDIA asks for; "" or off: nothing."""
+    value = (value or "").strip().lower()
+    if value in ("", "0", "off", "none", "false"):
+        return set()
+    if value not in MODES:
+        raise ValueError(f"media={value!r}: use images, attachments or all")
+    return MODES[value]
+
+
+class ArchiveMedia(MediaPipeline):
+    def __init__(self, *, crawler, kinds: set[str], root: Path, maxsize: int, archive: str):
+        super().__init__(crawler=crawler)
+        self.allow_redirects = True  # a redirect to a CDN is followed; SitePolicy vets its host
+        self._handle_statuses(True)
+        self.kinds = kinds
+        self.store = MediaStore(root)
+        self.maxsize = maxsize
+        self.archive = archive
+        self.done: set[tuple] = set()  # ("aid", site, aid) / ("image", site, pid, url) with an answer
+        self.failures: dict[str, tuple[str, str]] = {}  # URL -> (status, message) of a failed download
+        self.targets: dict[int, list[tuple]] = {}  # id(item) -> what each of its requests is for
+        self.known: set[str] = set()  # sha256 of the files recorded in media
+        self.resuming: set[asyncio.Future] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        kinds = media_mode(getattr(crawler.spider, "media", None) or settings.get("ARCHIVE_MEDIA"))
+        if not kinds:
+            raise NotConfigured  # no message: Scrapy would log one as a warning on every crawl
+        archive = settings.get("ARCHIVE_DB", "archive.db")
+        root = Path(settings.get("ARCHIVE_MEDIA_DIR") or default_root(archive))
+        pipeline = cls(crawler=crawler, kinds=kinds, root=root, maxsize=settings.getint("ARCHIVE_MEDIA_MAXSIZE", MAXSIZE), archive=archive)
+        crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(pipeline.spider_idle, signal=signals.spider_idle)
+        return pipeline
+
+    def open_spider(self, spider=None) -> None:
+        super().open_spider()
+        if not hasattr(self.crawler, "archive_store"):  # set by ArchivePipeline, which opens first
+            raise RuntimeError("the media store needs pipelines.archive.ArchivePipeline before it in ITEM_PIPELINES")
+        if left := self.store.clean_parts():
+            logger.info("media: removed %d half-written files an interrupted run left", left)
+        self.resume = self._read_archive()
+
+    def spider_opened(self, spider) -> None:
+        """Ask for what an earlier run saw and did not finish, beside the crawl's own requests."""
+        if self.resume:
+            logger.info("media: %d files an earlier run saw are asked for", sum(len(left.wants) for left in self.resume))
+            self.resuming = {asyncio.ensure_future(self.process_item(leftovers)) for leftovers in self.resume}
+
+    def spider_idle(self, spider) -> None:
+        """The leftovers are no item of the crawl's: keep it open until their records are handed
+        to the archive (between a download and its write to disk, the engine sees nothing to do)."""
+        self.resuming = {task for task in self.resuming if not task.done()}
+        if self.resuming:
+            raise DontCloseSpider
+
+    # -- what to download -------------------------------------------------------------------
+
+    def get_media_requests(self, item: Any, info) -> list[Request]:
+        wants = item.wants if isinstance(item, Leftovers) else list(self._wants(item))
+        requests, targets = [], []
+        for key, url, html_expected in wants:
+            requests.append(self._request(url, html_expected))
+            targets.append((key, url))
+        self.targets[id(item)] = targets
+        return requests
+
+    def _wants(self, item: Any):
+        """(key, url, whether the file may be HTML) for each file of a thread page not asked
+        for yet; an attachment with no link to ask is recorded at once with the page's reason."""
+        if not isinstance(item, FetchedPage) or item.thread is None:
+            return
+        thread = item.thread
+        if "attachments" in self.kinds and thread.extras is not None:
+            for a in thread.extras.attachments:
+                key = ("aid", a.site, a.aid)
+                if key in self.done:
+                    continue
+                self.done.add(key)
+                url = a.image_url if a.is_image and a.image_url else a.url
+                if url is None:
+                    why = "paid" if a.price else "denied"
+                    said = a.denied or f"price {a.price} {a.price_credit or ''}".strip()
+                    self._emit(AttachmentFile(a.site, a.aid, why, utc_now_iso(), message=said))
+                    continue
+                yield key, url, (a.filename or "").lower().endswith((".htm", ".html"))
+        if "images" in self.kinds:
+            for post in thread.posts:
+                for url in post.images or ():
+                    key = ("image", thread.site, post.pid, url)
+                    if key not in self.done and not is_ui_image(url):
+                        self.done.add(key)
+                        yield key, url, False
+
+    def _request(self, url: str, html_expected: bool = False) -> Request:
+        cookies = getattr(self.crawler.spider, "cookies", None)
+        return Request(
+            url,
+            headers=cookie_header(cookies, url),
+            meta={"download_maxsize": self.maxsize, "archive_media_html": html_expected},
+            dont_filter=True,
+        )
+
+    def media_to_download(self, request, info, *, item=None):
+        return None  # what is stored already was left out by get_media_requests
+
+    def file_path(self, request, response=None, info=None, *, item=None) -> str:
+        """Unused by this store: a file's name is its content's hash, known once it is downloaded."""
+        raise NotImplementedError("the media store names files by their SHA-256 (pipelines.media_store)")
+
+    # -- what came back ---------------------------------------------------------------------
+
+    async def media_downloaded(self, response, request, info, *, item=None) -> dict[str, Any]:
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
+        refused = refused_answer(
+            response.body, content_type, response.status, html_expected=request.meta.get("archive_media_html", False)
+        )
+        if refused:
+            return {"status": refused[0], "message": refused[1], "url": response.url}
+        sha256, size, _ = await maybe_deferred_to_future(deferToThread(self.store.put, response.body))
+        self.crawler.stats.inc_value("archive/media/stored_bytes", size)
+        return {"status": STORED, "sha256": sha256, "size": size, "content_type": content_type, "url": response.url}
+
+    def media_failed(self, failure: Failure, request, info) -> None:
+        refusal = refusal_of(failure)
+        status, message = (refusal.kind, refusal.message) if refusal else ("network", str(failure.value))
+        if isinstance(failure.value, IgnoreRequest) and "robots.txt" in message:
+            status = "robots"  # Discuz's stock robots.txt disallows /*?mod=attachment*
+        self.failures[request.url] = (str(status), message)
+        logger.warning("media: %s not downloaded (%s): %s", request.url, status, message)
+
+    def item_completed(self, results, item, info) -> Any:
+        stamp = utc_now_iso()
+        for (key, url), (ok, value) in zip(self.targets.pop(id(item), []), results):
+            if ok and isinstance(value, dict):
+                answer = value
+            elif ok:  # media_failed said why
+                status, message = self.failures.get(url, ("network", "failed"))
+                answer = {"status": status, "message": message}
+            else:
+                answer = {"status": "error", "message": str(value.value)}
+            self._record(key, answer, stamp)
+        return item
+
+    def _record(self, key: tuple, answer: dict[str, Any], stamp: str) -> None:
+        status, sha256 = answer["status"], answer.get("sha256")
+        self.crawler.stats.inc_value(f"archive/media/{status}")
+        if sha256 and sha256 not in self.known:
+            self.known.add(sha256)
+            self._emit(MediaFile(sha256, answer["size"], answer.get("content_type"), answer["url"], stamp))
+        if key[0] == "aid":
+            path = stored_path(sha256) if sha256 else None
+            self._emit(AttachmentFile(key[1], key[2], status, stamp, sha256, path, answer.get("message")))
+        else:
+            self._emit(PostImageFile(key[1], key[2], key[3], status, stamp, sha256, answer.get("message")))
+
+    def _emit(self, record: Any) -> None:
+        """Hand a record to the archive pipeline: the archive's one writer stores it."""
+        self.crawler.archive_store(record)
+
+    # -- what the archive holds -------------------------------------------------------------
+
+    def _read_archive(self) -> list[Leftovers]:
+        """Mark what the archive has an answer for as done; return what it saw without one
+        (an interrupted run's, or an archive crawled before the store was on) to ask for."""
+        if not Path(self.archive).is_file():
+            return []
+        conn = sqlite3.connect(f"{Path(self.archive).resolve().as_uri()}?mode=ro", uri=True)
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        wants: list[tuple] = []
+        retried = ", ".join(f"'{status}'" for status in RETRIED)
+        try:
+            if "attachments" in self.kinds and "attachments" in tables:
+                for site, aid, status, url, image_url, is_image, filename, price, denied in conn.execute(
+                    "SELECT site, aid, file_status, url, image_url, is_image, filename, price, denied FROM attachments"
+                    " WHERE gone_since IS NULL"
+                ):
+                    key = ("aid", site, aid)
+                    if status is not None and status not in RETRIED:
+                        self.done.add(key)
+                    elif (link := image_url if is_image and image_url else url) is not None:
+                        self.done.add(key)
+                        wants.append((key, link, (filename or "").lower().endswith((".htm", ".html"))))
+            if "images" in self.kinds and "post_images" in tables:
+                conn.execute("CREATE TEMP TABLE answered AS SELECT site, pid, url FROM post_images"
+                             f" WHERE status IS NOT NULL AND status NOT IN ({retried})")  # fmt: skip
+                for site, pid, url in conn.execute("SELECT site, pid, url FROM answered"):
+                    self.done.add(("image", site, pid, url))
+                for table in ("articles", "comments"):
+                    for site, pid, url in conn.execute(
+                        f"SELECT t.site, t.pid, j.value FROM {table} AS t, json_each(t.images) AS j"
+                        " WHERE t.pid IS NOT NULL AND t.images LIKE '[%' AND NOT EXISTS (SELECT 1 FROM answered AS a"
+                        " WHERE a.site = t.site AND a.pid = t.pid AND a.url = j.value)"
+                    ):
+                        key = ("image", site, pid, url)
+                        if key not in self.done and not is_ui_image(url):
+                            self.done.add(key)
+                            wants.append((key, url, False))
+            if "media" in tables:
+                self.known = {sha256 for (sha256,) in conn.execute("SELECT sha256 FROM media")}
+        finally:
+            conn.close()
+        return [Leftovers(wants[start : start + 100]) for start in range(0, len(wants), 100)]
+
+
+class Leftovers:
+    """Files an earlier run saw and did not finish, asked for as one item's media."""
+
+    def __init__(self, wants: list[tuple]):
+        self.wants = wants

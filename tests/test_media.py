@@ -1,0 +1,205 @@
+"""The media store (-a media=…): each file a guest may download, byte for byte and once; what is
+not a file recorded with its reason; nothing asked again by a re-crawl; the WARC holds the files."""
+
+import hashlib
+import json
+import subprocess
+import urllib.error
+import urllib.request
+import sys
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from pipelines.media import media_mode
+from pipelines.media_store import MediaStore
+from sample_forum.server import SampleForum
+from scraper.media_answers import is_ui_image, refused_answer
+
+ROOT = Path(__file__).parent.parent
+FEATURES = ROOT / "tests/fixtures/discuz-x-features"
+TRUTH = {a["aid"]: a for a in json.loads((FEATURES / "v1/TRUTH.json").read_text("utf-8"))["attachments"]}
+FEATURES_BASE = "http://127.0.0.1:8082/"
+
+
+class FeaturesForum(SampleForum):
+    """The media fixture of the features snapshot (its pages link to http://127.0.0.1:8082/);
+    ``charset`` and ``dynamic`` serve it as a forum installed in GBK, or without URL rewriting."""
+
+    def __init__(self, **options):
+        super().__init__(str(FEATURES / "media"), saved_at=FEATURES_BASE, **options)
+
+
+def crawl(scrapy_crawl, db_path, forum, *extra, settings=None, tids=(4, 5, 10)):
+    """A crawl with the owner's consent to fetch what robots.txt disallows: Discuz's stock
+    robots.txt disallows the attachment links (/*?mod=attachment*)."""
+    form = "forum.php?mod=viewthread&tid={}" if forum.dynamic else "thread-{}-1-1.html"
+    seeds = ",".join(forum.base_url + form.format(tid) for tid in tids)
+    scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
+
+
+def media_requests(forum) -> list[str]:
+    return [path for path in forum.requests if "mod=attachment" in path or "/data/attachment/" in path]
+
+
+def test_a_crawl_with_media_stores_each_file_once_and_records_what_is_not_a_file(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum() as forum:
+        crawl(scrapy_crawl, db_path, forum, settings={"ARCHIVE_RAW_PAGES": 1})
+        first = media_requests(forum)
+        forum.clear_requests()
+        crawl(scrapy_crawl, db_path, forum)
+        second = media_requests(forum)
+    db = Database(db_path)
+    rows = {row["aid"]: row for row in db["attachments"].rows}
+    store = MediaStore(tmp_path / "archive.db.media")
+    for aid in (2, 3, 4, 5, 9):  # the three images, the zip and the txt: byte for byte
+        assert rows[aid]["file_status"] == "stored", rows[aid]
+        assert rows[aid]["sha256"] == TRUTH[aid]["sha256"]
+        assert hashlib.sha256(store.path(rows[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
+        assert rows[aid]["stored_path"] == f"{TRUTH[aid]['sha256'][:2]}/{TRUTH[aid]['sha256']}"
+    assert rows[6]["file_status"] == "paid" and not rows[6]["sha256"]  # no link: the price instead
+    assert rows[10]["file_status"] == "login" and rows[10]["sha256"] is None  # an HTML page, not the pdf
+    assert "游客" in rows[10]["file_message"]
+    # each file once: the images are both attachments and post images, asked for once each
+    assert sorted(first) == sorted(set(first)) and len(first) == 6
+    assert db["media"].count == 5
+    assert {row["sha256"] for row in db["media"].rows} == {TRUTH[aid]["sha256"] for aid in (2, 3, 4, 5, 9)}
+    images = list(db["post_images"].rows)
+    assert {row["pid"] for row in images} == {43} and {row["status"] for row in images} == {"stored"}
+    assert {row["sha256"] for row in images} == {TRUTH[aid]["sha256"] for aid in (2, 3, 4)}
+    assert not any(is_ui_image(row["url"]) for row in images)  # no file-type icons
+    assert sorted(p.name for p in store.root.rglob("*") if p.is_file()) == sorted(TRUTH[a]["sha256"] for a in (2, 3, 4, 5, 9))
+    assert second == []  # an unchanged forum: no media request
+
+    warc = tmp_path / "forum.warc.gz"
+    subprocess.run([sys.executable, "-m", "export", "warc", "--db", str(db_path), "-o", str(warc)], cwd=ROOT, check=True)
+    assert subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(warc)], capture_output=True).returncode == 0
+    index = subprocess.run([sys.executable, "-m", "warcio.cli", "index", "-f", "warc-type,warc-target-uri", str(warc)],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    uris = {json.loads(line).get("warc-target-uri") for line in index.splitlines()}
+    assert {f"{forum.base_url}thread-{tid}-1-1.html" for tid in (4, 5, 10)} <= uris
+    assert sum("/data/attachment/" in (uri or "") or "mod=attachment" in (uri or "") for uri in uris) == 5
+
+
+def test_a_file_over_the_cap_is_recorded_not_downloaded_and_a_later_run_resumes(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum() as forum:
+        # xiongtongzi-2 and -3 (25128, 25273 bytes) are over the cap, -1 (23049) is not
+        crawl(scrapy_crawl, db_path, forum, settings={"ARCHIVE_MEDIA_MAXSIZE": 25000})
+        db = Database(db_path)
+        rows = {row["aid"]: row for row in db["attachments"].rows}
+        assert rows[2]["file_status"] == "stored"
+        assert rows[3]["file_status"] == rows[4]["file_status"] == "too_large"
+        assert not any(MediaStore(tmp_path / "archive.db.media").has(TRUTH[aid]["sha256"]) for aid in (3, 4))
+        # an interrupted run: the archive saw files it has no answer for
+        db.execute("UPDATE attachments SET file_status = NULL, sha256 = NULL WHERE aid = 9")
+        db.conn.commit()
+        forum.clear_requests()
+        # written in the crawl's own process this time: the records take the same path
+        settings = {"ROBOTSTXT_OBEY": False, "ARCHIVE_WORKER": False}
+        scrapy_crawl(db_path, f"url={forum.base_url}thread-4-1-1.html", "media=attachments", settings=settings)
+        assert media_requests(forum) == ["/forum.php?mod=attachment&aid=OXxkM2ZhZTg5NHwxNzk2MTc0OTc2fDB8MTA%3D"]
+    assert Database(db_path)["attachments"].get((forum.base_url[7:-1], 9))["file_status"] == "stored"
+
+
+def test_robots_txt_is_obeyed_for_files_too(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum() as forum:
+        crawl(scrapy_crawl, db_path, forum, settings={"ROBOTSTXT_OBEY": True}, tids=(10,))
+        assert media_requests(forum) == []
+    rows = {row["aid"]: row for row in Database(db_path)["attachments"].rows}
+    assert rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+
+
+@pytest.mark.parametrize("options", [{"charset": "gbk", "dynamic": True}], ids=["gbk-dynamic"])
+def test_a_forum_in_gbk_with_dynamic_links_gives_the_same_files(tmp_path, scrapy_crawl, options):
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum(**options) as forum:
+        crawl(scrapy_crawl, db_path, forum)
+        assert len(media_requests(forum)) == 6
+    rows = {row["aid"]: (row["file_status"], row["sha256"]) for row in Database(db_path)["attachments"].rows}
+    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("login", None)}
+    images = Database(db_path)["post_images"].rows
+    assert {(row["pid"], row["status"], row["sha256"]) for row in images} == {(43, "stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4)}
+
+
+@pytest.mark.parametrize(
+    "name, status, expected",
+    [
+        ("v1/forum.php@mod=misc&action=attachpay&aid=6&tid=5.html", 200, ("login", "抱歉，您所在的用户组(游客)无法进行此操作")),
+        ("v1/space-uid-3.html", 200, ("login", "抱歉，您需要登录后才能查看")),
+        ("v1/thread-19-1-1.html", 404, ("missing", "HTTP 404")),
+    ],
+)
+def test_the_html_answers_discuz_gives_instead_of_a_file(name, status, expected):
+    assert refused_answer((FEATURES / name).read_bytes(), "text/html; charset=utf-8", status) == expected
+
+
+def test_a_file_is_a_file_even_when_the_server_calls_it_octet_stream():
+    body = (FEATURES / "media/forum.php@mod=attachment&aid=OXxkM2ZhZTg5NHwxNzk2MTc0OTc2fDB8MTA%3D.txt").read_bytes()
+    assert refused_answer(body, "application/octet-stream", 200) is None
+    # the same page served as octet-stream is still a page
+    page = (FEATURES / "v1/space-uid-3.html").read_bytes()
+    assert refused_answer(page, "application/octet-stream", 200)[0] == "login"
+
+
+def test_the_store_writes_atomically_and_once(tmp_path):
+    store = MediaStore(tmp_path / "m")
+    body = (FEATURES / "media/data/attachment/forum/202612/02/092652ua1y6aak3yyyiyww.jpg").read_bytes()
+    assert store.put(body) == (TRUTH[2]["sha256"], len(body), True)
+    assert store.put(body)[2] is False  # the same bytes again: not written again
+    assert [p.name for p in store.root.rglob("*") if p.is_file()] == [TRUTH[2]["sha256"]]  # no .part left
+
+
+def test_media_mode():
+    assert media_mode("all") == {"images", "attachments"} and media_mode("") == set()
+    with pytest.raises(ValueError, match="images, attachments or all"):
+        media_mode("videos")
+
+
+def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_path):
+    """datasette -m metadata.yml with the project's plugin: an archived image shows from the store,
+    an attachment links to its file, and nothing outside the store can be reached."""
+    from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+    from pipelines.store import open_archive, save_in_one_transaction
+    from browse.serve import datasette_command
+    from test_datasette import get, wait_for_datasette
+
+    db_path = tmp_path / "archive.db"
+    image = (FEATURES / "media/data/attachment/forum/202612/02/092652ua1y6aak3yyyiyww.jpg").read_bytes()
+    sha256, size, _ = MediaStore(tmp_path / "archive.db.media").put(image)
+    (tmp_path / "secret.txt").write_text("not for the web")
+    stored_url, other_url = "http://127.0.0.1:8082/data/a.jpg?x=1&y=2", "http://127.0.0.1:8082/data/b.jpg"
+    db = open_archive(db_path)
+    db["sites"].insert({"site": "127.0.0.1:8082"})
+    db["articles"].insert({"site": "127.0.0.1:8082", "tid": 4, "pid": 43, "title": "t",
+                           "content_html": f'<p><img src="{stored_url.replace("&", "&amp;")}"><img src="{other_url}"></p>'})  # fmt: skip
+    save_in_one_transaction(db, [
+        MediaFile(sha256, size, "image/jpeg", stored_url, "2026-12-03T00:00:00+00:00"),
+        PostImageFile("127.0.0.1:8082", 43, stored_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
+        PostImageFile("127.0.0.1:8082", 43, other_url, "missing", "2026-12-03T00:00:00+00:00", message="HTTP 404"),
+        AttachmentFile("127.0.0.1:8082", 2, "stored", "2026-12-03T00:00:00+00:00", sha256, f"{sha256[:2]}/{sha256}"),
+    ])  # fmt: skip
+    db.close()
+    log_path = tmp_path / "datasette.log"
+    command, environment = datasette_command(db_path, "-m", str(ROOT / "metadata.yml"))
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    try:
+        base = wait_for_datasette(server, log_path)
+        local = f"/-/media/{sha256[:2]}/{sha256}"
+        with urllib.request.urlopen(base + local) as answer:
+            assert answer.read() == image and answer.headers["Content-Type"] == "image/jpeg"
+        article = get(base + "/archive/articles/127.0.0.1:8082,4")
+        assert f'<img src="{local}">' in article and f'<img src="{other_url}">' in article
+        assert f'<a href="{local}">' in get(base + "/archive/attachments")
+        for attempt in ("/-/media/../secret.txt", "/-/media/%2e%2e/secret.txt", f"/-/media/{sha256[:2]}/..%2F..%2Fsecret.txt",
+                        "/-/media/00/" + "0" * 64, f"/-/media/{sha256[2:4]}/{sha256}"):  # fmt: skip
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + attempt)
+            assert refused.value.code == 404, attempt
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

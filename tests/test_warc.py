@@ -1,0 +1,83 @@
+"""python -m export warc: the kept raw pages as WARC 1.1 that warcio checks and indexes."""
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from export.warc import payload_digest, warc_date
+from pipelines.store import open_archive, save_in_one_transaction
+from sample_forum import serve
+from scraper.models import FetchedPage
+
+ROOT = Path(__file__).parent.parent
+WARCIO = [sys.executable, "-m", "warcio.cli"]
+
+
+def export_warc(db_path: Path, warc: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "export", "warc", "--db", str(db_path), "-o", str(warc)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+
+
+def index(warc: Path) -> list[dict]:
+    fields = "warc-type,warc-target-uri,warc-date,warc-payload-digest,http:status,warc-refers-to-target-uri"
+    out = subprocess.run([*WARCIO, "index", "-f", fields, str(warc)], capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_a_crawl_with_raw_pages_exports_every_thread_page_as_a_checked_warc(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with serve("v1") as forum:
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", settings={"ARCHIVE_RAW_PAGES": 1})
+    db = Database(db_path)
+    headers = json.loads(db.execute("SELECT headers FROM raw_pages WHERE url LIKE '%thread-2-1-1.html'").fetchone()[0])
+    assert ["Content-Type", "text/html; charset=utf-8"] in headers
+    warc = tmp_path / "forum.warc.gz"
+    result = export_warc(db_path, warc)
+    assert "response" in result.stderr
+    check = subprocess.run([*WARCIO, "check", "-v", str(warc)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "digest pass" in check.stdout
+    records = index(warc)
+    assert records[0]["warc-type"] == "warcinfo"
+    thread_pages = {row["url"] for row in db.query("SELECT url FROM pages WHERE kind = 'thread'")}
+    assert len(thread_pages) > 20
+    responses = {r["warc-target-uri"]: r for r in records if r["warc-type"] == "response"}
+    assert thread_pages <= set(responses)
+    kept = db.execute("SELECT url, sha256, fetched_at, status FROM raw_pages WHERE url LIKE '%thread-2-1-1.html'").fetchone()
+    record = responses[kept[0]]
+    assert record["warc-payload-digest"] == payload_digest(kept[1])
+    assert record["warc-date"] == warc_date(kept[2])  # the capture time, not the export's
+    assert record["http:status"] == str(kept[3]) == "200"
+
+
+def test_a_repeated_payload_is_a_revisit_and_old_rows_get_their_content_type(tmp_path):
+    """Two URLs with the same bytes, kept before raw_pages kept headers (headers NULL)."""
+    db_path = tmp_path / "old.db"
+    body = (ROOT / "sample_forum/v1/thread-2-1-1.html").read_bytes()
+    pages = [
+        FetchedPage(
+            f"http://127.0.0.1:8080/{name}", "127.0.0.1:8080", "thread", 200, f"2026-11-27T00:00:0{second}+00:00",
+            len(body), hashlib.sha256(body).hexdigest(), tid=1, asked_as="thread",
+            content_type="text/html; charset=utf-8", body=body,
+        )  # fmt: skip
+        for second, name in enumerate(["thread-2-1-1.html", "forum.php?mod=viewthread&tid=1"])
+    ]
+    save_in_one_transaction(open_archive(db_path), pages)
+    warc = tmp_path / "old.warc.gz"
+    export_warc(db_path, warc)
+    assert subprocess.run([*WARCIO, "check", str(warc)], capture_output=True).returncode == 0
+    records = index(warc)
+    assert [r["warc-type"] for r in records] == ["warcinfo", "response", "revisit"]
+    assert records[2]["warc-refers-to-target-uri"] == pages[0].url
+    assert records[1]["warc-payload-digest"] == records[2]["warc-payload-digest"]
+    with gzip.open(warc, "rb") as raw:
+        text = raw.read()
+    assert b"Content-Type: text/html; charset=utf-8\r\n" in text
+    assert text.count(b"<html") == 1  # the revisit carries no body
