@@ -117,8 +117,8 @@ class RedisState:
         if kind == "all":
             return threads
         if kind == "recent":
-            since = (now - timedelta(days=float(value))).isoformat()
-            return [t for t in threads if t.last_post_at and t.last_post_at >= since]
+            since = now - timedelta(days=float(value))  # an instant: last_post_at is in the forum's offset
+            return [t for t in threads if t.last_post_at and datetime.fromisoformat(t.last_post_at) >= since]
         return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:

@@ -84,7 +84,10 @@ class ArchiveState:
             return self._threads("a.site = ? AND a.gone_since IS NULL", [site])
         if kind == "recent":
             since = (now - timedelta(days=float(value))).isoformat()
-            return self._threads("a.site = ? AND a.gone_since IS NULL AND a.last_post_at >= ?", [site, since])
+            # datetime() compares instants: last_post_at is in the forum's offset, ``since`` in UTC
+            return self._threads(
+                "a.site = ? AND a.gone_since IS NULL AND datetime(a.last_post_at) >= datetime(?)", [site, since]
+            )
         return self._threads(
             "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at", limit=int(value)
         )

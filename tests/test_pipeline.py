@@ -384,3 +384,20 @@ def test_a_locked_archive_is_retried_then_fails_clearly_keeping_the_items(tmp_pa
     assert pipeline.buffer == [] and pipeline.db["articles"].count == 1
     pipeline.close_spider()
     other.close()
+
+
+def test_refresh_recent_compares_instants_not_strings(tmp_path):
+    # last_post_at is in the forum's offset, the cutoff in UTC: as strings, 07:30+08:00 on the
+    # 10th sorts after midnight UTC on the 10th, though it is 23:30 UTC on the 9th.
+    from datetime import datetime, timezone
+
+    from pipelines.state import ArchiveState
+
+    db = open_archive(tmp_path / "archive.db")
+    db["sites"].insert({"site": SITE})
+    for tid, last in ((1, "2024-03-10T07:30:00+08:00"), (2, "2024-03-10T08:30:00+08:00")):
+        db["articles"].insert({"site": SITE, "tid": tid, "title": "t", "last_post_at": last})
+    db.close()
+    state = ArchiveState(tmp_path / "archive.db")
+    now = datetime(2024, 3, 11, tzinfo=timezone.utc)
+    assert [t.tid for t in state.refresh_candidates(SITE, "recent:1", now)] == [2]
