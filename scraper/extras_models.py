@@ -86,17 +86,6 @@ class Attachment:
 
 
 @dataclass
-class CommentPager:
-    """Where a post's 点评 go on: the commentmore pages still to read."""
-
-    pid: int
-    tid: int
-    next_url: str | None  # the next page, inajax=1 added (the endpoint answers nothing else)
-    page: int = 1
-    page_count: int | None = None
-
-
-@dataclass
 class ThreadExtras:
     """What one thread page shows besides its posts."""
 

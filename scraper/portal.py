@@ -30,6 +30,7 @@ from scraper.extras_models import (
     PortalListPage,
 )
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.problems import PageProblem, discuz_message, problem_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of
 from scraper.xpath import compiled, first_int, has_class, squash, words_of
@@ -86,10 +87,10 @@ def parse_article_page(
     root = sel.root
     content = _CONTENT(root)
     if not content:
-        raise problem_of(sel, text, kind="no_article", message="no article text found on the page (an unknown template?)")
+        raise problem_of(sel, text, kind=PageKind.NO_ARTICLE, message="no article text found on the page (an unknown template?)")
     ref = article_ref(url)
     if ref is None:
-        raise PageProblem("unknown", "a portal article page without an aid in its URL")
+        raise PageProblem(PageKind.UNKNOWN, "a portal article page without an aid in its URL")
     aid, page = ref
     page, page_count, page_urls = _pager(root, base_url, page, lambda u: (r := article_ref(u)) and r[0] == aid and r[1])
     message = extract_message(content[0], base_url)
@@ -166,10 +167,10 @@ def parse_comment_list(
     query = parse_qs(urlsplit(url).query)
     aid = first_int((query.get("id") or query.get("aid") or [""])[-1])
     if aid is None:
-        raise PageProblem("unknown", "a portal comment list URL without the article's id")
+        raise PageProblem(PageKind.UNKNOWN, "a portal comment list URL without the article's id")
     comments = _comments(sel.root, site_of(url), aid, tz, fetched_at)
     if not comments and not sel.root.xpath("//form[@id='cform'] | //h1"):
-        raise problem_of(sel, text, kind="no_comments", message="no comment list found on the page")
+        raise problem_of(sel, text, kind=PageKind.NO_COMMENTS, message="no comment list found on the page")
     page = first_int((query.get("page") or ["1"])[-1]) or 1
     page, page_count, page_urls = _pager(sel.root, base_url, page, lambda u: "mod=comment" in u and _page_of(u))
     return PortalCommentPage(url=url, site=site_of(url), aid=aid, page=page, page_count=page_count,

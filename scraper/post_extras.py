@@ -28,6 +28,7 @@ from scraper.dates import DEFAULT_UTC_OFFSET, footer_offset, page_time
 from scraper.encoding import decode_ajax
 from scraper.extras_models import CommentPage, PostComment, Rating, RatingsPage
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.problems import PageProblem, discuz_message, problem_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of
 from scraper.xpath import compiled, first_int, has_class, squash, words_of
@@ -170,7 +171,7 @@ def parse_commentmore(body: bytes | str, url: str, *, content_type: str | None =
     text = ajax_text(body, content_type)
     tid, pid, page = _query_ints(url, "tid"), _query_ints(url, "pid"), _query_ints(url, "page") or 1
     if tid is None or pid is None:
-        raise PageProblem("unknown", "a commentmore URL without tid and pid")
+        raise PageProblem(PageKind.UNKNOWN, "a commentmore URL without tid and pid")
     html = ajax_html(text)
     wrapped = f"<html><body><div id='comment_{pid}'>{html}</div></body></html>"
     sel, base_url, tz = read_ajax(wrapped, text, url, utc_offset)
@@ -258,7 +259,7 @@ def parse_viewratings(body: bytes | str, url: str, *, content_type: str | None =
     text = ajax_text(body, content_type)
     tid, pid = _query_ints(url, "tid"), _query_ints(url, "pid")
     if tid is None or pid is None:
-        raise PageProblem("unknown", "a viewratings URL without tid and pid")
+        raise PageProblem(PageKind.UNKNOWN, "a viewratings URL without tid and pid")
     html = ajax_html(text) if _XML_ROOT.match(text) else None
     page = f"<html><body>{html}</body></html>" if html is not None else text
     sel, _, tz = read_ajax(page, text, url, utc_offset)
@@ -307,8 +308,8 @@ def read_ajax(page: str, original: str, url: str, utc_offset: str | tzinfo | Non
     try:
         return open_page(page, url, utc_offset or _footer_or_default(original))
     except PageProblem as problem:
-        if problem.kind == "broken" and _XML_ROOT.match(original):
-            raise PageProblem("empty", "the ajax answer is empty") from None
+        if problem.kind == PageKind.BROKEN and _XML_ROOT.match(original):
+            raise PageProblem(PageKind.EMPTY, "the ajax answer is empty") from None
         raise
 
 
@@ -321,10 +322,10 @@ def _ajax_problem(sel, html: str, nothing: str) -> PageProblem:
     messagetext), a login wall, or empty."""
     said = discuz_message(sel)
     if said:
-        return problem_of(sel, "</html>", kind="error", message=said)
+        return problem_of(sel, "</html>", kind=PageKind.ERROR, message=said)
     if not squash(re.sub(r"<[^>]+>", " ", html or "")):
-        return PageProblem("empty", f"{nothing}: the answer is empty")
-    return problem_of(sel, "</html>", kind="empty", message=nothing)
+        return PageProblem(PageKind.EMPTY, f"{nothing}: the answer is empty")
+    return problem_of(sel, "</html>", kind=PageKind.EMPTY, message=nothing)
 
 
 def _query_ints(url: str, key: str) -> int | None:

@@ -26,6 +26,7 @@ from scraper.dates import page_time
 from scraper.encoding import decode_html
 from scraper.extras_models import Attachment, Poll, PollOption, ThreadExtras
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import absolute_url, site_of, thread_ref
@@ -109,7 +110,7 @@ def parse_thread_extras(
         raise problem  # a message page, a login wall: not a thread page at all
     ref = thread_ref(url)
     if ref is None:
-        raise PageProblem("unknown", "thread page without a thread id in its URL")
+        raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL")
     return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at)
 
 

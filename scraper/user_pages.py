@@ -18,6 +18,7 @@ from scraper.dates import page_time
 from scraper.encoding import decode_html
 from scraper.extras_models import UserProfile
 from scraper.html_page import open_page
+from scraper.kinds import PageKind
 from scraper.problems import PageProblem, discuz_message, problem_of
 from scraper.urls import UID_IN_HREF, site_of
 from scraper.xpath import compiled, first_int, squash, words_of
@@ -68,7 +69,7 @@ def parse_profile(
         raise problem_of(sel, text)
     uid = profile_uid(url)
     if uid is None:
-        raise PageProblem("unknown", "a profile URL without a uid")
+        raise PageProblem(PageKind.UNKNOWN, "a profile URL without a uid")
     profile = UserProfile(site=site_of(url), uid=uid)
     found = False
     credit_box = bool(_CREDIT_BOX(sel.root))
@@ -106,7 +107,7 @@ def parse_profile(
     if names:
         profile.username = squash(re.sub(r"\(?\s*UID\s*[:：]\s*\d+\s*\)?", "", words_of(names[0]))) or None
     if not found:
-        raise problem_of(sel, text, kind="no_profile", message="no profile facts found on the page")
+        raise problem_of(sel, text, kind=PageKind.NO_PROFILE, message="no profile facts found on the page")
     return profile
 
 
