@@ -82,6 +82,7 @@ _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 
 _DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
 _PRICE = re.compile(r"(?:售价|售價|price)\s*[:：]\s*(\d+)\s*([^\s,，)）]*)", re.I)
 _UPLOADED = re.compile(r"(.+?)\s*(?:上传|上傳|upload)", re.I)
+_UPLOAD_WORD = re.compile("上传|上傳|upload", re.I)
 _ID_AID = re.compile(r"^(?:attach_|aid|aimg_)(\d+)$")
 _IMAGE_NAME = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)$", re.I)
 _OPTION = re.compile(r"^\s*(\d+)\s*[.、]\s*(.*)$", re.S)
@@ -276,16 +277,15 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
         return None
     info = " ".join(squash(words_of(em)) for em in _INFO(block) if _SIZE.search(words_of(em)) or
                     _DOWNLOADS.search(words_of(em)))
-    words = squash(" ".join(_ALL_TEXT(block)))
+    texts = _ALL_TEXT(block)
+    words = squash(" ".join(texts))
     images = _IMAGES(block)
     image_url = real_image_src(images[0], base_url) if images else None
     filename = _filename(block, images)
     size_match = _SIZE.search(info)
     price = _PRICE.search(info) or _PRICE.search(words)
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
-    uploaded = _UPLOADED.search(" ".join(
-        squash(t) for t in _ALL_TEXT(block) if re.search("上传|上傳|upload", t, re.I)
-    ))
+    uploaded = _UPLOADED.search(" ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
     url = absolute_url(base_url, links[0].get("href")) if links else None
     attachment = Attachment(
         site=site, aid=aid, pid=pid, tid=tid, filename=filename,
