@@ -123,6 +123,15 @@ class ArchiveState:
             " ORDER BY url", [site, *asked_as],
         )]
 
+    def has_no_portal(self, site: str, url: str) -> bool:
+        """Whether the last run's probe found no portal at ``url`` (portal.php): later runs
+        do not ask again unless told to read everything (refresh=all)."""
+        if self.db is None:
+            return False
+        return self.db.execute(
+            "SELECT 1 FROM pages WHERE url = ? AND site = ? AND kind = ?", [url, site, PageKind.NO_PORTAL]
+        ).fetchone() is not None
+
     def users_without_profile(self, site: str) -> list[int]:
         """The members whose profile page no run has read or recorded as closed to guests."""
         if self.db is None or "profile_status" not in self.db["users"].columns_dict:

@@ -40,6 +40,7 @@ class PageKind(StrEnum):
     NO_ARTICLE = "no_article"  # the same for a portal article
     NO_COMMENTS = "no_comments"  # the same for a portal comment list
     NO_PROFILE = "no_profile"  # a profile page that shows no profile facts
+    NO_PORTAL = "no_portal"  # portal.php, asked once a site, answers 404 or a message: no portal
     # What the crawl itself records.
     PARSE_ERROR = "parse_error"  # the parser crashed (a bug): the page is kept for a re-parse
     NETWORK = "network"  # no response at all

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import traceback
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from scraper.encoding import decode_ajax, decode_html
 from scraper.kinds import PageKind
@@ -41,7 +42,32 @@ PARSERS = {
 AJAX = {PageKind.COMMENTMORE, PageKind.VIEWRATINGS}
 
 
-def fill_fetched_page(
+def fill_fetched_page(fetched: FetchedPage, body: bytes, **parse_kwargs) -> Exception | None:
+    """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum,
+    index, comment_page …: PageKind.fills of ``fetched.asked_as``), or ``kind`` and ``error``
+    saying what it is instead. Keywords: those of ``_fill``.
+
+    Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
+    caller to log; one bad page never costs more than itself.
+    """
+    crash = _fill(fetched, body, **parse_kwargs)
+    if _no_portal(fetched):
+        # a forum without the portal: a fact about the site, not an error of every run
+        fetched.kind, fetched.error, fetched.portal_list = PageKind.NO_PORTAL, None, None
+    return crash
+
+
+def _no_portal(fetched: FetchedPage) -> bool:
+    """Whether the portal's index (portal.php, asked once a site) says there is no portal:
+    the web server's 404, or Discuz's message that the portal is off."""
+    if fetched.asked_as != PageKind.PORTAL_LIST or urlsplit(fetched.url).query:
+        return False
+    if not urlsplit(fetched.url).path.endswith("/portal.php"):
+        return False
+    return fetched.status in (404, 410) or fetched.kind in (PageKind.MISSING, PageKind.CLOSED)
+
+
+def _fill(
     fetched: FetchedPage,
     body: bytes,
     *,
@@ -49,15 +75,8 @@ def fill_fetched_page(
     posts_per_page: int | None = None,
     profiles: tuple[Profile | ListingProfile, ...] = (),
 ) -> Exception | None:
-    """Fill ``fetched`` from ``body``: charset, and the parsed page in its field (thread, forum,
-    index, comment_page …: PageKind.fills of ``fetched.asked_as``), or ``kind`` and ``error``
-    saying what it is instead.
-
-    ``profiles`` are the user's selector profiles (scraper.profiles), for thread pages and
-    forum lists.
-    Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
-    caller to log; one bad page never costs more than itself.
-    """
+    """``profiles`` are the user's selector profiles (scraper.profiles), for thread pages and
+    forum lists."""
     try:
         asked = PageKind(fetched.asked_as)
         decoded = (decode_ajax if asked in AJAX else decode_html)(body, fetched.content_type)

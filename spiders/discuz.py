@@ -334,7 +334,8 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         if fetched.declared_charset:
             self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
         result = getattr(fetched, PageKind(fetched.asked_as).fills)
-        if result is None:
+        # (nothing to read and nothing wrong, as a forum without the portal: no word)
+        if result is None and (crash is not None or fetched.error is not None):
             if crash is not None:
                 self.logger.error("Could not parse %s: %s", response.url, crash)
             else:

@@ -67,8 +67,11 @@ class ExtrasRouting:
         """The portal's index, when a whole site is crawled from its HTML pages."""
         if self.source == "api":
             return None
+        url = site_root_url(seed) + PORTAL_INDEX
+        if self.refresh != "all" and self.state.has_no_portal(site, url):
+            return None
         self._archived_articles[site] = self.state.portal_articles_read(site)
-        return self._portal_list_request(site_root_url(seed) + PORTAL_INDEX, site, None, 1, probe=True)
+        return self._portal_list_request(url, site, None, 1, probe=True)
 
     # -- a thread page's follow-ups -------------------------------------------------------------
 
@@ -126,7 +129,10 @@ class ExtrasRouting:
     async def parse_portal_list(self, response: Response, probe: bool = False):
         fetched, listing = await self._read(response, PageKind.PORTAL_LIST)
         yield fetched
-        if listing is None or fetched.error:  # a forum without the portal answers 404 or a message
+        if fetched.kind == PageKind.NO_PORTAL:  # the next runs do not ask (but refresh=all does)
+            self.logger.info("No portal at %s (HTTP %s): no portal articles to archive", response.url, fetched.status)
+            return
+        if listing is None or fetched.error:
             return
         site = listing.site
         if probe:  # the portal answers: its first category is where a DIY index leads nowhere

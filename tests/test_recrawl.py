@@ -76,6 +76,10 @@ def test_whole_site_from_its_index_matches_the_forum(history):
     assert (first["new_articles"], first["new_comments"], first["outcome"]) == (30, 314, "finished")
     # robots.txt, index, the portal's probe (this forum has none: 404), 4 listing pages, 51 thread pages
     assert first["requests"] == len(requests) == 58
+    # a forum without a portal is a fact about it, not an error of every run
+    probe = db.execute("SELECT kind, status, error FROM pages WHERE url LIKE '%/portal.php'").fetchone()
+    assert tuple(probe) == ("no_portal", 404, None)
+    assert first["errors"] == 0
 
 
 def test_incremental_recrawl_fetches_only_what_changed(history):
@@ -95,8 +99,9 @@ def test_incremental_recrawl_fetches_only_what_changed(history):
     # the minimum: robots.txt, the index, one listing page per forum (each walk stops at its
     # first unchanged thread), and for each changed thread the pages from the one holding
     # its first new post: tid 1 pages 5-6, 16 pages 7-8, 26 page 4, 10 page 2, 32-34 page 1,
-    # and 25 page 1; the portal's probe
-    assert len(requests) == 1 + 1 + 3 + (2 + 2 + 1 + 1 + 3 + 1) + 1, sorted(requests)
+    # and 25 page 1; not the portal's probe (the first run found none; refresh=all asks again)
+    assert len(requests) == 1 + 1 + 3 + (2 + 2 + 1 + 1 + 3 + 1), sorted(requests)
+    assert "/portal.php" not in requests and "/portal.php" in runs["refresh"][1]
     crawl = list(db.query("SELECT * FROM crawls ORDER BY id"))[1]
     assert crawl["requests"] == len(requests) and crawl["outcome"] == "finished"
     assert crawl["requests_saved"] > 0
