@@ -12,7 +12,10 @@ Ratings: ``dl#ratelog_PID > table.ratl``. Its header names the credits, each in 
 (``威望 +3 | 金钱 +48``), with ``参与人数 N`` first; each rater is a row with a cell per
 credit column and the reason last. The newest ``ratelogrecord`` raters show (5 by default):
 when 参与人数 is more than the rows, the full list is the viewratings page, one row per
-(rater, credit), with times.
+(rater, credit), with times. The last rater shown may show part of what it gave: Discuz stops
+adding ratings once the table holds ``ratelogrecord`` raters, so that rater's other credits
+are left out even when 参与人数 is the rows; the header's totals count them, so rows that add
+up to less than the totals lead to the list too.
 """
 
 from __future__ import annotations
@@ -207,6 +210,7 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
         credits = [_credit_name(th) for th in header[1:-1]]
         rows = _RATE_ROWS(log)
         raters = 0
+        shown: dict[str, int] = {}
         for row in rows:
             cells = _CELLS(row)
             if len(cells) < 2:
@@ -217,9 +221,12 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             for credit, cell in zip(credits, cells[1:1 + len(credits)]):
                 score = _score(words_of(cell))
                 if credit and score is not None:
+                    shown[credit] = shown.get(credit, 0) + score
                     ratings.append(Rating(site=site, pid=pid, tid=tid, rater=rater, rater_uid=uid,
                                           credit=credit, score=score, reason=reason))
-        if participants is not None and participants > raters:
+        totals = {credit: _score(words_of(th)) for credit, th in zip(credits, header[1:-1])}
+        partial = any(total is not None and total != shown.get(credit, 0) for credit, total in totals.items())
+        if participants is not None and (participants > raters or partial):
             href = next(iter(_RATINGS_LINK(log)), None)
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)

@@ -1,0 +1,64 @@
+"""A thread page's rating tables as Discuz X3.5 renders them with fewer raters shown
+(``ratelogrecord``), and the viewratings page of any post.
+
+Why: the snapshots were taken with ratelogrecord=5, so only one post (tid 1 pid 1, 7 raters)
+leads to its full list; a forum showing 2 raters sends the crawl to the list of many posts.
+
+What it changes, as source/module/forum/forum_viewthread.php builds ``$post['ratelog']``: it
+reads the post's ratings newest first and adds a rater's row while fewer than N raters are in
+the table, so
+- each table keeps its first N rater rows (``tr#rate_PID_UID``, newest first as saved);
+- the Nth rater's row holds only the first of its ratings read: when that rater gave several
+  credits at once, the others come after the table is full and are left out, even when no
+  rater is hidden (参与人数 is N: only the credit totals tell). Rows of one
+  rating are read in the order the viewratings list prints them, the credits' column order,
+  so the row keeps its first non-empty credit cell and blanks the rest;
+- the header stays: 参与人数 counts every rater (``totalrate``) and the credit totals add
+  every rating (``ratelogextcredits``), whatever is shown; 查看全部评分 stays too.
+
+The viewratings page (``forum.php?mod=misc&action=viewratings&tid=T&pid=P``): the snapshots
+saved it for tid 1 pid 1 only, and its ajax answer for every rated post. Discuz renders both
+from one template, the page adding the header, breadcrumb and footer, so a post's page is the saved page with the post's
+list and totals from its ajax answer, and the thread's forum and title in the breadcrumb.
+"""
+
+from __future__ import annotations
+
+import re
+
+_RATER_ROWS = re.compile(r'(<tbody class="ratl_l">)(.*?)(</tbody>)', re.S)
+_ROW = re.compile(r'<tr id="rate_\d+_\d+">.*?</tr>\s*', re.S)
+_SCORE_CELL = re.compile(r'<td class="xi1">[^<]*</td>')
+_LIST = re.compile(r'<table class="list".*?</table>', re.S)
+_TOTALS = re.compile(r'<div class="o pns">.*?</div>', re.S)
+_CRUMBS = re.compile(r'<a href="forum-\d+-1\.html">[^<]*</a> <em>&rsaquo;</em> <a href="thread-\d+-1-1\.html">[^<]*</a>')
+
+
+def fewer_raters(text: str, shown: int) -> str:
+    """Every rating table in a thread page with at most ``shown`` raters."""
+    return _RATER_ROWS.sub(lambda m: m[1] + _first_rows(m[2], shown) + m[3], text)
+
+
+def _first_rows(rows: str, shown: int) -> str:
+    found = list(_ROW.finditer(rows))
+    if len(found) < shown:
+        return rows
+    kept = [m[0] for m in found[:shown]]
+    if first := _SCORE_CELL.search(kept[-1]):  # the Nth rater: its first rating only
+        kept[-1] = kept[-1][:first.end()] + _SCORE_CELL.sub('<td class="xg1"></td>', kept[-1][first.end():])
+    return rows[:found[0].start()] + "".join(kept) + rows[found[-1].end():]
+
+
+def viewratings_page(template: str, answer: str, thread_page: str) -> str:
+    """The viewratings page of a post: ``template`` (another post's saved page) with the
+    list and totals of ``answer`` (the post's ajax answer) and the forum and thread of
+    ``thread_page`` (its thread's first page) in the breadcrumb."""
+    page = template
+    for pattern in (_LIST, _TOTALS):
+        found = pattern.search(answer)
+        if found:
+            page = pattern.sub(lambda _: found[0], page, count=1)
+    crumbs = _CRUMBS.search(thread_page)
+    if crumbs:
+        page = _CRUMBS.sub(lambda _: crumbs[0], page, count=1)
+    return page
