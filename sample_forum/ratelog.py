@@ -54,11 +54,8 @@ def viewratings_page(template: str, answer: str, thread_page: str) -> str:
     list and totals of ``answer`` (the post's ajax answer) and the forum and thread of
     ``thread_page`` (its thread's first page) in the breadcrumb."""
     page = template
-    for pattern in (_LIST, _TOTALS):
-        found = pattern.search(answer)
-        if found:
-            page = pattern.sub(lambda _: found[0], page, count=1)
-    crumbs = _CRUMBS.search(thread_page)
-    if crumbs:
-        page = _CRUMBS.sub(lambda _: crumbs[0], page, count=1)
+    for pattern, source in ((_LIST, answer), (_TOTALS, answer), (_CRUMBS, thread_page)):
+        theirs, mine = pattern.search(source), pattern.search(page)
+        if theirs and mine:
+            page = page[:mine.start()] + theirs[0] + page[mine.end():]
     return page
