@@ -8,10 +8,11 @@ the server turns links dynamic afterwards when asked):
 - the posts: every ``<div id="post_PID" >`` of every saved page, in floor order, cut into
   pages of N. A post keeps everything in its block (点评, ratings, poll, tags, attachments:
   the first post's extras stay with it, on page 1); its reply links name its new page.
-- the page around them: page 1 is the saved page 1; a later page is the saved page 2 when the
-  thread had one, else page 1 as Discuz renders a later page: ``第N页`` in the title, the
-  description without the first post's summary, the thread author (``#tath``, 楼主) where
-  page 1 shows the view and reply counts.
+- the page around them: the saved page of that number; past the saved ones, the saved page 2
+  named as this one (``第N页`` in the title), else page 1 as Discuz renders a later page:
+  ``第N页`` in the title, the description without the first post's summary, the thread author
+  (``#tath``, 楼主) where page 1 shows the view and reply counts. REPORTURL (the page's own
+  URL in base64) names the page.
 - the pager, top and bottom: ``multi()`` of source/function/function_core.php (the window of
   10 links, ``1 ...`` first and ``... N`` last links, ``prev``, the page box with
   ``共 N 页``, ``nxt``); the ``下一页 »`` button; the page in the hidden form field,
@@ -24,6 +25,7 @@ per-thread pagers (``span.tps``) stay as saved: the crawl reads a thread's pager
 
 from __future__ import annotations
 
+import base64
 import re
 
 POST_START = re.compile(r'<div id="post_(\d+)" >')
@@ -40,6 +42,7 @@ _COUNTS = re.compile(r'<div class="hm ptn">.*?</div>', re.S)
 _DESCRIPTION = re.compile(r'(<meta name="description" content=")[^"]* \.\.\. ')
 _AUTHOR = re.compile(r'<div class="authi"><a href="(space-uid-(\d+)\.html)" target="_blank" class="xw1">([^<]*)</a>')
 _BASE = re.compile(r'<base href="([^"]*)"')
+_REPORT_URL = re.compile(r"(REPORTURL = ')([A-Za-z0-9+/=]*)(')")
 
 
 def split_page(text: str) -> tuple[str, list[tuple[int, str]], str]:
@@ -65,19 +68,22 @@ def thread_page(saved: list[str], tid: int, page: int, per_page: int) -> str:
     pages = page_count(len(posts), per_page)
     page = min(max(page, 1), pages)
     chosen = posts[(page - 1) * per_page:page * per_page]
-    if page == 1 or len(parts) < 2:
-        head, _, tail = parts[0]
-        if page > 1:
-            head = _later_page_head(head, posts[0][1], page)
-    else:
+    if page <= len(parts):
+        head, _, tail = parts[page - 1]
+    elif len(parts) >= 2:
         head, _, tail = parts[1]
         head = _title_page(head, page)
+    else:
+        head, _, tail = parts[0]
+        head = _later_page_head(head, posts[0][1], page)
+    head = _REPORT_URL.sub(lambda m: m[1] + _own_url(m[2], tid, page) + m[3], head, count=1)
     pager = multi(tid, page, pages)
     head = _TOP_PAGER.sub(lambda _: f'<div class="pgt">{pager}</div>', head, count=1)
     tail = _BOTTOM_PAGER.sub(lambda m: m[1] + pager, tail, count=1)
     tail = _NEXT_BUTTON.sub("", tail)
     if page < pages:
-        button = f'<div class="pgbtn"><a href="thread-{tid}-{page + 1}-1.html" hidefocus="true" class="bm_h">下一页 &raquo;</a></div>\n\n'
+        newline = "\r\n" if "\r\n" in tail else "\n"
+        button = f'<div class="pgbtn"><a href="thread-{tid}-{page + 1}-1.html" hidefocus="true" class="bm_h">下一页 &raquo;</a></div>{newline * 2}'
         tail = tail.replace('<div class="pgs mtm mbm cl">', button + '<div class="pgs mtm mbm cl">', 1)
     tail = _HIDDEN_PAGE.sub(lambda m: f"{m[1]}{page}{m[2]}", tail)
     tail = _SCROLL.sub(lambda m: f"keyPageScroll(e, {int(page > 1)}, {int(page < pages)}, {m[1]}, {page})", tail)
@@ -85,6 +91,16 @@ def thread_page(saved: list[str], tid: int, page: int, per_page: int) -> str:
     tail = _REPLY_PAGE.sub(lambda m: f"{m[1]}{page}", tail)
     body = "".join(_REPLY_PAGE.sub(lambda m: f"{m[1]}{page}", block) for _, block in chosen)
     return head + body + tail
+
+
+def _own_url(encoded: str, tid: int, page: int) -> str:
+    """REPORTURL, the page's own URL in base64 (Discuz's report link), naming this page."""
+    try:
+        url = base64.b64decode(encoded).decode("utf-8")
+    except ValueError:
+        return encoded
+    url = re.sub(r"thread-\d+-\d+-1\.html$", f"thread-{tid}-{page}-1.html", url)
+    return base64.b64encode(url.encode("utf-8")).decode("ascii")
 
 
 def _title_page(head: str, page: int) -> str:
@@ -103,8 +119,10 @@ def _later_page_head(head: str, first_post: str, page: int) -> str:
     if author:
         href, uid, name = author.groups()
         avatar = f"{base[1] if base else ''}uc_server/avatar.php?uid={uid}&size=small"
-        tath = (f'<div id="tath" class="cl">\n<a href="{href}" title="{name}"><img src="{avatar}" class="user_avatar"></a>\n'
-                f'楼主: <a href="{href}" title="{name}">{name}</a>\n</div>')
+        newline = "\r\n" if "\r\n" in head else "\n"
+        tath = newline.join((f'<div id="tath" class="cl">',
+                             f'<a href="{href}" title="{name}"><img src="{avatar}" class="user_avatar"></a>',
+                             f'楼主: <a href="{href}" title="{name}">{name}</a>', "</div>"))
         head = _COUNTS.sub(lambda _: tath, head, count=1)
     return head
 

@@ -197,7 +197,7 @@ class SampleForum:
         page, body = made or (page, page.file.read_bytes())
         content_type = page.content_type
         if content_type.startswith("text/") and (self.raters_shown or self.date_format):
-            body = self._with_settings(body.decode("utf-8", "surrogateescape"))
+            body = self._with_settings(url_key(wanted), body.decode("utf-8", "surrogateescape"))
         body = self._rebase(body, content_type)
         if self.dynamic and content_type.startswith("text/"):
             body = _REWRITTEN_LINK.sub(_dynamic_link, body)
@@ -218,7 +218,7 @@ class SampleForum:
             tid, number = int(thread[1]), int(thread[2])
             saved = []
             while (found := pages.get(f"thread-{tid}-{len(saved) + 1}-1.html")) and found.status == 200:
-                saved.append(found.file.read_text(encoding="utf-8"))
+                saved.append(found.file.read_bytes().decode("utf-8"))
             if saved:
                 text = thread_page(saved, tid, number, self.posts_per_page)
                 return pages[f"thread-{tid}-1-1.html"], text.encode("utf-8")
@@ -226,20 +226,26 @@ class SampleForum:
         if self.raters_shown and page is None and params.get("action") == "viewratings" and "inajax" not in params:
             tid, pid = params.get("tid"), params.get("pid")
             template = next((p for k, p in pages.items() if "action=viewratings" in k and "inajax" not in k), None)
-            answer = self._snapshot.saved(VIEWRATINGS_ANSWER.format(tid, pid))
+            answer = self._ratings_answer(tid, pid)
             thread = pages.get(f"thread-{tid}-1-1.html")
             if template and answer and thread:
-                text = viewratings_page(*(p.read_text(encoding="utf-8") for p in (template.file, answer, thread.file)))
+                template_text, thread_text = (p.file.read_bytes().decode("utf-8") for p in (template, thread))
+                text = viewratings_page(template_text, answer, thread_text)
                 return template, text.encode("utf-8")
         return None
 
-    def _with_settings(self, text):
+    def _with_settings(self, key, text):
         """A saved page's text as these settings render it: fewer raters shown, other date formats."""
-        if self.raters_shown:
-            text = fewer_raters(text, self.raters_shown)
+        if self.raters_shown and (thread := THREAD_PAGE.fullmatch(key)):
+            text = fewer_raters(text, self.raters_shown, lambda pid: self._ratings_answer(thread[1], pid))
         if self.date_format:
             text = reformat(text, *self.date_format)
         return text.encode("utf-8", "surrogateescape")
+
+    def _ratings_answer(self, tid, pid):
+        """The text of a post's viewratings ajax answer, or '' when the snapshot lacks it."""
+        answer = self._snapshot.saved(VIEWRATINGS_ANSWER.format(tid, pid))
+        return answer.read_bytes().decode("utf-8") if answer else ""
 
     def _rebase(self, body, content_type):
         """Point absolute links at this server: plain, and JSON-escaped ("http:\\/\\/…") in the API files."""

@@ -99,8 +99,7 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
         body = bodies[0]
         posted_at = None
         for time_element in _COMMENT_TIME(body):
-            for candidate in _EXACT_TIME(time_element) + [words_of(time_element)]:
-                posted_at = posted_at or page_time(candidate, tz, fetched_at)
+            posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
         text = _text_without(body, _COMMENT_TIME(body))
         key = comment_key(pid, uid, author, posted_at, text)
         if key in seen:
@@ -233,6 +232,14 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
     return ratings, more
 
 
+def _shown_time(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
+    """A time as Discuz shows it: a recent one ("7 秒前") carries the exact time in its span's title."""
+    for exact in _EXACT_TIME(cell):
+        if value := page_time(exact, tz):
+            return value
+    return page_time(squash(words_of(cell)), tz, fetched_at)
+
+
 def viewratings_url(base_url: str, tid: int, pid: int) -> str:
     return absolute_url(base_url, f"forum.php?mod=misc&action=viewratings&tid={tid}&pid={pid}") or base_url
 
@@ -285,7 +292,7 @@ def parse_viewratings(body: bytes | str, url: str, *, content_type: str | None =
             site=site, pid=pid, tid=tid, rater=rater, rater_uid=uid,
             credit=squash(_SCORE.split(credit_cell)[0]), score=score,
             reason=squash(words_of(cells[3])),
-            rated_at=page_time(squash(words_of(cells[2])), tz, fetched_at),
+            rated_at=_shown_time(cells[2], tz, fetched_at),
         ))
     if not ratings:
         raise _ajax_problem(sel, html or "", "no ratings in the viewratings answer")
