@@ -120,7 +120,7 @@ def _later_page_head(head: str, first_post: str, page: int) -> str:
         href, uid, name = author.groups()
         avatar = f"{base[1] if base else ''}uc_server/avatar.php?uid={uid}&size=small"
         newline = "\r\n" if "\r\n" in head else "\n"
-        tath = newline.join((f'<div id="tath" class="cl">',
+        tath = newline.join(('<div id="tath" class="cl">',
                              f'<a href="{href}" title="{name}"><img src="{avatar}" class="user_avatar"></a>',
                              f'楼主: <a href="{href}" title="{name}">{name}</a>', "</div>"))
         head = _COUNTS.sub(lambda _: tath, head, count=1)
