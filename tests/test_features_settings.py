@@ -22,7 +22,6 @@ from scraper.thread_extras import parse_thread_extras
 from tests.features_truth import (
     SAVED_AT,
     V1,
-    V2,
     check_everything,
     check_refresh,
     crawl_stages,
