@@ -23,6 +23,7 @@ from tests.features_truth import (
     SAVED_AT,
     V1,
     check_everything,
+    check_posts,
     check_refresh,
     crawl_stages,
     rows,
@@ -31,24 +32,31 @@ from tests.features_truth import (
 )
 
 TWELVE_HOUR = ("Y/n/j", "h:i A")  # 全局 » 时间设置: yyyy/mm/dd, 12 小时制
+COMBINED = "gbk-dynamic-all"
 SETTINGS = {
     "posts-per-page": dict(posts_per_page=4),
     "raters-shown": dict(raters_shown=1),
     "date-format": dict(date_format=TWELVE_HOUR),
     # 13 pages for tid 1 (its pager's "1 ..." and "... 13" links), 年月日 dates
-    "gbk-dynamic-all": dict(charset="gbk", dynamic=True, posts_per_page=2, raters_shown=2, date_format=("Y年n月j日", "h:i A")),
+    COMBINED: dict(charset="gbk", dynamic=True, posts_per_page=2, raters_shown=2, date_format=("Y年n月j日", "h:i A")),
 }
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory, scrapy_crawl):
+    """The combined setting: v1 from its index, then v2 as its lists show it, then with
+    refresh=all: each stage's archive, requests and result."""
+    stages = [("v1", "v1", ()), ("v2", "v2", ()), ("v2-refresh", "v2", ("refresh=all",))]
+    return crawl_stages(tmp_path_factory.mktemp("combined"), scrapy_crawl, stages, **SETTINGS[COMBINED])
 
 
 @pytest.fixture(scope="module", params=list(SETTINGS), ids=list(SETTINGS))
 def run(request, tmp_path_factory, scrapy_crawl):
-    """v1 crawled from its index under one setting (the combined one: then v2 with
-    refresh=all): (the setting, each stage's archive, requests and result)."""
+    """v1 crawled from its index under one setting: (the setting, its stages as crawl_stages gives them)."""
     options = SETTINGS[request.param]
-    stages = [("v1", "v1", ())]
-    if request.param == "gbk-dynamic-all":
-        stages.append(("v2-refresh", "v2", ("refresh=all",)))
-    return options, crawl_stages(tmp_path_factory.mktemp(request.param), scrapy_crawl, stages, **options)
+    if request.param == COMBINED:
+        return options, request.getfixturevalue("combined")
+    return options, crawl_stages(tmp_path_factory.mktemp(request.param), scrapy_crawl, [("v1", "v1", ())], **options)
 
 
 def test_the_archive_holds_everything_the_truth_lists_once(run):
@@ -59,15 +67,19 @@ def test_the_archive_holds_everything_the_truth_lists_once(run):
     assert rows(db, "SELECT count(*) FROM pages WHERE error IS NOT NULL") == [(0,)]
 
 
-def test_refresh_all_on_v2_adds_exactly_what_changed(run):
-    options, stages = run
-    if "v2-refresh" not in stages:
-        pytest.skip("v2 is refreshed under the combined setting only")
-    db, _, _ = stages["v2-refresh"]
-    check_refresh(db, stages["v1"][0])
+def test_refresh_all_on_v2_adds_exactly_what_changed(combined):
+    db, _, _ = combined["v2-refresh"]
+    check_refresh(db, combined["v1"][0])
     check_everything(db, "v2")
     assert rows(db, "SELECT DISTINCT charset FROM pages WHERE status = 200") == [("gb18030",)]
     assert rows(db, "SELECT count(*) FROM pages WHERE url LIKE '%thread-%' OR url LIKE '%forum-%'") == [(0,)]
+
+
+def test_v2_as_its_lists_show_it(combined):
+    """Without refresh=, v2 is read where its lists changed: every post v2 has, on its floor."""
+    db, _, _ = combined["v2"]
+    check_posts(db, "v2")
+    assert rows(db, "SELECT count(*) FROM pages WHERE error IS NOT NULL") == [(0,)]
 
 
 def test_every_page_of_every_thread_is_read_once(run):
