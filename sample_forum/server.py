@@ -11,7 +11,9 @@ a directory holding only the files that changed since another snapshot names tha
 its ``fallback`` for the rest. ``charset`` serves the UTF-8 pages re-encoded (e.g. gbk), as a
 forum installed in that charset sends them; ``dynamic`` serves a forum saved with URL rewriting
 on as one with it off: its links in dynamic form (forum.php?mod=viewthread&tid=…), and those
-answered from the rewritten pages.
+answered from the rewritten pages. ``posts_per_page``, ``raters_shown`` and ``date_format``
+serve the forum as Discuz renders it with other settings (sample_forum.pagination, .ratelog
+and .dateformat say what each changes).
 """
 
 import csv
@@ -22,11 +24,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from sample_forum.dateformat import reformat
+from sample_forum.pagination import thread_page
+from sample_forum.ratelog import fewer_raters, viewratings_page
+
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 VERSIONS = ("v1", "v2")
 SNAPSHOT_BASE = "http://127.0.0.1:8080/"
 THREAD_FIRST_PAGE = re.compile(r"thread-(\d+)-1-1\.html")
+THREAD_PAGE = re.compile(r"thread-(\d+)-(\d+)-\d+\.html")
+# the snapshot's file name of a post's viewratings ajax answer (its README: "?" becomes "@")
+VIEWRATINGS_ANSWER = "forum.php@mod=misc&action=viewratings&tid={}&pid={}&infloat=yes&handlekey=viewratings&inajax=1&ajaxtarget=fwin_content_viewratings.html"
 NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1><p>Not in this snapshot.</p></body></html>"
 
 
@@ -56,6 +65,7 @@ class Snapshot:
 
     def __init__(self, directory, fallback=None):
         self.directory = Path(directory)
+        self.fallback = fallback
         with open(self.directory / "URLS.tsv", encoding="utf-8", newline="") as f:
             rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
             self.pages = {
@@ -63,6 +73,11 @@ class Snapshot:
                 for r in rows
             }
         self.pages.setdefault("robots.txt", Page(200, "text/plain", "", self._file("robots.txt", fallback)))
+
+    def saved(self, name):
+        """A file of this snapshot by its file name (README: the URL, "?" as "@"), or None."""
+        path = self._file(name, self.fallback)
+        return path if path.exists() else None
 
     def _file(self, name, fallback):
         """The file in this directory, else in the first of ``fallback`` (a directory or a
@@ -122,10 +137,14 @@ class SampleForum:
     received (e.g. "/thread-1-2-1.html"), so tests can count fetches.
     """
 
-    def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False):
+    def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False,
+                 posts_per_page=None, raters_shown=None, date_format=None):
         self.saved_at = saved_at
         self.charset = charset
         self.dynamic = dynamic
+        self.posts_per_page = posts_per_page
+        self.raters_shown = raters_shown
+        self.date_format = date_format  # (dateformat, timeformat), e.g. ("Y/n/j", "h:i A")
         self._snapshot = Snapshot(snapshot_dir(version), fallback)
         self._lock = threading.Lock()
         self._requests = []
@@ -170,11 +189,16 @@ class SampleForum:
 
     def respond(self, target):
         """(status, headers, body) for a request target such as "/forum.php?mod=viewthread&tid=1"."""
-        page = self._snapshot.find(_rewritten(target) if self.dynamic else target)
-        if page is None:
+        wanted = _rewritten(target) if self.dynamic else target
+        page = self._snapshot.find(wanted)
+        made = self._made(url_key(wanted), page)
+        if page is None and made is None:
             return 404, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(NOT_FOUND))}, NOT_FOUND
+        page, body = made or (page, page.file.read_bytes())
         content_type = page.content_type
-        body = self._rebase(page.file.read_bytes(), content_type)
+        if content_type.startswith("text/") and (self.raters_shown or self.date_format):
+            body = self._with_settings(url_key(wanted), body.decode("utf-8", "surrogateescape"))
+        body = self._rebase(body, content_type)
         if self.dynamic and content_type.startswith("text/"):
             body = _REWRITTEN_LINK.sub(_dynamic_link, body)
         if self.charset and content_type.startswith("text/") and "charset=utf-8" in content_type.lower():
@@ -183,6 +207,45 @@ class SampleForum:
         if page.location:
             headers["Location"] = page.location.replace(self.saved_at, self.base_url)
         return page.status, headers, body
+
+    def _made(self, key, page):
+        """(Page, body) of a page these settings render otherwise than the snapshot saved it
+        and make from its pages: a thread page with posts_per_page, a viewratings page the
+        snapshot lacks with raters_shown. None for the others."""
+        pages = self._snapshot.pages
+        thread = THREAD_PAGE.fullmatch(key)
+        if self.posts_per_page and thread:
+            tid, number = int(thread[1]), int(thread[2])
+            saved = []
+            while (found := pages.get(f"thread-{tid}-{len(saved) + 1}-1.html")) and found.status == 200:
+                saved.append(found.file.read_bytes().decode("utf-8"))
+            if saved:
+                text = thread_page(saved, tid, number, self.posts_per_page)
+                return pages[f"thread-{tid}-1-1.html"], text.encode("utf-8")
+        params = dict(parse_qsl(key.partition("?")[2]))
+        if self.raters_shown and page is None and params.get("action") == "viewratings" and "inajax" not in params:
+            tid, pid = params.get("tid"), params.get("pid")
+            template = next((p for k, p in pages.items() if "action=viewratings" in k and "inajax" not in k), None)
+            answer = self._ratings_answer(tid, pid)
+            thread = pages.get(f"thread-{tid}-1-1.html")
+            if template and answer and thread:
+                template_text, thread_text = (p.file.read_bytes().decode("utf-8") for p in (template, thread))
+                text = viewratings_page(template_text, answer, thread_text)
+                return template, text.encode("utf-8")
+        return None
+
+    def _with_settings(self, key, text):
+        """A saved page's text as these settings render it: fewer raters shown, other date formats."""
+        if self.raters_shown and (thread := THREAD_PAGE.fullmatch(key)):
+            text = fewer_raters(text, self.raters_shown, lambda pid: self._ratings_answer(thread[1], pid))
+        if self.date_format:
+            text = reformat(text, *self.date_format)
+        return text.encode("utf-8", "surrogateescape")
+
+    def _ratings_answer(self, tid, pid):
+        """The text of a post's viewratings ajax answer, or '' when the snapshot lacks it."""
+        answer = self._snapshot.saved(VIEWRATINGS_ANSWER.format(tid, pid))
+        return answer.read_bytes().decode("utf-8") if answer else ""
 
     def _rebase(self, body, content_type):
         """Point absolute links at this server: plain, and JSON-escaped ("http:\\/\\/…") in the API files."""
@@ -218,7 +281,8 @@ class SampleForum:
 
 def serve(version="v1", port=0, **options):
     """`with serve("v1") as forum:` runs a SampleForum at forum.base_url until the block ends;
-    ``options`` are SampleForum's (saved_at, fallback, charset)."""
+    ``options`` are SampleForum's (saved_at, fallback, charset, dynamic, posts_per_page,
+    raters_shown, date_format)."""
     return SampleForum(version, port, **options)
 
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
 
-from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset
+from scraper.dates import ABSOLUTE, DEFAULT_UTC_OFFSET, parse_offset, wall_clock
 from scraper.kinds import PageKind
 from scraper.problems import LOGIN_PHRASES, MISSING_PHRASES, PageProblem, problem_of
 from scraper.xpath import squash
@@ -149,9 +149,7 @@ def zone_of(utc_offset: str | tzinfo | None, shown: list[tuple[object, object]])
         if not seconds or not match or not match["H"]:
             continue
         try:
-            local = datetime(
-                int(match["y"]), int(match["m"]), int(match["d"]), int(match["H"]), int(match["M"]), int(match["S"] or 0)
-            )
+            local = wall_clock(match)
             difference = local - datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
         except (ValueError, OverflowError, OSError):
             continue

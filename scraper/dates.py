@@ -1,6 +1,7 @@
 """Discuz post times: local wall-clock strings, absolute or relative, to ISO 8601.
 
-Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), and
+Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), on a
+24-hour clock or, as its time format may be set, a 12-hour one ("2013/2/18 10:17 PM"), and
 for posts under a week old a relative phrase ("3 天前", "昨天 08:15") whose exact time is in
 the wrapping span's title. Relative phrases without a title are resolved against the fetch
 time; the phrases are Discuz's own (lang_core.php), in Simplified and Traditional Chinese. The
@@ -18,7 +19,7 @@ DEFAULT_UTC_OFFSET = "+08:00"
 
 ABSOLUTE = re.compile(
     r"(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
-    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+    r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?:\s*(?P<half>[AaPp][Mm])\b)?)?"
 )
 _SPACE = r"[\s\xa0]*"
 _RELATIVE = [
@@ -30,7 +31,7 @@ _RELATIVE = [
 _HALF_HOUR = re.compile("半小[时時]前")
 _JUST_NOW = re.compile("刚刚|剛剛")
 _DAY_WORDS = {"昨天": 1, "前天": 2}
-_DAY_AND_TIME = re.compile(rf"(昨天|前天){_SPACE}(\d{{1,2}}):(\d{{2}})")
+_DAY_AND_TIME = re.compile(rf"(昨天|前天){_SPACE}(\d{{1,2}}):(\d{{2}})(?:\s*([AaPp][Mm])\b)?")
 _GMT_OFFSET = re.compile(r"GMT\s*([+-]\d{1,2})(?::?(\d{2}))?")
 
 
@@ -90,24 +91,31 @@ def parse_discuz_time(
         return None
 
 
+def wall_clock(match: re.Match) -> datetime:
+    """The naive datetime an ABSOLUTE match shows (ValueError for a day no calendar has)."""
+    return datetime(
+        int(match["y"]), int(match["m"]), int(match["d"]),
+        hour_of(match["H"] or 0, match["half"]), int(match["M"] or 0), int(match["S"] or 0),
+    )
+
+
+def hour_of(hour: str | int, half: str | None) -> int:
+    """The hour on a 24-hour clock: "08" PM is 20, "12" AM is 0 (Discuz's timeformat h:i A)."""
+    hour = int(hour)
+    if half is None or not 1 <= hour <= 12:
+        return hour
+    return hour % 12 + (12 if half.upper() == "PM" else 0)
+
+
 def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
     if match := ABSOLUTE.search(text):
-        moment = datetime(
-            int(match["y"]),
-            int(match["m"]),
-            int(match["d"]),
-            int(match["H"] or 0),
-            int(match["M"] or 0),
-            int(match["S"] or 0),
-            tzinfo=zone,
-        )
-        return moment.isoformat()
+        return wall_clock(match).replace(tzinfo=zone).isoformat()
     if now is None:
         return None
     local_now = now.astimezone(zone).replace(microsecond=0)
     if match := _DAY_AND_TIME.search(text):
         day = local_now - timedelta(days=_DAY_WORDS[match[1]])
-        return day.replace(hour=int(match[2]), minute=int(match[3]), second=0).isoformat()
+        return day.replace(hour=hour_of(match[2], match[4]), minute=int(match[3]), second=0).isoformat()
     for pattern, resolve in _RELATIVE:
         if match := pattern.search(text):
             return resolve(int(match[1]), local_now).isoformat()

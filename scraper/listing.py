@@ -11,7 +11,7 @@ messages, login walls) are told apart with the thread parser's rules.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from lxml import etree
 from parsel import Selector
@@ -29,7 +29,6 @@ from scraper.xpath import compiled, first_int, first_text, squash, title_tag, wo
 
 _ROW_ID = re.compile(r"^(normalthread|stickthread)_(\d+)$")
 _ROW_CANDIDATES = etree.XPath("//*[starts-with(@id, 'normalthread_') or starts-with(@id, 'stickthread_')]")
-_MERIDIEM = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*([AP]M)\b", re.I)
 
 
 
@@ -226,24 +225,9 @@ def _last_post_at(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None)
     # Relative times ("昨天 20:50") wrap the exact time in a span's title; the time sits in an em.
     ems = [em.text_content() for em in compiled(".//em")(cell)]
     for candidate in compiled(".//span/@title")(cell) + ems + [cell.text_content()]:
-        if value := _time(candidate, tz, fetched_at):
+        if value := page_time(candidate, tz, fetched_at):
             return value
     return None
-
-
-def _time(text: str, tz: tzinfo, fetched_at: datetime | None) -> str | None:
-    """page_time, plus the 12-hour clock some boards print ("2018-4-3 11:06 PM")."""
-    value = page_time(text, tz, fetched_at)
-    meridiem = _MERIDIEM.search(text)
-    if value is None or meridiem is None:
-        return value
-    moment = datetime.fromisoformat(value)
-    afternoon = meridiem[1].upper() == "PM"
-    if afternoon and moment.hour < 12:
-        moment += timedelta(hours=12)
-    elif not afternoon and moment.hour == 12:
-        moment -= timedelta(hours=12)
-    return moment.isoformat()
 
 
 # Forum identity, pager, sub-forums --------------------------------------------------------

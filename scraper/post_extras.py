@@ -12,7 +12,10 @@ Ratings: ``dl#ratelog_PID > table.ratl``. Its header names the credits, each in 
 (``威望 +3 | 金钱 +48``), with ``参与人数 N`` first; each rater is a row with a cell per
 credit column and the reason last. The newest ``ratelogrecord`` raters show (5 by default):
 when 参与人数 is more than the rows, the full list is the viewratings page, one row per
-(rater, credit), with times.
+(rater, credit), with times. The last rater shown may show part of what it gave: Discuz stops
+adding ratings once the table holds ``ratelogrecord`` raters, so that rater's other credits
+are left out even when 参与人数 is the rows; the header's totals count them, so rows that add
+up to less than the totals lead to the list too.
 """
 
 from __future__ import annotations
@@ -96,8 +99,7 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
         body = bodies[0]
         posted_at = None
         for time_element in _COMMENT_TIME(body):
-            for candidate in _EXACT_TIME(time_element) + [words_of(time_element)]:
-                posted_at = posted_at or page_time(candidate, tz, fetched_at)
+            posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
         text = _text_without(body, _COMMENT_TIME(body))
         key = comment_key(pid, uid, author, posted_at, text)
         if key in seen:
@@ -207,6 +209,7 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
         credits = [_credit_name(th) for th in header[1:-1]]
         rows = _RATE_ROWS(log)
         raters = 0
+        shown: dict[str, int] = {}
         for row in rows:
             cells = _CELLS(row)
             if len(cells) < 2:
@@ -217,13 +220,24 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             for credit, cell in zip(credits, cells[1:1 + len(credits)]):
                 score = _score(words_of(cell))
                 if credit and score is not None:
+                    shown[credit] = shown.get(credit, 0) + score
                     ratings.append(Rating(site=site, pid=pid, tid=tid, rater=rater, rater_uid=uid,
                                           credit=credit, score=score, reason=reason))
-        if participants is not None and participants > raters:
+        totals = {credit: _score(words_of(th)) for credit, th in zip(credits, header[1:-1])}
+        partial = any(total is not None and total != shown.get(credit, 0) for credit, total in totals.items())
+        if participants is not None and (participants > raters or partial):
             href = next(iter(_RATINGS_LINK(log)), None)
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)
     return ratings, more
+
+
+def _shown_time(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
+    """A time as Discuz shows it: a recent one ("7 秒前") carries the exact time in its span's title."""
+    for exact in _EXACT_TIME(cell):
+        if value := page_time(exact, tz):
+            return value
+    return page_time(squash(words_of(cell)), tz, fetched_at)
 
 
 def viewratings_url(base_url: str, tid: int, pid: int) -> str:
@@ -278,7 +292,7 @@ def parse_viewratings(body: bytes | str, url: str, *, content_type: str | None =
             site=site, pid=pid, tid=tid, rater=rater, rater_uid=uid,
             credit=squash(_SCORE.split(credit_cell)[0]), score=score,
             reason=squash(words_of(cells[3])),
-            rated_at=page_time(squash(words_of(cells[2])), tz, fetched_at),
+            rated_at=_shown_time(cells[2], tz, fetched_at),
         ))
     if not ratings:
         raise _ajax_problem(sel, html or "", "no ratings in the viewratings answer")
