@@ -1,6 +1,7 @@
 """Discuz post times: local wall-clock strings, absolute or relative, to ISO 8601.
 
-Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), on a
+Discuz prints times in the forum's offset with no zone marker ("2013-2-18 22:17:00"), in the
+date format the forum is set to (year first by default; "2/18/2013" and "18.2.2013" too), on a
 24-hour clock or, as its time format may be set, a 12-hour one ("2013/2/18 10:17 PM"), and
 for posts under a week old a relative phrase ("3 天前", "昨天 08:15") whose exact time is in
 the wrapping span's title. Relative phrases without a title are resolved against the fetch
@@ -18,7 +19,8 @@ from dateutil import parser as dateutil_parser
 DEFAULT_UTC_OFFSET = "+08:00"
 
 ABSOLUTE = re.compile(
-    r"(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"(?:(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"|(?<![\d.])(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second>\d{1,2})(?P=sep)(?P<last_y>\d{4})(?!\d))"
     r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?:\s*(?P<half>[AaPp][Mm])\b)?)?"
 )
 _SPACE = r"[\s\xa0]*"
@@ -93,10 +95,24 @@ def parse_discuz_time(
 
 def wall_clock(match: re.Match) -> datetime:
     """The naive datetime an ABSOLUTE match shows (ValueError for a day no calendar has)."""
+    year, month, day = _year_month_day(match)
     return datetime(
-        int(match["y"]), int(match["m"]), int(match["d"]),
+        year, month, day,
         hour_of(match["H"] or 0, match["half"]), int(match["M"] or 0), int(match["S"] or 0),
     )
+
+
+def _year_month_day(match: re.Match) -> tuple[int, int, int]:
+    """A date year first (Discuz's default Y-n-j, Y/n/j, Y年n月j日), or year last: Discuz's
+    date format is free text over yyyy, mm and dd, and an admin may put the year last in
+    either order. A number over 12 is the day; otherwise the separator goes by the usual
+    convention of the examples admins copy: mm/dd/yyyy with slashes, dd.mm.yyyy (or dd-mm-yyyy)
+    with dots or dashes."""
+    if match["y"]:
+        return int(match["y"]), int(match["m"]), int(match["d"])
+    first, second = int(match["first"]), int(match["second"])
+    day_first = first > 12 or (second <= 12 and match["sep"] != "/")
+    return int(match["last_y"]), (second if day_first else first), (first if day_first else second)
 
 
 def hour_of(hour: str | int, half: str | None) -> int:

@@ -37,6 +37,7 @@ SETTINGS = {
     "posts-per-page": dict(posts_per_page=4),
     "raters-shown": dict(raters_shown=1),
     "date-format": dict(date_format=TWELVE_HOUR),
+    "year-last": dict(date_format=("n/j/Y", "h:i A")),  # yyyy last: mm/dd/yyyy, as admins write it
     # 13 pages for tid 1 (its pager's "1 ..." and "... 13" links), 年月日 dates
     COMBINED: dict(charset="gbk", dynamic=True, posts_per_page=2, raters_shown=2, date_format=("Y年n月j日", "h:i A")),
 }
@@ -172,6 +173,18 @@ def test_the_last_rater_shown_shows_its_first_credit_and_the_totals_lead_to_the_
     ("2019/3/16 12:40 PM", "2019-03-16T12:40:00+08:00"),
 ])
 def test_times_on_a_12_hour_clock(shown, expected):
+    assert parse_discuz_time(shown) == expected
+
+
+@pytest.mark.parametrize("shown, expected", [
+    ("3/16/2019 08:15 PM", "2019-03-16T20:15:00+08:00"),  # mm/dd/yyyy
+    ("16/3/2019 20:15", "2019-03-16T20:15:00+08:00"),  # a number over 12 is the day
+    ("16.3.2019 20:15", "2019-03-16T20:15:00+08:00"),  # dd.mm.yyyy
+    ("3.4.2019 20:15", "2019-04-03T20:15:00+08:00"),  # dots: the day first
+    ("3/4/2019 20:15", "2019-03-04T20:15:00+08:00"),  # slashes: the month first
+    ("13/13/2019 10:00", None),  # no calendar has it
+])
+def test_dates_with_the_year_last(shown, expected):
     assert parse_discuz_time(shown) == expected
 
 
