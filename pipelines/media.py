@@ -1,5 +1,6 @@
-"""The media store: the files of the threads the crawl reads (the images in posts, image and file
-attachments), downloaded once each into a content-addressed folder beside the archive.
+"""The media store: the files of the pages the crawl reads (the images in posts, image and file
+attachments, the images in portal articles), downloaded once each into a content-addressed
+folder beside the archive.
 
 Built on Scrapy's media pipeline machinery (``scrapy.pipelines.media.MediaPipeline``): the
 requests come from the items the spider yields and go through the engine, so they share the
@@ -13,8 +14,8 @@ ARCHIVE_ALLOWED_HOSTS; the size cap). Where it differs from ``FilesPipeline``, a
   its static ``data/attachment/…`` file, which also leaves the site's download counter alone);
   an image once per URL; and the bytes are stored once under their SHA-256 whatever the URL.
 - **Once across runs.** What the archive already recorded (attachments.file_status,
-  post_images.status) is not asked for again, so a re-crawl of an unchanged forum makes no
-  media request; what an interrupted run saw but did not finish (attachments and post images
+  post_images.status, portal_images.status) is not asked for again, so a re-crawl of an unchanged forum makes no
+  media request; what an interrupted run saw but did not finish (attachments and images
   archived without a status) is asked for when the next run opens.
 - **Streaming, and where it stops.** Scrapy's download handlers hand a response over whole:
   its body is one bytes object, and there is no hook to send it to disk as it arrives. So a
@@ -48,7 +49,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
 from pipelines.media_store import MediaStore, default_root, stored_path
 from scraper.dates import utc_now_iso
 from scraper.media_answers import STORED, is_ui_image, refused_answer
@@ -135,11 +136,18 @@ class ArchiveMedia(MediaPipeline):
         return requests
 
     def _wants(self, item: Any):
-        """(key, url, whether the file may be HTML) for each file of a thread page not asked
-        for yet; an attachment with no link to ask is recorded at once with the page's reason."""
-        if not isinstance(item, FetchedPage) or item.thread is None:
+        """(key, url, whether the file may be HTML) for each file of a page not asked for yet:
+        a thread page's attachments and post images, a portal article page's images."""
+        if not isinstance(item, FetchedPage):
             return
-        thread = item.thread
+        if item.thread is not None:
+            yield from self._thread_wants(item.thread)
+        article = item.portal_article
+        if article is not None and "images" in self.kinds:
+            yield from self._image_wants(("portal_image", article.site, article.aid), article.images)
+
+    def _thread_wants(self, thread):
+        """An attachment with no link to ask is recorded at once with the page's reason."""
         if "attachments" in self.kinds and thread.extras is not None:
             for a in thread.extras.attachments:
                 key = ("aid", a.site, a.aid)
@@ -155,11 +163,16 @@ class ArchiveMedia(MediaPipeline):
                 yield key, url, (a.filename or "").lower().endswith((".htm", ".html"))
         if "images" in self.kinds:
             for post in thread.posts:
-                for url in post.images or ():
-                    key = ("image", thread.site, post.pid, url)
-                    if key not in self.done and not is_ui_image(url):
-                        self.done.add(key)
-                        yield key, url, False
+                yield from self._image_wants(("image", thread.site, post.pid), post.images)
+
+    def _image_wants(self, owner: tuple, urls):
+        """The images of a post (("image", site, pid)) or of a portal article (("portal_image",
+        site, aid)), each once; Discuz's own interface images are no one's content."""
+        for url in urls or ():
+            key = (*owner, url)
+            if key not in self.done and not is_ui_image(url):
+                self.done.add(key)
+                yield key, url, False
 
     def _request(self, url: str, html_expected: bool = False) -> Request:
         cookies = getattr(self.crawler.spider, "cookies", None)
@@ -221,7 +234,8 @@ class ArchiveMedia(MediaPipeline):
             path = stored_path(sha256) if sha256 else None
             self._emit(AttachmentFile(key[1], key[2], status, stamp, sha256, path, answer.get("message")))
         else:
-            self._emit(PostImageFile(key[1], key[2], key[3], status, stamp, sha256, answer.get("message")))
+            record = PostImageFile if key[0] == "image" else PortalImageFile
+            self._emit(record(key[1], key[2], key[3], status, stamp, sha256, answer.get("message")))
 
     def _emit(self, record: Any) -> None:
         """Hand a record to the archive pipeline: the archive's one writer stores it."""
@@ -237,7 +251,6 @@ class ArchiveMedia(MediaPipeline):
         conn = sqlite3.connect(f"{Path(self.archive).resolve().as_uri()}?mode=ro", uri=True)
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         wants: list[tuple] = []
-        retried = ", ".join(f"'{status}'" for status in RETRIED)
         try:
             if "attachments" in self.kinds and "attachments" in tables:
                 for site, aid, status, url, image_url, is_image, filename, price, denied in conn.execute(
@@ -250,26 +263,37 @@ class ArchiveMedia(MediaPipeline):
                     elif (link := image_url if is_image and image_url else url) is not None:
                         self.done.add(key)
                         wants.append((key, link, (filename or "").lower().endswith((".htm", ".html"))))
-            if "images" in self.kinds and "post_images" in tables:
-                conn.execute("CREATE TEMP TABLE answered AS SELECT site, pid, url FROM post_images"
-                             f" WHERE status IS NOT NULL AND status NOT IN ({retried})")  # fmt: skip
-                for site, pid, url in conn.execute("SELECT site, pid, url FROM answered"):
-                    self.done.add(("image", site, pid, url))
-                for table in ("articles", "comments"):
-                    for site, pid, url in conn.execute(
-                        f"SELECT t.site, t.pid, j.value FROM {table} AS t, json_each(t.images) AS j"
-                        " WHERE t.pid IS NOT NULL AND t.images LIKE '[%' AND NOT EXISTS (SELECT 1 FROM answered AS a"
-                        " WHERE a.site = t.site AND a.pid = t.pid AND a.url = j.value)"
-                    ):
-                        key = ("image", site, pid, url)
-                        if key not in self.done and not is_ui_image(url):
-                            self.done.add(key)
-                            wants.append((key, url, False))
+            if "images" in self.kinds:
+                wants += self._unanswered_images(conn, tables, "image", "post_images", "pid", ("articles", "comments"))
+                wants += self._unanswered_images(conn, tables, "portal_image", "portal_images", "aid", ("portal_article_pages",))
             if "media" in tables:
                 self.known = {sha256 for (sha256,) in conn.execute("SELECT sha256 FROM media")}
         finally:
             conn.close()
         return [Leftovers(wants[start : start + 100]) for start in range(0, len(wants), 100)]
+
+    def _unanswered_images(self, conn, tables: set[str], kind: str, answers: str, owner: str, sources: tuple[str, ...]) -> list[tuple]:
+        """Mark the images ``answers`` has an answer for as done; return the wants of those the
+        ``sources`` (tables with an ``images`` JSON list per ``owner``) show without one."""
+        if answers not in tables:
+            return []
+        retried = ", ".join(f"'{status}'" for status in RETRIED)
+        conn.execute(f"CREATE TEMP TABLE answered_{answers} AS SELECT site, {owner} AS owner, url FROM {answers}"
+                     f" WHERE status IS NOT NULL AND status NOT IN ({retried})")  # fmt: skip
+        for site, owner_id, url in conn.execute(f"SELECT site, owner, url FROM answered_{answers}"):
+            self.done.add((kind, site, owner_id, url))
+        wants = []
+        for table in (source for source in sources if source in tables):
+            for site, owner_id, url in conn.execute(
+                f"SELECT t.site, t.{owner}, j.value FROM {table} AS t, json_each(t.images) AS j"
+                f" WHERE t.{owner} IS NOT NULL AND t.images LIKE '[%' AND NOT EXISTS (SELECT 1 FROM answered_{answers} AS a"
+                f" WHERE a.site = t.site AND a.owner = t.{owner} AND a.url = j.value)"
+            ):
+                key = (kind, site, owner_id, url)
+                if key not in self.done and not is_ui_image(url):
+                    self.done.add(key)
+                    wants.append((key, url, False))
+        return wants
 
 
 class Leftovers:

@@ -113,6 +113,66 @@ def test_robots_txt_is_obeyed_for_files_too(tmp_path, scrapy_crawl):
     assert rows[9]["file_status"] == rows[10]["file_status"] == "robots"
 
 
+class PortalImagesForum(SampleForum):
+    """The whole features snapshot (tests/test_features_crawl.py's v1), whose portal articles
+    show no image: here article 1's two pages each show one, at a path Discuz gives portal
+    images (data/attachment/portal/…), served with the bytes of two real image attachments of
+    the snapshot (TRUTH.json aids 2 and 3)."""
+
+    IMAGES = {
+        "article-1-1.html": ("data/attachment/portal/202612/02/093000spring.jpg", 2),
+        "article-1-2.html": ("data/attachment/portal/202612/02/093000summer.jpg", 3),
+    }
+
+    def __init__(self):
+        super().__init__(str(FEATURES / "served-v1"), saved_at=FEATURES_BASE, fallback=[FEATURES / "v1"])
+
+    def respond(self, target):
+        status, headers, body = super().respond(target)
+        for page, (path, aid) in self.IMAGES.items():
+            if target == "/" + page:
+                body = body.replace(b'<td id="article_content">', f'<td id="article_content"><p><img src="{path}" /></p>'.encode())
+                headers["Content-Length"] = str(len(body))
+            elif target == "/" + path:
+                body = (FEATURES / "media" / image_file(aid)).read_bytes()
+                status, headers = 200, {"Content-Type": "image/jpeg", "Content-Length": str(len(body))}
+        return status, headers, body
+
+
+def image_file(aid: int) -> str:
+    """Where the media fixture keeps an image attachment's file (TRUTH.json's attachment path)."""
+    return "data/attachment/forum/" + TRUTH[aid]["attachment"]
+
+
+def test_the_images_of_every_page_of_a_portal_article_are_stored_once(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with PortalImagesForum() as forum:
+        seed, owner = f"url={forum.base_url}forum.php", {"ROBOTSTXT_OBEY": False}
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        portal = [path for path in forum.requests if "/data/attachment/portal/" in path]
+        db = Database(db_path)
+        rows = {(row["aid"], row["url"]): (row["status"], row["sha256"]) for row in db["portal_images"].rows}
+        assert rows == {
+            (1, forum.base_url + path): ("stored", TRUTH[aid]["sha256"]) for path, aid in PortalImagesForum.IMAGES.values()
+        }
+        assert sorted(portal) == sorted("/" + path for path, _ in PortalImagesForum.IMAGES.values())  # once each
+        store = MediaStore(tmp_path / "archive.db.media")
+        for aid in (2, 3):
+            assert hashlib.sha256(store.path(TRUTH[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
+        assert {TRUTH[2]["sha256"], TRUTH[3]["sha256"]} <= {row["sha256"] for row in db["media"].rows}
+        # the unchanged forum again: not asked again; an image the archive shows without an answer (an
+        # interrupted run's) is asked for by the next run
+        forum.clear_requests()
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        assert not [path for path in forum.requests if "/data/attachment/portal/" in path]
+        db.execute("DELETE FROM portal_images WHERE url LIKE '%summer.jpg'")
+        db.conn.commit()
+        forum.clear_requests()
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        assert [path for path in forum.requests if "/data/attachment/portal/" in path] == ["/" + PortalImagesForum.IMAGES["article-1-2.html"][0]]
+    assert Database(db_path)["portal_images"].count == 2
+
+
 @pytest.mark.parametrize("options", [{"charset": "gbk", "dynamic": True}], ids=["gbk-dynamic"])
 def test_a_forum_in_gbk_with_dynamic_links_gives_the_same_files(tmp_path, scrapy_crawl, options):
     db_path = tmp_path / "archive.db"
@@ -162,7 +222,7 @@ def test_media_mode():
 def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_path):
     """datasette -m metadata.yml with the project's plugin: an archived image shows from the store,
     an attachment links to its file, and nothing outside the store can be reached."""
-    from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+    from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
     from pipelines.store import open_archive, save_in_one_transaction
     from browse.serve import datasette_command
     from test_datasette import get, wait_for_datasette
@@ -176,11 +236,14 @@ def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_pat
     db["sites"].insert({"site": "127.0.0.1:8082"})
     db["articles"].insert({"site": "127.0.0.1:8082", "tid": 4, "pid": 43, "title": "t",
                            "content_html": f'<p><img src="{stored_url.replace("&", "&amp;")}"><img src="{other_url}"></p>'})  # fmt: skip
+    portal_url = "http://127.0.0.1:8082/data/attachment/portal/202612/02/093000spring.jpg"
+    db["portal_articles"].insert({"site": "127.0.0.1:8082", "aid": 1, "title": "a", "content_html": f'<p><img src="{portal_url}"></p>'})
     save_in_one_transaction(db, [
         MediaFile(sha256, size, "image/jpeg", stored_url, "2026-12-03T00:00:00+00:00"),
         PostImageFile("127.0.0.1:8082", 43, stored_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
         PostImageFile("127.0.0.1:8082", 43, other_url, "missing", "2026-12-03T00:00:00+00:00", message="HTTP 404"),
         AttachmentFile("127.0.0.1:8082", 2, "stored", "2026-12-03T00:00:00+00:00", sha256, f"{sha256[:2]}/{sha256}"),
+        PortalImageFile("127.0.0.1:8082", 1, portal_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
     ])  # fmt: skip
     db.close()
     log_path = tmp_path / "datasette.log"
@@ -195,6 +258,7 @@ def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_pat
         article = get(base + "/archive/articles/127.0.0.1:8082,4")
         assert f'<img src="{local}">' in article and f'<img src="{other_url}">' in article
         assert f'<a href="{local}">' in get(base + "/archive/attachments")
+        assert f'<img src="{local}">' in get(base + "/archive/portal_articles/127.0.0.1:8082,1")
         for attempt in ("/-/media/../secret.txt", "/-/media/%2e%2e/secret.txt", f"/-/media/{sha256[:2]}/..%2F..%2Fsecret.txt",
                         "/-/media/00/" + "0" * 64, f"/-/media/{sha256[2:4]}/{sha256}"):  # fmt: skip
             with pytest.raises(urllib.error.HTTPError) as refused:
