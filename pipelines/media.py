@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images",
 MAXSIZE = 50 * 1024 * 1024
 # Statuses asked again by the next run: the network's failures; every other answer stays.
 RETRIED = ("network", "error", "http_error", "robots")
+WHAT = {"aid": "attachments", "image": "post images", "portal_image": "portal images"}
 
 
 def media_mode(value: str | None) -> set[str]:
@@ -89,6 +91,7 @@ class ArchiveMedia(MediaPipeline):
         self.targets: dict[int, list[tuple]] = {}  # id(item) -> what each of its requests is for
         self.known: set[str] = set()  # sha256 of the files recorded in media
         self.resuming: set[asyncio.Future] = set()
+        self.answers: Counter[tuple[str, str]] = Counter()  # (what, status) -> files, for the closing summary
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -159,6 +162,7 @@ class ArchiveMedia(MediaPipeline):
                     why = "paid" if a.price else "denied"
                     said = a.denied or f"price {a.price} {a.price_credit or ''}".strip()
                     self._emit(AttachmentFile(a.site, a.aid, why, utc_now_iso(), message=said))
+                    self.answers[(WHAT["aid"], why)] += 1
                     continue
                 yield key, url, (a.filename or "").lower().endswith((".htm", ".html"))
         if "images" in self.kinds:
@@ -209,7 +213,9 @@ class ArchiveMedia(MediaPipeline):
         if isinstance(failure.value, IgnoreRequest) and "robots.txt" in message:
             status = "robots"  # Discuz's stock robots.txt disallows /*?mod=attachment*
         self.failures[request.url] = (str(status), message)
-        logger.warning("media: %s not downloaded (%s): %s", request.url, status, message)
+        # robots.txt refuses files by the dozen on a stock Discuz: said once, at the end (close_spider)
+        level = logging.DEBUG if status == "robots" else logging.WARNING
+        logger.log(level, "media: %s not downloaded (%s): %s", request.url, status, message)
 
     def item_completed(self, results, item, info) -> Any:
         stamp = utc_now_iso()
@@ -227,6 +233,7 @@ class ArchiveMedia(MediaPipeline):
     def _record(self, key: tuple, answer: dict[str, Any], stamp: str) -> None:
         status, sha256 = answer["status"], answer.get("sha256")
         self.crawler.stats.inc_value(f"archive/media/{status}")
+        self.answers[(WHAT[key[0]], status)] += 1
         if sha256 and sha256 not in self.known:
             self.known.add(sha256)
             self._emit(MediaFile(sha256, answer["size"], answer.get("content_type"), answer["url"], stamp))
@@ -236,6 +243,23 @@ class ArchiveMedia(MediaPipeline):
         else:
             record = PostImageFile if key[0] == "image" else PortalImageFile
             self._emit(record(key[1], key[2], key[3], status, stamp, sha256, answer.get("message")))
+
+    def close_spider(self, spider=None) -> None:
+        """What the run's files came to, in a line or two at the end of the log."""
+        statuses: Counter[str] = Counter()
+        for (_, status), n in self.answers.items():
+            statuses[status] += n
+        stored = statuses.pop(STORED, 0)
+        if stored or statuses:
+            said = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+            logger.info("media: %d files stored%s", stored, f"; not stored: {said}" if said else "")
+        if robots := {what: n for (what, status), n in sorted(self.answers.items()) if status == "robots"}:
+            logger.warning(
+                "media: %d files not downloaded (%s): the site's robots.txt forbids them (Discuz's own robots.txt"
+                " disallows its attachment links, forum.php?mod=attachment). With the owner's consent, -s"
+                " ROBOTSTXT_OBEY=False fetches them; the next run asks for them again.",
+                sum(robots.values()), ", ".join(f"{n} {what}" for what, n in robots.items()),
+            )  # fmt: skip
 
     def _emit(self, record: Any) -> None:
         """Hand a record to the archive pipeline: the archive's one writer stores it."""

@@ -36,7 +36,7 @@ def crawl(scrapy_crawl, db_path, forum, *extra, settings=None, tids=(4, 5, 10)):
     robots.txt disallows the attachment links (/*?mod=attachment*)."""
     form = "forum.php?mod=viewthread&tid={}" if forum.dynamic else "thread-{}-1-1.html"
     seeds = ",".join(forum.base_url + form.format(tid) for tid in tids)
-    scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
+    return scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
 
 
 def media_requests(forum) -> list[str]:
@@ -104,13 +104,15 @@ def test_a_file_over_the_cap_is_recorded_not_downloaded_and_a_later_run_resumes(
     assert Database(db_path)["attachments"].get((forum.base_url[7:-1], 9))["file_status"] == "stored"
 
 
-def test_robots_txt_is_obeyed_for_files_too(tmp_path, scrapy_crawl):
+def test_robots_txt_is_obeyed_for_files_too_and_the_log_says_so_once(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     with FeaturesForum() as forum:
-        crawl(scrapy_crawl, db_path, forum, settings={"ROBOTSTXT_OBEY": True}, tids=(10,))
+        log = crawl(scrapy_crawl, db_path, forum, settings={"ROBOTSTXT_OBEY": True, "LOG_LEVEL": "INFO"}, tids=(5, 10)).stderr
         assert media_requests(forum) == []
     rows = {row["aid"]: row for row in Database(db_path)["attachments"].rows}
-    assert rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+    assert rows[5]["file_status"] == rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+    assert log.count("robots.txt forbids them") == 1 and "3 files not downloaded (3 attachments)" in log
+    assert "media: 0 files stored; not stored: 1 paid, 3 robots" in log
 
 
 class PortalImagesForum(SampleForum):
