@@ -60,7 +60,7 @@ def test_a_crawl_with_media_stores_each_file_once_and_records_what_is_not_a_file
         assert hashlib.sha256(store.path(rows[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
         assert rows[aid]["stored_path"] == f"{TRUTH[aid]['sha256'][:2]}/{TRUTH[aid]['sha256']}"
     assert rows[6]["file_status"] == "paid" and not rows[6]["sha256"]  # no link: the price instead
-    assert rows[10]["file_status"] == "login" and rows[10]["sha256"] is None  # an HTML page, not the pdf
+    assert rows[10]["file_status"] == "denied" and rows[10]["sha256"] is None  # an HTML page, not the pdf
     assert "游客" in rows[10]["file_message"]
     # each file once: the images are both attachments and post images, asked for once each
     assert sorted(first) == sorted(set(first)) and len(first) == 6
@@ -182,21 +182,39 @@ def test_a_forum_in_gbk_with_dynamic_links_gives_the_same_files(tmp_path, scrapy
         crawl(scrapy_crawl, db_path, forum)
         assert len(media_requests(forum)) == 6
     rows = {row["aid"]: (row["file_status"], row["sha256"]) for row in Database(db_path)["attachments"].rows}
-    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("login", None)}
+    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("denied", None)}
     images = Database(db_path)["post_images"].rows
     assert {(row["pid"], row["status"], row["sha256"]) for row in images} == {(43, "stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4)}
 
 
+SAMPLE = ROOT / "sample_forum/v1"  # shared/sites/discuz-x-live
+
+
+# Every real answer in shared/ that Discuz gives a guest instead of what was asked (none of them
+# to an attachment link: the snapshots' guests could download every file but the paid one, whose
+# page shows no link; and no page of shared/ says 附件不存在, so the "missing file" words are
+# known only by the thread- and forum-missing ones, which the same message template shows).
 @pytest.mark.parametrize(
-    "name, status, expected",
+    "path, content_type, status, expected",
     [
-        ("v1/forum.php@mod=misc&action=attachpay&aid=6&tid=5.html", 200, ("login", "抱歉，您所在的用户组(游客)无法进行此操作")),
-        ("v1/space-uid-3.html", 200, ("login", "抱歉，您需要登录后才能查看")),
-        ("v1/thread-19-1-1.html", 404, ("missing", "HTTP 404")),
+        (FEATURES / "v1/forum.php@mod=misc&action=attachpay&aid=6&tid=5.html", "text/html; charset=utf-8", 200,
+         ("denied", "抱歉，您所在的用户组(游客)无法进行此操作")),  # the paid attachment's 购买 link
+        (FEATURES / "v1/forum.php@mod=misc&action=viewvote&tid=8.html", "text/html; charset=utf-8", 200,
+         ("denied", "抱歉，您无权查看本帖投票人")),
+        (FEATURES / "v1/forum.php@mod=misc&action=viewvote&tid=8&infloat=yes&handlekey=viewvote&inajax=1&ajaxtarget=fwin_content_viewvote.html",
+         "text/xml; charset=utf-8", 200, ("denied", "抱歉，您无权查看本帖投票人")),  # the same, as an ajax answer
+        (FEATURES / "v1/space-uid-3.html", "text/html; charset=utf-8", 200, ("login", "抱歉，您需要登录后才能查看")),
+        (SAMPLE / "forum-99-1.html", "text/html; charset=utf-8", 200, ("missing", "抱歉，指定的版块不存在")),
+        (FEATURES / "v1/thread-19-1-1.html", "text/html; charset=utf-8", 404, ("missing", "HTTP 404")),
+        (FEATURES / "served-v1/api/mobile/index.php@version=4&module=viewthread&tid=19&page=1.json", "application/json", 404,
+         ("missing", "HTTP 404")),
+        (FEATURES / "served-v1/api/mobile/index.php@version=4&module=viewthread&tid=9&page=1.json", "text/html; charset=utf-8", 503,
+         ("http_error", "HTTP 503")),  # X3.5's System Error on PHP 8
     ],
-)
-def test_the_html_answers_discuz_gives_instead_of_a_file(name, status, expected):
-    assert refused_answer((FEATURES / name).read_bytes(), "text/html; charset=utf-8", status) == expected
+    ids=["attachpay", "viewvote", "viewvote-ajax", "login", "forum-missing", "404", "api-404", "503"],
+)  # fmt: skip
+def test_the_html_answers_discuz_gives_instead_of_a_file(path, content_type, status, expected):
+    assert refused_answer(path.read_bytes(), content_type, status) == expected
 
 
 def test_a_file_is_a_file_even_when_the_server_calls_it_octet_stream():
