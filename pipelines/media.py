@@ -17,13 +17,12 @@ ARCHIVE_ALLOWED_HOSTS; the size cap). Where it differs from ``FilesPipeline``, a
   post_images.status, portal_images.status) is not asked for again, so a re-crawl of an unchanged forum makes no
   media request; what an interrupted run saw but did not finish (attachments and images
   archived without a status) is asked for when the next run opens.
-- **Streaming, and where it stops.** Scrapy's download handlers hand a response over whole:
-  its body is one bytes object, and there is no hook to send it to disk as it arrives. So a
-  download is held in memory once, capped by the media size cap (``download_maxsize`` on each
-  request: a file over it is cancelled, by its announced length before any body arrives, and
-  recorded ``too_large``); from there it is hashed and written a block at a time, in a thread,
-  to a temporary name renamed when complete (pipelines.media_store). FilesPipeline keeps a
-  second copy in a BytesIO and hashes it with MD5 again.
+- **In pieces, not whole.** Scrapy's download handlers hand a response over whole, and
+  FilesPipeline holds the file in memory (twice). The store asks for a file in pieces with
+  ``Range`` requests and writes each to disk as it comes (pipelines.media_pieces), so memory
+  stays flat however large the file; a server that ignores Range sends the file whole, which
+  is then held once, capped by ``download_maxsize`` (a file over the cap is cancelled by its
+  announced length before any body arrives, and recorded ``too_large``).
 - **Not a file is not stored.** An HTML answer instead of the file (no permission, a login
   form, a paid attachment, a missing one) is recorded with its status (scraper.media_answers).
 - **One writer.** This runs in the crawl's process; its rows (pipelines.media_records) go
@@ -31,7 +30,8 @@ ARCHIVE_ALLOWED_HOSTS; the size cap). Where it differs from ``FilesPipeline``, a
 
 On with ``-a media=images|attachments|all`` or the setting ``ARCHIVE_MEDIA``; off, it raises
 NotConfigured. ``ARCHIVE_MEDIA_DIR``: the store (default: ``<ARCHIVE_DB>.media``).
-``ARCHIVE_MEDIA_MAXSIZE``: the cap per file in bytes (default 50 MB).
+``ARCHIVE_MEDIA_MAXSIZE``: the cap per file in bytes (default 50 MB). ``ARCHIVE_MEDIA_PIECE``:
+the bytes asked for at a time (default 8 MB).
 """
 
 from __future__ import annotations
@@ -50,13 +50,15 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
+from pipelines.media_pieces import FIRST_PIECE, PIECE, WANTED, PieceError, PieceStopper, ask_piece, content_range, piece_of
 from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
 from pipelines.media_store import MediaStore, default_root, stored_path
 from scraper.dates import utc_now_iso
+from scraper.kinds import PageKind
 from scraper.media_answers import STORED, is_ui_image, refused_answer
 from scraper.models import FetchedPage
 from spiders.arguments import cookie_header
-from spiders.refusals import refusal_of
+from spiders.refusals import Refused, refusal_of
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class ArchiveMedia(MediaPipeline):
         self.store = MediaStore(root)
         self.maxsize = maxsize
         self.archive = archive
+        self.piece = PIECE  # bytes asked for at a time (pipelines.media_pieces)
         self.done: set[tuple] = set()  # ("aid", site, aid) / ("image", site, pid, url) with an answer
         self.failures: dict[str, tuple[str, str]] = {}  # URL -> (status, message) of a failed download
         self.targets: dict[int, list[tuple]] = {}  # id(item) -> what each of its requests is for
@@ -102,6 +105,8 @@ class ArchiveMedia(MediaPipeline):
         archive = settings.get("ARCHIVE_DB", "archive.db")
         root = Path(settings.get("ARCHIVE_MEDIA_DIR") or default_root(archive))
         pipeline = cls(crawler=crawler, kinds=kinds, root=root, maxsize=settings.getint("ARCHIVE_MEDIA_MAXSIZE", MAXSIZE), archive=archive)
+        pipeline.piece = settings.getint("ARCHIVE_MEDIA_PIECE", PIECE)
+        pipeline.stopper = PieceStopper(crawler)
         crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(pipeline.spider_idle, signal=signals.spider_idle)
         return pipeline
@@ -178,14 +183,21 @@ class ArchiveMedia(MediaPipeline):
                 self.done.add(key)
                 yield key, url, False
 
-    def _request(self, url: str, html_expected: bool = False) -> Request:
+    def _request(self, url: str, html_expected: bool = False, start: int | None = 0) -> Request:
+        """The request for a file's piece at ``start`` (None: the whole file). Its cap is the
+        file's: a server that ignores the Range sends the whole file, which is then kept whole."""
         cookies = getattr(self.crawler.spider, "cookies", None)
-        return Request(
+        request = Request(
             url,
             headers=cookie_header(cookies, url),
-            meta={"download_maxsize": self.maxsize, "archive_media_html": html_expected},
+            meta={"download_maxsize": self.maxsize, "download_warnsize": self.maxsize, "archive_media_html": html_expected},
             dont_filter=True,
         )
+        if start is None:
+            return request
+        # The first answer stays in memory until the file is done (MediaPipeline's call to
+        # media_downloaded holds it), so the first piece is small: most images fit in it whole.
+        return ask_piece(request, start, self.piece if start else min(self.piece, FIRST_PIECE))
 
     def media_to_download(self, request, info, *, item=None):
         return None  # what is stored already was left out by get_media_requests
@@ -197,19 +209,57 @@ class ArchiveMedia(MediaPipeline):
     # -- what came back ---------------------------------------------------------------------
 
     async def media_downloaded(self, response, request, info, *, item=None) -> dict[str, Any]:
+        html_expected = request.meta.get("archive_media_html", False)
+        if response.status == 416:  # an empty file has no byte 0 to give: asked again whole
+            response = await self._download(self._request(response.url, html_expected, start=None))
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
-        refused = refused_answer(
-            response.body, content_type, response.status, html_expected=request.meta.get("archive_media_html", False)
-        )
-        if refused:
+        span = content_range(response.headers) if response.status == 206 else None
+        first = piece_of(response, 0) if span else response.body
+        if refused := refused_answer(first, content_type, 200 if span else response.status, html_expected=html_expected):
             return {"status": refused[0], "message": refused[1], "url": response.url}
-        sha256, size, _ = await maybe_deferred_to_future(deferToThread(self.store.put, response.body))
+        if span and span[2] is not None and span[2] > self.maxsize:
+            return {"status": "too_large", "message": f"{span[2]} bytes, over ARCHIVE_MEDIA_MAXSIZE", "url": response.url}
+        if span:
+            sha256, size = await self._in_pieces(response, html_expected)
+        else:  # the server ignored the Range: the whole file came (under the cap)
+            sha256, size, _ = await maybe_deferred_to_future(deferToThread(self.store.put, response.body))
         self.crawler.stats.inc_value("archive/media/stored_bytes", size)
         return {"status": STORED, "sha256": sha256, "size": size, "content_type": content_type, "url": response.url}
+
+    async def _in_pieces(self, response, html_expected: bool) -> tuple[str, int]:
+        """The file whose first piece ``response`` is, piece after piece, into the store."""
+        url, total = response.url, content_range(response.headers)[2]
+        part = self.store.part()
+        try:
+            offset = 0
+            while True:
+                body = piece_of(response, offset)
+                await maybe_deferred_to_future(deferToThread(part.write, body))
+                offset += len(body)
+                self.crawler.stats.inc_value("archive/media/pieces")
+                complete = offset >= total if total is not None else len(body) < response.request.meta.get(WANTED, 0)
+                if complete:
+                    break
+                if offset > self.maxsize:  # a total the server did not tell
+                    raise Refused(PageKind.TOO_LARGE, f"over ARCHIVE_MEDIA_MAXSIZE after {offset} bytes")
+                response = body = None  # the piece is on disk: let it go before the next comes
+                response = await self._download(self._request(url, html_expected, start=offset))
+            sha256, size, _ = await maybe_deferred_to_future(deferToThread(part.finish))
+            return sha256, size
+        except BaseException:
+            part.abort()
+            raise
+
+    async def _download(self, request: Request):
+        """A request through the engine, as MediaPipeline makes a file's first."""
+        self._modify_media_request(request)
+        return await self.crawler.engine.download_async(request)
 
     def media_failed(self, failure: Failure, request, info) -> None:
         refusal = refusal_of(failure)
         status, message = (refusal.kind, refusal.message) if refusal else ("network", str(failure.value))
+        if isinstance(failure.value, PieceError):
+            status = "error"  # asked again by the next run
         if isinstance(failure.value, IgnoreRequest) and "robots.txt" in message:
             status = "robots"  # Discuz's stock robots.txt disallows /*?mod=attachment*
         self.failures[request.url] = (str(status), message)

@@ -37,34 +37,21 @@ class MediaStore:
 
     def put(self, body: bytes | memoryview) -> tuple[str, int, bool]:
         """Store the bytes under their SHA-256; returns (sha256, size, whether newly written).
-
-        The bytes are hashed and written a block at a time into a temporary file, which is
-        renamed to its hash when complete; bytes the store has already are dropped.
-        """
-        self.root.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        view = memoryview(body)
-        handle, temp = tempfile.mkstemp(prefix=".part-", dir=self.root)
+        They are hashed and written a block at a time (see Part)."""
+        part = self.part()
         try:
-            with os.fdopen(handle, "wb") as out:
-                for start in range(0, len(view), BLOCK):
-                    block = view[start : start + BLOCK]
-                    digest.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path(sha256)
-            if final.is_file():
-                os.unlink(temp)
-                return sha256, len(view), False
-            final.parent.mkdir(exist_ok=True)
-            os.replace(temp, final)  # atomic on one file system: the whole file or none
-            return sha256, len(view), True
+            view = memoryview(body)
+            for start in range(0, len(view), BLOCK):
+                part.write(view[start : start + BLOCK])
+            return part.finish()
         except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
+            part.abort()
             raise
+
+    def part(self) -> Part:
+        """A file to write as its bytes arrive (a download in pieces), stored when finished."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Part(self)
 
     def clean_parts(self) -> int:
         """Remove the temporary files an interrupted run left; returns how many."""
@@ -72,3 +59,44 @@ class MediaStore:
         for part in parts:
             part.unlink(missing_ok=True)
         return len(parts)
+
+
+class Part:
+    """A file being written under a temporary name in the store, hashed as it is written;
+    ``finish`` renames it to its SHA-256 (or drops it when the store has those bytes already),
+    ``abort`` removes it. Whatever happens, no half file ever has a final name."""
+
+    def __init__(self, store: MediaStore):
+        self.store = store
+        handle, self.temp = tempfile.mkstemp(prefix=".part-", dir=store.root)
+        self.out = os.fdopen(handle, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.digest.update(data)
+        self.out.write(data)
+        self.size += len(data)
+
+    def finish(self) -> tuple[str, int, bool]:
+        """(sha256, size, whether newly written)."""
+        try:
+            self.out.flush()
+            os.fsync(self.out.fileno())
+            self.out.close()
+            sha256 = self.digest.hexdigest()
+            final = self.store.path(sha256)
+            if final.is_file():
+                os.unlink(self.temp)
+                return sha256, self.size, False
+            final.parent.mkdir(exist_ok=True)
+            os.replace(self.temp, final)  # atomic on one file system: the whole file or none
+            return sha256, self.size, True
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.out.close()
+        if os.path.exists(self.temp):
+            os.unlink(self.temp)
