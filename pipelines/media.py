@@ -52,7 +52,7 @@ from twisted.python.failure import Failure
 
 from pipelines.media_pieces import FIRST_PIECE, PIECE, WANTED, PieceError, PieceStopper, ask_piece, content_range, piece_of
 from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
-from pipelines.media_store import MediaStore, default_root, stored_path
+from pipelines.media_store import MediaStore, default_root, key_hash, resumable_name, stored_path
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.media_answers import STORED, is_ui_image, refused_answer
@@ -66,6 +66,7 @@ MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images",
 MAXSIZE = 50 * 1024 * 1024
 # Statuses asked again by the next run: the network's failures; every other answer stays.
 RETRIED = ("network", "error", "http_error", "robots")
+KEY = "archive_media_key"  # request.meta: the file's key (("aid", site, aid), ("image", site, pid, url) …)
 WHAT = {"aid": "attachments", "image": "post images", "portal_image": "portal images"}
 
 
@@ -115,9 +116,10 @@ class ArchiveMedia(MediaPipeline):
         super().open_spider()
         if not hasattr(self.crawler, "archive_store"):  # set by ArchivePipeline, which opens first
             raise RuntimeError("the media store needs pipelines.archive.ArchivePipeline before it in ITEM_PIPELINES")
-        if left := self.store.clean_parts():
-            logger.info("media: removed %d half-written files an interrupted run left", left)
         self.resume = self._read_archive()
+        wanted = {key_hash(key) for leftovers in self.resume for key, _, _ in leftovers.wants}
+        if left := self.store.clean_parts(wanted):
+            logger.info("media: removed %d half-written files an interrupted run left", left)
 
     def spider_opened(self, spider) -> None:
         """Ask for what an earlier run saw and did not finish, beside the crawl's own requests."""
@@ -138,7 +140,9 @@ class ArchiveMedia(MediaPipeline):
         wants = item.wants if isinstance(item, Leftovers) else list(self._wants(item))
         requests, targets = [], []
         for key, url, html_expected in wants:
-            requests.append(self._request(url, html_expected))
+            request = self._request(url, html_expected)
+            request.meta[KEY] = key  # what names its download in pieces (media_store.resumable_name)
+            requests.append(request)
             targets.append((key, url))
         self.targets[id(item)] = targets
         return requests
@@ -220,35 +224,47 @@ class ArchiveMedia(MediaPipeline):
         if span and span[2] is not None and span[2] > self.maxsize:
             return {"status": "too_large", "message": f"{span[2]} bytes, over ARCHIVE_MEDIA_MAXSIZE", "url": response.url}
         if span:
-            sha256, size = await self._in_pieces(response, html_expected)
+            sha256, size = await self._in_pieces(response, html_expected, request.meta.get(KEY))
         else:  # the server ignored the Range: the whole file came (under the cap)
             sha256, size, _ = await maybe_deferred_to_future(deferToThread(self.store.put, response.body))
         self.crawler.stats.inc_value("archive/media/stored_bytes", size)
         return {"status": STORED, "sha256": sha256, "size": size, "content_type": content_type, "url": response.url}
 
-    async def _in_pieces(self, response, html_expected: bool) -> tuple[str, int]:
-        """The file whose first piece ``response`` is, piece after piece, into the store."""
+    async def _in_pieces(self, response, html_expected: bool, key: tuple | None) -> tuple[str, int]:
+        """The file whose first piece ``response`` is, piece after piece, into the store. A
+        download stopped half way (the network, the run's end) is kept, and the next run's
+        goes on from where it stopped when the file's first piece and size are the same."""
         url, total = response.url, content_range(response.headers)[2]
-        part = self.store.part()
+        resume_as = resumable_name(key, total) if key and total else None
+        part = await maybe_deferred_to_future(deferToThread(self.store.part, resume_as))
         try:
-            offset = 0
-            while True:
-                body = piece_of(response, offset)
-                await maybe_deferred_to_future(deferToThread(part.write, body))
-                offset += len(body)
-                self.crawler.stats.inc_value("archive/media/pieces")
-                complete = offset >= total if total is not None else len(body) < response.request.meta.get(WANTED, 0)
-                if complete:
-                    break
-                if offset > self.maxsize:  # a total the server did not tell
-                    raise Refused(PageKind.TOO_LARGE, f"over ARCHIVE_MEDIA_MAXSIZE after {offset} bytes")
+            body = piece_of(response, 0)
+            if part.size > len(body) and await maybe_deferred_to_future(deferToThread(part.starts_with, body)):
+                logger.info("media: %s goes on from byte %d, where an earlier run stopped", url, part.size)
+                self.crawler.stats.inc_value("archive/media/resumed")
+            else:
+                if part.size:  # another version of the file: start over
+                    await maybe_deferred_to_future(deferToThread(part.restart))
+                await self._write(part, body)
+            while part.size < total if total is not None else len(body) == response.request.meta.get(WANTED):
+                if part.size > self.maxsize:  # a total the server did not tell
+                    raise Refused(PageKind.TOO_LARGE, f"over ARCHIVE_MEDIA_MAXSIZE after {part.size} bytes")
                 response = body = None  # the piece is on disk: let it go before the next comes
-                response = await self._download(self._request(url, html_expected, start=offset))
+                response = await self._download(self._request(url, html_expected, start=part.size))
+                body = piece_of(response, part.size)
+                await self._write(part, body)
             sha256, size, _ = await maybe_deferred_to_future(deferToThread(part.finish))
             return sha256, size
-        except BaseException:
-            part.abort()
+        except BaseException as error:
+            if isinstance(error, Refused) or getattr(error, "changed", False):
+                part.abort()  # too large, or another file now: nothing to go on with
+            else:
+                part.stop()
             raise
+
+    async def _write(self, part, body: bytes) -> None:
+        await maybe_deferred_to_future(deferToThread(part.write, body))
+        self.crawler.stats.inc_value("archive/media/pieces")
 
     async def _download(self, request: Request):
         """A request through the engine, as MediaPipeline makes a file's first."""

@@ -38,7 +38,12 @@ _CONTENT_RANGE = re.compile(rb"^\s*bytes[ =]\s*(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)\
 
 
 class PieceError(Exception):
-    """A server's pieces do not fit together: recorded as the download's error."""
+    """A piece that is not the one asked for: recorded as the download's error. ``changed``:
+    the bytes are not where they were (the file changed), so what came before is dropped."""
+
+    def __init__(self, message: str, changed: bool = False):
+        super().__init__(message)
+        self.changed = changed
 
 
 def content_range(headers) -> tuple[int, int, int | None] | None:
@@ -87,7 +92,7 @@ def piece_of(response, offset: int) -> bytes:
         raise PieceError(f"HTTP {response.status} without a Content-Range for the piece at byte {offset}")
     start, end, _ = span
     if start != offset:
-        raise PieceError(f"asked for the bytes from {offset}, the server sent them from {start}")
+        raise PieceError(f"asked for the bytes from {offset}, the server sent them from {start}", changed=True)
     wanted = min(response.request.meta.get(WANTED, end - start + 1), end - start + 1)
     body = response.body[:wanted]
     if not body:

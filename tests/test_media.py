@@ -123,6 +123,42 @@ def test_a_file_larger_than_a_piece_arrives_byte_for_byte_in_pieces(tmp_path, sc
     assert not list(store.root.glob(".part-*"))
 
 
+class StoppingForum(FeaturesForum):
+    """Serves Range, but answers 503 to the pieces of one image from ``fail_from`` on; records
+    each request for a file under data/attachment/ with its Range."""
+
+    def __init__(self, image: str, fail_from: int | None):
+        super().__init__(ranges="bytes")
+        self.image, self.fail_from, self.asked = image, fail_from, []
+
+    def answer(self, target, headers):
+        if "/data/attachment/" in target:
+            self.asked.append((target, headers.get("Range")))
+        start = int((headers.get("Range") or "bytes=0-").split("=")[1].split("-")[0])
+        if target == self.image and self.fail_from is not None and start >= self.fail_from:
+            return 503, {"Content-Type": "text/html", "Content-Length": "0"}, b""
+        return super().answer(target, headers)
+
+
+def test_a_download_stopped_half_way_goes_on_where_it_stopped(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    image = "/" + image_file(3)  # 25128 bytes: pieces from 0, 10000 and 20000
+    store = MediaStore(tmp_path / "archive.db.media")
+    settings = {"ARCHIVE_MEDIA_PIECE": 10000, "RETRY_TIMES": 0}
+    with StoppingForum(image, fail_from=20000) as forum:
+        crawl(scrapy_crawl, db_path, forum, settings=settings, tids=(4,))
+        assert Database(db_path)["attachments"].get((forum.base_url[7:-1], 3))["file_status"] == "error"
+        assert [part.stat().st_size for part in store.root.glob(".resume-*")] == [20000]  # kept for the next run
+        forum.fail_from, forum.asked = None, []
+        crawl(scrapy_crawl, db_path, forum, settings=settings, tids=(4,))
+        asked = [asked_range for path, asked_range in forum.asked if path == image]
+    row = Database(db_path)["attachments"].get((forum.base_url[7:-1], 3))
+    assert row["file_status"] == "stored" and row["sha256"] == TRUTH[3]["sha256"]
+    assert hashlib.sha256(store.path(TRUTH[3]["sha256"]).read_bytes()).hexdigest() == TRUTH[3]["sha256"]
+    assert asked == ["bytes=0-9999", "bytes=20000-29999"]  # the first piece tells the file is the same
+    assert not list(store.root.glob(".resume-*")) and not list(store.root.glob(".part-*"))
+
+
 def test_robots_txt_is_obeyed_for_files_too_and_the_log_says_so_once(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     with FeaturesForum() as forum:
