@@ -60,7 +60,7 @@ def crawl(forum: BigFileForum, work: Path, name: str, piece_mb: int, stored_as: 
     db = work / f"{name.replace(' ', '-')}.db"
     argv = [sys.executable, "-m", "scrapy", "crawl", "discuz", "-a", f"url={forum.base_url}thread-4-1-1.html",
             "-s", f"ARCHIVE_DB={db}", "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0",
-            "-s", f"ARCHIVE_MEDIA_PIECE={piece_mb * 1024 * 1024}", "-s", "ARCHIVE_MEDIA_MAXSIZE=104857600",
+            "-s", f"ARCHIVE_MEDIA_PIECE={piece_mb * 1024 * 1024}", "-s", f"ARCHIVE_MEDIA_MAXSIZE={2 * len(forum.big)}",
             "-s", f"LOG_FILE={db}.log"] + (["-a", "media=images"] if media else [])  # fmt: skip
     start = time.perf_counter()
     stored, stored_at = Path(f"{db}.media") / stored_as[:2] / stored_as, []

@@ -37,6 +37,7 @@ the bytes asked for at a time (default 8 MB).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import Counter
 import sqlite3
@@ -249,7 +250,12 @@ class ArchiveMedia(MediaPipeline):
             while part.size < total if total is not None else len(body) == response.request.meta.get(WANTED):
                 if part.size > self.maxsize:  # a total the server did not tell
                     raise Refused(PageKind.TOO_LARGE, f"over ARCHIVE_MEDIA_MAXSIZE after {part.size} bytes")
-                response = body = None  # the piece is on disk: let it go before the next comes
+                # The piece is on disk: let it go before the next comes. Scrapy's download
+                # machinery (its Deferreds, a stopped download's Failure) holds a response in
+                # reference cycles, which only the cycle collector frees: left to its own
+                # pace, pieces pile up. Its young generations are enough, and cheap.
+                response = body = None
+                gc.collect(1)
                 response = await self._download(self._request(url, html_expected, start=part.size))
                 body = piece_of(response, part.size)
                 await self._write(part, body)
