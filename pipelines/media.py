@@ -14,9 +14,10 @@ ARCHIVE_ALLOWED_HOSTS; the size cap). Where it differs from ``FilesPipeline``, a
   its static ``data/attachment/…`` file, which also leaves the site's download counter alone);
   an image once per URL; and the bytes are stored once under their SHA-256 whatever the URL.
 - **Once across runs.** What the archive already recorded (attachments.file_status,
-  post_images.status, portal_images.status) is not asked for again, so a re-crawl of an unchanged forum makes no
-  media request; what an interrupted run saw but did not finish (attachments and images
-  archived without a status) is asked for when the next run opens.
+  post_images.status, portal_images.status) is not asked for again, so a re-crawl of an
+  unchanged forum makes no media request; what an interrupted run saw but did not finish
+  (attachments and images archived without a status) is asked for when the next run opens,
+  and a download in pieces goes on from where it stopped.
 - **In pieces, not whole.** Scrapy's download handlers hand a response over whole, and
   FilesPipeline holds the file in memory (twice). The store asks for a file in pieces with
   ``Range`` requests and writes each to disk as it comes (pipelines.media_pieces), so memory
@@ -39,8 +40,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections import Counter
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,29 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from pipelines.media_pieces import FIRST_PIECE, PIECE, WANTED, PieceError, PieceStopper, ask_piece, content_range, piece_of
-from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
-from pipelines.media_store import MediaStore, default_root, key_hash, resumable_name, stored_path
+from pipelines.media_pieces import (
+    FIRST_PIECE,
+    PIECE,
+    WANTED,
+    PieceError,
+    PieceStopper,
+    ask_piece,
+    content_range,
+    piece_of,
+)
+from pipelines.media_records import (
+    AttachmentFile,
+    MediaFile,
+    PortalImageFile,
+    PostImageFile,
+)
+from pipelines.media_store import (
+    MediaStore,
+    default_root,
+    key_hash,
+    resumable_name,
+    stored_path,
+)
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.media_answers import STORED, is_ui_image, refused_answer

@@ -16,8 +16,7 @@ import re
 
 from parsel import Selector
 
-from scraper.encoding import decode_html
-from scraper.encoding import decode_ajax
+from scraper.encoding import decode_ajax, decode_html
 from scraper.kinds import PageKind
 from scraper.post_extras import ajax_html
 from scraper.problems import problem_of
@@ -72,9 +71,9 @@ def refused_answer(body: bytes, content_type: str | None, status: int, *, html_e
         return "denied", _said(text, match)
     sel = Selector(text=text)
     problem = problem_of(sel, text, PageKind.ERROR, "an HTML page instead of the file")
-    if problem.kind in (PageKind.LOGIN, PageKind.ERROR) and not LOG_IN_FIRST.search(problem.message):
-        if NO_PERMISSION.search(problem.message):
-            return "denied", problem.message
+    said = problem.message
+    if problem.kind in (PageKind.LOGIN, PageKind.ERROR) and NO_PERMISSION.search(said) and not LOG_IN_FIRST.search(said):
+        return "denied", said
     if match := PAID_PHRASES.search(problem.message) or (problem.kind == PageKind.ERROR and PAID_PHRASES.search(text)):
         return "paid", problem.message if PAID_PHRASES.search(problem.message) else _said(text, match)
     if problem.kind in KINDS:
