@@ -5,8 +5,9 @@ Installed with the project's plugin (requirements.txt; pyproject.toml's entry po
 - serves each stored file at ``/-/media/<2 hex>/<sha256>``: the route takes nothing but a
   SHA-256's hex digits, so no other path (``..``, an absolute path, a symlink name) can be
   reached, and it only reads;
-- shows a post's images from the store when they are archived (the post HTML's ``src`` of an
-  image with a stored file in post_images becomes the local copy), else the original URL;
+- shows a post's or a portal article's images from the store when they are archived (the
+  HTML's ``src`` of an image with a stored file in post_images or portal_images becomes the
+  local copy), else the original URL;
 - links an attachment row's stored_path to its file.
 
 The store is ``<archive>.media`` (the crawl's default), or ``plugins: discuz-media: dir:`` in
@@ -23,7 +24,13 @@ from datasette import hookimpl
 from datasette.utils.asgi import AsgiFileDownload, Response
 
 ROUTE = r"^/-/media/(?P<prefix>[0-9a-f]{2})/(?P<sha256>[0-9a-f]{64})$"
-POST_TABLES = ("articles", "comments")
+# table -> (the table of its images' files, the column both share with ``site`` as the owner)
+IMAGE_TABLES = {
+    "articles": ("post_images", "pid"),
+    "comments": ("post_images", "pid"),
+    "portal_articles": ("portal_images", "aid"),
+    "portal_article_pages": ("portal_images", "aid"),
+}
 
 
 @hookimpl
@@ -65,19 +72,19 @@ def render_cell(row, value, column, table, database, datasette):
     if table == "attachments" and column == "stored_path" and value:
         href = datasette.urls.path(f"/-/media/{value}")
         return markupsafe.Markup(f'<a href="{html.escape(href)}">{html.escape(value)}</a>')
-    if table in POST_TABLES and column == "content_html" and value and "<img" in value:
-        return _local_images(row, value, database, datasette)
+    if table in IMAGE_TABLES and column == "content_html" and value and "<img" in value:
+        return _local_images(row, value, database, datasette, *IMAGE_TABLES[table])
     return None
 
 
-async def _local_images(row, value: str, database: str, datasette):
-    """The post's HTML (sanitised when crawled) with each archived image's src on the store."""
+async def _local_images(row, value: str, database: str, datasette, images: str, owner: str):
+    """The HTML (sanitised when crawled) with each archived image's src on the store."""
     db = datasette.databases[database]
-    if "post_images" not in await db.table_names():
+    if images not in await db.table_names():
         return markupsafe.Markup(value)
+    site = row["site"]["value"] if isinstance(row["site"], dict) else row["site"]  # a foreign key, in tables
     stored = await db.execute(
-        "SELECT url, sha256 FROM post_images WHERE site = ? AND pid = ? AND sha256 IS NOT NULL",
-        [row["site"]["value"] if isinstance(row["site"], dict) else row["site"], row["pid"]],  # a foreign key, in tables
+        f"SELECT url, sha256 FROM {images} WHERE site = ? AND {owner} = ? AND sha256 IS NOT NULL", [site, row[owner]]
     )
     for url, sha256 in stored.rows:
         local = html.escape(datasette.urls.path(f"/-/media/{sha256[:2]}/{sha256}"))

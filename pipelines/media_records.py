@@ -1,13 +1,15 @@
 """What the media store tells the archive, as items the archive's single writer stores: a file
-kept (``MediaFile``), and what became of an attachment (``AttachmentFile``) or a post's image
-(``PostImageFile``). The media pipeline runs in the crawl's process; these go through the
-archive pipeline like the spider's items, so the worker process stays the archive's only writer.
+kept (``MediaFile``), and what became of an attachment (``AttachmentFile``), a post's image
+(``PostImageFile``) or a portal article's image (``PortalImageFile``). The media pipeline runs
+in the crawl's process; these go through the archive pipeline like the spider's items, so the
+worker process stays the archive's only writer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sqlite_utils import Database
 
@@ -40,22 +42,40 @@ class AttachmentFile:
 
 
 @dataclass
-class PostImageFile:
-    """An image of a post, by the URL the post shows, and what became of it."""
+class ImageFile:
+    """An image of a post or of a portal article (``owner``: its pid or aid), by the URL it
+    shows, and what became of it; a row of ``TABLE``, whose column for the owner is ``OWNER``."""
 
+    TABLE: ClassVar[str]
+    OWNER: ClassVar[str]
     site: str
-    pid: int
+    owner: int
     url: str
     status: str
     fetched_at: str
     sha256: str | None = None
     message: str | None = None
 
+    def row(self) -> dict:
+        row = vars(self).copy()
+        row[self.OWNER] = row.pop("owner")
+        return row
 
-MEDIA_ITEMS = (MediaFile, AttachmentFile, PostImageFile)
+
+class PostImageFile(ImageFile):
+    TABLE, OWNER = "post_images", "pid"
 
 
-def save_media_record(db: Database, item: MediaFile | AttachmentFile | PostImageFile, counts: Counter[str]) -> None:
+class PortalImageFile(ImageFile):
+    """Any page of the article: an article's images are its pages' together."""
+
+    TABLE, OWNER = "portal_images", "aid"
+
+
+MEDIA_ITEMS = (MediaFile, AttachmentFile, ImageFile)
+
+
+def save_media_record(db: Database, item: MediaFile | AttachmentFile | ImageFile, counts: Counter[str]) -> None:
     if isinstance(item, MediaFile):
         # the first URL and time the bytes were met stay: the same bytes again change nothing
         insert(db, "media", vars(item), or_ignore=True)
@@ -66,4 +86,4 @@ def save_media_record(db: Database, item: MediaFile | AttachmentFile | PostImage
             "sha256": item.sha256, "stored_path": item.stored_path, "file_fetched_at": item.fetched_at,
         })  # fmt: skip
     else:
-        upsert(db, "post_images", vars(item))
+        upsert(db, item.TABLE, item.row())

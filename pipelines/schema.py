@@ -166,6 +166,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     # Each page of a portal article as read: portal_articles' text is these joined in page order.
     "portal_article_pages": (
         {"site": str, "aid": int, "page": int, "content_text": str, "content_html": str}
+        | {"images": str}  # JSON list: what the media store downloads (pipelines.media)
         | {"first_seen_at": str, "last_seen_at": str},
         ("site", "aid", "page"),
     ),
@@ -196,7 +197,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
 }
 
 # The media store (ARCHIVE_MEDIA): each distinct file once, by the SHA-256 of its bytes, and the
-# images of posts pointing at it.
+# images of posts and of portal articles pointing at it.
 TABLES |= {
     "media": (
         {"sha256": str, "size": int, "content_type": str, "first_url": str, "fetched_at": str},
@@ -205,6 +206,10 @@ TABLES |= {
     "post_images": (
         {"site": str, "pid": int, "url": str, "sha256": str, "status": str, "message": str, "fetched_at": str},
         ("site", "pid", "url"),
+    ),
+    "portal_images": (
+        {"site": str, "aid": int, "url": str, "sha256": str, "status": str, "message": str, "fetched_at": str},
+        ("site", "aid", "url"),
     ),
 }
 
@@ -220,6 +225,7 @@ INDEXES = {
     "thread_tags": [["tag"]],
     "portal_comments": [["site", "aid"]],
     "post_images": [["sha256"], ["url"]],
+    "portal_images": [["sha256"], ["url"]],
 }
 
 POSTS_VIEW = """

@@ -111,7 +111,7 @@ def save_portal_article_page(db: Database, article: PortalArticlePage, stamp: st
     order), whatever order they came in."""
     site, aid = article.site, article.aid
     page_row = {"site": site, "aid": aid, "page": article.page, "content_text": article.content_text,
-                "content_html": article.content_html, "last_seen_at": stamp}
+                "content_html": article.content_html, "images": article.images or None, "last_seen_at": stamp}
     put(db, "portal_article_pages", page_row, stamp)
     row = without_none({
         "site": site, "aid": aid, "title": article.title, "author": article.author, "author_uid": article.author_uid,

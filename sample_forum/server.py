@@ -115,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.forum._record(self.path)
-        status, headers, body = self.server.forum.respond(self.path)
+        status, headers, body = self.server.forum.answer(self.path, self.headers)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -138,8 +138,9 @@ class SampleForum:
     """
 
     def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False,
-                 posts_per_page=None, raters_shown=None, date_format=None):
+                 posts_per_page=None, raters_shown=None, date_format=None, ranges=None):
         self.saved_at = saved_at
+        self.ranges = ranges
         self.charset = charset
         self.dynamic = dynamic
         self.posts_per_page = posts_per_page
@@ -247,6 +248,24 @@ class SampleForum:
         answer = self._snapshot.saved(VIEWRATINGS_ANSWER.format(tid, pid))
         return answer.read_bytes().decode("utf-8") if answer else ""
 
+    def answer(self, target, headers):
+        """respond()'s answer to a request with these headers: a file (not a page) cut to the
+        request's Range when ``ranges`` is "bytes" (as a web server serves a static file) or
+        "start" (as Discuz's attachment module does: from the Range's start to the end);
+        whole when ``ranges`` is None, as Discuz's default attachment read mode does."""
+        status, response_headers, body = self.respond(target)
+        asked = _RANGE.match(headers.get("Range") or "")
+        kind = response_headers.get("Content-Type", "")
+        if not (self.ranges and asked and status == 200) or kind.startswith(("text/", "application/json")):
+            return status, response_headers, body
+        start, total = int(asked[1]), len(body)
+        if start >= total:
+            return 416, {"Content-Range": f"bytes */{total}", "Content-Length": "0"}, b""
+        end = min(int(asked[2]) if asked[2] and self.ranges == "bytes" else total - 1, total - 1)
+        sep = " " if self.ranges == "bytes" else "="  # Discuz writes "bytes=a-b/total"
+        response_headers = response_headers | {"Content-Range": f"bytes{sep}{start}-{end}/{total}", "Content-Length": str(end - start + 1)}
+        return 206, response_headers, body[start : end + 1]
+
     def _rebase(self, body, content_type):
         """Point absolute links at this server: plain, and JSON-escaped ("http:\\/\\/…") in the API files."""
         if self.base_url == self.saved_at or not content_type.startswith(("text/", "application/json")):
@@ -286,6 +305,7 @@ def serve(version="v1", port=0, **options):
     return SampleForum(version, port, **options)
 
 
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _CHARSET_NAMES = re.compile(rb"charset=[\"']?utf-8|encoding=[\"']utf-8", re.IGNORECASE)
 
 

@@ -167,6 +167,7 @@ class PortalArticlePage:
     comments: list[PortalComment] = field(default_factory=list)  # the latest, as the page shows them
     comments_url: str | None = None  # the article's full comment list
     page_urls: dict[int, str] = field(default_factory=dict)
+    images: list[str] = field(default_factory=list)  # the images its text shows, lazy-loaded ones by their real source
 
 
 @dataclass

@@ -95,7 +95,8 @@ def parse_article_page(
     page, page_count, page_urls = _pager(root, base_url, page, lambda u: (r := article_ref(u)) and r[0] == aid and r[1])
     message = extract_message(content[0], base_url)
     article = PortalArticlePage(url=url, site=site_of(url), aid=aid, page=page, page_count=page_count,
-                                page_urls=page_urls, content_html=message.html, content_text=message.text)
+                                page_urls=page_urls, content_html=message.html, content_text=message.text,
+                                images=message.images)
     titles = _TITLE(root)
     if titles:
         article.title = squash(titles[0].text or "") or squash(words_of(titles[0])) or None

@@ -2,6 +2,7 @@
 not a file recorded with its reason; nothing asked again by a re-crawl; the WARC holds the files."""
 
 import hashlib
+from collections import Counter
 import json
 import subprocess
 import urllib.error
@@ -36,7 +37,7 @@ def crawl(scrapy_crawl, db_path, forum, *extra, settings=None, tids=(4, 5, 10)):
     robots.txt disallows the attachment links (/*?mod=attachment*)."""
     form = "forum.php?mod=viewthread&tid={}" if forum.dynamic else "thread-{}-1-1.html"
     seeds = ",".join(forum.base_url + form.format(tid) for tid in tids)
-    scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
+    return scrapy_crawl(db_path, f"url={seeds}", "media=all", *extra, settings={"ROBOTSTXT_OBEY": False} | (settings or {}))
 
 
 def media_requests(forum) -> list[str]:
@@ -60,7 +61,7 @@ def test_a_crawl_with_media_stores_each_file_once_and_records_what_is_not_a_file
         assert hashlib.sha256(store.path(rows[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
         assert rows[aid]["stored_path"] == f"{TRUTH[aid]['sha256'][:2]}/{TRUTH[aid]['sha256']}"
     assert rows[6]["file_status"] == "paid" and not rows[6]["sha256"]  # no link: the price instead
-    assert rows[10]["file_status"] == "login" and rows[10]["sha256"] is None  # an HTML page, not the pdf
+    assert rows[10]["file_status"] == "denied" and rows[10]["sha256"] is None  # an HTML page, not the pdf
     assert "游客" in rows[10]["file_message"]
     # each file once: the images are both attachments and post images, asked for once each
     assert sorted(first) == sorted(set(first)) and len(first) == 6
@@ -104,13 +105,129 @@ def test_a_file_over_the_cap_is_recorded_not_downloaded_and_a_later_run_resumes(
     assert Database(db_path)["attachments"].get((forum.base_url[7:-1], 9))["file_status"] == "stored"
 
 
-def test_robots_txt_is_obeyed_for_files_too(tmp_path, scrapy_crawl):
+@pytest.mark.parametrize("ranges", ["bytes", "start", None], ids=["range", "discuz-range-to-the-end", "range-ignored"])
+def test_a_file_larger_than_a_piece_arrives_byte_for_byte_in_pieces(tmp_path, scrapy_crawl, ranges):
+    """ARCHIVE_MEDIA_PIECE=10000: the images (23049-25273 bytes) come in 3 pieces each from a
+    server that honours Range, or from one that sends from the Range's start to the end
+    (Discuz's attachment module), and whole from one that ignores it; the zip (497 bytes) in one."""
+    db_path = tmp_path / "archive.db"
+    with FeaturesForum(ranges=ranges) as forum:
+        crawl(scrapy_crawl, db_path, forum, settings={"ARCHIVE_MEDIA_PIECE": 10000}, tids=(4, 5))
+        asked = Counter(media_requests(forum))
+    rows = {row["aid"]: row for row in Database(db_path)["attachments"].rows}
+    store = MediaStore(tmp_path / "archive.db.media")
+    for aid in (2, 3, 4, 5):
+        assert rows[aid]["file_status"] == "stored" and rows[aid]["sha256"] == TRUTH[aid]["sha256"]
+        assert hashlib.sha256(store.path(TRUTH[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
+    assert len(asked) == 4 and dict(asked) == {path: 3 if ranges and "/data/attachment/" in path else 1 for path in asked}
+    assert not list(store.root.glob(".part-*"))
+
+
+class StoppingForum(FeaturesForum):
+    """Serves Range, but answers 503 to the pieces of one image from ``fail_from`` on; records
+    each request for a file under data/attachment/ with its Range."""
+
+    def __init__(self, image: str, fail_from: int | None):
+        super().__init__(ranges="bytes")
+        self.image, self.fail_from, self.asked = image, fail_from, []
+
+    def answer(self, target, headers):
+        if "/data/attachment/" in target:
+            self.asked.append((target, headers.get("Range")))
+        start = int((headers.get("Range") or "bytes=0-").split("=")[1].split("-")[0])
+        if target == self.image and self.fail_from is not None and start >= self.fail_from:
+            return 503, {"Content-Type": "text/html", "Content-Length": "0"}, b""
+        return super().answer(target, headers)
+
+
+def test_a_download_stopped_half_way_goes_on_where_it_stopped(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    image = "/" + image_file(3)  # 25128 bytes: pieces from 0, 10000 and 20000
+    store = MediaStore(tmp_path / "archive.db.media")
+    settings = {"ARCHIVE_MEDIA_PIECE": 10000, "RETRY_TIMES": 0}
+    with StoppingForum(image, fail_from=20000) as forum:
+        crawl(scrapy_crawl, db_path, forum, settings=settings, tids=(4,))
+        assert Database(db_path)["attachments"].get((forum.base_url[7:-1], 3))["file_status"] == "error"
+        assert [part.stat().st_size for part in store.root.glob(".resume-*")] == [20000]  # kept for the next run
+        forum.fail_from, forum.asked = None, []
+        crawl(scrapy_crawl, db_path, forum, settings=settings, tids=(4,))
+        asked = [asked_range for path, asked_range in forum.asked if path == image]
+    row = Database(db_path)["attachments"].get((forum.base_url[7:-1], 3))
+    assert row["file_status"] == "stored" and row["sha256"] == TRUTH[3]["sha256"]
+    assert hashlib.sha256(store.path(TRUTH[3]["sha256"]).read_bytes()).hexdigest() == TRUTH[3]["sha256"]
+    assert asked == ["bytes=0-9999", "bytes=20000-29999"]  # the first piece tells the file is the same
+    assert not list(store.root.glob(".resume-*")) and not list(store.root.glob(".part-*"))
+
+
+def test_robots_txt_is_obeyed_for_files_too_and_the_log_says_so_once(tmp_path, scrapy_crawl):
     db_path = tmp_path / "archive.db"
     with FeaturesForum() as forum:
-        crawl(scrapy_crawl, db_path, forum, settings={"ROBOTSTXT_OBEY": True}, tids=(10,))
+        log = crawl(scrapy_crawl, db_path, forum, settings={"ROBOTSTXT_OBEY": True, "LOG_LEVEL": "INFO"}, tids=(5, 10)).stderr
         assert media_requests(forum) == []
     rows = {row["aid"]: row for row in Database(db_path)["attachments"].rows}
-    assert rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+    assert rows[5]["file_status"] == rows[9]["file_status"] == rows[10]["file_status"] == "robots"
+    assert log.count("robots.txt forbids them") == 1 and "3 files not downloaded (3 attachments)" in log
+    assert "media: 0 files stored; not stored: 1 paid, 3 robots" in log
+
+
+class PortalImagesForum(SampleForum):
+    """The whole features snapshot (tests/test_features_crawl.py's v1), whose portal articles
+    show no image: here article 1's two pages each show one, at a path Discuz gives portal
+    images (data/attachment/portal/…), served with the bytes of two real image attachments of
+    the snapshot (TRUTH.json aids 2 and 3)."""
+
+    IMAGES = {
+        "article-1-1.html": ("data/attachment/portal/202612/02/093000spring.jpg", 2),
+        "article-1-2.html": ("data/attachment/portal/202612/02/093000summer.jpg", 3),
+    }
+
+    def __init__(self):
+        super().__init__(str(FEATURES / "served-v1"), saved_at=FEATURES_BASE, fallback=[FEATURES / "v1"])
+
+    def respond(self, target):
+        status, headers, body = super().respond(target)
+        for page, (path, aid) in self.IMAGES.items():
+            if target == "/" + page:
+                body = body.replace(b'<td id="article_content">', f'<td id="article_content"><p><img src="{path}" /></p>'.encode())
+                headers["Content-Length"] = str(len(body))
+            elif target == "/" + path:
+                body = (FEATURES / "media" / image_file(aid)).read_bytes()
+                status, headers = 200, {"Content-Type": "image/jpeg", "Content-Length": str(len(body))}
+        return status, headers, body
+
+
+def image_file(aid: int) -> str:
+    """Where the media fixture keeps an image attachment's file (TRUTH.json's attachment path)."""
+    return "data/attachment/forum/" + TRUTH[aid]["attachment"]
+
+
+def test_the_images_of_every_page_of_a_portal_article_are_stored_once(tmp_path, scrapy_crawl):
+    db_path = tmp_path / "archive.db"
+    with PortalImagesForum() as forum:
+        seed, owner = f"url={forum.base_url}forum.php", {"ROBOTSTXT_OBEY": False}
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        portal = [path for path in forum.requests if "/data/attachment/portal/" in path]
+        db = Database(db_path)
+        rows = {(row["aid"], row["url"]): (row["status"], row["sha256"]) for row in db["portal_images"].rows}
+        assert rows == {
+            (1, forum.base_url + path): ("stored", TRUTH[aid]["sha256"]) for path, aid in PortalImagesForum.IMAGES.values()
+        }
+        assert sorted(portal) == sorted("/" + path for path, _ in PortalImagesForum.IMAGES.values())  # once each
+        store = MediaStore(tmp_path / "archive.db.media")
+        for aid in (2, 3):
+            assert hashlib.sha256(store.path(TRUTH[aid]["sha256"]).read_bytes()).hexdigest() == TRUTH[aid]["sha256"]
+        assert {TRUTH[2]["sha256"], TRUTH[3]["sha256"]} <= {row["sha256"] for row in db["media"].rows}
+        # the unchanged forum again: not asked again; an image the archive shows without an answer (an
+        # interrupted run's) is asked for by the next run
+        forum.clear_requests()
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        assert not [path for path in forum.requests if "/data/attachment/portal/" in path]
+        db.execute("DELETE FROM portal_images WHERE url LIKE '%summer.jpg'")
+        db.conn.commit()
+        forum.clear_requests()
+        scrapy_crawl(db_path, seed, "media=images", settings=owner)
+        assert [path for path in forum.requests if "/data/attachment/portal/" in path] == ["/" + PortalImagesForum.IMAGES["article-1-2.html"][0]]
+    assert Database(db_path)["portal_images"].count == 2
 
 
 @pytest.mark.parametrize("options", [{"charset": "gbk", "dynamic": True}], ids=["gbk-dynamic"])
@@ -120,21 +237,39 @@ def test_a_forum_in_gbk_with_dynamic_links_gives_the_same_files(tmp_path, scrapy
         crawl(scrapy_crawl, db_path, forum)
         assert len(media_requests(forum)) == 6
     rows = {row["aid"]: (row["file_status"], row["sha256"]) for row in Database(db_path)["attachments"].rows}
-    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("login", None)}
+    assert rows == {aid: ("stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4, 5, 9)} | {6: ("paid", None), 10: ("denied", None)}
     images = Database(db_path)["post_images"].rows
     assert {(row["pid"], row["status"], row["sha256"]) for row in images} == {(43, "stored", TRUTH[aid]["sha256"]) for aid in (2, 3, 4)}
 
 
+SAMPLE = ROOT / "sample_forum/v1"  # shared/sites/discuz-x-live
+
+
+# Every real answer in shared/ that Discuz gives a guest instead of what was asked (none of them
+# to an attachment link: the snapshots' guests could download every file but the paid one, whose
+# page shows no link; and no page of shared/ says 附件不存在, so the "missing file" words are
+# known only by the thread- and forum-missing ones, which the same message template shows).
 @pytest.mark.parametrize(
-    "name, status, expected",
+    "path, content_type, status, expected",
     [
-        ("v1/forum.php@mod=misc&action=attachpay&aid=6&tid=5.html", 200, ("login", "抱歉，您所在的用户组(游客)无法进行此操作")),
-        ("v1/space-uid-3.html", 200, ("login", "抱歉，您需要登录后才能查看")),
-        ("v1/thread-19-1-1.html", 404, ("missing", "HTTP 404")),
+        (FEATURES / "v1/forum.php@mod=misc&action=attachpay&aid=6&tid=5.html", "text/html; charset=utf-8", 200,
+         ("denied", "抱歉，您所在的用户组(游客)无法进行此操作")),  # the paid attachment's 购买 link
+        (FEATURES / "v1/forum.php@mod=misc&action=viewvote&tid=8.html", "text/html; charset=utf-8", 200,
+         ("denied", "抱歉，您无权查看本帖投票人")),
+        (FEATURES / "v1/forum.php@mod=misc&action=viewvote&tid=8&infloat=yes&handlekey=viewvote&inajax=1&ajaxtarget=fwin_content_viewvote.html",
+         "text/xml; charset=utf-8", 200, ("denied", "抱歉，您无权查看本帖投票人")),  # the same, as an ajax answer
+        (FEATURES / "v1/space-uid-3.html", "text/html; charset=utf-8", 200, ("login", "抱歉，您需要登录后才能查看")),
+        (SAMPLE / "forum-99-1.html", "text/html; charset=utf-8", 200, ("missing", "抱歉，指定的版块不存在")),
+        (FEATURES / "v1/thread-19-1-1.html", "text/html; charset=utf-8", 404, ("missing", "HTTP 404")),
+        (FEATURES / "served-v1/api/mobile/index.php@version=4&module=viewthread&tid=19&page=1.json", "application/json", 404,
+         ("missing", "HTTP 404")),
+        (FEATURES / "served-v1/api/mobile/index.php@version=4&module=viewthread&tid=9&page=1.json", "text/html; charset=utf-8", 503,
+         ("http_error", "HTTP 503")),  # X3.5's System Error on PHP 8
     ],
-)
-def test_the_html_answers_discuz_gives_instead_of_a_file(name, status, expected):
-    assert refused_answer((FEATURES / name).read_bytes(), "text/html; charset=utf-8", status) == expected
+    ids=["attachpay", "viewvote", "viewvote-ajax", "login", "forum-missing", "404", "api-404", "503"],
+)  # fmt: skip
+def test_the_html_answers_discuz_gives_instead_of_a_file(path, content_type, status, expected):
+    assert refused_answer(path.read_bytes(), content_type, status) == expected
 
 
 def test_a_file_is_a_file_even_when_the_server_calls_it_octet_stream():
@@ -162,7 +297,7 @@ def test_media_mode():
 def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_path):
     """datasette -m metadata.yml with the project's plugin: an archived image shows from the store,
     an attachment links to its file, and nothing outside the store can be reached."""
-    from pipelines.media_records import AttachmentFile, MediaFile, PostImageFile
+    from pipelines.media_records import AttachmentFile, MediaFile, PortalImageFile, PostImageFile
     from pipelines.store import open_archive, save_in_one_transaction
     from browse.serve import datasette_command
     from test_datasette import get, wait_for_datasette
@@ -176,11 +311,14 @@ def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_pat
     db["sites"].insert({"site": "127.0.0.1:8082"})
     db["articles"].insert({"site": "127.0.0.1:8082", "tid": 4, "pid": 43, "title": "t",
                            "content_html": f'<p><img src="{stored_url.replace("&", "&amp;")}"><img src="{other_url}"></p>'})  # fmt: skip
+    portal_url = "http://127.0.0.1:8082/data/attachment/portal/202612/02/093000spring.jpg"
+    db["portal_articles"].insert({"site": "127.0.0.1:8082", "aid": 1, "title": "a", "content_html": f'<p><img src="{portal_url}"></p>'})
     save_in_one_transaction(db, [
         MediaFile(sha256, size, "image/jpeg", stored_url, "2026-12-03T00:00:00+00:00"),
         PostImageFile("127.0.0.1:8082", 43, stored_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
         PostImageFile("127.0.0.1:8082", 43, other_url, "missing", "2026-12-03T00:00:00+00:00", message="HTTP 404"),
         AttachmentFile("127.0.0.1:8082", 2, "stored", "2026-12-03T00:00:00+00:00", sha256, f"{sha256[:2]}/{sha256}"),
+        PortalImageFile("127.0.0.1:8082", 1, portal_url, "stored", "2026-12-03T00:00:00+00:00", sha256),
     ])  # fmt: skip
     db.close()
     log_path = tmp_path / "datasette.log"
@@ -195,6 +333,7 @@ def test_datasette_serves_the_store_read_only_and_shows_the_local_copies(tmp_pat
         article = get(base + "/archive/articles/127.0.0.1:8082,4")
         assert f'<img src="{local}">' in article and f'<img src="{other_url}">' in article
         assert f'<a href="{local}">' in get(base + "/archive/attachments")
+        assert f'<img src="{local}">' in get(base + "/archive/portal_articles/127.0.0.1:8082,1")
         for attempt in ("/-/media/../secret.txt", "/-/media/%2e%2e/secret.txt", f"/-/media/{sha256[:2]}/..%2F..%2Fsecret.txt",
                         "/-/media/00/" + "0" * 64, f"/-/media/{sha256[2:4]}/{sha256}"):  # fmt: skip
             with pytest.raises(urllib.error.HTTPError) as refused:

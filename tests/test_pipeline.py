@@ -297,7 +297,7 @@ def test_schema_is_idempotent_and_links_every_table_to_sites(db):
     assert set(db.table_names()) == {
         "sites", "forums", "users", "articles", "comments", "pages", "revisions", "crawls", "raw_pages",
         "post_comments", "ratings", "polls", "poll_options", "thread_tags", "attachments",
-        "portal_articles", "portal_article_pages", "portal_comments", "media", "post_images",
+        "portal_articles", "portal_article_pages", "portal_comments", "media", "post_images", "portal_images",
     }
     assert db.view_names() == ["posts"]
     for table in db.tables:
