@@ -29,14 +29,14 @@ from pipelines.summary import enable_summaries
 
 YEAR_TABLES = ("articles", "comments")
 YEAR_COLUMN = "year INTEGER GENERATED ALWAYS AS (CAST(substr(posted_at, 1, 4) AS INTEGER)) VIRTUAL"
-# Datasette's default sort (newest first, also within a year) and threads_by_replies read these
-# instead of sorting every row; its facets (metadata.yml) count an index instead of every row.
-# Newest first is posted_at DESC then the primary key, in the index itself: that is the order of
-# datasette's next pages, whose "posted_at < ? or posted_at is null or ..." no index can seek,
-# so they walk this one from the top instead of sorting the table.
+# Datasette's default sort (newest first, also within a year or a forum) and threads_by_replies
+# read these instead of sorting every row; its facets (metadata.yml) count an index instead of
+# every row. Newest first is posted_at DESC then the primary key, in the index itself: that is
+# the order of datasette's next pages, whose "posted_at < ? or posted_at is null or ..." no
+# index can seek, so they walk this one from the top instead of sorting the table.
 INDEXES = {
     "articles": [[DescIndex("posted_at"), "site", "tid"], ["replies", "posted_at"], ["forum_name"], ["author"],
-                 ["year", DescIndex("posted_at"), "site", "tid"]],
+                 ["year", DescIndex("posted_at"), "site", "tid"], ["forum_name", DescIndex("posted_at"), "site", "tid"]],
     "comments": [[DescIndex("posted_at"), "site", "pid"], ["author"], ["year", DescIndex("posted_at"), "site", "pid"]],
 }
 REPLACED_INDEXES = ["idx_articles_posted_at", "idx_articles_year_posted_at", "idx_comments_posted_at", "idx_comments_year_posted_at"]
