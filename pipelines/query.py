@@ -44,8 +44,8 @@ REPLACED_INDEXES = ["idx_articles_posted_at", "idx_articles_year_posted_at", "id
 
 def enable_queries(db: Database) -> None:
     """Full-text search, counts, year columns and indexes; safe to run on every open."""
-    enable_search(db)
-    enable_summaries(db)
+    out_of_step = enable_search(db)
+    enable_summaries(db, refill=bool(out_of_step))
     add_year_columns(db)
     for table, indexes in INDEXES.items():
         for columns in indexes:

@@ -137,12 +137,14 @@ FILL = {
 }
 
 
-def enable_summaries(db: Database) -> None:
-    """The count tables and their triggers; made again (and refilled) when not as defined here."""
+def enable_summaries(db: Database, refill: bool = False) -> None:
+    """The count tables and their triggers; made again (and refilled) when not as defined here,
+    or when ``refill``: a row replaced with INSERT OR REPLACE by another program was counted
+    again without its old row being taken away (pipelines/search.py finds such rows)."""
     triggers = trigger_sql()
     found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE name IN (%s)" % ", ".join("?" * (len(TABLES) + len(triggers))), [*TABLES, *triggers]).fetchall())
     expected = {name: f"CREATE TABLE [{name}] ({columns}, PRIMARY KEY ({key}))" for name, (columns, key) in TABLES.items()}
-    if found == {**expected, **triggers}:
+    if found == {**expected, **triggers} and not refill:
         return
     with db.conn:
         for name in triggers:
