@@ -19,6 +19,7 @@ from datasette import hookimpl
 from markupsafe import Markup, escape
 
 from browse import search_box
+from browse.counts import count_within_limits
 from browse.thread import thread_page, thread_url
 from pipelines.search import escape_fts
 
@@ -39,6 +40,8 @@ def startup(datasette):
             if ARCHIVE_TABLES <= set(await database.table_names()):
                 names.append(name)
         datasette._discuz_archives = names
+        for name in names:
+            count_within_limits(datasette.get_database(name))
         local = getattr(datasette, "_metadata_local", None) or {}
         point_charts_at(local, names)
         datasette._discuz_archive_metadata = not_in(archive_metadata(project_metadata(), names), local)

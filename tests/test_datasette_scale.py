@@ -118,3 +118,14 @@ def test_the_plugin_gives_datasette_only_what_its_metadata_lacks(archive, tmp_pa
             assert datasette.plugin_config("datasette-render-html", database=path.stem, table="articles") == {"columns": ["content_html"]}
             assert datasette.table_metadata(path.stem, "articles")["facets"] == ["forum_name", "author", "year"]
         assert datasette._discuz_archive_metadata == given
+
+
+def test_the_database_page_counts_small_tables_and_says_many_rows_for_big_ones(archive, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("browse.counts.MANY", 100)  # the sample's comments (over 300) stand for a big table
+    datasette = in_process(archive)
+    db = Database(archive)
+    tables = {table["name"]: table["count"] for table in get_json(datasette, "/archive", _show_hidden=1)["tables"]}
+    assert tables["comments"] is None and tables["comments_fts"] is None and tables["comments_fts_data"] is None
+    assert tables["articles"] == db["articles"].count < 100 and tables["users"] == db["users"].count
+    html = asyncio.run(datasette.client.get("/archive")).text
+    assert "Many rows" in html and f"{db['articles'].count:,} rows" in html
