@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from browse import search_box
 from browse.counts import count_within_limits
+from browse.facets import CountedFacet
 from browse.thread import thread_page, thread_url
 from pipelines.search import escape_fts
 
@@ -124,6 +125,11 @@ def render_cell(row, value, column, table, database, datasette):
         return None
     site = row["site"]["value"] if isinstance(row["site"], dict) else row["site"]  # a foreign key, in tables
     return Markup(f'<a class="thread-link" href="{escape(thread_url(datasette, database, site, row["tid"]))}">{escape(value)}</a>')
+
+
+@hookimpl
+def register_facet_classes():
+    return [CountedFacet]
 
 
 @hookimpl(trylast=True)  # after datasette's own, whose search box is off for these tables

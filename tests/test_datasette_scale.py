@@ -116,7 +116,7 @@ def test_the_plugin_gives_datasette_only_what_its_metadata_lacks(archive, tmp_pa
             assert given == ({} if path == archive else {"databases": {"forum": METADATA["databases"]["archive"]}})
         for _ in range(3):  # datasette's merge writes into what the hook returns: nothing of ours changes
             assert datasette.plugin_config("datasette-render-html", database=path.stem, table="articles") == {"columns": ["content_html"]}
-            assert datasette.table_metadata(path.stem, "articles")["facets"] == ["forum_name", "author", "year"]
+            assert datasette.table_metadata(path.stem, "articles")["facets"] == [{"counted": "forum_name"}, {"counted": "author"}, {"counted": "year"}]
         assert datasette._discuz_archive_metadata == given
 
 
@@ -129,3 +129,20 @@ def test_the_database_page_counts_small_tables_and_says_many_rows_for_big_ones(a
     assert tables["articles"] == db["articles"].count < 100 and tables["users"] == db["users"].count
     html = asyncio.run(datasette.client.get("/archive")).text
     assert "Many rows" in html and f"{db['articles'].count:,} rows" in html
+
+
+def test_the_whole_tables_facets_are_the_kept_counts_and_a_narrowed_page_groups_its_rows(archive, tmp_path):  # noqa: F811
+    copy_of_archive = tmp_path / "archive.db"  # changed below
+    shutil.copyfile(archive, copy_of_archive)
+    datasette = in_process(copy_of_archive)
+    db = Database(copy_of_archive)
+    for params, where in (({}, ""), ({"year": 2024}, "WHERE year = 2024"), ({"author": "笔杆子"}, "WHERE author = '笔杆子'")):
+        page = get_json(datasette, "/archive/comments", _shape="objects", **params)
+        for column in ("author", "year"):
+            truth = dict(db.execute(f"SELECT {column}, count(*) FROM comments {where} GROUP BY 1 HAVING {column} IS NOT NULL").fetchall())
+            facet = page["facet_results"][column]
+            assert {item["value"]: item["count"] for item in facet["results"]} == truth and facet["type"] == "counted"
+    with db.conn:  # another program's rows are counted as they arrive, by the triggers
+        db.execute("UPDATE comments SET author = '新名字' WHERE author = '笔杆子'")
+    authors = {item["value"]: item["count"] for item in get_json(datasette, "/archive/comments")["facet_results"]["author"]["results"]}
+    assert "笔杆子" not in authors and authors["新名字"] == db.execute("SELECT count(*) FROM comments WHERE author = '新名字'").fetchone()[0]
