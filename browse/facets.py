@@ -27,7 +27,7 @@ class CountedFacet(ColumnFacet):
 
     async def facet_results(self):
         configs = [(source_and_config["source"], _column(source_and_config["config"])) for source_and_config in self.get_configs()]
-        if not self._whole_table() or any(column not in FACETED[self.table] for _, column in configs):
+        if not await self._whole_table() or any(column not in FACETED[self.table] for _, column in configs):
             return await super().facet_results()
         results = []
         size = self.get_facet_size()
@@ -57,14 +57,16 @@ class CountedFacet(ColumnFacet):
             })  # fmt: skip
         return results, []
 
-    def _whole_table(self) -> bool:
-        """Whether the page shows every row of an archive table the counts are kept for."""
+    async def _whole_table(self) -> bool:
+        """Whether the page shows every row of an archive table the counts are kept for (an
+        archive last opened by an earlier version has no facet_counts yet)."""
         archives = getattr(self.ds, "_discuz_archives", ())
         return (
             self.database in archives
             and self.table in FACETED
             and self.sql.strip().endswith(f"from {escape_sqlite(self.table)}")
             and not self.params
+            and await self.ds.get_database(self.database).table_exists("facet_counts")
         )
 
 
