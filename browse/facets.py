@@ -4,8 +4,8 @@ shows the whole table.
 Datasette facets a page by grouping every row it shows; for a whole table of millions of rows
 that cannot finish within its 200 ms per facet, even from an index. The triggers of
 pipelines/summary.py keep the same counts (rows per author, forum and year), so the whole
-table's facets read those instead. Once the page is narrowed (a filter, a search, a facet
-chosen), the facet groups the rows shown, as datasette's column facet does.
+table's facets read those instead, on every page of it. Once the page is narrowed (a filter, a
+search, a facet chosen), the facet groups the rows shown, as datasette's column facet does.
 
 metadata.yml names these facets ``{counted: COLUMN}``; a facet a reader adds from a column's
 menu is datasette's own.
@@ -14,9 +14,15 @@ menu is datasette's own.
 from __future__ import annotations
 
 from datasette.facets import ColumnFacet
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+from datasette.utils import path_with_added_args, path_with_removed_args
 
 from pipelines.summary import FACETED
+
+# Arguments that do not narrow a table page: with only these, it shows (a page of) every row.
+# _next among them: datasette narrows its facets to the rows after the page's start, which on a
+# big table is as slow as the whole table and describes it no better.
+NOT_NARROWING = {"_next", "_size", "_sort", "_sort_desc", "_facet", "_facet_size", "_nocount", "_nofacet",
+                 "_nosuggest", "_labels", "_nolabels", "_shape", "_col", "_nocol", "_json", "_trace", "_timelimit"}
 
 
 class CountedFacet(ColumnFacet):
@@ -64,8 +70,7 @@ class CountedFacet(ColumnFacet):
         return (
             self.database in archives
             and self.table in FACETED
-            and self.sql.strip().endswith(f"from {escape_sqlite(self.table)}")
-            and not self.params
+            and set(self.request.args) <= NOT_NARROWING
             and await self.ds.get_database(self.database).table_exists("facet_counts")
         )
 
