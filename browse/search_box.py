@@ -10,10 +10,9 @@ rows match (the index counts them without reading a row):
 - More: no row-by-row count and no facets (they could not finish within datasette's limits;
   the heading says how many rows match, counted in the index, and why there are no facets).
   When the word is in more than ``COMMON`` of the rows and the page is in its default order
-  (articles and comments),
-  the rows are read newest first through the ``posted_at`` index, each looked up in the index
-  of the word, until a page is full: a page of a word in one post out of ten reads about a
-  thousand rows, wherever the archive's size.
+  (articles and comments), the rows are read newest first through the ``posted_at`` index,
+  each looked up in the index of the word, until a page is full: a page of a word in one post
+  out of ten reads about a thousand rows, whatever the archive's size.
 
 The plan is made once per request, before datasette reads the query string (``asgi_wrapper``
 adds ``_nocount`` and ``_nofacet``), and handed to ``filters_from_request`` in the ASGI scope.
@@ -21,9 +20,8 @@ adds ``_nocount`` and ``_nofacet``), and handed to ``filters_from_request`` in t
 
 from __future__ import annotations
 
-import urllib.parse
-
 import sqlite3
+import urllib.parse
 
 from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments

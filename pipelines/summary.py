@@ -123,8 +123,8 @@ def _faceted(table: str, r: str, sign: str, changed: bool = False) -> list[str]:
 
 def trigger_sql() -> dict[str, str]:
     triggers = {}
-    for table in FACETED:
-        sources = sorted({"posted_at" if column == "year" else column for column in FACETED[table]})
+    for table, faceted in FACETED.items():
+        sources = sorted({"posted_at" if column == "year" else column for column in faceted})
         changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in sources)
         for suffix, event, when, statements in (
             ("ai", "AFTER INSERT", "", _faceted(table, "new", "+")),

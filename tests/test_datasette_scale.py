@@ -12,10 +12,10 @@ import pytest
 from datasette.app import Datasette
 from datasette.plugins import pm
 from sqlite_utils import Database
+from test_datasette import METADATA, archive  # noqa: F401  (the crawled sample forum)
 
 import browse.plugin
 from browse import search_box
-from test_datasette import METADATA, archive  # noqa: F401  (the crawled sample forum)
 
 COMMON_WORD, MIDDLE_WORD, RARE_WORD = "的", "材料", "办公室主任"  # in 143, 18 and 7 of the 314 comments
 
