@@ -317,12 +317,14 @@ def time_pages(path: Path, tid: int, rounds: int = 3) -> list[dict]:
             notes = [] if status == 200 else [f"HTTP {status}"]
             if b"took too long" in body:
                 notes.append("SQL took too long")
+            if b'class="facets-timed-out"' in body:  # the HTML says it; the JSON does not
+                notes.append("facets timed out")
+            if b"the facets are left out" in body:
+                notes.append("narrowed: not faceted")
             if not page.startswith("/-/") and page:
                 path_part, _, query = page.partition("?")
                 _, _, data = fetch(base + path_part + ".json" + ("?" + query if query else ""))
                 data = json.loads(data or b"{}")
-                if data.get("facets_timed_out"):
-                    notes.append("facets timed out: " + ", ".join(data["facets_timed_out"]))
                 if "filtered_table_rows_count" in data and data["filtered_table_rows_count"] is None:
                     planned = "counted in the search index" in (data.get("human_description_en") or "")
                     notes.append("counted in the search index, not faceted" if planned else "no count")

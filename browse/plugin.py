@@ -18,7 +18,7 @@ import yaml
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from browse import search_box
+from browse import narrowed, search_box
 from browse.counts import count_within_limits
 from browse.facets import CountedFacet
 from browse.thread import thread_page, thread_url
@@ -137,11 +137,16 @@ def filters_from_request(request, database, table, datasette):
     return search_box.filters(request, database, table, datasette)
 
 
+@hookimpl(specname="filters_from_request")
+def narrowed_filters(request, database, table, datasette):
+    return narrowed.filters(request, database, table, datasette)
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     """The posts view's page without its row count: a view of two tables is counted by
     reading every post, which takes seconds in a big archive. Searches are planned
-    (browse/search_box.py)."""
+    (browse/search_box.py), and so are the facets of narrowed pages (browse/narrowed.py)."""
 
     def wrap(app):
         async def counted_or_not(scope, receive, send):
@@ -151,7 +156,7 @@ def asgi_wrapper(datasette):
                     scope = dict(scope, query_string=query + (b"&" if query else b"") + b"_nocount=1")
             await app(scope, receive, send)
 
-        return search_box.wrap(datasette, counted_or_not)
+        return narrowed.wrap(datasette, search_box.wrap(datasette, counted_or_not))
 
     return wrap
 

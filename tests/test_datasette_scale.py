@@ -160,3 +160,19 @@ def test_an_archive_without_facet_counts_is_faceted_as_datasette_does(archive, t
     page = get_json(in_process(older), "/archive/comments", _shape="objects")
     truth = dict(Database(older).execute("SELECT year, count(*) FROM comments WHERE year IS NOT NULL GROUP BY 1").fetchall())
     assert {item["value"]: item["count"] for item in page["facet_results"]["year"]["results"]} == truth
+
+
+def test_a_narrowed_page_of_too_many_rows_is_not_faceted_and_says_so(archive, few):  # noqa: F811
+    datasette = in_process(archive)
+    db = Database(archive)
+    year, many = db.execute("SELECT year, count(*) FROM comments GROUP BY year ORDER BY 2 DESC LIMIT 1").fetchone()
+    assert many > search_box.FEW
+    page = get_json(datasette, "/archive/comments", year=year, _shape="objects", _size="max")
+    assert len(page["rows"]) == page["filtered_table_rows_count"] == many and page["facet_results"] == {}
+    assert f"the facets are left out (over {search_box.FEW:,} rows to group)" in page["human_description_en"]
+    html = asyncio.run(datasette.client.get(f"/archive/comments?year={year}")).text
+    assert "the facets are left out" in html and "facets-timed-out" not in html
+    author, few_rows = db.execute("SELECT author, count(*) FROM comments WHERE year = ? GROUP BY 1 ORDER BY 2 LIMIT 1", [year]).fetchone()
+    narrower = get_json(datasette, "/archive/comments", year=year, author=author, _shape="objects")
+    assert few_rows <= search_box.FEW and narrower["facet_results"]["author"]["results"][0]["count"] == few_rows
+    assert "left out" not in narrower["human_description_en"]
