@@ -18,6 +18,9 @@ import yaml
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from browse import narrowed, search_box
+from browse.counts import count_within_limits
+from browse.facets import CountedFacet
 from browse.thread import thread_page, thread_url
 from pipelines.search import escape_fts
 
@@ -38,8 +41,11 @@ def startup(datasette):
             if ARCHIVE_TABLES <= set(await database.table_names()):
                 names.append(name)
         datasette._discuz_archives = names
-        datasette._discuz_archive_metadata = archive_metadata(project_metadata(), names)
-        point_charts_at(getattr(datasette, "_metadata_local", None) or {}, names)
+        for name in names:
+            count_within_limits(datasette.get_database(name))
+        local = getattr(datasette, "_metadata_local", None) or {}
+        point_charts_at(local, names)
+        datasette._discuz_archive_metadata = not_in(archive_metadata(project_metadata(), names), local)
         if names and hasattr(datasette, "_settings"):
             # Suggesting facets tries every column three ways, each against the time limit: on
             # a big archive's tables that alone passes the limit (bench/README.md). The column
@@ -70,9 +76,32 @@ def point_charts_at(metadata: dict, names: list[str]) -> None:
                 chart["db"] = names[0]
 
 
+def not_in(metadata: dict, local: dict) -> dict:
+    """What of ``metadata`` datasette's own (``-m``) does not already say: where both say
+    something, datasette's wins, so only the rest is worth giving."""
+    result = {}
+    for key, value in metadata.items():
+        if key not in local:
+            result[key] = value
+        elif isinstance(value, dict) and isinstance(local[key], dict):
+            rest = not_in(value, local[key])
+            if rest:
+                result[key] = rest
+    return result
+
+
 @hookimpl
 def get_metadata(datasette, key, database, table):
-    return getattr(datasette, "_discuz_archive_metadata", {})
+    """Datasette merges this into its own metadata on every lookup, and plugins look up their
+    settings once per cell (datasette-render-html): giving only what ``-m`` lacks, in fresh
+    dicts where the two meet (the merge writes into them), keeps a lookup to a few dicts
+    instead of walking the whole description each time (bench/README.md)."""
+    return _fresh(getattr(datasette, "_discuz_archive_metadata", {}), getattr(datasette, "_metadata_local", None) or {})
+
+
+def _fresh(metadata: dict, local: dict) -> dict:
+    return {key: _fresh(value, local[key]) if isinstance(value, dict) and isinstance(local.get(key), dict) else value
+            for key, value in metadata.items()}
 
 
 @hookimpl(trylast=True)  # after datasette's own escape_fts, which this one replaces
@@ -99,9 +128,25 @@ def render_cell(row, value, column, table, database, datasette):
 
 
 @hookimpl
+def register_facet_classes():
+    return [CountedFacet]
+
+
+@hookimpl(trylast=True)  # after datasette's own, whose search box is off for these tables
+def filters_from_request(request, database, table, datasette):
+    return search_box.filters(request, database, table, datasette)
+
+
+@hookimpl(specname="filters_from_request")
+def narrowed_filters(request, database, table, datasette):
+    return narrowed.filters(request, database, table, datasette)
+
+
+@hookimpl
 def asgi_wrapper(datasette):
     """The posts view's page without its row count: a view of two tables is counted by
-    reading every post, which takes seconds in a big archive."""
+    reading every post, which takes seconds in a big archive. Searches are planned
+    (browse/search_box.py), and so are the facets of narrowed pages (browse/narrowed.py)."""
 
     def wrap(app):
         async def counted_or_not(scope, receive, send):
@@ -111,7 +156,7 @@ def asgi_wrapper(datasette):
                     scope = dict(scope, query_string=query + (b"&" if query else b"") + b"_nocount=1")
             await app(scope, receive, send)
 
-        return counted_or_not
+        return narrowed.wrap(datasette, search_box.wrap(datasette, counted_or_not))
 
     return wrap
 

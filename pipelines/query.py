@@ -22,28 +22,36 @@ Example::
 from __future__ import annotations
 
 from sqlite_utils import Database
+from sqlite_utils.db import DescIndex
 
 from pipelines.search import enable_search
 from pipelines.summary import enable_summaries
 
 YEAR_TABLES = ("articles", "comments")
 YEAR_COLUMN = "year INTEGER GENERATED ALWAYS AS (CAST(substr(posted_at, 1, 4) AS INTEGER)) VIRTUAL"
-# Datasette's default sort (newest first, also within a year) and threads_by_replies read these
-# instead of sorting every row; its facets (metadata.yml) count an index instead of every row.
+# Datasette's default sort (newest first, also within a year or a forum) and threads_by_replies
+# read these instead of sorting every row; its facets (metadata.yml) count an index instead of
+# every row. Newest first is posted_at DESC then the primary key, in the index itself: that is
+# the order of datasette's next pages, whose "posted_at < ? or posted_at is null or ..." no
+# index can seek, so they walk this one from the top instead of sorting the table.
 INDEXES = {
-    "articles": [["posted_at"], ["replies", "posted_at"], ["forum_name"], ["author"], ["year", "posted_at"]],
-    "comments": [["posted_at"], ["author"], ["year", "posted_at"]],
+    "articles": [[DescIndex("posted_at"), "site", "tid"], ["replies", "posted_at"], ["forum_name"], ["author"],
+                 ["year", DescIndex("posted_at"), "site", "tid"], ["forum_name", DescIndex("posted_at"), "site", "tid"]],
+    "comments": [[DescIndex("posted_at"), "site", "pid"], ["author"], ["year", DescIndex("posted_at"), "site", "pid"]],
 }
+REPLACED_INDEXES = ["idx_articles_posted_at", "idx_articles_year_posted_at", "idx_comments_posted_at", "idx_comments_year_posted_at"]
 
 
 def enable_queries(db: Database) -> None:
     """Full-text search, counts, year columns and indexes; safe to run on every open."""
-    enable_search(db)
-    enable_summaries(db)
+    out_of_step = enable_search(db)
+    enable_summaries(db, refill=bool(out_of_step))
     add_year_columns(db)
     for table, indexes in INDEXES.items():
         for columns in indexes:
             db[table].create_index(columns, if_not_exists=True)
+    for name in REPLACED_INDEXES:
+        db.execute(f"DROP INDEX IF EXISTS [{name}]")
 
 
 def add_year_columns(db: Database) -> None:

@@ -13,8 +13,12 @@ is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``
 - The index is contentless (``content=''``): it holds the words' positions, not a copy of the
   text. Deleting an entry needs the old text, which the delete and update triggers have.
   A row replaced with ``INSERT OR REPLACE`` by a connection without ``recursive_triggers``
-  leaves its old entry behind (SQLite fires no delete trigger then): searches that recheck
-  the text (the ``search`` query) are not misled; the search box may list the row once more.
+  loses its old row without a delete trigger (SQLite 3.40 fires none then, and no trigger can
+  tell a REPLACE from an upsert or an INSERT OR IGNORE beforehand), so its old entry stays,
+  under a rowid no row has any more: searches read rows through the index, so none finds it,
+  but the index holds one entry more than the table has rows. ``enable_search`` (every
+  ``open_archive``) compares the two counts and rebuilds an index that is out of step; the
+  count tables, kept by the same kind of triggers, are refilled with it.
 - ``phrase(words)`` turns what a reader typed into the FTS5 query; the datasette plugin
   gives the search box the same through ``escape_fts``.
 
@@ -25,9 +29,12 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sqlite_utils import Database
+
+log = logging.getLogger(__name__)
 
 # table: the columns its search index covers
 SEARCH_COLUMNS: dict[str, list[str]] = {
@@ -104,14 +111,22 @@ def trigger_sql(table: str) -> dict[str, str]:
     }
 
 
-def enable_search(db: Database) -> None:
+def enable_search(db: Database) -> list[str]:
     """Create or rebuild the indexes and their triggers when they are not as defined here
-    (archives made before, with the trigram index, are converted on their first open)."""
+    (archives made before, with the trigram index, are converted on their first open), or
+    when an index is out of step with its table; the tables whose index was out of step."""
+    out_of_step = []
     for table, columns in SEARCH_COLUMNS.items():
         triggers = trigger_sql(table)
         found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN (?, ?)", [table, f"{table}_fts"]).fetchall())
         if found.get(f"{table}_fts") == index_sql(table) and all(found.get(name) == sql for name, sql in triggers.items()):
-            continue
+            entries = db.execute(f"SELECT count(*) FROM [{table}_fts_docsize]").fetchone()[0]
+            rows = db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+            if entries == rows:
+                continue
+            log.warning("The search index of %s has %d entries for %d rows (a row replaced with INSERT OR REPLACE"
+                        " by another program leaves its old entry): rebuilding it, and the count tables", table, entries, rows)
+            out_of_step.append(table)
         with db.conn:
             for name in triggers:
                 db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
@@ -124,3 +139,4 @@ def enable_search(db: Database) -> None:
             db.execute(f"INSERT INTO [{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM [{table}]")
             for sql in triggers.values():
                 db.execute(sql)
+    return out_of_step

@@ -12,6 +12,9 @@ changes none of the counted columns does nothing. A count that falls to zero los
 - ``author_counts``: posts and threads started per site and author (by uid), with the name.
 - ``forum_counts``: threads and posts per site and forum (a comment counts in the forum of its
   article; an article brings its comments with it when it arrives or moves).
+- ``facet_counts``: rows per value of each column that datasette facets a whole table by
+  (``FACETED``, as metadata.yml lists them), so that the table pages' facets read a few
+  hundred rows instead of grouping millions (browse/facets.py).
 
 ``enable_summaries(db)`` creates what is missing and fills a table from the posts when it
 creates it, so an archive made before gets its counts on its next open.
@@ -26,7 +29,14 @@ TABLES = {  # in the order they are filled
     "month_counts": ("site TEXT NOT NULL, month TEXT NOT NULL, posts INTEGER NOT NULL, threads INTEGER NOT NULL, authors INTEGER NOT NULL", "site, month"),
     "author_counts": ("site TEXT NOT NULL, author_uid INTEGER NOT NULL, author TEXT, posts INTEGER NOT NULL, threads INTEGER NOT NULL", "site, author_uid"),
     "forum_counts": ("site TEXT NOT NULL, fid INTEGER NOT NULL, threads INTEGER NOT NULL, posts INTEGER NOT NULL", "site, fid"),
+    "facet_counts": ("table_name TEXT NOT NULL, column_name TEXT NOT NULL, value NOT NULL, row_count INTEGER NOT NULL", "table_name, column_name, value"),
 }
+FACETED = {"articles": ("forum_name", "author", "year"), "comments": ("author", "year")}  # metadata.yml's facets
+YEAR = "CAST(substr({r}.posted_at, 1, 4) AS INTEGER)"  # as the generated column year (pipelines/query.py)
+
+
+def _facet_value(column: str, r: str) -> str:
+    return YEAR.format(r=r) if column == "year" else f"{r}.[{column}]"
 # What a post row counts towards: changes to these columns move its counts.
 ARTICLE_COLUMNS = ("site", "tid", "fid", "pid", "author_uid", "posted_at")
 COMMENT_COLUMNS = ("site", "tid", "author_uid", "posted_at")
@@ -97,8 +107,32 @@ def _comment(r: str, sign: str) -> list[str]:
     return _post(r, sign, "1", "0", fid, "1")
 
 
+def _faceted(table: str, r: str, sign: str, changed: bool = False) -> list[str]:
+    """Count (sign '+') or take away ('-') row ``r`` under each value it has of the faceted
+    columns; with ``changed``, only the columns an update changed."""
+    statements = []
+    for column in FACETED[table]:
+        value = _facet_value(column, r)
+        when = f"{value} IS NOT NULL" + (f" AND {_facet_value(column, 'old')} IS NOT {_facet_value(column, 'new')}" if changed else "")
+        key = {"table_name": f"'{table}'", "column_name": f"'{column}'", "value": value}
+        statements.append(_bump("facet_counts", key, {"row_count": f"{sign}1"}, when))
+        if sign == "-":
+            statements.append(_drop_zero("facet_counts", key, ["row_count"], when))
+    return statements
+
+
 def trigger_sql() -> dict[str, str]:
     triggers = {}
+    for table, faceted in FACETED.items():
+        sources = sorted({"posted_at" if column == "year" else column for column in faceted})
+        changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in sources)
+        for suffix, event, when, statements in (
+            ("ai", "AFTER INSERT", "", _faceted(table, "new", "+")),
+            ("ad", "AFTER DELETE", "", _faceted(table, "old", "-")),
+            ("au", "AFTER UPDATE", f" WHEN {changed}", _faceted(table, "old", "-", True) + _faceted(table, "new", "+", True)),
+        ):
+            name = f"{table}_facets_{suffix}"
+            triggers[name] = f"CREATE TRIGGER [{name}] {event} ON [{table}]{when} BEGIN\n  " + "\n  ".join(statements) + "\nEND"
     for table, counted, columns in (("articles", _article, ARTICLE_COLUMNS), ("comments", _comment, COMMENT_COLUMNS)):
         changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
         body = {
@@ -134,15 +168,21 @@ FILL = {
         SELECT a.site, a.fid, count(*), sum((a.pid IS NOT NULL)
                + (SELECT count(*) FROM comments AS c WHERE c.site = a.site AND c.tid = a.tid))
           FROM articles AS a WHERE a.fid IS NOT NULL GROUP BY 1, 2""",
+    "facet_counts": " UNION ALL ".join(
+        f"SELECT '{table}', '{column}', {_facet_value(column, table)}, count(*) FROM [{table}] WHERE {_facet_value(column, table)} IS NOT NULL GROUP BY 3"
+        for table, columns in FACETED.items() for column in columns
+    ),
 }
 
 
-def enable_summaries(db: Database) -> None:
-    """The count tables and their triggers; made again (and refilled) when not as defined here."""
+def enable_summaries(db: Database, refill: bool = False) -> None:
+    """The count tables and their triggers; made again (and refilled) when not as defined here,
+    or when ``refill``: a row replaced with INSERT OR REPLACE by another program was counted
+    again without its old row being taken away (pipelines/search.py finds such rows)."""
     triggers = trigger_sql()
     found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE name IN (%s)" % ", ".join("?" * (len(TABLES) + len(triggers))), [*TABLES, *triggers]).fetchall())
     expected = {name: f"CREATE TABLE [{name}] ({columns}, PRIMARY KEY ({key}))" for name, (columns, key) in TABLES.items()}
-    if found == {**expected, **triggers}:
+    if found == {**expected, **triggers} and not refill:
         return
     with db.conn:
         for name in triggers:

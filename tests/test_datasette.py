@@ -181,6 +181,9 @@ def test_canned_query_reads_a_whole_thread_in_floor_order(archive, datasette):
     floors = [row["floor"] for row in rows]
     assert floors == sorted(floors) and floors[0] == 1 and rows[0]["is_article"] == 1
     assert len(rows) == Database(archive).execute("SELECT count(*) FROM posts WHERE tid = 16").fetchone()[0] > 10
+    # after: the next page starts after the floor given (100 posts a page)
+    rest = get_json(f"{datasette}/thread.json", tid=16, after=floors[4], _shape="array")
+    assert [row["floor"] for row in rest] == floors[5:]
 
 
 def test_every_canned_query_answers(archive, datasette):

@@ -295,11 +295,11 @@ def test_an_archive_of_an_earlier_version_gets_the_new_tables_and_columns(tmp_pa
 
 def test_the_thread_query_shows_each_posts_comments_and_ratings(v1):
     sql = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))["databases"]["archive"]["queries"]["thread"]["sql"]
-    cursor = v1.execute(sql, {"tid": 6, "site": ""})
+    cursor = v1.execute(sql, {"tid": 6, "site": "", "after": ""})
     names = [column[0] for column in cursor.description]
     by_pid = {row["pid"]: row for row in (dict(zip(names, values)) for values in cursor)}
     assert len(by_pid[57]["post_comments"].splitlines()) == 12
-    cursor = v1.execute(sql, {"tid": 1, "site": ""})
+    cursor = v1.execute(sql, {"tid": 1, "site": "", "after": ""})
     names = [column[0] for column in cursor.description]
     first = next(dict(zip(names, values)) for values in cursor)
     expected = {(r["username"], r["credit_title"], r["score"]) for r in truth("v1")["ratings"] if r["pid"] == 1}

@@ -190,6 +190,30 @@ def test_rows_written_by_another_program_with_plain_sql_are_found(db, tmp_path):
     assert canned_search(archive, "回") == [(1, 1)]
 
 
+def test_a_row_replaced_by_another_program_is_found_by_its_new_text_and_the_next_open_mends_index_and_counts(tmp_path, caplog):
+    path = tmp_path / "archive.db"
+    archive = open_archive(path)
+    archive["articles"].insert_all([row | {"site": SITE} for row in ARTICLES])
+    archive["comments"].insert_all([row | {"site": SITE} for row in COMMENTS])
+    archive.close()
+    other = sqlite3.connect(path)  # as sqlite3 and most programs connect: recursive_triggers off
+    with other:
+        other.execute("INSERT OR REPLACE INTO comments (site, pid, tid, floor, content_text, posted_at)"
+                      " VALUES (?, 11, 1, 2, '换过的回帖', '2013-02-19T08:00:00+08:00')", [SITE])
+    other.close()
+    archive = Database(path)
+    assert matches(archive, "comments", "换过") == [11] and matches(archive, "comments", "参谋") == []  # no row under the old entry
+    assert archive["comments_fts_docsize"].count == len(COMMENTS) + 1  # but the index has it still
+    assert archive.execute("SELECT sum(posts) FROM month_counts").fetchone()[0] == 2 + len(COMMENTS) + 1  # counted twice
+    archive = open_archive(path)
+    assert "The search index of comments has 4 entries for 3 rows" in caplog.text
+    assert_index_matches_table(archive, "comments")
+    assert archive.execute("SELECT sum(posts) FROM month_counts").fetchone()[0] == 2 + len(COMMENTS)
+    assert matches(archive, "comments", "换过") == [11] and matches(archive, "comments", "参谋") == []
+    open_archive(archive)
+    assert_index_matches_table(archive, "comments")
+
+
 def test_year_is_the_local_year_of_posted_at(db):
     years = dict(db.execute("SELECT pid, year FROM comments").fetchall())
     assert years == {11: 2013, 12: 2024, 21: 2025}  # 2024-12-31T23:59+08:00 stays in 2024

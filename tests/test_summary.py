@@ -22,6 +22,7 @@ def recounted(db, table):
 
 TABLES_COUNTS = {  # where each table's counts are in its rows: a row of zeros is not kept
     "month_counts": slice(2, 4), "month_authors": slice(3, 4), "author_counts": slice(3, 5), "forum_counts": slice(2, 4),
+    "facet_counts": slice(3, 4),
 }
 
 
@@ -52,6 +53,9 @@ def test_counts_after_inserts(db):
     assert counted(db, "forum_counts") == [(SITE, 2, 2, 5), (SITE, 5, 1, 1)]
     assert counted(db, "author_counts") == [(SITE, 1, "甲", 3, 1), (SITE, 2, "乙", 2, 1)]
     assert {row[1:] for row in counted(db, "month_counts")} == {("", 1, 0, 0), ("2013-02", 2, 1, 2), ("2024-03", 2, 1, 2), ("2024-04", 1, 0, 1)}
+    # the facets of the comments page: each author and year, as datasette would group them
+    assert [row[1:] for row in counted(db, "facet_counts") if row[0] == "comments"] == [
+        ("author", "丙", 1), ("author", "乙", 1), ("author", "甲", 2), ("year", 2013, 1), ("year", 2024, 2)]
 
 
 def test_counts_follow_updates_and_deletes_by_another_program(db, tmp_path):
