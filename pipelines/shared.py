@@ -129,7 +129,8 @@ class RedisState:
         return int(value) if value else None
 
     # What the writer does not publish (yet): a distributed crawl asks no failed commentmore,
-    # viewratings or profile page again, and reads every profile and portal article it meets.
+    # viewratings or profile page again, reads every profile and portal article it meets, and
+    # asks portal.php on every run.
     def pages_to_retry(self, site: str, asked_as: tuple[str, ...]) -> list[str]:
         return []
 
@@ -141,6 +142,9 @@ class RedisState:
 
     def portal_articles_read(self, site: str) -> set[int]:
         return set()
+
+    def has_no_portal(self, site: str, url: str) -> bool:
+        return False
 
     def _threads(self, site: str) -> list[StoredThread]:
         return [StoredThread(**json.loads(v)) for v in self.server.hvals(self.keys.threads(site))]
