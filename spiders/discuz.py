@@ -10,16 +10,17 @@ Each callback awaits the reading of its page by the crawl's page reader (pipelin
 storage's component decides where pages are read and whether their bytes are kept.
 
 What the spider works with is given to it, and it asks nothing about where it comes from:
-``seeds`` (its ``url`` argument, or a component's: spiders.sample serves the bundled forum
-when there is none), ``state`` (what is archived), ``tracker`` (which pages this crawl asked
-for) and ``sites`` (where it may go). They are the archive file's and this process's unless a
-component replaces them before the crawl starts, as the distributed crawl's does
-(spiders.distributed).
+``seeds`` (its ``url`` argument, or a component's: spiders.sample serves the bundled forum when
+there is none), ``state`` (what is archived), ``tracker`` (which pages this crawl asked for) and
+``sites`` (where it may go). They are the archive file's and this process's unless a component
+replaces them before the crawl starts, as the distributed crawl's does (spiders.distributed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -46,7 +47,7 @@ from scraper.urls import (
 )
 from spiders import arguments
 from spiders.extras import ExtrasRouting
-from spiders.refusals import refusal_of
+from spiders.refusals import refusal_of, robots_summary
 from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
@@ -123,6 +124,7 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         self._walk_may_stop: dict[tuple[str, int], bool] = {}
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
         self._threads_scheduled = 0
+        self._robots_refused: Counter[str] = Counter()  # asked_as -> follow-up pages robots.txt forbade
         self.state: ArchiveState | None = None
 
     @classmethod
@@ -142,6 +144,8 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         self.allowed_domains = sorted({urlsplit(seed).hostname or "" for seed in urls})
 
     def _closed(self):
+        if summary := robots_summary(self._robots_refused):
+            self.logger.warning(summary)
         if self.state is not None:
             self.state.close()
 
@@ -308,7 +312,9 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         tid = request.cb_kwargs.get("tid")
         asked_as = request.meta.get("asked_as", "")
         if refused := refusal_of(failure):
-            self.logger.warning("Not archived: %s: %s (%s)", url, refused.message, refused.kind)
+            if once := refused.kind == PageKind.ROBOTS and asked_as:  # said once, at the end (robots_summary)
+                self._robots_refused[asked_as] += 1
+            self.logger.log(logging.DEBUG if once else logging.WARNING, "Not archived: %s: %s (%s)", url, refused.message, refused.kind)
             kind, status, error = refused.kind, refused.status, refused.message
         else:
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
@@ -334,8 +340,7 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         if fetched.declared_charset:
             self.logger.warning("%s declares %s but its bytes are %s", response.url, fetched.declared_charset, fetched.charset)
         result = getattr(fetched, PageKind(fetched.asked_as).fills)
-        # (nothing to read and nothing wrong, as a forum without the portal: no word)
-        if result is None and (crash is not None or fetched.error is not None):
+        if result is None and (crash is not None or fetched.error is not None):  # (no_portal: nothing wrong)
             if crash is not None:
                 self.logger.error("Could not parse %s: %s", response.url, crash)
             else:

@@ -69,3 +69,17 @@ class SizeCap:
         maxsize = request.meta.get("download_maxsize", self.maxsize)
         if maxsize and received > maxsize:
             request.meta[OVER_THE_CAP] = received
+
+
+def robots_summary(refused: dict[str, int]) -> str | None:
+    """The end-of-crawl word on the follow-up pages robots.txt forbade, by what they were asked
+    as: a stock Discuz forbids ?mod=misc, every 点评 and full ratings list, dozens a forum."""
+    if not refused:
+        return None
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(refused.items()))
+    return (
+        f"{sum(refused.values())} pages not read ({kinds}): the site's robots.txt forbids them"
+        " (Discuz's own disallows ?mod=misc, the 点评 and full ratings lists), so posts keep the"
+        " 点评 and ratings their pages show. With the owner's consent, -s ROBOTSTXT_OBEY=False"
+        " reads them; the next run asks for them again."
+    )

@@ -209,8 +209,12 @@ def test_where_robots_txt_forbids_the_comment_and_ratings_pages_they_are_recorde
     and raters its page shows, and the pages it could not read say why."""
     db_path = tmp_path / "archive.db"
     with serve(V1["version"], 0, saved_at=SAVED_AT, fallback=V1["fallback"]) as forum:
-        scrapy_crawl(db_path, f"url={forum.base_url}thread-6-1-1.html,{forum.base_url}thread-1-1-1.html")
+        result = scrapy_crawl(db_path, f"url={forum.base_url}thread-6-1-1.html,{forum.base_url}thread-1-1-1.html")
         assert not [path for path in forum.requests if "mod=misc" in path]
+    # said once, at the end, with the way out (not a warning a page: a forum has dozens)
+    warnings = [line for line in result.stderr.splitlines() if "WARNING:" in line]
+    [said] = [line for line in warnings if "robots.txt forbids" in line]
+    assert "2 pages not read (1 commentmore, 1 viewratings)" in said and "ROBOTSTXT_OBEY=False" in said
     db = Database(db_path)
     assert rows(db, "SELECT asked_as, kind, tid FROM pages WHERE error IS NOT NULL ORDER BY tid") == [
         ("viewratings", "robots", 1), ("commentmore", "robots", 6)
