@@ -45,8 +45,7 @@ class ExtrasRouting:
     """The follow-ups of thread pages, the portal walk, profiles and retries."""
 
     def _extras_init(self) -> None:
-        # (site, pid) -> the keys of the 点评 read so far, while its commentmore pages are read
-        self._comment_reads: dict[tuple[str, int], list[str]] = {}
+        self._comment_reads: set[tuple[str, int]] = set()  # (site, pid) whose commentmore pages this run reads
         self._archived_articles: dict[str, set[int]] = {}
         self._profiled: dict[str, set[int]] = {}
 
@@ -82,11 +81,10 @@ class ExtrasRouting:
             for pid, url in sorted(extras.comments_more.items()):
                 if (site, pid) in self._comment_reads:
                     continue
-                self._comment_reads[(site, pid)] = [c.key for c in extras.comments if c.pid == pid]
-                if request := self._commentmore_request(url, site, thread.tid, pid, _page_of(url), fetched_at):
+                keys = [c.key for c in extras.comments if c.pid == pid]
+                if request := self._commentmore_request(url, site, thread.tid, pid, _page_of(url), fetched_at, keys):
+                    self._comment_reads.add((site, pid))
                     yield request
-                else:
-                    del self._comment_reads[(site, pid)]
             for pid, url in sorted(extras.ratings_more.items()):
                 if request := self._request(url, (PageKind.VIEWRATINGS, site, pid), self.parse_viewratings,
                                             meta_kind=PageKind.VIEWRATINGS, tid=thread.tid):
@@ -96,24 +94,23 @@ class ExtrasRouting:
                 if request := self._profile_request(thread.url, site, uid):
                     yield request
 
-    async def parse_commentmore(self, response: Response, tid: int, pid: int, page: int, read_at: str | None):
+    async def parse_commentmore(self, response: Response, tid: int, pid: int, page: int, read_at: str | None,
+                                keys: list[str] | None = None):
         """One page of a post's 点评. Read from its thread page on, the last page says the read
-        is complete; a page asked again alone (a retry: ``read_at`` None) only adds what it shows."""
+        is complete; a page asked again alone (a retry: ``read_at`` None) only adds what it shows.
+        The keys of the 点评 read so far travel with the requests (``keys``), so a distributed
+        crawl, whose pages each worker may read, says it too."""
         fetched, comments = await self._read(response, PageKind.COMMENTMORE, tid=tid)
         yield fetched
-        key = (fetched.site, pid)
-        keys = self._comment_reads.get(key) if read_at else None
         if comments is None:  # a problem: no word that the post's 点评 are complete
-            self._comment_reads.pop(key, None)
             return
         if keys is not None:
-            keys.extend(comment.key for comment in comments.comments)
+            keys = keys + [comment.key for comment in comments.comments]
         if comments.next_url and comments.page < (comments.page_count or comments.page + 1):
-            if request := self._commentmore_request(comments.next_url, fetched.site, tid, pid, comments.page + 1, read_at):
+            if request := self._commentmore_request(comments.next_url, fetched.site, tid, pid, comments.page + 1, read_at, keys):
                 yield request
-                return
-        if keys is not None:
-            del self._comment_reads[key]
+            return  # the last page says it (a page not asked: none does)
+        if keys is not None and read_at:
             yield CommentsRead(site=fetched.site, tid=tid, pid=pid, keys=keys, read_at=read_at)
 
     async def parse_viewratings(self, response: Response, tid: int):
@@ -178,10 +175,11 @@ class ExtrasRouting:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _commentmore_request(self, url: str, site: str, tid: int, pid: int, page: int, read_at: str | None):
+    def _commentmore_request(self, url: str, site: str, tid: int, pid: int, page: int, read_at: str | None,
+                             keys: list[str] | None = None):
         return self._request(
             url, (PageKind.COMMENTMORE, site, pid, page), self.parse_commentmore,
-            meta_kind=PageKind.COMMENTMORE, tid=tid, pid=pid, page=page, read_at=read_at,
+            meta_kind=PageKind.COMMENTMORE, tid=tid, pid=pid, page=page, read_at=read_at, keys=keys,
         )
 
     def _profile_request(self, site_url: str, site: str, uid: int):

@@ -58,6 +58,27 @@ def test_a_post_with_more_comments_is_read_page_after_page_then_said_complete(tm
     assert (read.tid, read.pid, len(read.keys), len(set(read.keys))) == (6, 57, 12, 12)
 
 
+def test_a_post_s_comments_read_by_different_workers_are_still_said_complete(tmp_path):
+    """In a distributed crawl each commentmore page may be read by another worker: what was
+    read so far travels with the requests, so the last worker says it whole."""
+    (more,) = [r for r in requests_of(outputs(thread_request(spider(tmp_path / "a.db"), 6))) if "commentmore" in r.url]
+    (page_3,) = requests_of(outputs(Request(more.url, callback=spider(tmp_path / "b.db").parse_commentmore,
+                                            cb_kwargs=more.cb_kwargs, meta=more.meta)))
+    last = spider(tmp_path / "c.db")
+    (read,) = [item for item in outputs(Request(page_3.url, callback=last.parse_commentmore, cb_kwargs=page_3.cb_kwargs))
+               if isinstance(item, CommentsRead)]
+    assert (read.pid, len(read.keys), len(set(read.keys))) == (57, 12, 12)
+
+
+def test_a_comment_page_asked_again_alone_reads_on_and_says_nothing_complete(tmp_path):
+    the_spider = spider(tmp_path / "a.db")
+    url = BASE + "forum.php?mod=misc&action=commentmore&tid=6&pid=57&page=2&inajax=1&ajaxtarget=comment_57"
+    retried = the_spider._retry_request(url, "127.0.0.1:8082")
+    (page_3,) = requests_of(outputs(retried))
+    assert page_3.cb_kwargs["page"] == 3
+    assert not [item for item in outputs(page_3) if isinstance(item, CommentsRead)]
+
+
 def test_the_full_ratings_list_only_where_the_page_shows_the_latest_raters(tmp_path):
     the_spider = spider(tmp_path / "a.db")
     asked = [r.url for r in requests_of(outputs(thread_request(the_spider, 1))) if "viewratings" in r.url]
