@@ -23,7 +23,9 @@ THREAD_ROW = re.compile(rb'<a href="thread-(\d+)-1-\d+\.html"[^>]*class="s xst"'
 
 class BareSpider(scrapy.Spider):
     name = "bare"
-    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}}  # no archive, no progress line
+    # No archive, no progress line, and no site policy: it refuses every request of a spider
+    # that names no seeds (spiders/site_policy.py), which made this spider fetch nothing.
+    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "DOWNLOADER_MIDDLEWARES": {"spiders.site_policy.SitePolicy": None}}
 
     def __init__(self, url: str, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -154,16 +154,25 @@ def sizes(archive: Path) -> dict:
             db["raw_pages"].drop()
         db.close()
         result["fts_no_raw"] = {"bytes": _vacuumed_size(copy), "fts": has_fts, "raw": False}
-        db = Database(copy)
-        for table in FTS_TABLES:
-            if f"{table}_fts" in db.table_names():
-                db[table].disable_fts()
-        db.close()
+        _drop_search_indexes(copy)
         result["no_fts_no_raw"] = {"bytes": _vacuumed_size(copy), "fts": False, "raw": False}
     for value in result.values():
         if isinstance(value, dict):
             value["bytes_per_1000_posts"] = value["bytes"] / posts * 1000 if posts else None
     return result
+
+
+def _drop_search_indexes(path: Path) -> None:
+    """Every full-text index and the triggers that keep it, by name, whatever their kind: the
+    contentless ones (pipelines/search.py) are not what sqlite-utils' disable_fts finds."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%\\_fts%' ESCAPE '\\'").fetchall():
+            conn.execute(f"DROP TRIGGER [{name}]")
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%\\_fts' ESCAPE '\\'"
+                                    " AND sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
+            conn.execute(f"DROP TABLE [{name}]")
+    conn.close()
 
 
 def counts(archive: Path) -> dict:
