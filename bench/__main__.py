@@ -76,7 +76,10 @@ def discuz_command(forum: dict, db: Path, log: Path, concurrency: int, extra: di
 
 
 def bare_command(forum: dict, db: Path, log: Path, concurrency: int) -> list[str]:
+    # Scrapy's own resolver: the project's refuses 127.0.0.1 to a spider that names no seeds
+    # (spiders/addresses.py), and a spider's custom_settings come after the reactor has one.
     return ["runspider", str(ROOT / "bench" / "bare_spider.py"), "-a", f"url={forum['index']}",
+            "-s", "TWISTED_DNS_RESOLVER=scrapy.resolver.CachingThreadedResolver",
             *crawl.crawl_settings(db, log, concurrency)]
 
 
