@@ -10,6 +10,7 @@ the bench says so in its output).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -36,7 +37,7 @@ http {{
     tcp_nopush on;
     keepalive_requests 1000000;
     keepalive_timeout 120s;
-    open_file_cache max=50000 inactive=60s;
+    open_file_cache max={cached_files} inactive=60s;
     client_body_temp_path {work}/client_temp;
     proxy_temp_path {work}/proxy_temp;
     fastcgi_temp_path {work}/fastcgi_temp;
@@ -51,6 +52,13 @@ http {{
     }}
 }}
 """
+
+
+def _cached_files() -> int:
+    """The open file cache's size: each cached file holds a descriptor, and over the process's
+    limit nginx answers 500 ("Too many open files") to the crawls being measured."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(100, min(50_000, soft // 2)) if soft != resource.RLIM_INFINITY else 50_000
 
 
 def free_port() -> int:
@@ -97,7 +105,8 @@ class StaticServer:
         if self.kind == "nginx":
             user = "user root root;" if os.geteuid() == 0 else ""
             conf = self.work / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(user=user, work=self.work, port=self.port, root=self.root))
+            conf.write_text(NGINX_CONF.format(user=user, work=self.work, port=self.port, root=self.root,
+                                              cached_files=_cached_files()))
             self._process = subprocess.Popen(
                 [self.nginx, "-c", str(conf), "-p", str(self.work), "-e", str(self.work / "error.log")],
                 stdout=subprocess.DEVNULL,
