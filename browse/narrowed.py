@@ -18,6 +18,7 @@ from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments, Filters
 
 from browse import search_box
+from browse.scope import with_flags
 from pipelines.summary import FACETED
 
 SCOPE_KEY = "discuz_narrowed"
@@ -53,7 +54,7 @@ def wrap(datasette, app):
             args = urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             pairs = filter_pairs(args)
             if pairs and not any(key.startswith(OTHER_NARROWING) for key, _ in args) and await keeps_many(datasette, *found, pairs):
-                scope = dict(scope, query_string=b"&".join(filter(None, [raw, b"_nofacet=1"])), **{SCOPE_KEY: True})
+                scope = with_flags(scope, "_nofacet", **{SCOPE_KEY: True})
         await app(scope, receive, send)
 
     return planned

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from browse import narrowed, search_box
 from browse.counts import count_within_limits
 from browse.facets import CountedFacet
+from browse.scope import with_flags
 from browse.thread import thread_page, thread_url
 from pipelines.search import escape_fts
 
@@ -151,9 +152,7 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def counted_or_not(scope, receive, send):
             if scope.get("type") == "http" and _is_posts_view(datasette, scope.get("path", "")):
-                query = scope.get("query_string", b"")
-                if b"_nocount=" not in query:
-                    scope = dict(scope, query_string=query + (b"&" if query else b"") + b"_nocount=1")
+                scope = with_flags(scope, "_nocount")
             await app(scope, receive, send)
 
         return narrowed.wrap(datasette, search_box.wrap(datasette, counted_or_not))

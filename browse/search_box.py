@@ -27,6 +27,7 @@ from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments
 from datasette.utils import tilde_decode
 
+from browse.scope import with_flags
 from pipelines.search import SEARCH_COLUMNS, escape_fts
 
 FEW = 20_000  # matches that datasette's count and facets read well within their time limits
@@ -84,10 +85,8 @@ def wrap(datasette, app):
                 except (sqlite3.Error, QueryInterrupted):  # the page's own query reports it
                     searched = None
                 if searched:
-                    scope = dict(scope, **{SCOPE_KEY: searched})
-                    if searched["matches"] > FEW:  # once: the page's links carry them on
-                        added = [f"{name}=1".encode() for name in ("_nocount", "_nofacet") if name not in args]
-                        scope["query_string"] = b"&".join(filter(None, [raw, *added]))
+                    flags = ("_nocount", "_nofacet") if searched["matches"] > FEW else ()
+                    scope = with_flags(scope, *flags, **{SCOPE_KEY: searched})
         await app(scope, receive, send)
 
     return planned

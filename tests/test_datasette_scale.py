@@ -16,6 +16,7 @@ from test_datasette import METADATA, archive  # noqa: F401  (the crawled sample 
 
 import browse.plugin
 from browse import search_box
+from browse.scope import with_flags
 
 COMMON_WORD, MIDDLE_WORD, RARE_WORD = "的", "材料", "办公室主任"  # in 143, 18 and 7 of the 314 comments
 
@@ -176,3 +177,13 @@ def test_a_narrowed_page_of_too_many_rows_is_not_faceted_and_says_so(archive, fe
     narrower = get_json(datasette, "/archive/comments", year=year, author=author, _shape="objects")
     assert few_rows <= search_box.FEW and narrower["facet_results"]["author"]["results"][0]["count"] == few_rows
     assert "left out" not in narrower["human_description_en"]
+
+
+def test_the_posts_view_is_not_counted_and_a_flag_is_added_once(archive):  # noqa: F811
+    page = get_json(in_process(archive), "/archive/posts", _shape="objects")
+    assert page["rows"] and page["filtered_table_rows_count"] is None  # counting a view of two tables reads every post
+    scope = {"type": "http", "query_string": b"_nocount=1&year=2020"}
+    assert with_flags(scope, "_nocount", "_nofacet", planned=True) == {
+        "type": "http", "query_string": b"_nocount=1&year=2020&_nofacet=1", "planned": True,
+    }
+    assert with_flags({"query_string": b""}, "_nofacet")["query_string"] == b"_nofacet=1"
