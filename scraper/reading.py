@@ -60,9 +60,8 @@ def fill_fetched_page(fetched: FetchedPage, body: bytes, **parse_kwargs) -> Exce
 def _no_portal(fetched: FetchedPage) -> bool:
     """Whether the portal's index (portal.php, asked once a site) says there is no portal:
     the web server's 404, or Discuz's message that the portal is off."""
-    if fetched.asked_as != PageKind.PORTAL_LIST or urlsplit(fetched.url).query:
-        return False
-    if not urlsplit(fetched.url).path.endswith("/portal.php"):
+    url = urlsplit(fetched.url)
+    if fetched.asked_as != PageKind.PORTAL_LIST or url.query or not url.path.endswith("/portal.php"):
         return False
     return fetched.status in (404, 410) or fetched.kind in (PageKind.MISSING, PageKind.CLOSED)
 
