@@ -1,0 +1,165 @@
+"""python -m export wacz: the features forum's kept pages and files as a WACZ that `wacz validate`
+passes and ReplayWeb.page replays in headless Chromium."""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlite_utils import Database
+from warcio.archiveiterator import ArchiveIterator
+
+from export.wacz import surt, write_wacz
+from export.warc import payload_digest, warc_date
+from pipelines.media_store import MediaStore
+from replay import Browser, StaticServer, replaywebpage_files, serve_app
+from test_media import FEATURES, FeaturesForum, crawl
+
+ROOT = Path(__file__).parent.parent
+THREADS = {t["tid"]: t for t in json.loads((FEATURES / "v1/TRUTH.json").read_text("utf-8"))["threads"]}
+TIDS = (4, 5, 10)
+
+
+@pytest.fixture(scope="module")
+def wacz(tmp_path_factory, scrapy_crawl):
+    """The media forum (tests/test_media.py) crawled with its files and raw pages kept, as a WACZ."""
+    folder = tmp_path_factory.mktemp("wacz")
+    db_path = folder / "archive.db"
+    with FeaturesForum() as forum:
+        crawl(scrapy_crawl, db_path, forum, settings={"ARCHIVE_RAW_PAGES": 1}, tids=TIDS)
+    result = subprocess.run(
+        [sys.executable, "-m", "export", "wacz", "--db", str(db_path), "-o", str(folder / "forum.wacz")],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "3 pages" in result.stderr and not list(folder.glob(".wacz-*"))  # no scratch file left
+    # the same with an index block per two records: a replayer that finds a URL must have
+    # computed its SURT as the index did, to pick the right block
+    write_wacz(db_path, folder / "small-blocks.wacz", cdx_block=2)
+    return folder / "forum.wacz", Database(db_path)
+
+
+def read_index(archive: zipfile.ZipFile) -> list[tuple[str, dict]]:
+    """Every CDXJ line, block by block as the .idx points at them: (key, fields)."""
+    idx = archive.read("indexes/index.idx").decode().splitlines()
+    assert json.loads(idx[0].split(" ", 2)[2]) == {"format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"}
+    blocks = archive.read("indexes/index.cdx.gz")
+    lines = []
+    for line in idx[1:]:
+        first_key, place = cdxj(line)
+        block = gzip.decompress(blocks[place["offset"] : place["offset"] + place["length"]]).decode().splitlines()
+        assert block[0].startswith(first_key + " ")
+        lines += block
+    return [cdxj(line) for line in lines]
+
+
+def payload_at(warc: bytes, offset: int, length: int) -> bytes:
+    """The payload of the one record at ``offset`` (as a replayer reads it: that range only)."""
+    (payload,) = [record.content_stream().read() for record in ArchiveIterator(io.BytesIO(warc[offset : offset + length]))]
+    return payload
+
+
+def cdxj(line: str) -> tuple[str, dict]:
+    """A CDXJ line's key (SURT and timestamp) and its JSON."""
+    key, fields = line.split(" {", 1)
+    return key, json.loads("{" + fields)
+
+
+def test_the_wacz_passes_wacz_validate_with_a_page_per_thread_and_each_file_whole(wacz):
+    path, db = wacz
+    check = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0 and "Validation succeeded" in check.stdout, check.stdout + check.stderr
+
+    archive = zipfile.ZipFile(path)
+    names = ["archive/data.warc.gz", "indexes/index.cdx.gz", "indexes/index.idx", "pages/pages.jsonl"]
+    assert archive.namelist() == [*names, "datapackage.json", "datapackage-digest.json"]
+    # read by byte range: stored, not deflated
+    assert {info.filename for info in archive.infolist() if info.compress_type == zipfile.ZIP_STORED} >= set(names[:2])
+    package = json.loads(archive.read("datapackage.json"))
+    assert package["wacz_version"] == "1.1.1" and [r["path"] for r in package["resources"]] == names
+    for resource in package["resources"]:
+        data = archive.read(resource["path"])
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest() and resource["bytes"] == len(data)
+    digest = json.loads(archive.read("datapackage-digest.json"))
+    assert digest == {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(archive.read("datapackage.json")).hexdigest()}
+
+    header, *pages = [json.loads(line) for line in archive.read("pages/pages.jsonl").decode().splitlines()]
+    assert header["format"] == "json-pages-1.0"
+    kept = {url: fetched_at for url, fetched_at in db.execute("SELECT url, fetched_at FROM raw_pages")}
+    assert {page["title"]: page["url"].rsplit("/", 1)[1] for page in pages} == {
+        THREADS[tid]["subject"]: f"thread-{tid}-1-1.html" for tid in TIDS
+    }  # fmt: skip
+    assert all(page["ts"] == warc_date(kept[page["url"]]) for page in pages)
+
+    index = read_index(archive)
+    assert [key for key, _ in index] == sorted(key for key, _ in index)
+    by_url = {fields["url"]: (key, fields) for key, fields in index}
+    assert set(kept) <= set(by_url)
+    warc = archive.read("archive/data.warc.gz")
+    store = MediaStore(path.parent / "archive.db.media")
+    media = list(db["media"].rows)
+    assert len(media) == 5
+    for row in media:  # each file one whole 200 record, found where the index says
+        key, fields = by_url[row["first_url"]]
+        assert key.startswith(surt(row["first_url"]) + " ") and fields["status"] == "200"
+        assert fields["digest"] == payload_digest(row["sha256"])
+        assert payload_at(warc, int(fields["offset"]), int(fields["length"])) == store.path(row["sha256"]).read_bytes()
+
+
+def test_surt_is_the_key_replaywebpage_looks_a_url_up_by():
+    assert surt("http://127.0.0.1:8082/thread-4-1-1.html") == "1,0,0,127:8082)/thread-4-1-1.html"
+    assert surt("https://www.Example.com/forum.php?mod=viewthread&tid=5") == "com,example)/forum.php?mod=viewthread&tid=5"
+    assert surt("http://bbs.example.com:80/forum.php?tid=5&mod=attachment&aid=AB%3D") == "com,example,bbs)/forum.php?aid=ab%3d&mod=attachment&tid=5"
+    assert surt("http://bbs.example.com") == "com,example,bbs)/"
+    assert surt("http://bbs.example.com/搜索 x") == "com,example,bbs)/%E6%90%9C%E7%B4%A2%20x"
+
+
+@pytest.fixture
+def replay_app():
+    """ReplayWeb.page's files (.ci/run unpacks them) and Chromium (.ci/run installs it)."""
+    chromium, files = shutil.which("chromium"), replaywebpage_files()
+    missing = [what for what, there in (("Debian's chromium", chromium), ("ReplayWeb.page's files in .replaywebpage/", files)) if not there]
+    if missing:
+        reason = " and ".join(missing) + " missing: .ci/run installs them (npm pack replaywebpage)"
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    return chromium, files
+
+
+SHA256_OF = """fetch(%s).then(answer => answer.arrayBuffer()).then(body => crypto.subtle.digest("SHA-256", body))
+  .then(hash => [...new Uint8Array(hash)].map(byte => byte.toString(16).padStart(2, "0")).join(""))"""
+
+
+def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz, replay_app, tmp_path):
+    chromium, files = replay_app
+    path, db = wacz
+    site = tmp_path / "site"
+    site.mkdir()
+    serve_app(site, files)
+    shutil.copy(path.parent / "small-blocks.wacz", site / "forum.wacz")
+    assert len(zipfile.ZipFile(site / "forum.wacz").read("indexes/index.idx").splitlines()) == 1 + 8 // 2
+    titles = [THREADS[tid]["subject"] for tid in TIDS]
+    (thread,) = db.execute("SELECT url FROM pages WHERE tid = 4 AND page = 1").fetchone()
+    first_line = THREADS[4]["posts"][0]["message"].splitlines()[0]
+    with StaticServer(site) as server:
+        app = f"{server.base_url}?source={quote(server.base_url + 'forum.wacz', safe='')}"
+        with Browser(chromium, tmp_path / "profile", app + "#view=pages") as browser:
+            shown = " ".join(text for _, text in browser.wait_for(lambda docs: all(any(t in text for _, text in docs) for t in titles)))
+            assert all(title in shown for title in titles), shown[-3000:]
+            assert "No Pages" not in shown
+
+            browser.call("Page.navigate", url=f"{app}#view=replay&url={quote(thread, safe='')}")
+            documents = browser.wait_for(lambda docs: any(href.endswith("mp_/" + thread) and first_line in text for href, text in docs))
+            replayed = [href for href, text in documents if href.endswith("mp_/" + thread) and first_line in text]
+            assert replayed, [(href, text[:300]) for href, text in documents if not href.startswith("shadow:")]
+
+            for row in db["media"].rows:  # every file, byte for byte, through ReplayWeb.page's service worker
+                address = replayed[0][: -len(thread)] + row["first_url"]
+                result = browser.call("Runtime.evaluate", expression=SHA256_OF % json.dumps(address), awaitPromise=True, returnByValue=True)
+                assert result["result"].get("value") == row["sha256"], (row["first_url"], result)
