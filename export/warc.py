@@ -62,6 +62,21 @@ SELECT r.url, MAX(r.fetched_at) AS fetched_at, a.title, a.site, a.tid
  ORDER BY a.site, a.tid
 """
 PAGES_PER_WARCINFO = 1000
+# Where the archive names a stored file (by its SHA-256) under an address, by table.
+MEDIA_ALIAS_SOURCES = [
+    ("attachments", "SELECT url, sha256 FROM attachments WHERE sha256 IS NOT NULL AND url IS NOT NULL"),
+    ("attachments", "SELECT image_url, sha256 FROM attachments WHERE sha256 IS NOT NULL AND image_url IS NOT NULL"),
+    ("post_images", "SELECT url, sha256 FROM post_images WHERE sha256 IS NOT NULL"),
+    ("portal_images", "SELECT url, sha256 FROM portal_images WHERE sha256 IS NOT NULL"),
+]
+# Each address of a stored file but the one it was fetched from (UNION: each once).
+MEDIA_ALIASES = """
+SELECT aliases.url, m.sha256, m.size, m.content_type, m.first_url, m.fetched_at
+  FROM ({sources}) AS aliases
+  JOIN media AS m ON m.sha256 = aliases.sha256
+ WHERE aliases.url != m.first_url
+ ORDER BY m.fetched_at, m.sha256, aliases.url
+"""
 
 
 def write_warc(
@@ -109,7 +124,9 @@ def write_records(
         if "raw_pages" in tables:
             yield from _write_pages(writer, conn)
         if "media" in tables:
-            yield from _write_media(writer, conn, Path(media_dir) if media_dir else default_root(db_path))
+            store = Path(media_dir) if media_dir else default_root(db_path)
+            yield from _write_media(writer, conn, store)
+            yield from _write_media_aliases(writer, conn, store, tables)
     finally:
         conn.close()
 
@@ -171,6 +188,26 @@ def _write_media(writer: WARCWriter, conn: sqlite3.Connection, store: Path) -> I
                 warc_headers_dict={"WARC-Date": warc_date(row["fetched_at"]), "WARC-Payload-Digest": payload_digest(row["sha256"])},
             )  # fmt: skip
             writer.write_record(record)
+        yield record
+
+
+def _write_media_aliases(writer: WARCWriter, conn: sqlite3.Connection, store: Path, tables: set[str]) -> Iterator[ArcWarcRecord]:
+    """The other addresses the archive knows a stored file by (an image's attachment link, the
+    same image in another post), each a revisit of the file's response: a link to any of them
+    replays the file."""
+    sources = " UNION ".join(sql for table, sql in MEDIA_ALIAS_SOURCES if table in tables)
+    if not sources:
+        return
+    for row in conn.execute(MEDIA_ALIASES.format(sources=sources)):
+        if not (store / stored_path(row["sha256"])).is_file():
+            continue
+        pairs = [("Content-Type", row["content_type"] or "application/octet-stream"), ("Content-Length", str(row["size"]))]
+        date = warc_date(row["fetched_at"])
+        record = writer.create_revisit_record(
+            row["url"], payload_digest(row["sha256"]), row["first_url"], date,
+            http_headers=_http_headers(200, pairs), warc_headers_dict={"WARC-Date": date},
+        )  # fmt: skip
+        writer.write_record(record)
         yield record
 
 

@@ -111,6 +111,8 @@ def test_the_wacz_passes_wacz_validate_with_a_page_per_thread_and_each_file_whol
         assert key.startswith(surt(row["first_url"]) + " ") and fields["status"] == "200"
         assert fields["digest"] == payload_digest(row["sha256"])
         assert payload_at(warc, int(fields["offset"]), int(fields["length"])) == store.path(row["sha256"]).read_bytes()
+    for (url,) in db.execute("SELECT url FROM attachments WHERE sha256 IS NOT NULL AND url NOT IN (SELECT first_url FROM media)"):
+        assert by_url[url][1]["mime"] == "warc/revisit"  # the images' attachment links: the image again
 
 
 def test_surt_is_the_key_replaywebpage_looks_a_url_up_by():
@@ -143,7 +145,7 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
     site.mkdir()
     serve_app(site, files)
     shutil.copy(path.parent / "small-blocks.wacz", site / "forum.wacz")
-    assert len(zipfile.ZipFile(site / "forum.wacz").read("indexes/index.idx").splitlines()) == 1 + 8 // 2
+    assert len(zipfile.ZipFile(site / "forum.wacz").read("indexes/index.idx").splitlines()) == 1 + (5 + 3 + 3) // 2 + 1
     titles = [THREADS[tid]["subject"] for tid in TIDS]
     (thread,) = db.execute("SELECT url FROM pages WHERE tid = 4 AND page = 1").fetchone()
     first_line = THREADS[4]["posts"][0]["message"].splitlines()[0]
@@ -159,7 +161,11 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
             replayed = [href for href, text in documents if href.endswith("mp_/" + thread) and first_line in text]
             assert replayed, [(href, text[:300]) for href, text in documents if not href.startswith("shadow:")]
 
-            for row in db["media"].rows:  # every file, byte for byte, through ReplayWeb.page's service worker
-                address = replayed[0][: -len(thread)] + row["first_url"]
+            # every file, byte for byte, through ReplayWeb.page's service worker, from where it was
+            # fetched and from its attachment link
+            files = db.execute("SELECT first_url, sha256 FROM media UNION SELECT url, sha256 FROM attachments WHERE sha256 IS NOT NULL").fetchall()
+            assert len(files) == 5 + 3
+            for url, sha256 in files:
+                address = replayed[0][: -len(thread)] + url
                 result = browser.call("Runtime.evaluate", expression=SHA256_OF % json.dumps(address), awaitPromise=True, returnByValue=True)
-                assert result["result"].get("value") == row["sha256"], (row["first_url"], result)
+                assert result["result"].get("value") == sha256, (url, result)
