@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 
 from export.wacz import surt, write_wacz
-from export.warc import payload_digest, warc_date
+from export.warc import payload_digest, warc_date, write_warc
 from pipelines.media_store import MediaStore
 from replay import Browser, StaticServer, replaywebpage_files, serve_app
 from test_media import FEATURES, FeaturesForum, crawl
@@ -43,6 +43,8 @@ def wacz(tmp_path_factory, scrapy_crawl):
     # the same with an index block per two records: a replayer that finds a URL must have
     # computed its SURT as the index did, to pick the right block
     write_wacz(db_path, folder / "small-blocks.wacz", cdx_block=2)
+    with open(folder / "forum.warc.gz", "wb") as out:  # the plain WARC, whose warcinfo names the pages
+        write_warc(db_path, out)
     return folder / "forum.wacz", Database(db_path)
 
 
@@ -145,6 +147,7 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
     site.mkdir()
     serve_app(site, files)
     shutil.copy(path.parent / "small-blocks.wacz", site / "forum.wacz")
+    shutil.copy(path.parent / "forum.warc.gz", site / "forum.warc.gz")
     assert len(zipfile.ZipFile(site / "forum.wacz").read("indexes/index.idx").splitlines()) == 1 + (5 + 3 + 3) // 2 + 1
     titles = [THREADS[tid]["subject"] for tid in TIDS]
     (thread,) = db.execute("SELECT url FROM pages WHERE tid = 4 AND page = 1").fetchone()
@@ -152,9 +155,7 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
     with StaticServer(site) as server:
         app = f"{server.base_url}?source={quote(server.base_url + 'forum.wacz', safe='')}"
         with Browser(chromium, tmp_path / "profile", app + "#view=pages") as browser:
-            shown = " ".join(text for _, text in browser.wait_for(lambda docs: all(any(t in text for _, text in docs) for t in titles)))
-            assert all(title in shown for title in titles), shown[-3000:]
-            assert "No Pages" not in shown
+            assert_lists_pages(browser, titles)
 
             browser.call("Page.navigate", url=f"{app}#view=replay&url={quote(thread, safe='')}")
             documents = browser.wait_for(lambda docs: any(href.endswith("mp_/" + thread) and first_line in text for href, text in docs))
@@ -169,3 +170,12 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
                 address = replayed[0][: -len(thread)] + url
                 result = browser.call("Runtime.evaluate", expression=SHA256_OF % json.dumps(address), awaitPromise=True, returnByValue=True)
                 assert result["result"].get("value") == sha256, (url, result)
+
+            browser.call("Page.navigate", url=f"{server.base_url}?source={quote(server.base_url + 'forum.warc.gz', safe='')}#view=pages")
+            assert_lists_pages(browser, titles)  # the plain WARC too: its warcinfo records name them
+
+
+def assert_lists_pages(browser: Browser, titles: list[str]) -> None:
+    shown = " ".join(text for _, text in browser.wait_for(lambda docs: all(any(t in text for _, text in docs) for t in titles)))
+    assert all(title in shown for title in titles), shown[-3000:]
+    assert "No Pages" not in shown
