@@ -177,9 +177,7 @@ def _write_pages(out: IO[bytes], db_path: str | Path) -> int:
     conn.row_factory = sqlite3.Row
     count = 0
     try:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        rows = thread_pages(conn) if {"raw_pages", "pages", "articles"} <= tables else []
-        for row in rows:
+        for row in thread_pages(conn) or []:
             page = {
                 "id": hashlib.sha1(f"{row['site']} {row['tid']}".encode()).hexdigest()[:32],
                 "url": row["url"],
@@ -247,7 +245,12 @@ def main(argv: list[str]) -> int:
     args = parse.parse_args(argv)
     if not Path(args.db).is_file():
         parse.error(f"no archive at {args.db}")
+    if not Path(args.output).resolve().parent.is_dir():
+        parse.error(f"no folder for {args.output}")
     counts = write_wacz(args.db, args.output, media_dir=args.media_dir, title=args.title)
     pages = counts.pop("pages")
     print(f"{args.output}: {pages} pages; {summary(counts)} records", file=sys.stderr)
+    if not counts["response"]:
+        print("Nothing to replay: the archive keeps no raw pages nor files (crawl with -s ARCHIVE_RAW_PAGES=1, -a media=all)",
+              file=sys.stderr)  # fmt: skip
     return 0

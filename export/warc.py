@@ -118,8 +118,8 @@ def write_records(
     conn = connect_read_only(db_path)
     conn.row_factory = sqlite3.Row
     try:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if name_pages and {"raw_pages", "pages", "articles"} <= tables:
+        tables = tables_of(conn)
+        if name_pages:
             yield from _write_page_names(writer, conn, filename)
         if "raw_pages" in tables:
             yield from _write_pages(writer, conn)
@@ -131,15 +131,21 @@ def write_records(
         conn.close()
 
 
-def thread_pages(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+def thread_pages(conn: sqlite3.Connection) -> sqlite3.Cursor | None:
     """Each thread whose first page is kept: its URL, its newest capture time and its title
-    (rows of ``conn``'s row factory: sqlite3.Row here)."""
+    (rows of ``conn``'s row factory: sqlite3.Row here); None for an archive without kept pages."""
+    if not {"raw_pages", "pages", "articles"} <= tables_of(conn):
+        return None
     return conn.execute(THREAD_PAGES)
+
+
+def tables_of(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def _write_page_names(writer: WARCWriter, conn: sqlite3.Connection, filename: str) -> Iterator[ArcWarcRecord]:
     rows = thread_pages(conn)
-    while batch := rows.fetchmany(PAGES_PER_WARCINFO):
+    while rows and (batch := rows.fetchmany(PAGES_PER_WARCINFO)):
         pages = [{"url": row["url"], "title": row["title"] or row["url"], "timestamp": warc_timestamp(row["fetched_at"])}
                  for row in batch]  # fmt: skip
         record = writer.create_warcinfo_record(filename, {"json-metadata": json.dumps({"pages": pages}, ensure_ascii=False)})
