@@ -3,9 +3,11 @@
 Each kept page becomes a ``response`` record with its original capture time (``fetched_at``),
 its own status and headers, and a payload digest (SHA-256, the hash the archive keys pages by).
 A payload seen before, under any URL, becomes a ``revisit`` record that refers to the first
-one (identical-payload-digest). Records are written as rows are read, one body in memory at
-a time, and media files are copied from disk in blocks: memory stays flat however large the
-archive. The archive is opened read-only.
+one (identical-payload-digest). Each stored media file is one whole ``200`` response; the
+other addresses the archive knows it by are revisits of it. Warcinfo records at the start name
+each thread's first page with its title, for ReplayWeb.page's list of pages. Records are
+written as rows are read, one body in memory at a time, and media files are copied from disk
+in blocks: memory stays flat however large the archive. The archive is opened read-only.
 
 Example::
 
@@ -180,17 +182,14 @@ def _write_pages(writer: WARCWriter, conn: sqlite3.Connection) -> Iterator[ArcWa
 
 
 def _write_media(writer: WARCWriter, conn: sqlite3.Connection, store: Path) -> Iterator[ArcWarcRecord]:
-    """Each stored file once, as the response to its first URL (the media store keeps no
-    headers: Content-Type and Content-Length are the file's own)."""
+    """Each stored file once, whole, as the response to its first URL."""
     for row in conn.execute("SELECT sha256, size, content_type, first_url, fetched_at FROM media ORDER BY fetched_at, sha256"):
         path = store / stored_path(row["sha256"])
         if not path.is_file():
             continue  # recorded, not (yet) stored: nothing to replay
-        pairs = [("Content-Type", row["content_type"] or "application/octet-stream"), ("Content-Length", str(row["size"]))]
         with open(path, "rb") as payload:
             record = writer.create_warc_record(
-                row["first_url"], "response", payload=payload, length=row["size"],
-                http_headers=_http_headers(200, pairs),
+                row["first_url"], "response", payload=payload, length=row["size"], http_headers=_file_headers(row),
                 warc_headers_dict={"WARC-Date": warc_date(row["fetched_at"]), "WARC-Payload-Digest": payload_digest(row["sha256"])},
             )  # fmt: skip
             writer.write_record(record)
@@ -207,14 +206,19 @@ def _write_media_aliases(writer: WARCWriter, conn: sqlite3.Connection, store: Pa
     for row in conn.execute(MEDIA_ALIASES.format(sources=sources)):
         if not (store / stored_path(row["sha256"])).is_file():
             continue
-        pairs = [("Content-Type", row["content_type"] or "application/octet-stream"), ("Content-Length", str(row["size"]))]
         date = warc_date(row["fetched_at"])
         record = writer.create_revisit_record(
             row["url"], payload_digest(row["sha256"]), row["first_url"], date,
-            http_headers=_http_headers(200, pairs), warc_headers_dict={"WARC-Date": date},
+            http_headers=_file_headers(row), warc_headers_dict={"WARC-Date": date},
         )  # fmt: skip
         writer.write_record(record)
         yield record
+
+
+def _file_headers(media: sqlite3.Row) -> StatusAndHeaders:
+    """A stored file's answer: the store keeps no headers, so its type and size are the file's own."""
+    pairs = [("Content-Type", media["content_type"] or "application/octet-stream"), ("Content-Length", str(media["size"]))]
+    return _http_headers(200, pairs)
 
 
 def _header_pairs(stored: str | None, content_type: str | None) -> list[tuple[str, str]]:
