@@ -45,7 +45,7 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
 from export import connect_read_only
-from export.warc import summary, thread_pages, warc_date, warc_timestamp, write_records
+from export.warc import summary, tables_of, thread_pages, warc_date, warc_timestamp, write_records
 
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "data.warc.gz"
@@ -85,7 +85,7 @@ def write_wacz(
                 counts["pages"] = _write_pages(out, db_path)
             package = json.dumps({
                 "profile": "data-package",
-                "title": title or Path(db_path).stem,
+                "title": title or _sites(db_path) or Path(db_path).stem,
                 "description": f"The raw pages and media of {Path(db_path).name}, archived by discuz-archive",
                 "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "wacz_version": WACZ_VERSION,
@@ -133,6 +133,17 @@ def cdxj_fields(record: ArcWarcRecord, offset: int, length: int) -> tuple[str, s
     fields = {"url": url, "mime": mime, "status": http.get_statuscode(), "digest": record.rec_headers.get_header("WARC-Payload-Digest")}
     fields |= {"length": str(length), "offset": str(offset), "filename": WARC_NAME}
     return surt(url), warc_timestamp(record.rec_headers.get_header("WARC-Date")), fields
+
+
+def _sites(db_path: str | Path) -> str:
+    """The archive's sites (``bbs.example.com``): the collection's default title."""
+    conn = connect_read_only(db_path)
+    try:
+        if "sites" not in tables_of(conn):
+            return ""
+        return ", ".join(site for (site,) in conn.execute("SELECT site FROM sites ORDER BY site"))
+    finally:
+        conn.close()
 
 
 class _SortedIndex:
@@ -241,7 +252,7 @@ def main(argv: list[str]) -> int:
     parse.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
     parse.add_argument("-o", "--output", required=True, help="the WACZ file, e.g. forum.wacz")
     parse.add_argument("--media-dir", help="the media store (default: <archive>.media)")
-    parse.add_argument("--title", help="the collection's title ReplayWeb.page shows (default: the archive's name)")
+    parse.add_argument("--title", help="the collection's title ReplayWeb.page shows (default: the archive's sites)")
     args = parse.parse_args(argv)
     if not Path(args.db).is_file():
         parse.error(f"no archive at {args.db}")

@@ -87,6 +87,7 @@ def test_the_wacz_passes_wacz_validate_with_a_page_per_thread_and_each_file_whol
     assert {info.filename for info in archive.infolist() if info.compress_type == zipfile.ZIP_STORED} >= set(names[:2])
     package = json.loads(archive.read("datapackage.json"))
     assert package["wacz_version"] == "1.1.1" and [r["path"] for r in package["resources"]] == names
+    assert package["title"] == db.execute("SELECT site FROM sites").fetchone()[0]  # 127.0.0.1:PORT
     for resource in package["resources"]:
         data = archive.read(resource["path"])
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest() and resource["bytes"] == len(data)
