@@ -8,7 +8,8 @@ Inside the ZIP:
 - ``indexes/index.cdx.gz`` and ``indexes/index.idx``: the CDXJ index, sorted by SURT, in gzip
   blocks of CDX_BLOCK lines with a line per block in the ``.idx`` (a "ZipNum" index), so a
   replayer reads only the blocks a page needs, not the whole index;
-- ``pages/pages.jsonl``: one entry per thread, its first page (URL, capture time, title);
+- ``pages/pages.jsonl``: one entry per thread, its first page (URL, capture time, title, and
+  with ``text`` its posts' text);
 - ``datapackage.json``: every file above with its SHA-256 and size; ``datapackage-digest.json``:
   the SHA-256 of datapackage.json.
 
@@ -57,14 +58,24 @@ SOFTWARE = "discuz-archive (python -m export wacz)"
 _PATH_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>`{}')
 _QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"<>'")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The posts on a thread's first page, noise-free (ReplayWeb.page's own text of a page would
+# carry the anti-copy noise): the first post and the replies to the page's last floor.
+PAGE_TEXT = """
+SELECT content_text FROM articles WHERE site = :site AND tid = :tid
+UNION ALL
+SELECT * FROM (SELECT content_text FROM comments WHERE site = :site AND tid = :tid AND floor <= :last ORDER BY floor, pid)
+"""
+POSTS_PER_PAGE = 10  # Discuz's default, where the archive does not know the forum's
 
 
 def write_wacz(
-    db_path: str | Path, path: str | Path, media_dir: str | Path | None = None, title: str | None = None, cdx_block: int = CDX_BLOCK
+    db_path: str | Path, path: str | Path, media_dir: str | Path | None = None, title: str | None = None,
+    text: bool = False, cdx_block: int = CDX_BLOCK,
 ) -> dict[str, int]:
     """Write the archive's WACZ to ``path``; returns the count of WARC records of each type
-    and of ``pages``. ``media_dir``: the media store (default ``<archive>.media``);
-    ``cdx_block``: index lines per gzip block."""
+    and of ``pages``. ``media_dir``: the media store (default ``<archive>.media``); ``text``:
+    each page's posts' text in pages.jsonl, for ReplayWeb.page's search; ``cdx_block``: index
+    lines per gzip block."""
     path = Path(path)
     partial = path.with_name(path.name + ".part")
     counts = {"pages": 0, "warcinfo": 0, "response": 0, "revisit": 0}
@@ -82,7 +93,7 @@ def write_wacz(
             _write_index(wacz, index, resources, cdx_block)
             index.close()
             with _Entry(wacz, "pages/pages.jsonl", resources, zipfile.ZIP_DEFLATED) as out:
-                counts["pages"] = _write_pages(out, db_path)
+                counts["pages"] = _write_pages(out, db_path, text)
             package = json.dumps({
                 "profile": "data-package",
                 "title": title or _sites(db_path) or Path(db_path).stem,
@@ -181,13 +192,15 @@ def _write_index(wacz: zipfile.ZipFile, index: _SortedIndex, resources: list[dic
             out.write(line.encode())
 
 
-def _write_pages(out: IO[bytes], db_path: str | Path) -> int:
-    """pages/pages.jsonl: a header, then each thread's first page, as the WACZ spec's pages."""
+def _write_pages(out: IO[bytes], db_path: str | Path, text: bool = False) -> int:
+    """pages/pages.jsonl: a header, then each thread's first page, as the WACZ spec's pages;
+    with ``text``, the text of the posts on it (PAGE_TEXT)."""
     out.write(json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Threads"}).encode() + b"\n")
     conn = connect_read_only(db_path)
     conn.row_factory = sqlite3.Row
     count = 0
     try:
+        per_page = dict(conn.execute("SELECT site, posts_per_page FROM sites")) if text else {}
         for row in thread_pages(conn) or []:
             page = {
                 "id": hashlib.sha1(f"{row['site']} {row['tid']}".encode()).hexdigest()[:32],
@@ -195,6 +208,10 @@ def _write_pages(out: IO[bytes], db_path: str | Path) -> int:
                 "ts": warc_date(row["fetched_at"]),
                 "title": row["title"] or row["url"],
             }
+            if text:
+                last = per_page.get(row["site"]) or POSTS_PER_PAGE
+                posts = conn.execute(PAGE_TEXT, {"site": row["site"], "tid": row["tid"], "last": last})
+                page["text"] = "\n".join(post for (post,) in posts if post)
             out.write(json.dumps(page, ensure_ascii=False).encode() + b"\n")
             count += 1
     finally:
@@ -252,13 +269,18 @@ def main(argv: list[str]) -> int:
     parse.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
     parse.add_argument("-o", "--output", required=True, help="the WACZ file, e.g. forum.wacz")
     parse.add_argument("--media-dir", help="the media store (default: <archive>.media)")
+    parse.add_argument(
+        "--text", action="store_true",
+        help="put the text of each thread's first page in pages.jsonl: ReplayWeb.page then searches it "
+        "(it loads it all when it opens the WACZ)",
+    )  # fmt: skip
     parse.add_argument("--title", help="the collection's title ReplayWeb.page shows (default: the archive's sites)")
     args = parse.parse_args(argv)
     if not Path(args.db).is_file():
         parse.error(f"no archive at {args.db}")
     if not Path(args.output).resolve().parent.is_dir():
         parse.error(f"no folder for {args.output}")
-    counts = write_wacz(args.db, args.output, media_dir=args.media_dir, title=args.title)
+    counts = write_wacz(args.db, args.output, media_dir=args.media_dir, title=args.title, text=args.text)
     pages = counts.pop("pages")
     print(f"{args.output}: {pages} pages; {summary(counts)} records", file=sys.stderr)
     if not counts["response"]:

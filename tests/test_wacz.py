@@ -41,9 +41,9 @@ def wacz(tmp_path_factory, scrapy_crawl):
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "3 pages" in result.stderr and not list(folder.glob(".wacz-*"))  # no scratch file left
-    # the same with an index block per two records: a replayer that finds a URL must have
-    # computed its SURT as the index did, to pick the right block
-    write_wacz(db_path, folder / "small-blocks.wacz", cdx_block=2)
+    # the same with an index block per two records (a replayer that finds a URL must have
+    # computed its SURT as the index did, to pick the right block), and the pages' text
+    write_wacz(db_path, folder / "small-blocks.wacz", cdx_block=2, text=True)
     with open(folder / "forum.warc.gz", "wb") as out:  # the plain WARC, whose warcinfo names the pages
         write_warc(db_path, out)
     return folder / "forum.wacz", Database(db_path)
@@ -95,12 +95,16 @@ def test_the_wacz_passes_wacz_validate_with_a_page_per_thread_and_each_file_whol
     assert digest == {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(archive.read("datapackage.json")).hexdigest()}
 
     header, *pages = [json.loads(line) for line in archive.read("pages/pages.jsonl").decode().splitlines()]
-    assert header["format"] == "json-pages-1.0"
+    assert header["format"] == "json-pages-1.0" and not any("text" in page for page in pages)  # without --text
     kept = {url: fetched_at for url, fetched_at in db.execute("SELECT url, fetched_at FROM raw_pages")}
     assert {page["title"]: page["url"].rsplit("/", 1)[1] for page in pages} == {
         THREADS[tid]["subject"]: f"thread-{tid}-1-1.html" for tid in TIDS
     }  # fmt: skip
     assert all(page["ts"] == warc_date(kept[page["url"]]) for page in pages)
+    with zipfile.ZipFile(path.parent / "small-blocks.wacz") as with_text:  # --text: the posts of the first page
+        texts = {json.loads(line)["title"]: json.loads(line)["text"] for line in with_text.read("pages/pages.jsonl").splitlines()[1:]}
+    for tid in TIDS:
+        assert all(line in texts[THREADS[tid]["subject"]] for line in THREADS[tid]["posts"][0]["message"].splitlines()[:1])
 
     index = read_index(archive)
     assert [key for key, _ in index] == sorted(key for key, _ in index)
@@ -174,6 +178,13 @@ def test_replaywebpage_lists_the_threads_and_replays_a_thread_and_its_files(wacz
                 address = replayed[0][: -len(thread)] + url
                 result = browser.call("Runtime.evaluate", expression=SHA256_OF % json.dumps(address), awaitPromise=True, returnByValue=True)
                 assert result["result"].get("value") == sha256, (url, result)
+
+            # ReplayWeb.page's search finds a thread by its text (pages.jsonl's, noise-free)
+            word = "红陶盆"  # in tid 4's first post only
+            assert [tid for tid in TIDS if word in THREADS[tid]["posts"][0]["message"]] == [4]
+            browser.call("Page.navigate", url=f"{app}#view=pages&query={quote(word)}")
+            shown = " ".join(text for _, text in browser.wait_for(lambda docs: any(titles[0] in text for _, text in docs)))
+            assert titles[0] in shown and not any(title in shown for title in titles[1:])
 
             browser.call("Page.navigate", url=f"{server.base_url}?source={quote(server.base_url + 'forum.warc.gz', safe='')}#view=pages")
             assert_lists_pages(browser, titles)  # the plain WARC too: its warcinfo records name them
