@@ -19,14 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import zstandard
+
 from pipelines.media_store import MediaStore
-from pipelines.rawpages import _COMPRESSOR
 from pipelines.store import open_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = (ROOT / "sample_forum/v1/thread-1-1-1.html").read_text("utf-8")
 BASE = "http://bbs.example.com/"
 STAMP = "2026-01-01T00:00:00+00:00"
+COMPRESSOR = zstandard.ZstdCompressor(level=4)  # as the crawl keeps raw pages
 HEADERS = json.dumps([["Content-Type", "text/html; charset=utf-8"]])
 
 
@@ -44,7 +46,7 @@ def build(db_path: Path, threads: int) -> None:
                      [url, "bbs.example.com", STAMP, sha256, tid])  # fmt: skip
         conn.execute("INSERT INTO raw_pages (url, sha256, site, fetched_at, asked_as, status, content_type, headers, tid, body) "
                      "VALUES (?, ?, ?, ?, 'thread', 200, 'text/html; charset=utf-8', ?, ?, ?)",
-                     [url, sha256, "bbs.example.com", STAMP, HEADERS, tid, _COMPRESSOR.compress(body)])  # fmt: skip
+                     [url, sha256, "bbs.example.com", STAMP, HEADERS, tid, COMPRESSOR.compress(body)])  # fmt: skip
         if tid % 10 == 0:
             sha256, size, _ = store.put(os.urandom(20_000))
             conn.execute("INSERT INTO media (sha256, size, content_type, first_url, fetched_at) VALUES (?, ?, 'image/jpeg', ?, ?)",
