@@ -19,6 +19,7 @@ examples:
   python -m export articles --forum 2 --forum 职场交流 --since 2023 --until 2024-06 -o a.jsonl
   python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
   python -m export warc -o forum.warc.gz                   # the kept raw pages and media as WARC 1.1
+  python -m export wacz -o forum.wacz                      # the same as a WACZ, for ReplayWeb.page
   python -m export post_comments --forum 2 -o dianping.csv --bom
   python -m export portal_articles --since 2024 -o portal.jsonl
 
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["warc"]:
         return warc_main(argv[1:])
+    if argv[:1] == ["wacz"]:  # export/wacz.py: the WARC, its index and pages, for ReplayWeb.page
+        from export.wacz import main as wacz_main
+
+        return wacz_main(argv[1:])
     parse = parser()
     args = parse.parse_args(argv)
     fmt = args.format or SUFFIXES.get(Path(args.output).suffix.lower(), "csv")

@@ -79,9 +79,13 @@ def test_a_crawl_with_media_stores_each_file_once_and_records_what_is_not_a_file
     assert subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(warc)], capture_output=True).returncode == 0
     index = subprocess.run([sys.executable, "-m", "warcio.cli", "index", "-f", "warc-type,warc-target-uri", str(warc)],
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
-    uris = {json.loads(line).get("warc-target-uri") for line in index.splitlines()}
+    records = [json.loads(line) for line in index.splitlines()]
+    uris = {r.get("warc-target-uri") for r in records if r["warc-type"] == "response"}
     assert {f"{forum.base_url}thread-{tid}-1-1.html" for tid in (4, 5, 10)} <= uris
     assert sum("/data/attachment/" in (uri or "") or "mod=attachment" in (uri or "") for uri in uris) == 5
+    # the images' attachment links (the file under another address): revisits of the image
+    revisits = {r["warc-target-uri"] for r in records if r["warc-type"] == "revisit"}
+    assert revisits == {rows[aid]["url"] for aid in (2, 3, 4)}
 
 
 def test_a_file_over_the_cap_is_recorded_not_downloaded_and_a_later_run_resumes(tmp_path, scrapy_crawl):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sqlite_utils import Database
+from warcio.archiveiterator import ArchiveIterator
 
 from export.warc import payload_digest, warc_date
 from pipelines.store import open_archive, save_in_one_transaction
@@ -55,6 +56,20 @@ def test_a_crawl_with_raw_pages_exports_every_thread_page_as_a_checked_warc(tmp_
     assert record["warc-payload-digest"] == payload_digest(kept[1])
     assert record["warc-date"] == warc_date(kept[2])  # the capture time, not the export's
     assert record["http:status"] == str(kept[3]) == "200"
+    # ReplayWeb.page's pages: each thread's first page with its title, named before any response
+    infos = warcinfo_fields(warc)
+    assert next(n for n, r in enumerate(records) if r["warc-type"] != "warcinfo") == len(infos) >= 2  # all first
+    named = [page for info in infos for page in json.loads(info.get("json-metadata", "{}")).get("pages", [])]
+    titles = {row["url"]: row["title"] for row in db.query(
+        "SELECT p.url, a.title FROM pages p JOIN articles a USING (site, tid) WHERE p.kind = 'thread' AND p.page = 1")}  # fmt: skip
+    assert {page["url"]: page["title"] for page in named} == titles and len(titles) == db["articles"].count
+    assert all(len(page["timestamp"]) == 14 for page in named)
+
+
+def warcinfo_fields(warc: Path) -> list[dict[str, str]]:
+    with open(warc, "rb") as stream:
+        payloads = [r.content_stream().read().decode() for r in ArchiveIterator(stream) if r.rec_type == "warcinfo"]
+    return [dict(line.split(": ", 1) for line in payload.splitlines() if ": " in line) for payload in payloads]
 
 
 def test_a_repeated_payload_is_a_revisit_and_old_rows_get_their_content_type(tmp_path):
