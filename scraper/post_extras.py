@@ -45,6 +45,9 @@ _COMMENT_BLOCKS = compiled(".//div[starts-with(@id, 'comment_')]")
 _COMMENT_ENTRIES = compiled(f".//div[{has_class('pstl')}]")
 _COMMENT_AUTHOR = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid') and normalize-space()]")
 _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
+# X2 and X2.5 put the author's link at the head of the text block (psti > a.xi2.xw1, then the
+# text, then the time); X3 moved it beside the avatar (psta).
+_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
 _COMMENT_PAGER = compiled(f".//div[{has_class('pg')}]")
 _PAGER_LINKS = compiled(".//a")
@@ -97,10 +100,13 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
         if not bodies:
             continue
         body = bodies[0]
+        inline = _INLINE_AUTHOR(body) if author is None else []
+        if inline:
+            author, uid = _author_of(inline[0])
         posted_at = None
         for time_element in _COMMENT_TIME(body):
             posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
-        text = _text_without(body, _COMMENT_TIME(body))
+        text = _text_without(body, _COMMENT_TIME(body) + inline)
         key = comment_key(pid, uid, author, posted_at, text)
         if key in seen:
             continue
@@ -112,11 +118,15 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
 
 def _author(entry: etree._Element) -> tuple[str | None, int | None]:
     for link in _COMMENT_AUTHOR(entry):
-        name = squash(words_of(link))
-        match = UID_IN_HREF.search(link.get("href") or "")
-        if name:
-            return name, int(match[1]) if match else None
+        if (found := _author_of(link))[0]:
+            return found
     return None, None
+
+
+def _author_of(link: etree._Element) -> tuple[str | None, int | None]:
+    name = squash(words_of(link))
+    match = UID_IN_HREF.search(link.get("href") or "")
+    return (name, int(match[1]) if match else None) if name else (None, None)
 
 
 def _text_without(element: etree._Element, drop: list[etree._Element]) -> str:
