@@ -61,6 +61,7 @@ _RATE_ROWS = compiled(f".//table[{has_class('ratl')}]//tr[starts-with(@id, 'rate
 _CELLS = compiled("./td")
 _LINKS = compiled(".//a[@href]")
 _RATINGS_LINK = compiled(".//a[contains(@href, 'action=viewratings')]/@href")
+_RATINGS_LINKS = compiled(".//a[contains(@href, 'action=viewratings')]")
 _RATINGS_ROWS = compiled(f"//table[{has_class('list')}]//tr[td][not(parent::thead)]")
 
 
@@ -288,9 +289,11 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)
     if not ratings and not more:  # the touch view and its themes: a link to the list, no table
-        for href in _RATINGS_LINK(root):
-            url = absolute_url(base_url, href)
-            if url and (pid := _query_ints(url, "pid")) is not None:
+        for link in _RATINGS_LINKS(root):
+            url = absolute_url(base_url, link.get("href"))
+            # The count it shows ("3人评分"); Discuz 5 and 6 link every post's list, "评分 0" too.
+            count = first_int(f"{words_of(link)} {link.get('title') or ''}")
+            if url and count and (pid := _query_ints(url, "pid")) is not None:
                 more.setdefault(pid, url)
     return ratings, more
 
