@@ -50,6 +50,7 @@ _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
 _INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
 _MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
+_TITLED_SPANS = compiled(".//span[@title]")
 _COMMENT_PAGER = compiled(f".//div[{has_class('pg')}]")
 _PAGER_LINKS = compiled(".//a")
 _CURRENT = compiled("./strong/text()")
@@ -122,10 +123,19 @@ def _read_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     inline = _INLINE_AUTHOR(body) if author is None else []
     if inline:
         author, uid = _author_of(inline[0])
+    # The time: span.xg1; a theme's plain span holding 发表于, the time (its exact value in a
+    # title) and a 回复 link, which are no part of the text either.
+    times = _COMMENT_TIME(body) or [span for span in _TITLED_SPANS(body) if page_time(span.get("title"), tz)]
     posted_at = None
-    for time_element in _COMMENT_TIME(body):
+    for time_element in times:
         posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
-    return author, uid, posted_at, _text_without(body, _COMMENT_TIME(body) + inline)
+    return author, uid, posted_at, _text_without(body, [_outermost_span(t, body) for t in times] + inline)
+
+
+def _outermost_span(element: etree._Element, body: etree._Element) -> etree._Element:
+    while (parent := element.getparent()) is not None and parent is not body and parent.tag == "span":
+        element = parent
+    return element
 
 
 def _entries_by_member(block: etree._Element) -> list[etree._Element]:
@@ -300,7 +310,7 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
 
 def _shown_time(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
     """A time as Discuz shows it: a recent one ("7 秒前") carries the exact time in its span's title."""
-    for exact in _EXACT_TIME(cell):
+    for exact in [cell.get("title") or "", *_EXACT_TIME(cell)]:
         if value := page_time(exact, tz):
             return value
     return page_time(squash(words_of(cell)), tz, fetched_at)
