@@ -49,6 +49,7 @@ _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
 # text, then the time); X3 moved it beside the avatar (psta).
 _INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
 _MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
+_NAMED_MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')][normalize-space()]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
 _TITLED_SPANS = compiled(".//span[@title]")
 _COMMENT_PAGER = compiled(f".//div[{has_class('pg')}]")
@@ -141,16 +142,14 @@ def _outermost_span(element: etree._Element, body: etree._Element) -> etree._Ele
 def _entries_by_member(block: etree._Element) -> list[etree._Element]:
     """The 点评 of a block in another markup (the touch view and its themes draw each as a
     block of its own, with the author's link and time as a post has them): for each author's
-    link, the largest element around it that names no other member."""
+    named link, the largest element around it that names no other (an avatar's link has no
+    name; two 点评 by one member are two names)."""
     entries: list[etree._Element] = []
-    for link in _MEMBER_LINKS(block):
-        if any(entry is link or link in entry.iterdescendants() for entry in entries):
+    for link in _NAMED_MEMBER_LINKS(block):
+        if any(link in entry.iterdescendants() for entry in entries):
             continue
-        uid = _uid(link)
         entry = link
-        while (parent := entry.getparent()) is not None and parent is not block and all(
-            _uid(other) == uid for other in _MEMBER_LINKS(parent)
-        ):
+        while (parent := entry.getparent()) is not None and parent is not block and len(_NAMED_MEMBER_LINKS(parent)) == 1:
             entry = parent
         entries.append(entry)
     return entries
