@@ -58,6 +58,8 @@ _CURRENT = compiled("./strong/text()")
 _EXACT_TIME = compiled(".//span/@title")
 
 _RATE_LOGS = compiled(".//dl[starts-with(@id, 'ratelog_')]")
+# A rating block in another markup (not the desktop's dl with its table): the list is read.
+_OTHER_RATE_LOGS = compiled(f".//*[starts-with(@id, 'ratelog_')][not(self::dl)][not(.//table[{has_class('ratl')}])]")
 _RATE_HEADER = compiled(f".//table[{has_class('ratl')}]//tr[th][1]/th")
 _RATE_ROWS = compiled(f".//table[{has_class('ratl')}]//tr[starts-with(@id, 'rate_')]")
 _CELLS = compiled("./td")
@@ -157,13 +159,15 @@ def _entries_by_member(block: etree._Element) -> list[etree._Element]:
 
 def _read_bare_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     """(author, uid, time, text) of a 点评 found by its author's link: the name is the link's
-    own words ("name : " and a 楼主 mark set aside), the time the first element showing one."""
+    own words ("name : " and a 楼主 mark set aside), the time the innermost element showing one."""
     links = [link for link in _MEMBER_LINKS(entry) if squash(link.text or "")] or _MEMBER_LINKS(entry)
     if not links:
         return None
     author = squash(links[0].text or words_of(links[0])).rstrip(":： ") or None
-    times = [e for e in entry.iter() if isinstance(e.tag, str) and len(e) == 0 and e not in links
+    # The innermost elements that show a time (li.mtime holds an empty em beside it).
+    shown = [e for e in entry.iter() if isinstance(e.tag, str) and e not in links
              and page_time(squash(words_of(e)), tz, fetched_at)]
+    times = [e for e in shown if not any(other is not e and e in other.iterancestors() for other in shown)]
     posted_at = _shown_time(times[0], tz, fetched_at) if times else None
     text = _text_without(entry, [*links, *times[:1]]).lstrip(":： ")
     return author, _uid(links[0]), posted_at, text
@@ -297,6 +301,11 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             href = next(iter(_RATINGS_LINK(log)), None)
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)
+    for log in _OTHER_RATE_LOGS(root):  # the touch view's ratelog_PID: raters as list items, no credit names
+        pid = first_int(log.get("id"))
+        if pid is not None and pid not in more and _NAMED_MEMBER_LINKS(log):
+            href = next(iter(_RATINGS_LINK(log)), None)
+            more[pid] = (absolute_url(base_url, href) if href else None) or viewratings_url(base_url, tid, pid)
     if not ratings and not more:  # the touch view and its themes: a link to the list, no table
         for link in _RATINGS_LINKS(root):
             url = absolute_url(base_url, link.get("href"))
