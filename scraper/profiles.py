@@ -139,7 +139,7 @@ GENERIC = Profile(
     author=(f".//div[{has_class('authi')}]//a[{has_class('xw1')}]", *TOUCH.author, *D7.author, X3.author[1],
             f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]"),
     time=(".//*[starts-with(@id, 'authorposton')]", *TOUCH.time, f".//div[{has_class('authorinfo')}]/em"),
-    floor=(".//a[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
+    floor=(".//*[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
     title=("//*[@id='thread_subject']", "//div[@id='threadtitle']/h1", f"//div[{has_class('view_tit')}]", "//h1"),
     views_replies=(f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
                    "//div[@id='threadstamp']/following::div[1]//em"),
