@@ -68,10 +68,18 @@ class Profile(PageProfile):
 
 
 _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
-# A post container holds its message, or the notice that replaces it (a banned author).
+# A post container holds its message, or the notice that replaces it: Discuz 6 and 7 draw a
+# banned post with no message element at all, the notice ("该帖被管理员或版主屏蔽", "作者被禁止或删除
+# 内容自动屏蔽", a reply only its author may see: "此帖仅作者可见") beside the post's author link,
+# floor and time. (Not any pid-ided element: a
+# theme that renamed the message must say no_posts, not archive its posts empty.)
+NOTICE_WORDS = ("contains(., '屏蔽') or contains(., '作者可见') or contains(., '作者可見')"
+                " or contains(., 'banned') or contains(., 'blocked')")
+BANNED_POST = f"(.//text()[{NOTICE_WORDS}] and .//a[contains(@href, 'uid')])"
 HOLDS_MESSAGE = (
     f"[.//*[starts-with(@id, 'postmessage_')] or .//*[{has_class('locked')}]"
-    f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]]"
+    f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]"
+    f" or {BANNED_POST}]"
 )
 _PID_ONLY = "translate(substring-after(@id, '{prefix}'), '0123456789', '') = '' and @id != '{prefix}'"
 # The built-in profiles reach what Discuz ids through id(), a lookup, and anchor the rest
@@ -82,7 +90,8 @@ X3 = Profile(
     detect=(f"boolean({_X_POST})",),
     # A post holds its message (postmessage_PID), or the notice that replaces it.
     posts=(f"{_X_POST}[{_PID_ONLY.format(prefix='post_')}]"
-           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]]",),
+           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]"
+           f" or {BANNED_POST}]",),
     message=("id(concat('postmessage_', $pid))",),
     author=(f"id(concat('favatar', $pid))/div[{has_class('pi')}]/div[{has_class('authi')}]/a",
             f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]"),
@@ -93,10 +102,13 @@ X3 = Profile(
     pager=(f"id('pgt')//div[{has_class('pg')}]",),
     breadcrumb=("id('pt')//a",),
 )
+_FIRST_MESSAGE = f"id(concat('postmessage_', substring-after({_X_POST}[1]/@id, 'post_')))"
 D7 = Profile(
     name="d7",  # Discuz! 7.x (templates/default/viewthread_node.htm): X3's ids, other classes
-    detect=(f"boolean(id(concat('postmessage_', substring-after({_X_POST}[1]/@id, 'post_')))"
-            f"[{has_class('t_msgfont')}])",),
+    # The first post's message, else (the first post banned: no message) the first message.
+    detect=(f"boolean({_FIRST_MESSAGE}[{has_class('t_msgfont')}])"
+            f" or not({_FIRST_MESSAGE})"
+            f" and boolean(({_X_POST}//*[starts-with(@id, 'postmessage_')])[1][{has_class('t_msgfont')}])",),
     posts=X3.posts,
     message=X3.message,
     author=(f".//a[{has_class('posterlink')}]",),
@@ -129,7 +141,7 @@ GENERIC = Profile(
     author=(f".//div[{has_class('authi')}]//a[{has_class('xw1')}]", *TOUCH.author, *D7.author, X3.author[1],
             f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]"),
     time=(".//*[starts-with(@id, 'authorposton')]", *TOUCH.time, f".//div[{has_class('authorinfo')}]/em"),
-    floor=(".//a[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
+    floor=(".//*[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
     title=("//*[@id='thread_subject']", "//div[@id='threadtitle']/h1", f"//div[{has_class('view_tit')}]", "//h1"),
     views_replies=(f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
                    "//div[@id='threadstamp']/following::div[1]//em"),

@@ -45,6 +45,13 @@ _EXACT_TIME = compiled(".//span/@title")
 _ANY_LINK = compiled(".//a[@href]")
 _BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
 _AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
+# lang_template.php's member_deleted, in each language pack (not inside the message).
+_DELETED_MEMBER = compiled(
+    ".//em[normalize-space() = '该用户已被删除' or normalize-space() = '該用戶已被刪除'"
+    " or normalize-space() = '該用戶已被删除' or normalize-space() = 'Deleted user'"
+    " or normalize-space() = 'This user has been deleted']"
+    "[not(ancestor::*[starts-with(@id, 'postmessage_') or starts-with(@id, 'comment_')])]"
+)
 _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
@@ -60,6 +67,13 @@ _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
+# lang_template.php's message_banned and message_single_banned, after "提示:", as the touch view
+# draws them in place of the message (Simplified and Traditional packs).
+_WHOLE_NOTICE = re.compile(
+    r"(?:提示\s*[:：]\s*)?(?:作者被禁止或[删刪]除\s*[内內]容自[动動]屏蔽|[该該]帖被管理[员員]或版主屏蔽)"
+)
+# Discuz 6 puts the notice in a div.notice, themes elsewhere: the element around its words.
+_NOTICE_TEXT = compiled(f"(.//text()[{profiles.NOTICE_WORDS}]/parent::*)[1]")
 
 
 def parse_thread_page(
@@ -210,14 +224,14 @@ class _PostReader:
         post = Post(pid=pid, floor=None, author=author, author_uid=uid)
         post.posted_at = self.posted_at(pid, root)
         if message_el is None:
-            notice = LOCKED_NOTICE(root)
-            notice_text = " ".join(notice[0].itertext()).strip() if notice else ""
-            post.content_text = re.sub(r"\s+", " ", notice_text)
-            post.masked = bool(BANNED_NOTICE.search(notice_text))
-            post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
-            post.hidden = not (post.masked or post.blocked)
+            notice = LOCKED_NOTICE(root) or _NOTICE_TEXT(root)
+            notice_text = squash(" ".join(notice[0].itertext())) if notice else ""
+            _flag_notice(post, notice_text)
             return post
         message = extract_message(message_el, self.base_url)
+        if _is_whole_notice(message.text):  # the touch view draws the notice as the message
+            _flag_notice(post, squash(message.text))
+            return post
         apply_message(post, message, self.tz)
         list_images, post.attachments = _attachments(root, self.base_url)
         post.images = message.images + [src for src in list_images if src not in message.images]
@@ -230,6 +244,12 @@ class _PostReader:
                 if name:
                     match = None if isinstance(link, str) else UID_IN_HREF.search(link.get("href") or "")
                     return name, int(match[1]) if match else None
+        # A deleted member: the name as plain text, "<em>该用户已被删除</em>" after it, no link.
+        for notice in _DELETED_MEMBER(root):
+            before = notice.getprevious()
+            name = squash((before.tail if before is not None else notice.getparent().text) or "")
+            if name:
+                return name, None
         # Any named link to a member's space; else a bold name (legacy templates).
         for link in _ANY_LINK(root):
             match = UID_IN_HREF.search(link.get("href"))
@@ -262,6 +282,21 @@ class _PostReader:
         for found in self._found("floor", pid, root):
             return squash(words_of(found[0]))
         return None
+
+
+def _flag_notice(post: Post, notice_text: str) -> None:
+    """A post Discuz shows as a notice alone: the notice is its text, flagged by its meaning
+    (a banned author's is ``masked``, a moderator's block ``blocked``, else ``hidden``)."""
+    post.content_text, post.content_html = notice_text, ""
+    post.masked = bool(BANNED_NOTICE.search(notice_text))
+    post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
+    post.hidden = not (post.masked or post.blocked)
+
+
+def _is_whole_notice(text: str) -> bool:
+    """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽"),
+    word for word: a reply that only mentions one is a reply."""
+    return bool(_WHOLE_NOTICE.fullmatch(squash(text)))
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
