@@ -232,7 +232,8 @@ def security_message(subject: str, message: str, reload: bool = True, form: str 
         )
         return 200, [("Content-Type", "application/xml; charset=utf-8")], body.encode()
     parts = [
-        "<html>", "<head>", '<meta charset="" />',  # $_G['charset'] is set after the check '<meta name="renderer" content="webkit" />',
+        # $_G['charset'] is set after the check: the meta tag names no charset
+        "<html>", "<head>", '<meta charset="" />', '<meta name="renderer" content="webkit" />',
         '<meta http-equiv="X-UA-Compatible" content="IE=edge" />', f"<title>{subject}</title>", "</head>",
         '<body bgcolor="#FFFFFF">',
     ]
