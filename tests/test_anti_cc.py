@@ -1,0 +1,244 @@
+"""Discuz's own anti-CC defences and 防采集, served by sample_forum.defences in front of the sample
+forum: the crawl gets past what a browser passes by itself, stops politely where a person is
+needed, and the forum's cookies go nowhere but back to the forum.
+
+Wall time: bit 1 makes the crawl wait a second a request once the site rate-limits it, and a
+whole crawl of the sample forum is about 60 requests. The whole-crawl runs of bits 1 and 1|4
+therefore run the server's clock ten times as fast, with DISCUZ_SLOW_DELAY a tenth of its
+default: Discuz's rule holds in the server's seconds. One short crawl (two threads) checks
+the gaps in real time with the default delay.
+"""
+
+import io
+import urllib.error
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from export.warc import write_warc
+from sample_forum.defences import PROXY, RATE_LIMIT, RELOAD, Clock, DefendedForum, antitheft_page, security_message, system_error
+from scraper.challenges import Challenge, challenge_of
+
+ROOT = Path(__file__).parent.parent
+POSTS = 344  # every post of the sample forum (v1): sample_forum/README.md
+CHALLENGE_WORDS = ("频繁刷新限制", "页面重载开启", "代理服务器访问限制", "= ?", "_dsign", "System Error")
+DEBUG = {"LOG_LEVEL": "DEBUG", "ARCHIVE_RAW_PAGES": 1}
+
+
+# -- the pages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, body, cookies, challenge",
+    [
+        (503, system_error("bbs.example.com", 1700000000)[2], ["xxxx_2132_saltkey", "xxxx_2132_lastrequest"], Challenge.FIRST_VISIT),
+        (200, security_message(*RATE_LIMIT)[2], [], Challenge.RATE_LIMIT),
+        (200, security_message(*RATE_LIMIT, ajax=True)[2], [], Challenge.RATE_LIMIT),
+        (200, security_message(*PROXY, reload=False)[2], [], Challenge.PROXY),
+        (200, security_message(*RELOAD)[2].decode().encode("gbk"), [], Challenge.RELOAD),
+        (200, security_message("16 + 17 + 18 + 9 + 5 = ?", '<input type="text" name="answer" />', reload=False, form="/forum.php")[2], [], Challenge.QUESTION),
+        (200, antitheft_page("/thread-3-1-1.html", "5c1a9e3f")[2], [], Challenge.ANTITHEFT),
+        # a database outage's 503 sets no lastrequest: an outage, left to the retries
+        (503, system_error("bbs.example.com", 1700000000)[2], ["xxxx_2132_saltkey"], None),
+        (200, (ROOT / "sample_forum/v1/thread-1-1-1.html").read_bytes(), [], None),
+    ],
+    ids=["first_visit", "rate_limit", "rate_limit_ajax", "proxy", "reload_gbk", "question", "antitheft", "outage", "thread"],
+)
+def test_each_defence_is_told_by_its_answer(status, body, cookies, challenge):
+    assert challenge_of(status, body, cookies) == challenge
+
+
+def test_the_rate_limit_page_is_discuz_own_929_bytes():
+    assert len(security_message(*RATE_LIMIT)[2]) == 929
+    assert b'setTimeout("reload()", 1001)' in security_message(*RATE_LIMIT)[2]
+
+
+# -- the test server -----------------------------------------------------------------------
+
+
+def _opener():
+    jar = CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)), jar
+
+
+def _get(opener, url, data=None):
+    try:
+        with opener.open(url, data=data) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_server_keeps_the_whole_second_rule_and_the_300_second_window():
+    clock = Clock(speed=0)  # time stands still but for advance()
+    with DefendedForum(attackevasive=1 | 4, clock=clock) as forum:
+        opener, jar = _opener()
+        url = forum.base_url + "forum.php"
+        assert _get(opener, url) == 503  # no lastrequest: PHP 8's TypeError
+        assert {cookie.name for cookie in jar} == {"xxxx_2132_saltkey", "xxxx_2132_lastrequest"}
+        assert _get(opener, url) == 200 and forum.log[-1].answer == "rate_limit"  # the same second
+        clock.advance(1)
+        assert _get(opener, url) == 200 and forum.log[-1].answer == "page"
+        clock.advance(301)
+        assert _get(opener, url) == 200 and forum.log[-1].answer == "reload"  # idle over 300 s: bit 4
+        assert _get(opener, url) == 200 and forum.log[-1].answer == "rate_limit"  # an instant reload
+        clock.advance(1)
+        assert _get(opener, url) == 200 and forum.log[-1].answer == "page"
+        for cookie in jar:  # lastrequest is only valid with its saltkey
+            if cookie.name.endswith("saltkey"):
+                cookie.value = "OtherKey"
+        clock.advance(1)
+        assert _get(opener, url) == 503
+        assert not any(line.answer == "page" and "Location" in line.path for line in forum.log)
+
+
+def test_a_question_answered_in_a_browser_opens_the_forum(tmp_path):
+    with DefendedForum(attackevasive=8) as forum:
+        cookies = _solved_visitcode(forum, tmp_path)
+        text = cookies.read_text()
+        assert "xxxx_2132_visitcode" in text and "xxxx_2132_saltkey" in text
+
+
+def _solved_visitcode(forum, tmp_path) -> Path:
+    """What a person does once: read the sum, post the answer; the browser's cookies.txt."""
+    opener, jar = _opener()
+    with opener.open(forum.base_url + "forum.php") as answer:
+        page = answer.read().decode()
+    question = page.split("<title>")[1].split(" = ?")[0]
+    answer = sum(int(term) for term in question.split("+"))
+    assert _get(opener, forum.base_url + "forum.php", f"answer={answer}&secqsubmit=1".encode()) == 200
+    assert forum.log[-1].answer == "page"
+    path = tmp_path / "cookies.txt"
+    lines = [f"127.0.0.1\tFALSE\t/\tFALSE\t0\t{c.name}\t{c.value}" for c in jar if c.name.endswith(("visitcode", "saltkey"))]
+    path.write_text("# Netscape HTTP Cookie File\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- whole crawls --------------------------------------------------------------------------
+
+
+class _JumpOnce:
+    """The server's clock at ten times real time, moved on 301 s once, mid-crawl: bit 4's window
+    passes while the crawl runs."""
+
+    def __init__(self, forum_log, after):
+        self.clock, self.log, self.after, self.jumped = Clock(speed=10), forum_log, after, False
+
+    def __call__(self):
+        if not self.jumped and len(self.log) >= self.after:
+            self.jumped = True
+            self.clock.advance(301)
+        return self.clock()
+
+
+FAST_CLOCK = {"DISCUZ_SLOW_DELAY": 0.15}  # 1.5 of the server's seconds at ten times real time
+
+
+@pytest.mark.parametrize(
+    "bits, settings",
+    [
+        (1, FAST_CLOCK),
+        (2, {"DEFAULT_REQUEST_HEADERS": '{"X-Forwarded-For": "10.1.2.3", "Via": "1.1 squid", "Cache-Info": "x"}'}),
+        (4, {}),
+        (1 | 4, FAST_CLOCK),
+        (8, {}),
+    ],
+    ids=["1", "2", "4", "1|4", "8"],
+)
+def test_a_whole_crawl_behind_the_defences_archives_every_post(bits, settings, tmp_path, scrapy_crawl):
+    with DefendedForum(attackevasive=bits) as forum:
+        if bits & 1:
+            forum.clock = _JumpOnce(forum.log, after=30) if bits & 4 else Clock(speed=10)
+        arguments = [f"url={forum.base_url}"]
+        if bits == 8:
+            cookies = _solved_visitcode(forum, tmp_path)
+            arguments.append(f"cookies={cookies}")
+        db_path = tmp_path / "archive.db"
+        result = scrapy_crawl(db_path, *arguments, settings=DEBUG | settings)
+        db = Database(db_path)
+        assert db["articles"].count + db["comments"].count == POSTS
+        assert {row["kind"] for row in db["pages"].rows} == {"index", "forum", "thread", "no_portal"}
+        for table in ("articles", "comments"):
+            for row in db[table].rows:
+                assert not any(word in (row["content_html"] or "") for word in CHALLENGE_WORDS), row
+        answers = [line.answer for line in forum.log]
+        assert not any(line.proxy_headers for line in forum.log)
+        expected = {1: {"system_error"}, 2: set(), 4: {"reload"}, 5: {"system_error", "reload", "rate_limit"}, 8: set()}[bits]
+        assert expected <= set(answers), answers
+        _assert_no_cookie_anywhere(forum, tmp_path, db_path, result)
+
+
+def _assert_no_cookie_anywhere(forum, tmp_path, db_path, result):
+    """The values the forum set (and the solved ones of the cookies file) are in no archive
+    file, no log line and no WARC."""
+    values = {value for _, value in forum.cookies_set}
+    for file in tmp_path.glob("cookies.txt"):
+        values |= {line.split("\t")[-1] for line in file.read_text().splitlines()[1:]}
+    assert values and all(len(value) >= 6 for value in values)
+    warc = io.BytesIO()
+    write_warc(db_path, warc, gzip=False)
+    places = {"stdout": result.stdout.encode(), "stderr": result.stderr.encode(), "warc": warc.getvalue()}
+    places |= {file.name: file.read_bytes() for file in tmp_path.glob("archive.db*")}
+    for value in values:
+        for place, data in places.items():
+            assert value.encode() not in data, (value, place)
+
+
+def test_after_the_first_rate_limit_page_requests_are_a_second_apart(tmp_path, scrapy_crawl):
+    """Real time, the default delay: one request at a time from the start (CONCURRENT_REQUESTS=1),
+    so each carries the cookie of the answer just before it and the rate limit comes at once."""
+    with DefendedForum(attackevasive=1) as forum:
+        seeds = f"{forum.base_url}thread-1-1-1.html,{forum.base_url}thread-3-1-1.html"
+        result = scrapy_crawl(tmp_path / "archive.db", f"url={seeds}", settings={"CONCURRENT_REQUESTS": 1})
+        answers = [line.answer for line in forum.log]
+        assert "rate_limit" in answers, answers
+        first = answers.index("rate_limit")
+        times = [line.at for line in forum.log[first:]]
+        assert len(times) >= 3 and all(later - earlier >= 1 for earlier, later in zip(times, times[1:])), times
+        assert "rate_limit" not in answers[first + 1 :]
+        assert result.stderr.count("from now on one request at a time") == 1
+        db = Database(tmp_path / "archive.db")
+        assert {row["kind"] for row in db["pages"].rows} == {"thread"}
+
+
+@pytest.mark.parametrize(
+    "options, words, way_out",
+    [
+        ({"attackevasive": 8}, "anti-CC question (attackevasive 8)", "-a cookies="),
+        ({"antitheft": 3}, "防采集", "only the owner"),
+        ({"attackevasive": 2, "proxy_on_the_way": True}, "proxy check", "no proxy"),
+    ],
+    ids=["question", "antitheft", "proxy"],
+)
+def test_where_a_person_is_needed_the_crawl_stops_asking_and_says_the_way_out(options, words, way_out, tmp_path, scrapy_crawl):
+    with DefendedForum(**options) as forum:
+        threads = ",".join(f"{forum.base_url}thread-{tid}-1-1.html" for tid in range(1, 13))
+        db_path = tmp_path / "archive.db"
+        # a delay, however small, makes Scrapy keep to 2 requests at a time per site
+        result = scrapy_crawl(db_path, f"url={forum.base_url},{threads}", settings={"DOWNLOAD_DELAY": 0.05}, check=False)
+        refused = [line for line in forum.log if line.answer in ("question", "antitheft", "proxy")]
+        assert 3 <= len(refused) <= 4, [line.answer for line in forum.log]  # the third stops it; one more in flight
+        recorded = [row for row in Database(db_path)["pages"].rows if row["kind"] == "antiscraping"]
+        assert len(recorded) > len(refused) and all(words in row["error"] for row in recorded)
+        said = [line for line in result.stderr.splitlines() if "The way out" in line]
+        assert len(said) == 1 and words in said[0] and way_out in said[0] and f"{len(recorded)} pages" in said[0], said
+
+
+def test_the_jammer_makes_no_revision_and_no_update(tmp_path, scrapy_crawl):
+    """Discuz's per-forum jammer puts new junk in every answer for the same post."""
+    with DefendedForum(jammer=True) as forum:
+        db_path = tmp_path / "archive.db"
+        url = f"url={forum.base_url}thread-1-1-1.html"
+        first_page = "/thread-1-1-1.html"
+        scrapy_crawl(db_path, url)
+        before = Database(db_path)["pages"].get(f"{forum.base_url}{first_page[1:]}")["sha256"]
+        scrapy_crawl(db_path, url, "refresh=all")
+        db = Database(db_path)
+        assert [line.path for line in forum.log].count(first_page) == 2
+        assert db["pages"].get(f"{forum.base_url}{first_page[1:]}")["sha256"] != before  # other junk, other bytes
+        assert db["revisions"].count == 0
+        second = list(db["crawls"].rows)[-1]
+        assert (second["updated_posts"], second["new_comments"], second["outcome"]) == (0, 0, "finished")
