@@ -38,7 +38,7 @@ class Challenge(StrEnum):
     PROXY = "proxy"  # bit 2: 代理服务器访问限制, a proxy header on the request
     RELOAD = "reload"  # bit 4: 页面重载开启, no recent lastrequest cookie
     QUESTION = "question"  # bit 8: a sum for a person to compute
-    ANTITHEFT = "antitheft"  # 防采集: a bare script that sends the browser on with _dsign
+    ANTITHEFT = "antitheft"  # 防采集: a bare script (no <html>) that sends the browser on with _dsign
 
     @property
     def needs_a_person(self) -> bool:
@@ -58,7 +58,8 @@ def challenge_of(status: int, body: bytes, sets_cookies: list[str]) -> Challenge
         return None
     if _SECURITY_PAGE.search(body):
         return _security_message(_text(body))
-    if b"<script" in body and b"location" in body and is_redirect_script(Selector(text=_text(body))):
+    bare = body.strip()
+    if bare.startswith(b"<script") and bare.endswith(b"</script>") and is_redirect_script(Selector(text=_text(body))):
         return Challenge.ANTITHEFT
     return None
 

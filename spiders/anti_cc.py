@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
@@ -114,7 +115,7 @@ class AntiCC:
             if self.seen[site, challenge] >= self.stop_after and challenge not in self.stopped[site]:
                 self.stopped[site].add(challenge)
                 self._drop_queued(site, challenge, request)
-            raise Refused(PageKind.ANTISCRAPING, WHAT[challenge], response.status, said_at_end=True)
+            raise Refused(PageKind.ANTISCRAPING, WHAT[challenge], response.status)  # a few: each said
         tries = request.meta.get(TRIES, 0) + 1
         if tries > self.tries:
             raise Refused(PageKind.ANTISCRAPING, f"{WHAT[challenge]}, still after {self.tries} tries with its cookies", response.status)
@@ -165,7 +166,9 @@ class AntiCC:
 
 def _guards(challenge: Challenge, url: str) -> bool:
     """Whether ``challenge`` answers in ``url``'s place: 防采集 threads and articles, the others
-    every page (robots.txt is a file, never Discuz's)."""
+    every page Discuz makes (a script, or a rewritten .html), not the web server's own files
+    (robots.txt, images, attachments under data/)."""
     if challenge == Challenge.ANTITHEFT:
         return thread_ref(url) is not None or bool(_ANTITHEFT_PAGES.search(url))
-    return not url.endswith("/robots.txt")
+    path = urlsplit(url).path
+    return path.endswith(("/", ".php", ".html", ".htm")) and "/data/" not in path

@@ -44,8 +44,10 @@ DEBUG = {"LOG_LEVEL": "DEBUG", "ARCHIVE_RAW_PAGES": 1}
         # a database outage's 503 sets no lastrequest: an outage, left to the retries
         (503, system_error("bbs.example.com", 1700000000)[2], ["xxxx_2132_saltkey"], None),
         (200, (ROOT / "sample_forum/v1/thread-1-1-1.html").read_bytes(), [], None),
+        # showmessage's forward script is a page of its own (the parser records it), not 防采集
+        (200, b"<html><body><script type=\"text/javascript\">window.location.href='/x';</script></body></html>", [], None),
     ],
-    ids=["first_visit", "rate_limit", "rate_limit_ajax", "proxy", "reload_gbk", "question", "antitheft", "outage", "thread"],
+    ids=["first_visit", "rate_limit", "rate_limit_ajax", "proxy", "reload_gbk", "question", "antitheft", "outage", "thread", "forward"],
 )
 def test_each_defence_is_told_by_its_answer(status, body, cookies, challenge):
     assert challenge_of(status, body, cookies) == challenge
