@@ -16,6 +16,8 @@ Setting: ``DISCUZ_GUEST_COOKIES`` (on by default; off raises NotConfigured).
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
@@ -27,6 +29,9 @@ from scraper.urls import site_of
 class GuestCookies:
     def __init__(self):
         self.jars: dict[str, CookieJar] = {}
+        # request -> the Cookie header it came with, put back once it is answered: a retry or a
+        # redirect copies the request, and a distributed crawl sends copies through Redis
+        self.own: WeakKeyDictionary[Request, bytes | None] = WeakKeyDictionary()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -41,14 +46,27 @@ class GuestCookies:
         probe = Request(request.url)
         jar.add_cookie_header(probe)
         if forum := probe.headers.get(b"Cookie"):
-            pairs = dict(_pairs(request.headers.get(b"Cookie") or b"")) | dict(_pairs(forum))
+            own = self.own[request] = request.headers.get(b"Cookie")
+            pairs = dict(_pairs(own or b"")) | dict(_pairs(forum))
             request.headers[b"Cookie"] = b"; ".join(name + b"=" + value for name, value in pairs.items())
         return None
 
     def process_response(self, request: Request, response: Response):
+        self._put_back(request)
         if b"Set-Cookie" in response.headers:
             self.jars.setdefault(site_of(response.url), CookieJar()).extract_cookies(response, request)
         return response
+
+    def process_exception(self, request: Request, exception: Exception):
+        self._put_back(request)
+
+    def _put_back(self, request: Request) -> None:
+        if request in self.own:
+            own = self.own.pop(request)
+            if own is None:
+                request.headers.pop(b"Cookie", None)
+            else:
+                request.headers[b"Cookie"] = own
 
 
 def _pairs(header: bytes):

@@ -16,11 +16,14 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse
 from sqlite_utils import Database
 
 from export.warc import write_warc
 from sample_forum.defences import PROXY, RATE_LIMIT, RELOAD, Clock, DefendedForum, antitheft_page, security_message, system_error
 from scraper.challenges import Challenge, challenge_of
+from spiders.guest_cookies import GuestCookies
 
 ROOT = Path(__file__).parent.parent
 POSTS = 344  # every post of the sample forum (v1): sample_forum/README.md
@@ -56,6 +59,24 @@ def test_each_defence_is_told_by_its_answer(status, body, cookies, challenge):
 def test_the_rate_limit_page_is_discuz_own_929_bytes():
     assert len(security_message(*RATE_LIMIT)[2]) == 929
     assert b'setTimeout("reload()", 1001)' in security_message(*RATE_LIMIT)[2]
+
+
+def test_the_forums_cookies_join_the_users_per_site_and_its_newer_value_wins():
+    cookies = GuestCookies()
+    own = "cdb_auth=SECRET; xxxx_2132_lastrequest=old"
+    first = Request("http://127.0.0.1:8/forum.php", headers={"Cookie": own})
+    assert cookies.process_request(first) is None and first.headers["Cookie"] == own.encode()
+    set_cookies = {"Set-Cookie": ["xxxx_2132_saltkey=Salt1234; path=/; HttpOnly", "xxxx_2132_lastrequest=new; path=/"]}
+    cookies.process_response(first, HtmlResponse(first.url, headers=set_cookies, request=first))
+    later = Request("http://127.0.0.1:8/thread-1-1-1.html", headers={"Cookie": own})
+    cookies.process_request(later)
+    sent = dict(pair.split("=") for pair in later.headers["Cookie"].decode().split("; "))
+    assert sent == {"cdb_auth": "SECRET", "xxxx_2132_lastrequest": "new", "xxxx_2132_saltkey": "Salt1234"}
+    cookies.process_response(later, HtmlResponse(later.url, request=later))
+    assert later.headers["Cookie"] == own.encode()  # a copy of the answered request carries only the user's
+    elsewhere = Request("http://127.0.0.1:9/forum.php")
+    cookies.process_request(elsewhere)
+    assert b"Cookie" not in elsewhere.headers
 
 
 # -- the test server -----------------------------------------------------------------------
