@@ -21,7 +21,15 @@ DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 3
 # The crawl never leaves the site (spiders/site_policy.py): a redirect to another host is
 # recorded as kind "offsite", not followed; before robots.txt (100) is asked for that host.
-DOWNLOADER_MIDDLEWARES = {"spiders.site_policy.SitePolicy": 60, "spiders.anti_cc.AntiCC": 900, "spiders.guest_cookies.GuestCookies": 910}
+# Discuz's anti-CC pages (spiders/anti_cc.py) and the forum's guest cookies
+# (spiders/guest_cookies.py) come last, nearest the network: the proxy headers are taken off
+# after every middleware that adds headers, an answer's cookies are kept before AntiCC asks
+# again, and AntiCC sees bit 1's 503 before the retry middleware (550) would ask again at once.
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.site_policy.SitePolicy": 60,
+    "spiders.anti_cc.AntiCC": 900,
+    "spiders.guest_cookies.GuestCookies": 910,
+}
 # Hosts besides the seeds' that the crawl may be sent to, comma-separated ("cdn.example.com,
 # img.example.com:8080"; without a port: ports 80 and 443), e.g. a forum's attachment CDN.
 ARCHIVE_ALLOWED_HOSTS = ""
@@ -35,7 +43,6 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False  # a guest's view; member-only boards are a later feature
 # The cookies the forum sets a guest (saltkey, lastrequest, visitcode, sid…), kept per site
 # and sent back as a browser does (spiders/guest_cookies.py); never archived nor logged.
-# Last among the downloader middlewares: the cookies of an answer are kept before AntiCC asks again.
 DISCUZ_GUEST_COOKIES = True
 # Past Discuz's anti-CC defences as a browser passes them, a polite stop where a person is
 # needed (spiders/anti_cc.py): after a rate-limit page a site is asked one request at a time,

@@ -158,9 +158,10 @@ class AntiCC:
 
     def spider_closed(self, spider):
         for (site, challenge), count in sorted(self.not_archived.items()):
+            answered = self.seen[site, challenge]
             logger.warning(
-                "%s pages of %s not archived (%s answered, the rest not asked): %s. The way out: %s",
-                count, site, self.seen[site, challenge], WHAT[challenge], WAY_OUT[challenge],
+                "%s pages of %s not archived (%s answered with it, %s not asked): %s. The way out: %s",
+                count, site, answered, count - answered, WHAT[challenge], WAY_OUT[challenge],
             )
 
 
