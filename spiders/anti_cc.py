@@ -87,7 +87,15 @@ class AntiCC:
             raise NotConfigured
         middleware = cls(crawler)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(middleware.response_downloaded, signal=signals.response_downloaded)
         return middleware
+
+    def response_downloaded(self, response: Response, request: Request, spider) -> None:
+        """A rate-limit page slows its site as soon as it is downloaded: before the downloader
+        sends the next request waiting for the site (AutoThrottle adjusts its delays here too).
+        A compressed one is only seen once decompressed, in process_response."""
+        if challenge_of(response.status, response.body, []) == Challenge.RATE_LIMIT:
+            self._slow_down(site_of(response.url), request)
 
     def process_request(self, request: Request):
         for name in PROXY_HEADERS:
