@@ -116,7 +116,12 @@ def test_the_server_keeps_the_whole_second_rule_and_the_300_second_window():
                 cookie.value = "OtherKey"
         clock.advance(1)
         assert _get(opener, url) == 503
-        assert not any(line.answer == "page" and "Location" in line.path for line in forum.log)
+
+
+def test_the_challenges_reload_by_script_only():
+    """No Location and no meta refresh: only a browser that runs the script reloads."""
+    for _, headers, body in (security_message(*RATE_LIMIT), security_message(*RELOAD), system_error("h", 0), antitheft_page("/t", "x")):
+        assert "Location" not in dict(headers) and b"http-equiv=\"refresh\"" not in body.lower()
 
 
 def test_a_question_answered_in_a_browser_opens_the_forum(tmp_path):
