@@ -5,13 +5,18 @@ needed, and the forum's cookies go nowhere but back to the forum.
 Wall time: bit 1 makes the crawl wait a second a request once the site rate-limits it, and a
 whole crawl of the sample forum is about 60 requests. The whole-crawl runs of bits 1 and 1|4
 therefore run the server's clock ten times as fast, with DISCUZ_SLOW_DELAY a tenth of its
-default: Discuz's rule holds in the server's seconds. One short crawl checks
+default: Discuz's rule holds in the server's seconds. Those crawls and the polite stops' run at
+the same time, each against its own server (the ``crawls`` fixture). One short crawl checks
 the gaps in real time with the default delay (a thread of five pages).
 """
 
+import contextlib
 import io
+import os
+import subprocess
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -164,57 +169,107 @@ class _JumpOnce:
 
 
 FAST_CLOCK = {"DISCUZ_SLOW_DELAY": 0.15}  # 1.5 of the server's seconds at ten times real time
+# Each setting of attackevasive and what the crawl gets besides (bit 2: proxy headers to take off)
+WHOLE_CRAWLS = {
+    "1": (1, FAST_CLOCK),
+    "2": (2, {"DEFAULT_REQUEST_HEADERS": '{"X-Forwarded-For": "10.1.2.3", "Via": "1.1 squid", "Cache-Info": "x"}'}),
+    "4": (4, {}),
+    "1|4": (1 | 4, FAST_CLOCK),
+    "8": (8, {}),
+}
 
 
-@pytest.mark.parametrize(
-    "bits, settings",
-    [
-        (1, FAST_CLOCK),
-        (2, {"DEFAULT_REQUEST_HEADERS": '{"X-Forwarded-For": "10.1.2.3", "Via": "1.1 squid", "Cache-Info": "x"}'}),
-        (4, {}),
-        (1 | 4, FAST_CLOCK),
-        (8, {}),
-    ],
-    ids=["1", "2", "4", "1|4", "8"],
-)
-def test_a_whole_crawl_behind_the_defences_archives_every_post(bits, settings, tmp_path, scrapy_crawl):
-    with DefendedForum(attackevasive=bits) as forum:
-        if bits & 1:
-            forum.clock = _JumpOnce(forum.log, after=30) if bits & 4 else Clock(speed=10)
-        arguments = [f"url={forum.base_url}"]
-        if bits == 8:
-            cookies = _solved_visitcode(forum, tmp_path)
-            arguments.append(f"cookies={cookies}")
-        db_path = tmp_path / "archive.db"
-        result = scrapy_crawl(db_path, *arguments, settings=DEBUG | settings)
-        db = Database(db_path)
-        assert db["articles"].count + db["comments"].count == POSTS
-        assert {row["kind"] for row in db["pages"].rows} == {"index", "forum", "thread", "no_portal"}
-        for table in ("articles", "comments"):
-            for row in db[table].rows:
-                assert not any(word in (row["content_html"] or "") for word in CHALLENGE_WORDS), row
-        for row in db["raw_pages"].rows:
-            assert not any(word.encode() in raw_body(row["body"]) for word in CHALLENGE_WORDS), row["url"]
-        answers = [line.answer for line in forum.log]
-        assert not any(line.proxy_headers for line in forum.log)
-        # (the rate-limit page comes when a request carries a lastrequest of the same second:
-        # at ten times real time, a tenth of a second; test_the_server_keeps… makes it sure)
-        expected = {1: {"system_error"}, 2: set(), 4: {"reload"}, 5: {"system_error", "reload"}, 8: set()}[bits]
-        assert expected <= set(answers), answers
-        _assert_no_cookie_anywhere(forum, tmp_path, db_path, result)
+@dataclass
+class Crawl:
+    forum: DefendedForum
+    directory: Path
+    process: subprocess.Popen
+
+    def finished(self) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) once the crawl has ended."""
+        status = self.process.wait(timeout=300)
+        return status, *((self.directory / name).read_text("utf-8") for name in ("stdout.log", "stderr.log"))
 
 
-def _assert_no_cookie_anywhere(forum, tmp_path, db_path, result):
+# Where only a person or the owner can let the crawler in: the server's options, the check's
+# words in each page's record and the end message, the way out the message gives.
+PERSON_NEEDED = {
+    "question": ({"attackevasive": 8}, "anti-CC question (attackevasive 8)", "-a cookies="),
+    "antitheft": ({"antitheft": 3}, "防采集", "only the owner"),
+    "proxy": ({"attackevasive": 2, "proxy_on_the_way": True}, "proxy check", "no proxy"),
+}
+
+
+@pytest.fixture(scope="module")
+def crawls(tmp_path_factory, scrapy_crawl):
+    """The crawls whose checks do not hang on timing, all started at once, each against its
+    own server: together they take about the time of the slowest. A whole crawl of the sample
+    forum from its index behind each setting of attackevasive; and the index and twelve threads
+    behind each check only a person passes (a delay, however small, makes Scrapy keep to its
+    two requests at a time per site)."""
+    with contextlib.ExitStack() as servers:
+        started = {}
+
+        def start(name, forum, directory, arguments, settings):
+            with open(directory / "stdout.log", "w") as out, open(directory / "stderr.log", "w") as err:
+                process = subprocess.Popen(
+                    scrapy_crawl.command(directory / "archive.db", *arguments, settings=settings),
+                    cwd=ROOT, stdout=out, stderr=err, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)},
+                )
+            started[name] = Crawl(forum, directory, process)
+
+        for name, (bits, settings) in WHOLE_CRAWLS.items():
+            forum = servers.enter_context(DefendedForum(attackevasive=bits))
+            if bits & 1:
+                forum.clock = _JumpOnce(forum.log, after=30) if bits & 4 else Clock(speed=10)
+            directory = tmp_path_factory.mktemp(f"bits{bits}")
+            arguments = [f"url={forum.base_url}"]
+            if bits == 8:
+                arguments.append(f"cookies={_solved_visitcode(forum, directory)}")
+            start(name, forum, directory, arguments, DEBUG | settings)
+        for name, (options, *_) in PERSON_NEEDED.items():
+            forum = servers.enter_context(DefendedForum(**options))
+            threads = ",".join(f"{forum.base_url}thread-{tid}-1-1.html" for tid in range(1, 13))
+            start(name, forum, tmp_path_factory.mktemp(name), [f"url={forum.base_url},{threads}"], {"DOWNLOAD_DELAY": 0.05})
+        yield started
+        for crawl in started.values():
+            crawl.process.kill()
+            crawl.process.wait()
+
+
+@pytest.mark.parametrize("name", WHOLE_CRAWLS)
+def test_a_whole_crawl_behind_the_defences_archives_every_post(name, crawls):
+    crawl = crawls[name]
+    status, stdout, stderr = crawl.finished()
+    assert status == 0, stderr[-3000:]
+    db = Database(crawl.directory / "archive.db")
+    assert db["articles"].count + db["comments"].count == POSTS
+    assert {row["kind"] for row in db["pages"].rows} == {"index", "forum", "thread", "no_portal"}
+    for table in ("articles", "comments"):
+        for row in db[table].rows:
+            assert not any(word in (row["content_html"] or "") for word in CHALLENGE_WORDS), row
+    for row in db["raw_pages"].rows:
+        assert not any(word.encode() in raw_body(row["body"]) for word in CHALLENGE_WORDS), row["url"]
+    answers = [line.answer for line in crawl.forum.log]
+    assert not any(line.proxy_headers for line in crawl.forum.log)
+    # (the rate-limit page comes when a request carries a lastrequest of the same second: at
+    # ten times real time, a tenth of a second; test_the_server_keeps… makes it sure)
+    expected = {"1": {"system_error"}, "2": set(), "4": {"reload"}, "1|4": {"system_error", "reload"}, "8": set()}[name]
+    assert expected <= set(answers), answers
+    _assert_no_cookie_anywhere(crawl, stdout + stderr)
+
+
+def _assert_no_cookie_anywhere(crawl, logs):
     """The values the forum set (and the solved ones of the cookies file) are in no archive
     file, no log line and no WARC."""
-    values = {value for _, value in forum.cookies_set}
-    for file in tmp_path.glob("cookies.txt"):
+    values = {value for _, value in crawl.forum.cookies_set}
+    for file in crawl.directory.glob("cookies.txt"):
         values |= {line.split("\t")[-1] for line in file.read_text().splitlines()[1:]}
     assert values and all(len(value) >= 6 for value in values)
     warc = io.BytesIO()
-    write_warc(db_path, warc, gzip=False)
-    places = {"stdout": result.stdout.encode(), "stderr": result.stderr.encode(), "warc": warc.getvalue()}
-    places |= {file.name: file.read_bytes() for file in tmp_path.glob("archive.db*")}
+    write_warc(crawl.directory / "archive.db", warc, gzip=False)
+    places = {"logs": logs.encode(), "warc": warc.getvalue()}
+    places |= {file.name: file.read_bytes() for file in crawl.directory.glob("archive.db*")}
     for value in values:
         for place, data in places.items():
             assert value.encode() not in data, (value, place)
@@ -236,27 +291,17 @@ def test_after_the_first_rate_limit_page_requests_are_a_second_apart(tmp_path, s
         assert {row["kind"] for row in db["pages"].rows} == {"thread"}
 
 
-@pytest.mark.parametrize(
-    "options, words, way_out",
-    [
-        ({"attackevasive": 8}, "anti-CC question (attackevasive 8)", "-a cookies="),
-        ({"antitheft": 3}, "防采集", "only the owner"),
-        ({"attackevasive": 2, "proxy_on_the_way": True}, "proxy check", "no proxy"),
-    ],
-    ids=["question", "antitheft", "proxy"],
-)
-def test_where_a_person_is_needed_the_crawl_stops_asking_and_says_the_way_out(options, words, way_out, tmp_path, scrapy_crawl):
-    with DefendedForum(**options) as forum:
-        threads = ",".join(f"{forum.base_url}thread-{tid}-1-1.html" for tid in range(1, 13))
-        db_path = tmp_path / "archive.db"
-        # a delay, however small, makes Scrapy keep to 2 requests at a time per site
-        result = scrapy_crawl(db_path, f"url={forum.base_url},{threads}", settings={"DOWNLOAD_DELAY": 0.05}, check=False)
-        refused = [line for line in forum.log if line.answer in ("question", "antitheft", "proxy")]
-        assert 3 <= len(refused) <= 4, [line.answer for line in forum.log]  # the third stops it; one more in flight
-        recorded = [row for row in Database(db_path)["pages"].rows if row["kind"] == "antiscraping"]
-        assert len(recorded) > len(refused) and all(words in row["error"] for row in recorded)
-        said = [line for line in result.stderr.splitlines() if "The way out" in line]
-        assert len(said) == 1 and words in said[0] and way_out in said[0] and f"{len(recorded)} pages" in said[0], said
+@pytest.mark.parametrize("name", PERSON_NEEDED)
+def test_where_a_person_is_needed_the_crawl_stops_asking_and_says_the_way_out(name, crawls):
+    _, words, way_out = PERSON_NEEDED[name]
+    crawl = crawls[name]
+    _, _, stderr = crawl.finished()
+    refused = [line for line in crawl.forum.log if line.answer in ("question", "antitheft", "proxy")]
+    assert 3 <= len(refused) <= 4, [line.answer for line in crawl.forum.log]  # the third stops it; one more in flight
+    recorded = [row for row in Database(crawl.directory / "archive.db")["pages"].rows if row["kind"] == "antiscraping"]
+    assert len(recorded) > len(refused) and all(words in row["error"] for row in recorded)
+    said = [line for line in stderr.splitlines() if "The way out" in line]
+    assert len(said) == 1 and words in said[0] and way_out in said[0] and f"{len(recorded)} pages" in said[0], said
 
 
 def test_the_jammer_makes_no_revision_and_no_update(tmp_path, scrapy_crawl):
