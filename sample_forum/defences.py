@@ -126,7 +126,7 @@ class DefendedForum(SampleForum):
             ajax = bool(params.get("inajax"))
             last = self._unseal(cookies.get("lastrequest"), saltkey)
             last = int(last) if last and last.isdigit() else None
-            if bits & 1 or bits & 4:
+            if bits & 1 or bits & 4:  # its life is TIMESTAMP + 816400, which dsetcookie adds to TIMESTAMP again
                 set_cookies.append(("lastrequest", self._seal(str(ts), saltkey), ts + 816400))
             if bits & 1:
                 if last is None:  # PHP 8: TIMESTAMP - '' throws, and Discuz shows its error page
@@ -143,9 +143,10 @@ class DefendedForum(SampleForum):
                 set_cookies.append(("visitcode", self._seal(f"{solution}|0|{ts}", saltkey), ts + 816400))
                 question = " + ".join(map(str, terms)) + " = ?"
                 return "question", security_message(question, QUESTION_FORM, reload=False, form=path, ajax=ajax)
-        tid = THREAD_FIRST_PAGE.match(path) or (params.get("mod") == "viewthread" and params.get("page", "1") == "1" and params.get("tid"))
-        if self.antitheft and tid:
-            tid = tid[1] if isinstance(tid, re.Match) else tid
+        first_page = THREAD_FIRST_PAGE.match(path)
+        viewthread = params.get("mod") == "viewthread" and params.get("page", "1") == "1"
+        tid = first_page[1] if first_page else params.get("tid") if viewthread else None
+        if self.antitheft and tid:  # forum_viewthread.php checks page 1 only
             sign = hashlib.md5(f"{tid}tid{self.authkey}".encode()).hexdigest()[:8]
             if params.get("_dsign") != sign:
                 views = self._views.get(ip, 0)
