@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 # misc_security.php refuses a request carrying any of these (bit 2).
 PROXY_HEADERS = (b"X-Forwarded-For", b"Via", b"Proxy-Connection", b"Cache-Info", b"User-Agent-Via")
 TRIES = "anti_cc_tries"  # request.meta: how many times this page came back as a challenge
+COUNTED = "anti_cc_counted"  # request.meta: the check its answer was counted for, once downloaded
 # 防采集 guards threads and portal articles (and blogs): the pages it stops the crawl asking for.
 _ANTITHEFT_PAGES = re.compile(r"[?&]mod=view(?:&|$)|/article-\d+-\d+\.html|[?&]do=blog")
 
@@ -91,11 +92,15 @@ class AntiCC:
         return middleware
 
     def response_downloaded(self, response: Response, request: Request, spider) -> None:
-        """A rate-limit page slows its site as soon as it is downloaded: before the downloader
-        sends the next request waiting for the site (AutoThrottle adjusts its delays here too).
-        A compressed one is only seen once decompressed, in process_response."""
-        if challenge_of(response.status, response.body, []) == Challenge.RATE_LIMIT:
+        """A rate-limit page slows its site, and the page of a check only a person passes counts
+        towards the stop, as soon as it is downloaded: before the downloader sends the next
+        request waiting for the site (AutoThrottle adjusts its delays here too). A compressed
+        one is only seen once decompressed, in process_response."""
+        challenge = challenge_of(response.status, response.body, [])
+        if challenge == Challenge.RATE_LIMIT:
             self._slow_down(site_of(response.url), request)
+        elif challenge is not None and challenge.needs_a_person:
+            self._count(site_of(response.url), challenge, request)
 
     def process_request(self, request: Request):
         for name in PROXY_HEADERS:
@@ -118,11 +123,9 @@ class AntiCC:
         site = site_of(response.url)
         self.crawler.stats.inc_value(f"archive/anti_cc/{challenge}")
         if challenge.needs_a_person:
-            self.seen[site, challenge] += 1
+            if request.meta.get(COUNTED) != challenge:
+                self._count(site, challenge, request)
             self.not_archived[site, challenge] += 1
-            if self.seen[site, challenge] >= self.stop_after and challenge not in self.stopped[site]:
-                self.stopped[site].add(challenge)
-                self._drop_queued(site, challenge, request)
             raise Refused(PageKind.ANTISCRAPING, WHAT[challenge], response.status)  # a few: each said
         tries = request.meta.get(TRIES, 0) + 1
         if tries > self.tries:
@@ -134,6 +137,14 @@ class AntiCC:
 
             await maybe_deferred_to_future(deferLater(reactor, self.delay, lambda: None))
         return request.replace(meta=request.meta | {TRIES: tries}, dont_filter=True)
+
+    def _count(self, site: str, challenge: Challenge, request: Request) -> None:
+        """One more page of a check only a person passes; the stop after DISCUZ_CHALLENGE_STOP."""
+        request.meta[COUNTED] = challenge
+        self.seen[site, challenge] += 1
+        if self.seen[site, challenge] >= self.stop_after and challenge not in self.stopped[site]:
+            self.stopped[site].add(challenge)
+            self._drop_queued(site, challenge, request)
 
     def _drop_queued(self, site: str, challenge: Challenge, request: Request) -> None:
         """Requests for such pages that passed here but wait in the site's downloader slot are
