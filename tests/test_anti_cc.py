@@ -292,6 +292,10 @@ def test_after_the_first_rate_limit_page_requests_are_a_second_apart(tmp_path, s
         assert result.stderr.count("from now on one request at a time") == 1
         db = Database(tmp_path / "archive.db")
         assert {row["kind"] for row in db["pages"].rows} == {"thread"}
+        thread = next(thread for thread in TRUTH["threads"] if thread["tid"] == 1)
+        assert {row["pid"] for row in db.query("SELECT pid FROM posts")} == {
+            post["pid"] for post in thread["posts"] if post["floor_displayed"] is not None
+        }
 
 
 @pytest.mark.parametrize("name", PERSON_NEEDED)
