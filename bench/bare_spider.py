@@ -26,7 +26,14 @@ class BareSpider(scrapy.Spider):
     name = "bare"
     # No archive, no progress line, and not the site policy, which refuses every request of a
     # spider that names no seeds (spiders/site_policy.py): with it this spider fetched nothing.
-    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "DOWNLOADER_MIDDLEWARES": {"spiders.site_policy.SitePolicy": None}}
+    # Nor the anti-CC components: Scrapy's floor, which the project's crawl is measured against.
+    custom_settings = {
+        "ITEM_PIPELINES": {},
+        "EXTENSIONS": {},
+        "DOWNLOADER_MIDDLEWARES": {
+            "spiders.site_policy.SitePolicy": None, "spiders.anti_cc.AntiCC": None, "spiders.guest_cookies.GuestCookies": None,
+        },
+    }
 
     def __init__(self, url: str, *args, **kwargs):
         super().__init__(*args, **kwargs)

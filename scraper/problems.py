@@ -57,11 +57,12 @@ LOGIN_PHRASES = re.compile(
 # 防采集 (helper_antitheft.php): a page of one obfuscated script that sends the browser to the
 # same URL plus &_dsign=…, the URL cut into pieces (so "_dsign" itself may not show) and the
 # redirect spelt eight ways; all of them name `location`. Discuz's CC defence (attackevasive:
-# 频繁刷新限制, 代理服务器访问限制, 页面重载开启) and a CDN's browser check also stand in the
-# page's place.
+# 频繁刷新限制, 代理服务器访问限制, 页面重载开启, bit 8's question and its secqsubmit button) and a
+# CDN's browser check also stand in the page's place (scraper.challenges tells them apart for
+# the crawl, which gets past some: spiders.anti_cc).
 _REDIRECT_SCRIPT = re.compile(r"_dsign|\blocation\b")
 _BOT_CHECK = re.compile(
-    r"刷新限制|速度过快|刷新间隔|代理服务器访问限制|页面重载开启|正在重新载入|"
+    r"刷新限制|速度过快|刷新间隔|代理服务器访问限制|页面重载开启|正在重新载入|name=\"secqsubmit\"|"
     r"challenge-platform|cf-browser-verification|Checking your browser",
     re.I,
 )

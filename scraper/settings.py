@@ -21,7 +21,15 @@ DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 3
 # The crawl never leaves the site (spiders/site_policy.py): a redirect to another host is
 # recorded as kind "offsite", not followed; before robots.txt (100) is asked for that host.
-DOWNLOADER_MIDDLEWARES = {"spiders.site_policy.SitePolicy": 60}
+# Discuz's anti-CC pages (spiders/anti_cc.py) and the forum's guest cookies
+# (spiders/guest_cookies.py) come last, nearest the network: the proxy headers are taken off
+# after every middleware that adds headers, an answer's cookies are kept before AntiCC asks
+# again, and AntiCC sees bit 1's 503 before the retry middleware (550) would ask again at once.
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.site_policy.SitePolicy": 60,
+    "spiders.anti_cc.AntiCC": 900,
+    "spiders.guest_cookies.GuestCookies": 910,
+}
 # Hosts besides the seeds' that the crawl may be sent to, comma-separated ("cdn.example.com,
 # img.example.com:8080"; without a port: ports 80 and 443), e.g. a forum's attachment CDN.
 ARCHIVE_ALLOWED_HOSTS = ""
@@ -33,6 +41,19 @@ TWISTED_DNS_RESOLVER = "spiders.addresses.GuardedResolver"
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 COOKIES_ENABLED = False  # a guest's view; member-only boards are a later feature
+# The cookies the forum sets a guest (saltkey, lastrequest, visitcode, sid…), kept per site
+# and sent back as a browser does (spiders/guest_cookies.py); never archived nor logged.
+DISCUZ_GUEST_COOKIES = True
+# Past Discuz's anti-CC defences as a browser passes them, a polite stop where a person is
+# needed (spiders/anti_cc.py): after a rate-limit page a site is asked one request at a time,
+# DISCUZ_SLOW_DELAY seconds apart (Discuz compares whole seconds on its own clock: the tenth
+# over one absorbs the way there); a page still a challenge after DISCUZ_CHALLENGE_TRIES asks
+# is recorded; after DISCUZ_CHALLENGE_STOP pages of a check only a person passes, the crawl
+# stops asking the site for such pages.
+DISCUZ_ANTI_CC = True
+DISCUZ_SLOW_DELAY = 1.1
+DISCUZ_CHALLENGE_TRIES = 5
+DISCUZ_CHALLENGE_STOP = 3
 # Scrapy starts this many asyncio tasks for every response's output (the limit is per
 # response); a callback here gives one item and a few requests, so Scrapy's default of 100
 # would spend the crawl's CPU on every page for tasks that have nothing to do.

@@ -319,7 +319,7 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
         if refused := refusal_of(failure):
             if once := refused.kind == PageKind.ROBOTS and asked_as:  # said once, at the end (robots_summary)
                 self._robots_refused[asked_as] += 1
-            self.logger.log(logging.DEBUG if once else logging.WARNING, "Not archived: %s: %s (%s)", url, refused.message, refused.kind)
+            self.logger.log(logging.DEBUG if once or refused.said_at_end else logging.WARNING, "Not archived: %s: %s (%s)", url, refused.message, refused.kind)
             kind, status, error = refused.kind, refused.status, refused.message
         else:
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())

@@ -24,11 +24,13 @@ OVER_THE_CAP = "archive_over_the_cap"  # request.meta: bytes received when it pa
 
 class Refused(IgnoreRequest):
     """A request not made, or its answer not kept; ``kind`` is what the page is recorded as,
-    ``status`` the status of the answer that led to it (0 when there was none)."""
+    ``status`` the status of the answer that led to it (0 when there was none).
+    ``said_at_end``: the component that refused says it once, at the end of the crawl, so
+    the page is logged at DEBUG only."""
 
-    def __init__(self, kind: str, message: str, status: int = 0):
+    def __init__(self, kind: str, message: str, status: int = 0, said_at_end: bool = False):
         super().__init__(message)
-        self.kind, self.message, self.status = kind, message, status
+        self.kind, self.message, self.status, self.said_at_end = kind, message, status, said_at_end
 
 
 def refusal_of(failure: Failure) -> Refused | None:

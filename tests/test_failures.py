@@ -365,7 +365,7 @@ RECORDED = {
     "/thread-40-1-1.html": (200, "login", "抱歉，您尚未登录，没有权限访问该版块", "(login)"),
     "/thread-41-1-1.html": (200, "login", "抱歉，本帖要求阅读权限高于 10 才能浏览", "(login)"),
     "/forum-5-1.html": (200, "closed", "抱歉，本站点暂时关闭，详情请 联系管理员", "(closed)"),
-    "/thread-42-1-1.html": (200, "antiscraping", "an anti-scraping page (防采集", "(antiscraping)"),
+    "/thread-42-1-1.html": (200, "antiscraping", "防采集 (anti-collection): a script in the page's place", "(antiscraping)"),
     "/thread-43-1-1.html": (200, "empty", "the page is empty", "(empty)"),
     "/thread-3-1-1.html": (200, "broken", "the page is cut short", "(broken)"),
     "/thread-4-1-1.html": (403, "error", "HTTP 403: the server's error page: 403 Forbidden", "(error)"),
