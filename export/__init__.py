@@ -95,11 +95,16 @@ def select_sql(
     if filters.until:
         where.append(f"substr({date}, 1, :until_length) <= :until")
         params |= {"until": filters.until, "until_length": len(filters.until)}
-    columns = ", ".join(f"{expr} AS [{name}]" for name, expr in table.columns(conn, all_columns))
-    sql = f"SELECT {columns} {table.from_clause()}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY " + ", ".join(f"t.{column.strip()}" for column in table.order.split(",")), params
+    selects = []
+    for columns, source, condition in table.selects(conn, all_columns):
+        listed = ", ".join(f"{expr} AS [{name}]" for name, expr in columns)
+        conditions = [condition, *where] if condition else where
+        selects.append(f"SELECT {listed} {source}" + (" WHERE " + " AND ".join(conditions) if conditions else ""))
+    # one SELECT sorts by its table's columns (t.site: a joined table has a site too); a
+    # compound one by its result's, merging the SELECTs in order
+    prefix = "t." if len(selects) == 1 else ""
+    order = ", ".join(f"{prefix}{column.strip()}" for column in table.order.split(","))
+    return " UNION ALL ".join(selects) + f" ORDER BY {order}", params
 
 
 def connect_read_only(path: str | Path) -> sqlite3.Connection:

@@ -38,6 +38,10 @@ MADE = {
 }
 
 
+# One SELECT of an export: (name, SQL expression) of its columns, its FROM clause, its own condition.
+Select = tuple[list[tuple[str, str]], str, str]
+
+
 @dataclass(frozen=True)
 class Export:
     """One export: ``table`` is the archive's table or view it reads (``t`` in its SQL)."""
@@ -51,25 +55,41 @@ class Export:
     description: str = ""  # for an export that is no table of metadata.yml
 
     def columns(self, conn: sqlite3.Connection | None = None, all_columns: bool = False) -> list[tuple[str, str]]:
-        """(name, SQL expression) of each column, in order. Given the archive, a column an
-        older archive lacks comes out empty rather than failing the export."""
+        """(name, SQL expression) of each column, in order (of the first SELECT, for posts).
+        Given the archive, a column an older archive lacks comes out empty rather than failing."""
+        return self.selects(conn, all_columns)[0][0]
+
+    def selects(self, conn: sqlite3.Connection | None = None, all_columns: bool = False) -> list[Select]:
+        """The SELECTs whose rows, merged in order, make the export (two for posts: its articles
+        and its comments, each read in order through an index, so no sort holds the whole)."""
         if self.name == "threads":
             chosen = thread_columns()
+        elif self.name == "posts":
+            return [
+                (self._present(conn, "articles", posts_columns("articles"), all_columns), "FROM articles AS t",
+                 "t.pid IS NOT NULL"),
+                (self._present(conn, "comments", posts_columns("comments"), all_columns), self.from_clause(), ""),
+            ]
         else:
-            names = POSTS_VIEW if self.table == "posts" else tuple(TABLES[self.table][0])
+            names = tuple(TABLES[self.table][0])
             chosen = [(name, f"t.[{name}]") for name in names]
             if self.forum and "fid" not in names:  # the thread's forum, after its tid
                 at = names.index("tid") + 1
                 chosen[at:at] = [("fid", "a.fid"), ("forum_name", "a.forum_name")]
-        if conn is not None and self.table != "posts":
-            present = {row[1] for row in conn.execute(f"PRAGMA table_xinfo([{self.table}])")}
-            chosen = [(name, expr if not expr.startswith("t.[") or name in present else "NULL")
+        return [(self._present(conn, self.table, chosen, all_columns), self.from_clause(), "")]
+
+    @staticmethod
+    def _present(conn, table: str, chosen: list[tuple[str, str]], all_columns: bool) -> list[tuple[str, str]]:
+        if conn is not None:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_xinfo([{table}])")}
+            chosen = [(name, expr if not expr.startswith("t.[") or expr[3:-1] in present else "NULL")
                       for name, expr in chosen]
         return [(name, expr) for name, expr in chosen if all_columns or name not in BOOKKEEPING]
 
     def from_clause(self) -> str:
-        joined = self.forum and self.name != "threads" and "fid" not in (TABLES.get(self.table, ({},))[0])
-        return f"FROM [{self.table}] AS t" + (
+        joined = self.forum and self.name != "threads" and "fid" not in TABLES.get(self.table, ({},))[0]
+        source = "comments" if self.name == "posts" else self.table
+        return f"FROM [{source}] AS t" + (
             " LEFT JOIN articles AS a ON a.site = t.site AND a.tid = t.tid" if joined else ""
         )
 
@@ -89,6 +109,17 @@ class Export:
             if column in TABLES.get(table, ({},))[0]:
                 return TABLES[table][0][column]
         return int if column == "floor" else str
+
+
+def posts_columns(table: str) -> list[tuple[str, str]]:
+    """The posts view's columns (pipelines.schema.POSTS_VIEW) with the thread's forum, from
+    articles (the first posts) or from comments."""
+    first = table == "articles"
+    thread = "t" if first else "a"
+    columns = [(name, f"t.[{name}]") for name in POSTS_VIEW]
+    columns[2:2] = [("fid", f"{thread}.fid"), ("forum_name", f"{thread}.forum_name")]
+    replaced = {"floor": "1" if first else "t.floor", "is_article": "1" if first else "0", "title": f"{thread}.title"}
+    return [(name, replaced.get(name, expr)) for name, expr in columns]
 
 
 def thread_columns() -> list[tuple[str, str]]:
