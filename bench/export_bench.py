@@ -1,0 +1,98 @@
+"""Export at the size of a real forum: peak RSS, time and size of ``python -m export`` for each
+export, on archives of two sizes (memory must not grow with the archive).
+
+The archives are datasette_bench's: the sample forum crawled, then grown with plain SQL to N
+comments. Each export runs as the user runs it, a process of its own; its peak RSS is the
+kernel's (``os.wait4``'s ru_maxrss), its time the wall clock. Figures go to stdout as Markdown.
+
+    python -m bench.export_bench --comments 100000 1000000 --work /tmp/export-bench
+    python -m bench.export_bench --archive /tmp/ds-bench/archive-1000000.db   # an archive built before
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.datasette_bench import grow, long_thread, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = [(source, "parquet") for source in ("posts", "comments", "articles", "threads", "members", "revisions")]
+RUNS += [("posts", "csv"), ("comments", "jsonl")]
+
+
+def build(work: Path, comments: int) -> Path:
+    """datasette_bench's archive of ``comments`` comments (kept in ``work`` for another run)."""
+    from pipelines.store import open_archive
+
+    path = work / f"archive-{comments}.db"
+    if path.exists():
+        return path
+    print(f"building {path}", file=sys.stderr)
+    seed(path)
+    open_archive(path).close()
+    grow(path, comments - 5_000)
+    long_thread(path)
+    open_archive(path).close()
+    return path
+
+
+def run(archive: Path, source: str, fmt: str, out: Path) -> dict:
+    """One export as a process of its own: rows, seconds, peak RSS, the file's size."""
+    target = out / f"{source}.{fmt}"
+    start = time.perf_counter()
+    with open(out / "stderr.txt", "w+") as err:
+        process = subprocess.Popen([sys.executable, "-m", "export", source, "--db", str(archive), "-o", str(target)],
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        err.seek(0)
+        said = err.read().strip()
+    if status:
+        raise RuntimeError(f"{source} {fmt}: {said}")
+    rows = int(said.splitlines()[-1].split()[0])
+    size = target.stat().st_size
+    target.unlink()
+    return {"source": source, "format": fmt, "rows": rows, "seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "mb": size / 1e6}
+
+
+def report(results: dict[str, list[dict]]) -> str:
+    names = list(results)
+    lines = ["| export | " + " | ".join(f"{name}: rows, seconds, peak RSS, file" for name in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for i, (source, fmt) in enumerate(RUNS):
+        cells = [f"{r['rows']:,}, {r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB, {r['mb']:.0f} MB"
+                 for r in (results[name][i] for name in names)]
+        lines.append(f"| {source} → {fmt} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.export_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--comments", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="archive sizes in comments (default 100,000 and 1,000,000)")
+    parser.add_argument("--work", type=Path, help="folder for the archives (kept); default a temporary one")
+    parser.add_argument("--archive", type=Path, nargs="+", help="measure these archives instead of building them")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    work = args.work or Path(tempfile.mkdtemp(prefix="export-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    archives = args.archive or [build(work, comments) for comments in args.comments]
+    results = {}
+    for archive in archives:
+        results[archive.name] = []
+        for source, fmt in RUNS:
+            results[archive.name].append(run(archive, source, fmt, work))
+            print(f"  {archive.name} {results[archive.name][-1]}", file=sys.stderr, flush=True)
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
