@@ -137,6 +137,16 @@ def test_parquet_types_times_lists_and_flags_one_row_group_per_batch(archive, tm
     assert posts.to_pylist() == [typed(row) for row in db_rows(archive, "posts")]
 
 
+def test_threads_count_the_posts_archived_and_list_no_tags_as_empty(archive, tmp_path):
+    main(["threads", "--db", str(archive), "-o", str(tmp_path / "threads.parquet")])
+    threads = pq.read_table(tmp_path / "threads.parquet").to_pylist()
+    assert [(row["site"], row["tid"], row["archived_posts"], row["tags"], row["gone"]) for row in threads] == [
+        ("bbs.example.com", 1, 3, [], False), ("bbs.example.com", 2, 2, [], False), ("other.example.com", 1, 2, [], False)
+    ]
+    main(["threads", "--db", str(archive), "-o", str(tmp_path / "threads.csv")])
+    assert {row["tags"] for row in read_csv((tmp_path / "threads.csv").read_bytes())} == {"[]"}  # CSV: JSON, as images
+
+
 def test_standard_output_and_the_bom_only_when_asked(archive, tmp_path):
     assert read_csv(run("comments", "--db", str(archive))) == as_csv_text(db_rows(archive, "comments"))
     assert not run("comments", "--db", str(archive)).startswith(BOM)
