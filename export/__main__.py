@@ -43,9 +43,10 @@ For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="python -m export",
-        description="Export the archive's articles, comments, posts (the view of both), 点评 "
-        "(post_comments), ratings, polls, poll_options, thread_tags, attachments, portal_articles "
-        "or portal_comments to CSV, JSON lines or Parquet, streaming, with filters by site, forum and date.",
+        description="Export the archive's articles, comments, posts (the view of both), threads (one row "
+        "each, with its counts and tags), members, revisions, 点评 (post_comments), ratings, polls, "
+        "poll_options, thread_tags, attachments, portal_articles or portal_comments to CSV, JSON lines or "
+        "typed Parquet, streaming, with filters by site, forum and date.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
