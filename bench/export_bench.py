@@ -3,7 +3,7 @@ export, on archives of two sizes (memory must not grow with the archive).
 
 The archives are datasette_bench's: the sample forum crawled, then grown with plain SQL to N
 comments. Each export runs as the user runs it, a process of its own; its peak RSS is the
-kernel's high-water mark of the process's memory, its time the wall clock. Figures go to stdout as Markdown.
+kernel's high-water mark of the process's memory; its CPU time and wall time. Figures go to stdout as Markdown.
 
     python -m bench.export_bench --comments 100000 1000000 --work /tmp/export-bench
     python -m bench.export_bench --archive /tmp/ds-bench/archive-1000000.db   # an archive built before
@@ -41,14 +41,16 @@ def build(work: Path, comments: int) -> Path:
     return path
 
 
-# The export as ``python -m export`` runs it, saying its peak RSS as it exits: the kernel's
+# The export as ``python -m export`` runs it, saying its peak RSS and CPU time as it exits: the kernel's
 # high-water mark of its own memory (VmHWM). os.wait4's ru_maxrss would count the bench's own
 # memory too, which the child has mapped between fork and exec.
 PEAK = (
-    "import atexit, runpy, sys\n"
+    "import atexit, resource, runpy, sys\n"
     "def peak():\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'): print(line.split()[1], 'peak_kb', file=sys.stderr)\n"
+    "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    print(usage.ru_utime + usage.ru_stime, 'cpu_seconds', file=sys.stderr)\n"
     "atexit.register(peak)\n"
     "sys.argv = ['export', *sys.argv[1:]]\n"
     "runpy.run_module('export', run_name='__main__', alter_sys=True)\n"
@@ -69,16 +71,17 @@ def run(archive: Path, source: str, fmt: str, out: Path) -> dict:
     peak_kb = int(said["peak_kb"])
     size = target.stat().st_size
     target.unlink()
-    return {"source": source, "format": fmt, "rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024,
+    return {"source": source, "format": fmt, "rows": rows, "seconds": seconds, "cpu_seconds": float(said["cpu_seconds"]),
+            "peak_rss_mb": peak_kb / 1024,
             "mb": size / 1e6}
 
 
 def report(results: dict[str, list[dict]]) -> str:
     names = list(results)
-    lines = ["| export | " + " | ".join(f"{name}: rows, seconds, peak RSS, file" for name in names) + " |",
+    lines = ["| export | " + " | ".join(f"{name}: rows, CPU s (wall s), peak RSS, file" for name in names) + " |",
              "|---|" + "---|" * len(names)]
     for i, (source, fmt) in enumerate(RUNS):
-        cells = [f"{r['rows']:,}, {r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB, {r['mb']:.0f} MB"
+        cells = [f"{r['rows']:,}, {r['cpu_seconds']:.1f} ({r['seconds']:.1f}), {r['peak_rss_mb']:.0f} MB, {r['mb']:.1f} MB"
                  for r in (results[name][i] for name in names)]
         lines.append(f"| {source} → {fmt} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
