@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from export import SOURCES
+from export import SOURCES, export
 from export.tables import BOOKKEEPING, FLAGS, LISTS
 from tests.features_truth import crawl_stages, rows, truth, visible_tids
 
@@ -44,7 +44,7 @@ def exported(crawled, tmp_path_factory):
     tables = {}
     for source in SOURCES:
         target = folder / f"{source}.parquet"
-        run("python", "-m", "export", source, "--db", path, "-o", str(target))
+        export(path, source, "parquet", str(target))  # in this process: the command line is tested below
         tables[source] = pq.read_table(target)
     return tables
 
@@ -102,7 +102,7 @@ def test_times_are_the_same_instants_and_rows_carry_their_forum(crawled, exporte
 
 def test_threads_one_row_per_thread_as_the_forum_has_it(crawled):
     db, path = crawled["v1"]
-    target = Path(path).with_name("threads-v1.parquet")
+    target = Path(path).with_name("threads-v1.parquet")  # as a user runs it
     run("python", "-m", "export", "threads", "--db", path, "-o", str(target))
     threads = {row["tid"]: row for row in pq.read_table(target).to_pylist()}
     assert len(threads) == pq.read_metadata(target).num_rows == rows(db, "SELECT count(*) FROM articles")[0][0]
