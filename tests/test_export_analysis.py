@@ -20,7 +20,7 @@ import pytest
 
 from export import SOURCES, export
 from export.tables import BOOKKEEPING, FLAGS, LISTS
-from tests.features_truth import crawl_stages, rows, truth, visible_tids
+from tests.features_truth import rows, truth, visible_tids
 
 ROOT = Path(__file__).parent.parent
 IDS = {"tid", "pid", "fid", "uid", "aid", "cid", "author_uid", "quote_pid", "rater_uid", "type_id"}
@@ -28,12 +28,12 @@ OFFSET = "+08:00"  # the forum's (TRUTH.json: Asia/Shanghai)
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory, scrapy_crawl):
-    """The forum as saved (v1), and after its changes re-read in full (v2: an edited post)."""
-    folder = tmp_path_factory.mktemp("analysis")
-    stages = [("v1", "v1", ()), ("v2", "v2", ("refresh=all",))]
-    done = crawl_stages(folder, scrapy_crawl, stages)
-    return {name: (done[name][0], str(folder / f"{name}.db")) for name in done}  # each stage's archive, and its path
+def crawled(features_crawls):
+    """The forum as saved (v1), and after its changes re-read in full (v2: an edited post),
+    crawled once for this module and tests/test_features_crawl.py (conftest.py): each archive
+    and its path."""
+    stages = {"v1": features_crawls["v1"][0], "v2": features_crawls["v2-refresh"][0]}
+    return {name: (db, db.execute("PRAGMA database_list").fetchone()[2]) for name, db in stages.items()}
 
 
 @pytest.fixture(scope="module")
