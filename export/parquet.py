@@ -94,7 +94,7 @@ def typed(values: tuple, kind: pa.DataType) -> pa.Array:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # one odd value: each alone
             return pa.array([_instant(value, kind.tz) for value in values], kind)
     if pa.types.is_list(kind) or pa.types.is_map(kind):
-        parsed = [None if value is None else json.loads(value) for value in values]
+        parsed = [_json(value, list if pa.types.is_list(kind) else dict) for value in values]
         if pa.types.is_map(kind):
             parsed = [None if value is None else list(value.items()) for value in parsed]
         return pa.array(parsed, kind)
@@ -116,6 +116,21 @@ def _instant(value: str | None, zone: str) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_zone(zone))
     return moment
+
+
+def _json(value: str | None, kind: type) -> list | dict | None:
+    """A JSON list or object as the archive keeps it; what is not one (another program's
+    row) is left empty, and said on stderr."""
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, kind):
+        print(f"not a JSON {kind.__name__}, left empty in the Parquet file: {value!r}", file=sys.stderr)
+        return None
+    return parsed
 
 
 def _zone(zone: str) -> timezone:

@@ -137,6 +137,22 @@ def test_parquet_types_times_lists_and_flags_one_row_group_per_batch(archive, tm
     assert posts.to_pylist() == [typed(row) for row in db_rows(archive, "posts")]
 
 
+def test_what_is_no_time_or_no_list_is_left_empty_in_parquet_and_said(archive, tmp_path, capsys):
+    db = Database(archive)
+    db["comments"].update(("bbs.example.com", 11), {"posted_at": "昨天 08:00", "flags": "hidden"})
+    db["comments"].update(("bbs.example.com", 12), {"edited_at": "2025-01-01T00:00:00"})  # no offset: the forum's
+    db.close()
+    main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.parquet")])
+    said = capsys.readouterr().err
+    assert "not a time, left empty in the Parquet file: '昨天 08:00'" in said
+    assert "not a JSON list, left empty in the Parquet file: 'hidden'" in said
+    rows = {row["pid"]: row for row in pq.read_table(tmp_path / "comments.parquet").to_pylist()}
+    assert rows[11]["posted_at"] is None and rows[11]["flags"] is None and rows[21]["posted_at"] is not None
+    assert rows[12]["edited_at"] == datetime.fromisoformat("2025-01-01T00:00:00+08:00")
+    main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.csv")])
+    assert [row["posted_at"] for row in read_csv((tmp_path / "comments.csv").read_bytes())][0] == "昨天 08:00"  # CSV: as kept
+
+
 def test_threads_count_the_posts_archived_and_list_no_tags_as_empty(archive, tmp_path):
     main(["threads", "--db", str(archive), "-o", str(tmp_path / "threads.parquet")])
     threads = pq.read_table(tmp_path / "threads.parquet").to_pylist()
