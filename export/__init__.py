@@ -1,9 +1,11 @@
-"""Export articles, comments, the posts view or what else the archive keeps (点评, ratings,
-polls, tags, attachments, portal articles and comments) to CSV, JSON lines or Parquet, streaming.
+"""Export articles, comments, the posts view, threads (one row each), members, revisions or what
+else the archive keeps (点评, ratings, polls, tags, attachments, portal articles and comments) to
+CSV, JSON lines or Parquet, streaming.
 
 What this adds to ``sqlite-utils ... --csv/--nl`` and datasette's CSV links: a byte order mark
-so Excel reads Chinese CSV right, Parquet, and filters by site, forum and date range without
-writing SQL. Rows are read ``batch_size`` at a time and written as they come (Parquet: one
+so Excel reads Chinese CSV right; Parquet typed for analysis (export.parquet); each row of a
+thread with its forum; the crawler's bookkeeping left out (export.tables); filters by site,
+forum and date range without writing SQL. Rows are read ``batch_size`` at a time and written as they come (Parquet: one
 row group per batch), so memory stays flat however large the archive. The archive is opened
 read-only: exporting while a crawl writes is fine.
 
@@ -96,10 +98,10 @@ def select_sql(
         where.append(f"substr({date}, 1, :until_length) <= :until")
         params |= {"until": filters.until, "until_length": len(filters.until)}
     selects = []
-    for columns, source, condition in table.selects(conn, all_columns):
+    for columns, tables, condition in table.selects(conn, all_columns):
         listed = ", ".join(f"{expr} AS [{name}]" for name, expr in columns)
         conditions = [condition, *where] if condition else where
-        selects.append(f"SELECT {listed} {source}" + (" WHERE " + " AND ".join(conditions) if conditions else ""))
+        selects.append(f"SELECT {listed} {tables}" + (" WHERE " + " AND ".join(conditions) if conditions else ""))
     # one SELECT sorts by its table's columns (t.site: a joined table has a site too); a
     # compound one by its result's, merging the SELECTs in order
     prefix = "t." if len(selects) == 1 else ""

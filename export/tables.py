@@ -68,7 +68,7 @@ class Export:
             return [
                 (self._present(conn, "articles", posts_columns("articles"), all_columns), "FROM articles AS t",
                  "t.pid IS NOT NULL"),
-                (self._present(conn, "comments", posts_columns("comments"), all_columns), self.from_clause(), ""),
+                (self._present(conn, "comments", posts_columns("comments"), all_columns), self.from_clause("comments"), ""),
             ]
         else:
             names = tuple(TABLES[self.table][0])
@@ -86,10 +86,11 @@ class Export:
                       for name, expr in chosen]
         return [(name, expr) for name, expr in chosen if all_columns or name not in BOOKKEEPING]
 
-    def from_clause(self) -> str:
-        joined = self.forum and self.name != "threads" and "fid" not in TABLES.get(self.table, ({},))[0]
-        source = "comments" if self.name == "posts" else self.table
-        return f"FROM [{source}] AS t" + (
+    def from_clause(self, table: str = "") -> str:
+        """FROM the table (posts: comments, its second SELECT), with its thread's article for the forum."""
+        table = table or self.table
+        joined = self.forum and "fid" not in TABLES[table][0]
+        return f"FROM [{table}] AS t" + (
             " LEFT JOIN articles AS a ON a.site = t.site AND a.tid = t.tid" if joined else ""
         )
 
@@ -108,7 +109,7 @@ class Export:
         for table in (self.table, "articles", "comments"):
             if column in TABLES.get(table, ({},))[0]:
                 return TABLES[table][0][column]
-        return int if column == "floor" else str
+        return str
 
 
 def posts_columns(table: str) -> list[tuple[str, str]]:

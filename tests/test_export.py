@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from export import Filters, export
 from export.__main__ import main
-from export.tables import BOOKKEEPING
+from export.tables import BOOKKEEPING, POSTS_VIEW
 from pipelines.schema import create_schema
 from pipelines.store import open_archive
 
@@ -95,6 +95,13 @@ def test_csv_and_json_lines_read_back_equal_the_rows(archive, tmp_path, source):
     assert data.startswith(BOM)
     assert read_csv(data) == as_csv_text(rows)
     assert read_jsonl((tmp_path / "out.jsonl").read_bytes()) == rows
+
+
+def test_posts_are_the_views_columns_with_the_forum(archive):
+    assert tuple(Database(archive)["posts"].columns_dict) == POSTS_VIEW
+    exported = io.StringIO()
+    export(archive, "posts", "jsonl", exported)
+    assert list(read_jsonl(exported.getvalue().encode())[0]) == [*POSTS_VIEW[:2], "fid", "forum_name", *POSTS_VIEW[2:]]
 
 
 def test_all_columns_keeps_the_bookkeeping(archive, tmp_path):
