@@ -63,10 +63,12 @@ class Filters:
 
 
 def select_sql(
-    source: str, filters: Filters, conn: sqlite3.Connection | None = None, all_columns: bool = False
+    source: str, filters: Filters, conn: sqlite3.Connection | None = None, all_columns: bool = False,
+    typed: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The SELECT for a source and filters, with its named parameters. Given the archive, a
-    column an older archive lacks comes out empty; ``all_columns`` keeps the bookkeeping."""
+    column an older archive lacks comes out empty; ``all_columns`` keeps the bookkeeping;
+    ``typed`` (Parquet) gives a post's images and attachments with their files."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: one of {', '.join(SOURCES)}")
     table = EXPORTS[source]
@@ -98,7 +100,7 @@ def select_sql(
         where.append(f"substr({date}, 1, :until_length) <= :until")
         params |= {"until": filters.until, "until_length": len(filters.until)}
     selects = []
-    for columns, tables, condition in table.selects(conn, all_columns):
+    for columns, tables, condition in table.selects(conn, all_columns, typed):
         listed = ", ".join(f"{expr} AS [{name}]" for name, expr in columns)
         conditions = [condition, *where] if condition else where
         selects.append(f"SELECT {listed} {tables}" + (" WHERE " + " AND ".join(conditions) if conditions else ""))
@@ -135,7 +137,7 @@ def export(
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     conn = connect_read_only(db_path)
     try:
-        sql, params = select_sql(source, filters or Filters(), conn, all_columns)
+        sql, params = select_sql(source, filters or Filters(), conn, all_columns, typed=fmt == "parquet")
         cursor = conn.execute(sql, params)
         columns = [description[0] for description in cursor.description]
         batches = _batches(cursor, batch_size)

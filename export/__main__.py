@@ -30,7 +30,8 @@ Columns are those of the table or view, in archive order (by site, thread, floor
 thread's fid and forum_name where a row belongs to a thread, without the crawler's bookkeeping
 (url, first_seen_at, synced_at …: --all-columns keeps it). CSV and JSON lines hold the
 archive's text (times as ISO 8601, lists as JSON); Parquet types them: times are UTC
-timestamps in the forum's offset, lists are lists, flags booleans (--describe shows each).
+timestamps in the forum's offset, lists are lists (a post's images and attachments: of
+structs with what the archive knows of their files), flags booleans (--describe shows each).
 --since/--until take YYYY, YYYY-MM or YYYY-MM-DD, both inclusive, against posted_at in the
 forum's own time (ratings: rated_at; attachments: uploaded_at; members: registered_at;
 revisions: replaced_at, in UTC; polls, poll_options and thread_tags: their thread's first

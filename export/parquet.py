@@ -22,10 +22,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from export.tables import FLAG, LIST, MADE, MAP, TIME, Export
+from export.tables import FILES, FLAG, LIST, MADE, MAP, TIME, Export
 
 METADATA = Path(__file__).resolve().parent.parent / "metadata.yml"
 STORED = {int: pa.int64(), float: pa.float64(), str: pa.string(), bytes: pa.binary()}
+# A post's images and attachments (export.tables.FILES_SQL), and what each field says.
+FILE_FIELDS = {
+    "images": [("url", pa.string()), ("sha256", pa.string()), ("status", pa.string())],
+    "attachments": [("url", pa.string()), ("aid", pa.int64()), ("filename", pa.string()), ("size", pa.int64()),
+                    ("is_image", pa.bool_())],
+}
+FILE_DESCRIPTIONS = {
+    "images": "图片 The post's images in its order: url; sha256 and status where the media store "
+              "(-a media=images|all) answered for it (post_images).",
+    "attachments": "附件 The post's attachments in its order: url as the page linked it; aid, filename, "
+                   "size (bytes) and is_image from its row in attachments.",
+}
 
 
 @cache
@@ -40,6 +52,7 @@ def descriptions(table: Export) -> tuple[str, dict[str, str]]:
     columns = {name: text for name, (_, text) in MADE.items()}
     columns |= tables["articles"]["columns"]  # fid and forum_name, where a row gets its thread's
     columns |= own.get("columns", {})
+    columns |= {name: text for name, text in FILE_DESCRIPTIONS.items() if table.kind(name) == FILES}
     return table.description or own.get("description", ""), columns
 
 
@@ -48,7 +61,9 @@ def time_zone(offsets: dict[str, str]) -> str:
     return next(iter(set(offsets.values()))) if len(set(offsets.values())) == 1 else "UTC"
 
 
-def arrow_type(kind: type | str, zone: str = "UTC") -> pa.DataType:
+def arrow_type(kind: type | str, zone: str = "UTC", column: str = "") -> pa.DataType:
+    if kind == FILES:
+        return pa.list_(pa.struct(FILE_FIELDS[column]))
     if kind == TIME:
         return pa.timestamp("ms", tz=zone)
     if kind == LIST:
@@ -66,7 +81,7 @@ def schema(table: Export, columns: list[str], offsets: dict[str, str]) -> pa.Sch
     description, described = descriptions(table)
     zone = time_zone(offsets)
     fields = [
-        pa.field(name, arrow_type(table.kind(name), zone), metadata={"description": described.get(name, "")})
+        pa.field(name, arrow_type(table.kind(name), zone, name), metadata={"description": described.get(name, "")})
         for name in columns
     ]
     metadata = {"table": table.name, "description": description, "utc_offsets": json.dumps(offsets)}
@@ -97,6 +112,11 @@ def typed(values: tuple, kind: pa.DataType) -> pa.Array:
         parsed = [_json(value, list if pa.types.is_list(kind) else dict) for value in values]
         if pa.types.is_map(kind):
             parsed = [None if value is None else list(value.items()) for value in parsed]
+        if pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):  # a file's 0/1 flag: a boolean
+            flags = [field.name for field in kind.value_type if pa.types.is_boolean(field.type)]
+            for files in filter(None, parsed):
+                for item in files:
+                    item.update({flag: bool(item[flag]) for flag in flags if item.get(flag) is not None})
         return pa.array(parsed, kind)
     if pa.types.is_boolean(kind):
         return pa.array([None if value is None else bool(value) for value in values], kind)
@@ -145,7 +165,7 @@ def describe(table: Export, all_columns: bool = False) -> str:
     description, described = descriptions(table)
     names = [name for name, _ in table.columns(all_columns=all_columns)]
     width = max(len(name) for name in names)
-    types = {name: "timestamp[ms, tz=offset]" if table.kind(name) == TIME else str(arrow_type(table.kind(name)))
+    types = {name: "timestamp[ms, tz=offset]" if table.kind(name) == TIME else str(arrow_type(table.kind(name), column=name))
              for name in names}
     type_width = max(len(kind) for kind in types.values())
     lines = [f"{table.name}: {description}", ""]

@@ -22,10 +22,19 @@ BOOKKEEPING = frozenset({
 })  # fmt: skip
 # Kinds of column besides the stored SQLite types (ints, text); CSV and JSON lines keep the
 # stored text, Parquet types them (export.parquet).
-TIME, LIST, FLAG, MAP = "time", "list", "flag", "map"
+TIME, LIST, FLAG, MAP, FILES = "time", "list", "flag", "map", "files"
 LISTS = {"images", "attachments", "flags", "tags"}  # JSON lists of strings in the archive
 FLAGS = {"is_article", "sticky", "digest", "gone", "multiple", "ended", "results_visible", "is_image"}
 MAPS = {"extcredits"}  # JSON object of a credit's name and its value
+# A post's images and attachments, typed (Parquet): each URL the post lists, in its order, with
+# what the archive knows of its file (the media store's answer; the attachment's row).
+FILES_SQL = {
+    "images": ("json_object('url', j.value, 'sha256', m.sha256, 'status', m.status)",
+               "LEFT JOIN post_images AS m ON m.site = t.site AND m.pid = t.pid AND m.url = j.value"),
+    "attachments": ("json_object('url', j.value, 'aid', m.aid, 'filename', m.filename, 'size', m.size, "
+                    "'is_image', m.is_image)",
+                    "LEFT JOIN attachments AS m ON m.site = t.site AND m.pid = t.pid AND m.url = j.value"),
+}
 # The posts view's columns (pipelines.schema.POSTS_VIEW), which no table declares as such.
 POSTS_VIEW = ("site", "tid", "pid", "floor", "is_article", "author", "author_uid", "posted_at",
               "content_text", "flags", "title")
@@ -54,14 +63,21 @@ class Export:
     described_as: str = ""  # the table of metadata.yml describing its columns (default: table)
     description: str = ""  # for an export that is no table of metadata.yml
 
-    def columns(self, conn: sqlite3.Connection | None = None, all_columns: bool = False) -> list[tuple[str, str]]:
+    def columns(self, conn: sqlite3.Connection | None = None, all_columns: bool = False, typed: bool = False
+                ) -> list[tuple[str, str]]:
         """(name, SQL expression) of each column, in order (of the first SELECT, for posts).
         Given the archive, a column an older archive lacks comes out empty rather than failing."""
-        return self.selects(conn, all_columns)[0][0]
+        return self.selects(conn, all_columns, typed)[0][0]
 
-    def selects(self, conn: sqlite3.Connection | None = None, all_columns: bool = False) -> list[Select]:
+    def selects(self, conn: sqlite3.Connection | None = None, all_columns: bool = False, typed: bool = False
+                ) -> list[Select]:
         """The SELECTs whose rows, merged in order, make the export (two for posts: its articles
-        and its comments, each read in order through an index, so no sort holds the whole)."""
+        and its comments, each read in order through an index, so no sort holds the whole).
+        ``typed`` (Parquet): a post's images and attachments with what is known of their files."""
+        if typed and self.kind("images") == FILES:
+            return [([(name, files(name) if name in FILES_SQL and expr != "NULL" else expr) for name, expr in columns],
+                     tables, condition)
+                    for columns, tables, condition in self.selects(conn, all_columns)]
         if self.name == "threads":
             chosen = thread_columns()
         elif self.name == "posts":
@@ -95,9 +111,11 @@ class Export:
         )
 
     def kind(self, column: str) -> type | str:
-        """TIME, LIST, FLAG, MAP, or the Python type the archive stores (int, float, str, bytes)."""
+        """TIME, LIST, FILES, FLAG, MAP, or the Python type the archive stores (int, float, str, bytes)."""
         if column.endswith("_at") or column == "gone_since":
             return TIME
+        if column in FILES_SQL and self.table in ("articles", "comments") and self.name != "threads":
+            return FILES
         if column in LISTS:
             return LIST
         if column in FLAGS:
@@ -110,6 +128,13 @@ class Export:
             if column in TABLES.get(table, ({},))[0]:
                 return TABLES[table][0][column]
         return str
+
+
+def files(column: str) -> str:
+    """A post's images or attachments as a JSON list of objects: each URL and its file's row."""
+    each, joined = FILES_SQL[column]
+    return (f"CASE WHEN json_valid(t.[{column}]) THEN (SELECT json_group_array({each})"
+            f" FROM json_each(t.[{column}]) AS j {joined}) END")
 
 
 def posts_columns(table: str) -> list[tuple[str, str]]:

@@ -67,6 +67,8 @@ def test_every_parquet_export_is_typed_and_described(crawled, exported):
             assert field.metadata and field.metadata[b"description"], where
             if field.name.endswith("_at") or field.name == "gone_since":
                 assert field.type == pa.timestamp("ms", tz=OFFSET), where
+            elif field.name in ("images", "attachments") and source in ("articles", "comments"):
+                assert pa.types.is_struct(field.type.value_type) and field.type.value_type.field("url"), where
             elif field.name in LISTS:
                 assert field.type == pa.list_(pa.string()), where
             elif field.name in FLAGS:
@@ -98,6 +100,27 @@ def test_times_are_the_same_instants_and_rows_carry_their_forum(crawled, exporte
     flags = Counter(flag for row in exported["posts"].column("flags").to_pylist() for flag in row)
     assert flags == Counter(flag for (value,) in rows(db, "SELECT flags FROM posts") for flag in json.loads(value))
     assert flags["hidden"] > 0
+
+
+def test_a_posts_attachments_and_images_are_its_files(crawled, exported):
+    db = crawled["v2"][0]
+    listed = [(row["pid"], file) for source in ("articles", "comments")
+              for row in exported[source].to_pylist() for file in row["attachments"] or []]
+    assert [(pid, file["url"]) for pid, file in listed] == [
+        (pid, url) for source in ("articles", "comments")
+        for pid, url in rows(db, f"SELECT t.pid, j.value FROM {source} AS t, json_each(t.attachments) AS j"
+                                 " ORDER BY t.site, t.tid, t.pid, j.key")
+    ]
+    # each with its row in attachments: the aid decoded from the link, the file's name and size
+    assert sorted((pid, file["aid"], file["filename"], file["size"], file["is_image"]) for pid, file in listed) == sorted(
+        (pid, aid, name, size, bool(image)) for pid, aid, name, size, image in
+        rows(db, "SELECT pid, aid, filename, size, is_image FROM attachments WHERE url IN"
+                 " (SELECT j.value FROM articles AS t, json_each(t.attachments) AS j"
+                 "  UNION SELECT j.value FROM comments AS t, json_each(t.attachments) AS j)")
+    )
+    assert {file["filename"] for _, file in listed} >= {"fanqie-2019.jpg", "bozhong-shijianbiao.pdf"}
+    images = [file for row in exported["articles"].to_pylist() for file in row["images"] or []]
+    assert images and all(file["url"].startswith("http") and file["status"] is None for file in images)  # no media store
 
 
 def test_threads_one_row_per_thread_as_the_forum_has_it(crawled):
