@@ -54,14 +54,14 @@ def archive(tmp_path):
     return make_archive(tmp_path / "archive.db")
 
 
-def db_rows(path, source, all_columns=False):
-    """The rows as SQLite holds them, in export order, with their thread's forum; without the
-    bookkeeping unless ``all_columns``, and without the facets' generated year."""
+def db_rows(path, source, where="1", all_columns=False):
+    """The rows as SQLite holds them (``where``: of t), in export order, with their thread's
+    forum; without the bookkeeping unless ``all_columns``, and without the facets' generated year."""
     order = {"articles": "site, tid", "comments": "site, tid, floor, pid", "posts": "site, tid, floor, pid"}[source]
     forum = "" if source == "articles" else ", a.fid, a.forum_name"
     joined = "" if source == "articles" else " LEFT JOIN articles AS a ON a.site = t.site AND a.tid = t.tid"
     order = ", ".join(f"t.{column}" for column in order.split(", "))
-    rows = Database(path).query(f"SELECT t.*{forum} FROM {source} AS t{joined} ORDER BY {order}")
+    rows = Database(path).query(f"SELECT t.*{forum} FROM {source} AS t{joined} WHERE {where} ORDER BY {order}")
     dropped = {"year"} | (set() if all_columns else BOOKKEEPING)
     return [{key: value for key, value in row.items() if key not in dropped} for row in rows]
 
