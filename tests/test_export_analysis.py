@@ -49,8 +49,9 @@ def exported(crawled, tmp_path_factory):
     return tables
 
 
-def run(*command: str, cwd: Path = ROOT) -> str:
-    result = subprocess.run([sys.executable, *command[1:]], cwd=cwd, capture_output=True, text=True, timeout=120)
+def run(*args: str) -> str:
+    """``python -m export ARGS`` as a user runs it; what it printed."""
+    result = subprocess.run([sys.executable, "-m", "export", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -126,7 +127,7 @@ def test_a_posts_attachments_and_images_are_its_files(crawled, exported):
 def test_threads_one_row_per_thread_as_the_forum_has_it(crawled):
     db, path = crawled["v1"]
     target = Path(path).with_name("threads-v1.parquet")  # as a user runs it
-    run("python", "-m", "export", "threads", "--db", path, "-o", str(target))
+    run("threads", "--db", path, "-o", str(target))
     threads = {row["tid"]: row for row in pq.read_table(target).to_pylist()}
     assert len(threads) == pq.read_metadata(target).num_rows == rows(db, "SELECT count(*) FROM articles")[0][0]
     forums = {forum["fid"]: forum["name"] for forum in truth("v1")["forums"]}
@@ -153,10 +154,10 @@ def test_revisions_hold_the_edited_posts_earlier_text(exported):
 
 
 def test_describe_prints_columns_types_and_descriptions():
-    text = run("python", "-m", "export", "--describe", "threads")
+    text = run("--describe", "threads")
     assert re.search(r"^tags\s+list<item: string>\s+标签 The thread's tags", text, re.M), text
     assert re.search(r"^posted_at\s+timestamp\[ms, tz=offset\]\s+发表时间", text, re.M), text
-    assert "url" not in text.split() and "url" in run("python", "-m", "export", "--describe", "threads", "--all-columns")
+    assert "url" not in text.split() and "url" in run("--describe", "threads", "--all-columns")
 
 
 def readme_example() -> str:
@@ -167,7 +168,7 @@ def readme_example() -> str:
 
 def test_the_readme_examples_run_and_agree(crawled, tmp_path):
     shutil.copy(crawled["v1"][1], tmp_path / "archive.db")
-    run("python", "-m", "export", "posts", "--db", str(tmp_path / "archive.db"), "-o", str(tmp_path / "posts.parquet"))
+    run("posts", "--db", str(tmp_path / "archive.db"), "-o", str(tmp_path / "posts.parquet"))
     example = readme_example()
     assert "python -m export posts -o posts.parquet" in example and "ATTACH 'archive.db'" in example
     script = tmp_path / "example.py"
