@@ -1,9 +1,11 @@
-"""Export articles, comments, the posts view or what else the archive keeps (点评, ratings,
-polls, tags, attachments, portal articles and comments) to CSV, JSON lines or Parquet, streaming.
+"""Export articles, comments, the posts view, threads (one row each), members, revisions or what
+else the archive keeps (点评, ratings, polls, tags, attachments, portal articles and comments) to
+CSV, JSON lines or Parquet, streaming.
 
 What this adds to ``sqlite-utils ... --csv/--nl`` and datasette's CSV links: a byte order mark
-so Excel reads Chinese CSV right, Parquet, and filters by site, forum and date range without
-writing SQL. Rows are read ``batch_size`` at a time and written as they come (Parquet: one
+so Excel reads Chinese CSV right; Parquet typed for analysis (export.parquet); each row of a
+thread with its forum; the crawler's bookkeeping left out (export.tables); filters by site,
+forum and date range without writing SQL. Rows are read ``batch_size`` at a time and written as they come (Parquet: one
 row group per batch), so memory stays flat however large the archive. The archive is opened
 read-only: exporting while a crawl writes is fine.
 
@@ -27,30 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-# what can be exported: source -> the order rows come out in (a thread's posts stay together)
-SOURCES = {
-    "articles": "site, tid",
-    "comments": "site, tid, floor, pid",
-    "posts": "site, tid, floor, pid",
-    "post_comments": "site, tid, pid, posted_at, key",
-    "ratings": "site, tid, pid, rated_at, rater_key, credit",
-    "polls": "site, tid",
-    "poll_options": "site, tid, option_no",
-    "thread_tags": "site, tid, tag",
-    "attachments": "site, tid, pid, aid",
-    "portal_articles": "site, aid",
-    "portal_comments": "site, aid, posted_at, cid",
-}
-# The date --since/--until compare, where it is not posted_at: a rating's time, an
-# attachment's upload; a poll's or a tag's thread's first post (None: the thread's).
-DATE_COLUMNS = {"ratings": "rated_at", "attachments": "uploaded_at", "polls": None, "poll_options": None,
-                "thread_tags": None}
-# What has no thread, so no forum: the portal's articles and comments.
-WITHOUT_FORUM = {"portal_articles", "portal_comments"}
+from export.tables import EXPORTS
+
+# What can be exported, in the order --help lists it (export.tables says what each holds).
+SOURCES = tuple(EXPORTS)
+# What has no thread, so no forum: the portal's articles and comments, the members.
+WITHOUT_FORUM = {name for name, table in EXPORTS.items() if not table.forum}
 FORMATS = ("csv", "jsonl", "parquet")
 BATCH_SIZE = 10_000
 # --since/--until: a year, a month or a day, compared with posted_at in the forum's own time
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+# the offset that ends an ISO 8601 time in the archive
+OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
 
 
 @dataclass
@@ -72,10 +62,16 @@ class Filters:
                 raise ValueError(f"not a date: {bound!r} (use YYYY, YYYY-MM or YYYY-MM-DD)")
 
 
-def select_sql(source: str, filters: Filters) -> tuple[str, dict[str, Any]]:
-    """The SELECT for a source and filters, with its named parameters."""
+def select_sql(
+    source: str, filters: Filters, conn: sqlite3.Connection | None = None, all_columns: bool = False,
+    typed: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The SELECT for a source and filters, with its named parameters. Given the archive, a
+    column an older archive lacks comes out empty; ``all_columns`` keeps the bookkeeping;
+    ``typed`` (Parquet) gives a post's images and attachments with their files."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: one of {', '.join(SOURCES)}")
+    table = EXPORTS[source]
     where: list[str] = []
     params: dict[str, Any] = {}
 
@@ -85,27 +81,34 @@ def select_sql(source: str, filters: Filters) -> tuple[str, dict[str, Any]]:
 
     if filters.sites:
         where.append(f"t.site IN ({placeholders('site', filters.sites)})")
-    if filters.forums and source in WITHOUT_FORUM:
+    if filters.forums and not table.forum:
         raise ValueError(f"{source} belong to no forum: leave out the forum filter")
     if filters.forums:
         forums = placeholders("forum", filters.forums)
-        # comments and posts carry no forum: their thread's article does
+        # the thread's forum, as its article holds it
         where.append(
-            "EXISTS (SELECT 1 FROM articles AS a WHERE a.site = t.site AND a.tid = t.tid"
-            f" AND (a.fid IN ({forums}) OR a.forum_name IN ({forums})))"
+            "EXISTS (SELECT 1 FROM articles AS f WHERE f.site = t.site AND f.tid = t.tid"
+            f" AND (f.fid IN ({forums}) OR f.forum_name IN ({forums})))"
         )
-    date = DATE_COLUMNS.get(source, "posted_at")
-    date = f"t.{date}" if date else "(SELECT a.posted_at FROM articles AS a WHERE a.site = t.site AND a.tid = t.tid)"
+    date = f"t.{table.date}" if table.date else (
+        "(SELECT f.posted_at FROM articles AS f WHERE f.site = t.site AND f.tid = t.tid)"
+    )
     if filters.since:
         where.append(f"substr({date}, 1, :since_length) >= :since")
         params |= {"since": filters.since, "since_length": len(filters.since)}
     if filters.until:
         where.append(f"substr({date}, 1, :until_length) <= :until")
         params |= {"until": filters.until, "until_length": len(filters.until)}
-    sql = f"SELECT * FROM [{source}] AS t"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + f" ORDER BY {SOURCES[source]}", params
+    selects = []
+    for columns, tables, condition in table.selects(conn, all_columns, typed):
+        listed = ", ".join(f"{expr} AS [{name}]" for name, expr in columns)
+        conditions = [condition, *where] if condition else where
+        selects.append(f"SELECT {listed} {tables}" + (" WHERE " + " AND ".join(conditions) if conditions else ""))
+    # one SELECT sorts by its table's columns (t.site: a joined table has a site too); a
+    # compound one by its result's, merging the SELECTs in order
+    prefix = "t." if len(selects) == 1 else ""
+    order = ", ".join(f"{prefix}{column.strip()}" for column in table.order.split(","))
+    return " UNION ALL ".join(selects) + f" ORDER BY {order}", params
 
 
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
@@ -122,18 +125,19 @@ def export(
     out: IO | str,
     filters: Filters | None = None,
     batch_size: int = BATCH_SIZE,
+    all_columns: bool = False,
 ) -> int:
     """Write the rows of ``source`` to ``out``: a text file for csv/jsonl; for parquet a
-    binary file or a path.
+    binary file or a path. ``all_columns`` adds the crawler's bookkeeping columns.
 
     Returns the number of rows written. A CSV's BOM is the caller's choice of encoding
     (``utf-8-sig``).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-    sql, params = select_sql(source, filters or Filters())
     conn = connect_read_only(db_path)
     try:
+        sql, params = select_sql(source, filters or Filters(), conn, all_columns, typed=fmt == "parquet")
         cursor = conn.execute(sql, params)
         columns = [description[0] for description in cursor.description]
         batches = _batches(cursor, batch_size)
@@ -141,9 +145,28 @@ def export(
             return _write_csv(out, columns, batches)
         if fmt == "jsonl":
             return _write_jsonl(out, columns, batches)
-        return _write_parquet(out, columns, _arrow_types(conn, source, columns), batches)
+        from export.parquet import write_parquet  # only Parquet needs pyarrow
+
+        return write_parquet(out, EXPORTS[source], columns, batches, forum_offsets(conn, filters or Filters()))
     finally:
         conn.close()
+
+
+def forum_offsets(conn: sqlite3.Connection, filters: Filters) -> dict[str, str]:
+    """Each site's UTC offset (+08:00), as its posts' times carry it; sites without posts are left out."""
+    sites = [row[0] for row in conn.execute("SELECT site FROM sites UNION SELECT DISTINCT site FROM articles")]
+    offsets = {}
+    for site in sites:
+        if filters.sites and site not in filters.sites:
+            continue
+        for table in ("articles", "comments", "portal_articles"):
+            row = conn.execute(
+                f"SELECT substr(posted_at, 20) FROM [{table}] WHERE site = ? AND posted_at IS NOT NULL LIMIT 1", [site]
+            ).fetchone()
+            if row and OFFSET.fullmatch(row[0]):
+                offsets[site] = row[0]
+                break
+    return offsets
 
 
 def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[tuple]]:
@@ -167,43 +190,3 @@ def _write_jsonl(out: IO[str], columns: list[str], batches: Iterator[list[tuple]
         out.writelines(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n" for row in batch)
         count += len(batch)
     return count
-
-
-def _write_parquet(out: IO[bytes] | str, columns: list[str], types: list, batches: Iterator[list[tuple]]) -> int:
-    import pyarrow as pa  # only Parquet needs it
-    import pyarrow.parquet as pq
-
-    schema = pa.schema(list(zip(columns, types)))
-    count = 0
-    with pq.ParquetWriter(out, schema) as writer:  # an empty export is still a valid file
-        for batch in batches:
-            arrays = [pa.array(values, type=kind) for values, kind in zip(zip(*batch), types)]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            count += len(batch)
-    return count
-
-
-def _arrow_types(conn: sqlite3.Connection, source: str, columns: list[str]) -> list:
-    """Parquet column types from the declared SQLite types (SQLite's affinity rules); a column
-    declared without one (a view's expression) takes the type of its first value."""
-    import pyarrow as pa
-
-    declared = {row[1]: (row[2] or "").upper() for row in conn.execute(f"PRAGMA table_xinfo([{source}])")}
-    by_storage = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string(), "blob": pa.binary()}
-    types = []
-    for column in columns:
-        kind = declared.get(column, "")
-        if "INT" in kind:
-            types.append(pa.int64())
-        elif any(word in kind for word in ("CHAR", "CLOB", "TEXT")):
-            types.append(pa.string())
-        elif any(word in kind for word in ("REAL", "FLOA", "DOUB")):
-            types.append(pa.float64())
-        elif "BLOB" in kind:
-            types.append(pa.binary())
-        else:
-            sample = conn.execute(
-                f"SELECT typeof([{column}]) FROM [{source}] WHERE [{column}] IS NOT NULL LIMIT 1"
-            ).fetchone()
-            types.append(by_storage[sample[0]] if sample else pa.string())
-    return types

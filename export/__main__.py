@@ -1,5 +1,6 @@
-"""python -m export: the archive's tables (articles, comments, posts, post_comments, ratings …) to
-CSV, JSON lines or Parquet."""
+"""python -m export: the archive's tables (articles, comments, posts, threads, members, revisions,
+post_comments, ratings …) to CSV, JSON lines or Parquet; ``python -m export warc`` and the other
+commands in COMMANDS have options of their own."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import sys
 from pathlib import Path
 
 from export import BATCH_SIZE, FORMATS, SOURCES, WITHOUT_FORUM, Filters, export
+from export.tables import EXPORTS
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 EXAMPLES = """\
 examples:
   python -m export comments -o comments.csv --bom          # UTF-8 with BOM: Excel shows Chinese right
   python -m export posts -o posts.parquet --site bbs.example.com
+  python -m export threads -o threads.parquet               # one row per thread, tags as a list
+  python -m export --describe posts                          # columns, Parquet types, descriptions
   python -m export articles --forum 2 --forum 职场交流 --since 2023 --until 2024-06 -o a.jsonl
   python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
   python -m export warc -o forum.warc.gz                   # the kept raw pages and media as WARC 1.1
@@ -23,11 +27,17 @@ examples:
   python -m export post_comments --forum 2 -o dianping.csv --bom
   python -m export portal_articles --since 2024 -o portal.jsonl
 
-Columns are those of the table or view, in archive order (by site, thread, floor).
+Columns are those of the table or view, in archive order (by site, thread, floor), with the
+thread's fid and forum_name where a row belongs to a thread, without the crawler's bookkeeping
+(url, first_seen_at, synced_at …: --all-columns keeps it). CSV and JSON lines hold the
+archive's text (times as ISO 8601, lists as JSON); Parquet types them: times are UTC
+timestamps in the forum's offset, lists are lists (a post's images and attachments: of
+structs with what the archive knows of their files), flags booleans (--describe shows each).
 --since/--until take YYYY, YYYY-MM or YYYY-MM-DD, both inclusive, against posted_at in the
-forum's own time (ratings: rated_at; attachments: uploaded_at; polls, poll_options and
-thread_tags: their thread's first post); rows without that time are left out when either is
-given. portal_articles and portal_comments belong to no forum: --forum is refused for them.
+forum's own time (ratings: rated_at; attachments: uploaded_at; members: registered_at;
+revisions: replaced_at, in UTC; polls, poll_options and thread_tags: their thread's first
+post); rows without that time are left out when either is given. portal_articles,
+portal_comments and members belong to no forum: --forum is refused for them.
 For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
 """
 
@@ -35,13 +45,18 @@ For any other query: sqlite-utils archive.db "select ..." --csv (or --nl).
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="python -m export",
-        description="Export the archive's articles, comments, posts (the view of both), 点评 "
-        "(post_comments), ratings, polls, poll_options, thread_tags, attachments, portal_articles "
-        "or portal_comments to CSV, JSON lines or Parquet, streaming, with filters by site, forum and date.",
+        description="Export the archive's articles, comments, posts (the view of both), threads (one row "
+        "each, with its counts and tags), members, revisions, 点评 (post_comments), ratings, polls, "
+        "poll_options, thread_tags, attachments, portal_articles or portal_comments to CSV, JSON lines or "
+        "typed Parquet, streaming, with filters by site, forum and date.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parse.add_argument("source", choices=list(SOURCES), help="what to export")
+    parse.add_argument("source", nargs="?", choices=list(SOURCES), help="what to export")
+    parse.add_argument("--describe", metavar="SOURCE", choices=list(SOURCES),
+                       help="print the source's columns, their Parquet types and descriptions, and stop")
+    parse.add_argument("--all-columns", action="store_true",
+                       help="also the crawler's bookkeeping columns (url, first_seen_at, synced_at …)")
     parse.add_argument("--db", default="archive.db", help="the archive (default: archive.db)")
     parse.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     parse.add_argument(
@@ -62,14 +77,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["warc"]:
-        return warc_main(argv[1:])
-    if argv[:1] == ["wacz"]:  # export/wacz.py: the WARC, its index and pages, for ReplayWeb.page
-        from export.wacz import main as wacz_main
-
-        return wacz_main(argv[1:])
+    if argv[:1] and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
     parse = parser()
     args = parse.parse_args(argv)
+    if args.describe:
+        from export.parquet import describe  # only Parquet needs pyarrow
+
+        print(describe(EXPORTS[args.describe], args.all_columns))
+        return 0
+    if not args.source:
+        parse.error("what to export? one of: " + ", ".join([*SOURCES, *COMMANDS]))
     fmt = args.format or SUFFIXES.get(Path(args.output).suffix.lower(), "csv")
     if args.bom and fmt != "csv":
         parse.error("--bom is for CSV only")
@@ -83,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         parse.error(f"--forum: {args.source} belong to no forum")
     try:
         with _output(args.output, fmt, args.bom) as out:
-            count = export(args.db, args.source, fmt, out, filters, batch_size=args.batch_size)
+            count = export(args.db, args.source, fmt, out, filters, args.batch_size, args.all_columns)
     except BrokenPipeError:  # the reader stopped early (| head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
@@ -111,6 +129,17 @@ def warc_main(argv: list[str]) -> int:
         counts = write_warc(args.db, out, gzip=args.output.endswith(".gz"), media_dir=args.media_dir)
     print(f"{args.output}: {summary(counts)} records", file=sys.stderr)
     return 0
+
+
+# Commands besides the tables, with options of their own: name -> main(argv) -> exit status.
+def wacz_main(argv: list[str]) -> int:
+    """export/wacz.py: the WARC, its index and its pages, for ReplayWeb.page."""
+    from export.wacz import main
+
+    return main(argv)
+
+
+COMMANDS = {"warc": warc_main, "wacz": wacz_main}
 
 
 def _output(path: str, fmt: str, bom: bool) -> contextlib.AbstractContextManager:

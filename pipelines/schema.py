@@ -6,7 +6,10 @@ archive made by an earlier version lacks, so every archive is readable by this v
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # sqlite-utils imports pandas where installed, which `python -m export` needs not (bench/README.md)
+    from sqlite_utils import Database
 
 # Post attributes stored for the article and for each comment alike (flags is a property).
 POST_COLUMNS: dict[str, type] = {

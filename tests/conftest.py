@@ -51,3 +51,15 @@ def scrapy_crawl():
 
     run.command = crawl_command
     return run
+
+
+@pytest.fixture(scope="session")
+def features_crawls(tmp_path_factory, scrapy_crawl):
+    """The discuz-x-features forum crawled from its index (tests/features_truth.py), once for
+    every module that reads it: v1, v1 again, v2 as the thread lists show it, v2 with
+    refresh=all. Each stage's archive (a copy), the requests the server got, the crawl's result."""
+    from tests.features_truth import crawl_stages
+
+    stages = [("v1", "v1", ("user_profiles=1",)), ("v1-again", "v1", ("user_profiles=1",)),
+              ("v2", "v2", ("user_profiles=1",)), ("v2-refresh", "v2", ("user_profiles=1", "refresh=all"))]
+    return crawl_stages(tmp_path_factory.mktemp("features"), scrapy_crawl, stages)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tracemalloc
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ from sqlite_utils import Database
 
 from export import Filters, export
 from export.__main__ import main
+from export.tables import BOOKKEEPING, POSTS_VIEW
 from pipelines.schema import create_schema
 from pipelines.store import open_archive
 
@@ -52,10 +54,16 @@ def archive(tmp_path):
     return make_archive(tmp_path / "archive.db")
 
 
-def db_rows(path, source, where="1"):
-    """The rows as SQLite holds them, in export order."""
+def db_rows(path, source, where="1", all_columns=False):
+    """The rows as SQLite holds them (``where``: of t), in export order, with their thread's
+    forum; without the bookkeeping unless ``all_columns``, and without the facets' generated year."""
     order = {"articles": "site, tid", "comments": "site, tid, floor, pid", "posts": "site, tid, floor, pid"}[source]
-    return [dict(row) for row in Database(path).query(f"SELECT * FROM {source} WHERE {where} ORDER BY {order}")]
+    forum = "" if source == "articles" else ", a.fid, a.forum_name"
+    joined = "" if source == "articles" else " LEFT JOIN articles AS a ON a.site = t.site AND a.tid = t.tid"
+    order = ", ".join(f"t.{column}" for column in order.split(", "))
+    rows = Database(path).query(f"SELECT t.*{forum} FROM {source} AS t{joined} WHERE {where} ORDER BY {order}")
+    dropped = {"year"} | (set() if all_columns else BOOKKEEPING)
+    return [{key: value for key, value in row.items() if key not in dropped} for row in rows]
 
 
 def read_csv(data: bytes) -> list[dict]:
@@ -89,19 +97,77 @@ def test_csv_and_json_lines_read_back_equal_the_rows(archive, tmp_path, source):
     assert read_jsonl((tmp_path / "out.jsonl").read_bytes()) == rows
 
 
-def test_parquet_keeps_types_and_is_written_one_row_group_per_batch(archive, tmp_path):
+def test_posts_are_the_views_columns_with_the_forum(archive):
+    assert tuple(Database(archive)["posts"].columns_dict) == POSTS_VIEW
+    exported = io.StringIO()
+    export(archive, "posts", "jsonl", exported)
+    assert list(read_jsonl(exported.getvalue().encode())[0]) == [*POSTS_VIEW[:2], "fid", "forum_name", *POSTS_VIEW[2:]]
+
+
+def test_all_columns_keeps_the_bookkeeping(archive, tmp_path):
+    assert main(["articles", "--db", str(archive), "-o", str(tmp_path / "out.jsonl"), "--all-columns"]) == 0
+    exported = read_jsonl((tmp_path / "out.jsonl").read_bytes())
+    assert exported == db_rows(archive, "articles", all_columns=True)
+    assert {"url", "synced_replies", "synced_at", "last_crawled_at", "first_seen_at"} <= set(exported[0])
+
+
+def typed(row: dict) -> dict:
+    """A row as its Parquet file should hold it: times as instants, JSON lists as lists, flags as booleans."""
+    def value(key, value):
+        if value is None:
+            return None
+        if key.endswith("_at") or key == "gone_since":
+            return datetime.fromisoformat(value)
+        if key in ("flags", "images", "attachments"):
+            return json.loads(value)
+        return bool(value) if key == "is_article" else value
+
+    return {key: value(key, item) for key, item in row.items()}
+
+
+def test_parquet_types_times_lists_and_flags_one_row_group_per_batch(archive, tmp_path):
     target = tmp_path / "comments.parquet"
     assert main(["comments", "--db", str(archive), "-o", str(target), "--batch-size", "3"]) == 0
 
     parquet = pq.ParquetFile(target)
     assert parquet.metadata.num_row_groups == 2  # 4 rows, 3 at a time
-    assert pq.read_table(target).to_pylist() == db_rows(archive, "comments")
-    assert str(parquet.schema_arrow.field("floor").type) == "int64"
-    # the posts view types its expression columns from their values
+    assert pq.read_table(target).to_pylist() == [typed(row) for row in db_rows(archive, "comments")]
+    schema = parquet.schema_arrow
+    assert str(schema.field("floor").type) == str(schema.field("fid").type) == "int64"
+    assert str(schema.field("posted_at").type) == "timestamp[ms, tz=+08:00]"  # the forum's offset
+    assert str(schema.field("flags").type) == "list<element: string>"
+    assert json.loads(schema.metadata[b"utc_offsets"]) == {"bbs.example.com": "+08:00", "other.example.com": "+08:00"}
+    assert schema.field("floor").metadata[b"description"].decode().startswith("楼层 The floor number")
     main(["posts", "--db", str(archive), "-o", str(tmp_path / "posts.parquet")])
     posts = pq.read_table(tmp_path / "posts.parquet")
-    assert str(posts.schema.field("is_article").type) == "int64"
-    assert posts.to_pylist() == db_rows(archive, "posts")
+    assert str(posts.schema.field("is_article").type) == "bool"
+    assert posts.to_pylist() == [typed(row) for row in db_rows(archive, "posts")]
+
+
+def test_what_is_no_time_or_no_list_is_left_empty_in_parquet_and_said(archive, tmp_path, capsys):
+    db = Database(archive)
+    db["comments"].update(("bbs.example.com", 11), {"posted_at": "昨天 08:00", "flags": "hidden"})
+    db["comments"].update(("bbs.example.com", 12), {"edited_at": "2025-01-01T00:00:00"})  # no offset: the forum's
+    db.close()
+    main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.parquet")])
+    said = capsys.readouterr().err
+    assert "not a time, left empty in the Parquet file: '昨天 08:00'" in said
+    assert "not a JSON list, left empty in the Parquet file: 'hidden'" in said
+    rows = {row["pid"]: row for row in pq.read_table(tmp_path / "comments.parquet").to_pylist()}
+    assert rows[11]["posted_at"] is None and rows[11]["flags"] is None and rows[21]["posted_at"] is not None
+    assert rows[12]["edited_at"] == datetime.fromisoformat("2025-01-01T00:00:00+08:00")
+    main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.csv")])
+    assert [row["posted_at"] for row in read_csv((tmp_path / "comments.csv").read_bytes())][0] == "昨天 08:00"  # CSV: as kept
+
+
+def test_threads_count_the_posts_archived_and_list_no_tags_as_empty(archive, tmp_path):
+    main(["threads", "--db", str(archive), "-o", str(tmp_path / "threads.parquet")])
+    threads = pq.read_table(tmp_path / "threads.parquet").to_pylist()
+    assert [(row["site"], row["tid"], row["archived_posts"], row["tags"], row["gone"]) for row in threads] == [
+        ("bbs.example.com", 1, 3, [], False), ("bbs.example.com", 2, 2, [], False), ("other.example.com", 1, 2, [], False)
+    ]
+    main(["threads", "--db", str(archive), "-o", str(tmp_path / "threads.csv")])
+    assert {row["tags"] for row in read_csv((tmp_path / "threads.csv").read_bytes())} == {"[]"}  # CSV: JSON, as images
 
 
 def test_standard_output_and_the_bom_only_when_asked(archive, tmp_path):
@@ -171,7 +237,9 @@ def test_help_gives_examples():
         (["posts", "--bom", "-f", "jsonl"], "--bom is for CSV only"),
         (["posts", "--since", "2024-1"], "not a date"),
         (["posts", "--db", "missing.db"], "no archive at missing.db"),
-        (["threads"], "invalid choice"),
+        (["thread"], "invalid choice"),
+        ([], "what to export?"),
+        (["members", "--forum", "2"], "belong to no forum"),
     ],
 )
 def test_mistakes_are_usage_errors(archive, tmp_path, capsys, args, message):

@@ -32,7 +32,6 @@ from tests.features_truth import (
     check_tags_and_types,
     changes,
     contents,
-    crawl_stages,
     rows,
     truth,
     visible_tids,
@@ -40,12 +39,10 @@ from tests.features_truth import (
 
 
 @pytest.fixture(scope="module")
-def crawls(tmp_path_factory, scrapy_crawl):
+def crawls(features_crawls):
     """v1 from its index, v1 again, v2 as the thread lists show it, v2 with refresh=all: each
-    stage's archive (a copy) and the requests the server got."""
-    stages = [("v1", "v1", ("user_profiles=1",)), ("v1-again", "v1", ("user_profiles=1",)),
-              ("v2", "v2", ("user_profiles=1",)), ("v2-refresh", "v2", ("user_profiles=1", "refresh=all"))]
-    return crawl_stages(tmp_path_factory.mktemp("features"), scrapy_crawl, stages)
+    stage's archive (a copy) and the requests the server got (conftest.py: tests/test_export_analysis.py reads them too)."""
+    return features_crawls
 
 
 @pytest.fixture(scope="module")

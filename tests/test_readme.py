@@ -83,8 +83,9 @@ def test_the_tables_are_found(heading):
 
 
 def test_the_readme_is_for_users():
-    # 18,000 since the section on Discuz's own defences (issue 23): what a crawl meets on many
-    # real forums and what the user can do about each belongs where users look first.
+    # 18,000 since the section on Discuz's own defences (issue 23) and the analysis example
+    # (issue 25, pandas and DuckDB, run by tests/test_export_analysis.py): what a crawl meets on
+    # real forums and code a user copies belong where users look first.
     assert len(README) < 18_000, "keep the README short: measurements go to bench/README.md, history to CHANGES.md"
     first_commands = re.findall(r"```bash\n(.*?)```", README, re.S)[:2]
     assert "scrapy crawl discuz" in first_commands[0] and "pytest" in first_commands[1]
