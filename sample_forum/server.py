@@ -217,24 +217,17 @@ class SampleForum:
         and make from its pages: a thread page with posts_per_page, a thread list page with
         threads_per_page, a viewratings page the snapshot lacks with raters_shown. None for the others."""
         pages = self._snapshot.pages
-        listing = FORUM_PAGE.fullmatch(key)
-        if self.threads_per_page and listing:
-            fid, number = int(listing[1]), int(listing[2])
-            saved = []
-            while (found := pages.get(f"forum-{fid}-{len(saved) + 1}.html")) and found.status == 200:
-                saved.append(found.file.read_bytes().decode("utf-8"))
-            if saved:
-                text = listing_page(saved, fid, number, self.threads_per_page)
-                return pages[f"forum-{fid}-1.html"], text.encode("utf-8")
-        thread = THREAD_PAGE.fullmatch(key)
-        if self.posts_per_page and thread:
-            tid, number = int(thread[1]), int(thread[2])
-            saved = []
-            while (found := pages.get(f"thread-{tid}-{len(saved) + 1}-1.html")) and found.status == 200:
-                saved.append(found.file.read_bytes().decode("utf-8"))
-            if saved:
-                text = thread_page(saved, tid, number, self.posts_per_page)
-                return pages[f"thread-{tid}-1-1.html"], text.encode("utf-8")
+        for pattern, per_page, name, render in (
+            (FORUM_PAGE, self.threads_per_page, "forum-{}-{}.html", listing_page),
+            (THREAD_PAGE, self.posts_per_page, "thread-{}-{}-1.html", thread_page),
+        ):
+            if per_page and (found := pattern.fullmatch(key)):
+                number, saved = int(found[1]), []
+                while (one := pages.get(name.format(number, len(saved) + 1))) and one.status == 200:
+                    saved.append(one.file.read_bytes().decode("utf-8"))
+                if saved:
+                    text = render(saved, number, int(found[2]), per_page)
+                    return pages[name.format(number, 1)], text.encode("utf-8")
         params = dict(parse_qsl(key.partition("?")[2]))
         if self.raters_shown and page is None and params.get("action") == "viewratings" and "inajax" not in params:
             tid, pid = params.get("tid"), params.get("pid")
