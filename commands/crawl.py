@@ -2,8 +2,12 @@
 
 Scrapy's own crawl exits 0 whenever the spider started, even when nothing could be
 archived or the run was interrupted. This is the same command, plus: exit status 1 when a
-crawl's outcome (``archive/outcome``, set by the archive pipeline) is failed or interrupted.
+crawl's outcome (``archive/outcome``, set by the archive pipeline) is failed or interrupted;
+exit status 2, with one line on stderr, when a spider argument is wrong (a spider's
+``check_arguments``): before anything is opened or fetched.
 """
+
+import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
@@ -12,6 +16,9 @@ UNSUCCESSFUL = {"failed", "interrupted"}
 
 class Command(ScrapyCrawlCommand):
     def run(self, args, opts):
+        if args and not self._arguments_ok(args[0], opts.spargs):
+            self.exitcode = 2
+            return
         crawlers = []
         create_crawler = self.crawler_process.create_crawler
 
@@ -25,3 +32,17 @@ class Command(ScrapyCrawlCommand):
         outcomes = [crawler.stats.get_value("archive/outcome") for crawler in crawlers if crawler.stats]
         if any(outcome in UNSUCCESSFUL for outcome in outcomes):
             self.exitcode = 1
+
+    def _arguments_ok(self, name: str, arguments: dict) -> bool:
+        try:
+            spider = self.crawler_process.spider_loader.load(name)
+        except KeyError:
+            return True  # Scrapy's own message follows
+        check = getattr(spider, "check_arguments", None)
+        try:
+            if check is not None:
+                check(arguments)
+        except ValueError as error:
+            print(f"scrapy crawl {name}: {error}", file=sys.stderr)
+            return False
+        return True
