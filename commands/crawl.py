@@ -10,15 +10,19 @@ exit status 2, with one line on stderr, when a spider argument is wrong (a spide
 import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.spiderloader import get_spider_loader
 
 UNSUCCESSFUL = {"failed", "interrupted"}
 
 
 class Command(ScrapyCrawlCommand):
-    def run(self, args, opts):
+    def process_options(self, args, opts):
+        """Before the crawler process starts (and logs anything), the spider's arguments."""
+        super().process_options(args, opts)
         if args and not self._arguments_ok(args[0], opts.spargs):
-            self.exitcode = 2
-            return
+            sys.exit(2)
+
+    def run(self, args, opts):
         crawlers = []
         create_crawler = self.crawler_process.create_crawler
 
@@ -35,7 +39,7 @@ class Command(ScrapyCrawlCommand):
 
     def _arguments_ok(self, name: str, arguments: dict) -> bool:
         try:
-            spider = self.crawler_process.spider_loader.load(name)
+            spider = get_spider_loader(self.settings).load(name)
         except KeyError:
             return True  # Scrapy's own message follows
         check = getattr(spider, "check_arguments", None)
