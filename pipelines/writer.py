@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 
 from pipelines.lock import ArchiveLock, ArchiveLocked
-from pipelines.shared import DEFAULT_KEY, Keys, connect, publish_state
+from pipelines.shared import DEFAULT_KEY, Keys, connect, publish_extras, publish_state
 from pipelines.store import open_archive, save_in_one_transaction
 from scraper.models import FetchedPage, ThreadSynced
 
@@ -39,6 +39,7 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
         while server.lmove(keys.writing, keys.items, "RIGHT", "LEFT"):
             pass  # a batch a killed writer did not commit goes first
         publish_state(db, server, keys)
+        publish_extras(db, server, keys)
         started = False  # a writer started before its workers waits for them
         while True:
             first = server.blmove(keys.items, keys.writing, 1.0, "LEFT", "RIGHT")
@@ -54,6 +55,7 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
             counts += save_in_one_transaction(db, items)
             server.delete(keys.writing)  # committed: the batch is no longer needed
             publish_state(db, server, keys, _touched(items))
+            publish_extras(db, server, keys, items)
             logger.info("Wrote %d items (%s)", len(items), dict(counts))
     finally:
         db.close()

@@ -112,14 +112,9 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
             if value is not None
         }
         self.set_seeds(arguments.seeds(url))
-        self.forums = arguments.forum_ids(forums)
-        self.max_threads = arguments.max_threads(max_threads)
-        self.since = arguments.since_date(since)
-        self.refresh = arguments.refresh(refresh)
+        self.take_arguments(self.arguments)
         self.cookies = arguments.load_cookies(cookies) if cookies else None
-        self.source = arguments.source(source)
         self.profiles = arguments.load_profiles(profiles) if profiles else ()
-        self.user_profiles = arguments.flag("user_profiles", user_profiles)
         self.media = arguments.media(media)  # for the media store (pipelines.media)
         self._extras_init()
         self.tracker = ThreadTracker()
@@ -127,11 +122,22 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
         self._walk_may_stop: dict[tuple[str, int], bool] = {}
         self._refreshed: dict[str, list[StoredThread]] = {}  # site -> the threads the refresh re-reads
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
-        self._threads_scheduled = 0
         self._robots_refused: Counter[str] = Counter()  # asked_as -> follow-up pages robots.txt forbade
         self.state: ArchiveState | None = None
 
     check_arguments = staticmethod(arguments.check)  # by the crawl command, before anything starts
+    # What decides which pages the crawl asks for: a distributed crawl's workers all take the
+    # seeding worker's (spiders.distributed), so the fleet keeps one crawl's rules.
+    CRAWL_ARGUMENTS = ("forums", "max_threads", "since", "refresh", "source", "user_profiles")
+
+    def take_arguments(self, given: dict[str, str]) -> None:
+        """The CRAWL_ARGUMENTS among ``given``, as values; those not given are their defaults."""
+        self.forums = arguments.forum_ids(given.get("forums"))
+        self.max_threads = arguments.max_threads(given.get("max_threads"))
+        self.since = arguments.since_date(given.get("since"))
+        self.refresh = arguments.refresh(given.get("refresh"))
+        self.source = arguments.source(given.get("source", "pages"))
+        self.user_profiles = arguments.flag("user_profiles", given.get("user_profiles"))
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -366,7 +372,6 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
         self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived))
-        self._threads_scheduled += 1
         if why:
             self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:

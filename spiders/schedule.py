@@ -82,5 +82,6 @@ class Scheduling:
         return (next_floor - 1) // per_page + 1
 
     def _limit_reached(self) -> bool:
-        return self.max_threads is not None and self._threads_scheduled >= self.max_threads
+        """max_threads reached: threads started by this crawl (by the whole fleet: the tracker's)."""
+        return self.max_threads is not None and self.tracker.threads_started() >= self.max_threads
 
