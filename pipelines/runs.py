@@ -20,6 +20,15 @@ OUTCOMES = {
 NOT_RETRIED = ("missing", "robots", "offsite", "private_address")
 
 
+# The counters a distributed crawl's workers add up for its record (each worker has its own).
+FLEET_COUNTERS = ("archive/threads/", "archive/open_walks", "archive/problems/", "archive/requests_saved",
+                  "archive/skipped_seeds", "downloader/request_count")
+
+
+def fleet_counters(stats: dict[str, Any]) -> dict[str, int]:
+    return {key: value for key, value in stats.items() if key.startswith(FLEET_COUNTERS) and isinstance(value, int)}
+
+
 def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
     """What the run did, from Scrapy's stats: the crawls table's summary columns."""
     limits = sorted(key.rsplit("/", 1)[1] for key in stats if key.startswith("archive/open_walks/"))

@@ -43,6 +43,8 @@ class Keys:
         self.writing = f"{prefix}:items:writing"  # list: the batch the writer is committing
         self.sites = f"{prefix}:sites"  # set: the sites this crawl may fetch from
         self.arguments = f"{prefix}:arguments"  # JSON: the seeding worker's crawl arguments
+        self.run = f"{prefix}:run"  # hash: the workers' counters of this crawl (pipelines.runs)
+        self.run_seeds = f"{prefix}:run:seeds"  # JSON: its seeds, arguments and start
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue
         self.workers_alive = f"{prefix}:requests:alive:*"  # one key per live worker (a heartbeat)

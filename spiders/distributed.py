@@ -26,7 +26,9 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 from twisted.python.failure import Failure
 
+from pipelines.runs import fleet_counters
 from pipelines.shared import Keys, RedisItems, RedisState, connect
+from scraper.dates import utc_now_iso
 from scraper.models import Post, ThreadSynced
 from scraper.urls import site_of
 from spiders.tracking import ThreadTask, record_page, synced
@@ -139,9 +141,16 @@ class ReliableScheduler(Scheduler):
         self._idle_since = None
 
     def close(self, reason):
+        """This worker's counters go to the crawl's record before it stops counting as alive
+        (the writer records the crawl once no worker is)."""
         if self._beat.running:
             self._beat.stop()
-        self.server.delete(self.queue.alive + WORKER)
+        keys = _keys(self.spider.crawler.settings)
+        pipe = self.server.pipeline()
+        for name, value in fleet_counters(self.stats.get_stats() if self.stats else {}).items():
+            pipe.hincrby(keys.run, name, value)
+        pipe.delete(self.queue.alive + WORKER)
+        pipe.execute()
         return super().close(reason)
 
     def has_pending_requests(self):
@@ -290,8 +299,11 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
         spider.state.close()
     spider.state = RedisState(server, keys)
     if spider.seeds:
-        if not server.zcard(keys.requests):
-            spider.tracker.reset()  # a new crawl, not a worker joining one
+        if not server.zcard(keys.requests):  # a new crawl, not a worker joining one
+            spider.tracker.reset()
+            server.delete(keys.run)
+            run = {"seeds": spider.seeds, "arguments": spider.arguments, "started_at": utc_now_iso()}
+            server.set(keys.run_seeds, json.dumps(run))
         server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
         given = {name: spider.arguments[name] for name in spider.CRAWL_ARGUMENTS if name in spider.arguments}
         server.set(keys.arguments, json.dumps(given))  # before its first request is queued

@@ -15,13 +15,14 @@ from sample_forum import serve
 from tests.features_truth import OWNER, SAVED_AT, V1
 from tests.test_distributed import redis_url, worker, writer  # noqa: F401 (a fixture)
 from tests.test_recrawl import V1 as SAMPLE, stored, visible
-from tests.test_schedule import LIST_PAGES, TPP, list_pages, thread_pages
+from tests.test_schedule import LIST_PAGES, TPP, last_crawl, list_pages, summary, thread_pages
 
 THREADS = len(SAMPLE["threads"])
 
 
 def fleet_run(redis_url, forum, db_path, *arguments, settings=None) -> list[str]:
-    """One scheduled run of the fleet from the index: the request paths the forum got."""
+    """One scheduled run of the fleet from the index: the request paths the forum got. The
+    writer ends with the run's summary line, whose figures are its row of crawls."""
     forum.clear_requests()
     write = writer(redis_url, db_path)
     time.sleep(1.0)  # the writer publishes what the archive holds before workers decide
@@ -31,7 +32,10 @@ def fleet_run(redis_url, forum, db_path, *arguments, settings=None) -> list[str]
         _, stderr = process.communicate(timeout=300)
         assert process.returncode in (0, -signal.SIGKILL), stderr[-3000:]
         assert "Traceback" not in stderr, stderr[-3000:]
-    return forum.requests
+    requests = forum.requests
+    figures = summary(stderr)  # the writer's
+    assert figures == last_crawl(db_path) and figures[1] == len(requests)
+    return requests
 
 
 def test_a_fleet_completes_the_archive_under_max_threads_and_its_refresh_costs_what_it_names(redis_url, tmp_path):
@@ -44,10 +48,15 @@ def test_a_fleet_completes_the_archive_under_max_threads_and_its_refresh_costs_w
         assert stored(Database(db_path)) == visible(SAMPLE)
         started = [len({path.split("-")[1] for path in thread_pages(requests)}) for requests in runs]
         assert started[0] <= k + 1 and sum(started) == THREADS  # (two workers may pass the limit together)
+        crawls = list(Database(db_path).query("SELECT new_threads, open_walks, open_because FROM crawls ORDER BY id"))
+        assert [row["new_threads"] for row in crawls] == started
+        assert crawls[0]["open_because"] == "max_threads" and crawls[-1]["open_walks"] == 0
         plain = runs[-1]  # nothing left, every walk closed: a plain run
         oldest = fleet_run(redis_url, forum, db_path, "refresh=oldest:3")
         recent = fleet_run(redis_url, forum, db_path, "refresh=recent:7")
-    assert len(plain) == 2 + len(LIST_PAGES)  # no portal probe: the first run found none
+    # (each worker asks for robots.txt once it has a request of the site: not the fleet's cost)
+    plain, oldest, recent = ([path for path in run if path != "/robots.txt"] for run in (plain, oldest, recent))
+    assert len(plain) == 1 + len(LIST_PAGES)  # no portal probe: the first run found none
     tids = {int(path.split("-")[1]) for path in thread_pages(oldest)}
     pages = Database(db_path).execute(
         f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, tids))})").fetchone()[0]

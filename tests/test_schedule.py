@@ -44,9 +44,10 @@ def crawl(forum, scrapy_crawl, db_path, *arguments, check=True):
 
 
 def summary(result) -> tuple:
-    """The figures of the run's last log line."""
-    found = SUMMARY.findall(result.stderr)
-    assert len(found) == 1, result.stderr[-2000:]
+    """The figures of the run's last log line (``result``: the crawl's, or a log's text)."""
+    log = result if isinstance(result, str) else result.stderr
+    found = SUMMARY.findall(log)
+    assert len(found) == 1, log[-2000:]
     outcome, requests, new, changed, refreshed, walks, because, failed = found[0]
     return outcome, int(requests), int(new), int(changed), int(refreshed), int(walks or 0), because or None, int(failed)
 
