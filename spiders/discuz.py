@@ -19,6 +19,7 @@ replaces them before the crawl starts, as the distributed crawl's does (spiders.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections import Counter
 from urllib.parse import urlsplit
@@ -125,7 +126,15 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
         self._robots_refused: Counter[str] = Counter()  # asked_as -> follow-up pages robots.txt forbade
         self.state: ArchiveState | None = None
 
-    check_arguments = staticmethod(arguments.check)  # by the crawl command, before anything starts
+    @classmethod
+    def check_arguments(cls, given: dict[str, str]) -> None:
+        """By the crawl command, before anything starts: a name this spider does not take (a
+        typo would otherwise be ignored), then each value (spiders.arguments.check)."""
+        names = [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "args", "kwargs")]
+        for name in given:
+            if name not in names:
+                raise arguments.ArgumentError(f"{name}= is not an argument of this spider: it takes {', '.join(names)}")
+        arguments.check(given)
     # What decides which pages the crawl asks for: a distributed crawl's workers all take the
     # seeding worker's (spiders.distributed), so the fleet keeps one crawl's rules.
     CRAWL_ARGUMENTS = ("forums", "max_threads", "since", "refresh", "source", "user_profiles")

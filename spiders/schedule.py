@@ -4,7 +4,7 @@ the limits (max_threads, since), and where in a thread reading resumes. A mixin 
 DiscuzSpider (spiders.discuz), which gives it ``state``, ``forums``, ``refresh``,
 ``max_threads``, ``since`` and ``_thread_request``.
 
-What each costs, in requests, is in the README (*What a scheduled run costs*):
+What each costs, in requests, is in the README (*Scheduled crawls*; docs/scheduled-crawls.md):
 - a plain run walks each list until its first unchanged thread: one list page a forum when
   little changed; ``refresh=recent:DAYS`` and ``oldest:N`` walk the same way, and read their
   threads from page 1 besides; only ``refresh=all`` walks every list page.

@@ -127,6 +127,7 @@ BAD = {  # argument: bad values (the first is also tried through the command)
     "source": ["rss"],
     "media": ["videos"],
     "url": ["http://127.0.0.1:9/about.html", "ftp://example.com/forum.php", "", "forum.php"],
+    "max_thread": ["5"],  # a typo: not an argument
 }
 
 
@@ -134,11 +135,12 @@ BAD = {  # argument: bad values (the first is also tried through the command)
 def test_a_bad_argument_is_refused_before_anything_is_fetched(forum, scrapy_crawl, tmp_path, name):
     """One line naming the argument, exit status 2, no request, and the archive untouched
     (not even created); every bad value of it is refused by the same check."""
-    from spiders.arguments import ArgumentError, check
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
 
     for value in BAD[name]:
         with pytest.raises(ArgumentError, match=f"^{name}="):
-            check({name: value})
+            DiscuzSpider.check_arguments({name: value})
     db_path = tmp_path / "archive.db"
     forum.clear_requests()
     arguments = [f"{name}={BAD[name][0]}"] if name == "url" else [f"url={forum.base_url}forum.php", f"{name}={BAD[name][0]}"]
@@ -150,8 +152,9 @@ def test_a_bad_argument_is_refused_before_anything_is_fetched(forum, scrapy_craw
 
 
 def test_good_arguments_pass_the_check():
-    from spiders.arguments import check
+    from spiders.discuz import DiscuzSpider
 
+    check = DiscuzSpider.check_arguments
     check({"refresh": "recent:0.5", "since": "2024-1-1 08:00", "max_threads": "200", "forums": "2, 5", "source": "api",
            "media": "all", "url": "https://bbs.example.com/forum.php https://bbs.example.com/thread-1-1-1.html"})
     check({"refresh": "none", "since": "2024-01-01T00:00+00:00"})
