@@ -20,15 +20,6 @@ OUTCOMES = {
 NOT_RETRIED = ("missing", "robots", "offsite", "private_address")
 
 
-# The counters a distributed crawl's workers add up for its record (each worker has its own).
-FLEET_COUNTERS = ("archive/threads/", "archive/open_walks", "archive/problems/", "archive/requests_saved",
-                  "archive/skipped_seeds", "downloader/request_count")
-
-
-def fleet_counters(stats: dict[str, Any]) -> dict[str, int]:
-    return {key: value for key, value in stats.items() if key.startswith(FLEET_COUNTERS) and isinstance(value, int)}
-
-
 def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
     """What the run did, from Scrapy's stats: the crawls table's summary columns."""
     limits = sorted(key.rsplit("/", 1)[1] for key in stats if key.startswith("archive/open_walks/"))
@@ -47,12 +38,12 @@ def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
 
 def summary_line(figures: dict[str, Any], requests: int, outcome: str) -> str:
     """One line: what the run read and why, what it left for the next runs."""
-    walks = figures["open_walks"]
+    walks, failed = figures["open_walks"], figures["failed_pages"]
     left = f"{walks} forum walk{'s' * (walks != 1)} left open ({figures['open_because']}: the next runs go on)" if walks else "no forum walk left open"
+    failures = f"{failed} failed page{'s' * (failed != 1)} (the next run asks again)" if failed else "no failed page"
     return (
         f"Run {outcome}: {requests} requests; threads read: {figures['new_threads']} new, {figures['changed_threads']} changed,"
-        f" {figures['refreshed_threads']} re-read by the refresh; {left}; {figures['failed_pages']} failed pages"
-        " (the next run asks them again)"
+        f" {figures['refreshed_threads']} re-read by the refresh; {left}; {failures}"
     )
 
 

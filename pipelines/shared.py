@@ -79,6 +79,16 @@ class Keys:
         return f"{self.prefix}:no_portal:{site}"  # set: portal.php URLs that answered: no portal
 
 
+# The counters a distributed crawl's workers add up for its record (each worker has its own):
+# what pipelines.runs reads of Scrapy's stats besides the writer's own counts.
+FLEET_COUNTERS = ("archive/threads/", "archive/open_walks", "archive/problems/", "archive/requests_saved",
+                  "archive/skipped_seeds", "downloader/request_count")
+
+
+def fleet_counters(stats: dict[str, Any]) -> dict[str, int]:
+    return {key: value for key, value in stats.items() if key.startswith(FLEET_COUNTERS) and isinstance(value, int)}
+
+
 # The pages of the other kinds a failed fetch of which the next run asks again (spiders.extras).
 RETRIED = (PageKind.COMMENTMORE, PageKind.VIEWRATINGS, PageKind.PORTAL_COMMENTS, PageKind.PROFILE)
 PORTAL = (PageKind.PORTAL_LIST, PageKind.PORTAL_ARTICLE)

@@ -26,8 +26,7 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from pipelines.runs import fleet_counters
-from pipelines.shared import Keys, RedisItems, RedisState, connect
+from pipelines.shared import Keys, RedisItems, RedisState, connect, fleet_counters
 from scraper.dates import utc_now_iso
 from scraper.models import Post, ThreadSynced
 from scraper.urls import site_of

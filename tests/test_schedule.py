@@ -26,7 +26,8 @@ THREADS = len(V1["threads"])
 LIST_PAGES = {2: 4, 3: 3, 4: 2}  # forum -> list pages at TPP
 SUMMARY = re.compile(
     r"Run (\w+): (\d+) requests; threads read: (\d+) new, (\d+) changed, (\d+) re-read by the refresh;"
-    r" (?:no forum walk left open|(\d+) forum walks? left open \(([\w, ]+): the next runs go on\)); (\d+) failed pages"
+    r" (?:no forum walk left open|(\d+) forum walks? left open \(([\w, ]+): the next runs go on\));"
+    r" (?:no failed page|(\d+) failed pages? \(the next run asks again\))"
 )
 
 
@@ -49,7 +50,7 @@ def summary(result) -> tuple:
     found = SUMMARY.findall(log)
     assert len(found) == 1, log[-2000:]
     outcome, requests, new, changed, refreshed, walks, because, failed = found[0]
-    return outcome, int(requests), int(new), int(changed), int(refreshed), int(walks or 0), because or None, int(failed)
+    return outcome, int(requests), int(new), int(changed), int(refreshed), int(walks or 0), because or None, int(failed or 0)
 
 
 def last_crawl(db_path) -> tuple:
