@@ -26,8 +26,8 @@ from pipelines.state import ArchiveState, StoredThread, refresh_policy
 from pipelines.store import ITEMS
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage
-from scraper.user_pages import profile_uid
 from scraper.settings import DISTRIBUTED_KEY as DEFAULT_KEY  # the writer runs without Scrapy's settings
+from scraper.user_pages import profile_uid
 
 
 def connect(url: str) -> redis.Redis:
@@ -43,7 +43,7 @@ class Keys:
         self.writing = f"{prefix}:items:writing"  # list: the batch the writer is committing
         self.sites = f"{prefix}:sites"  # set: the sites this crawl may fetch from
         self.arguments = f"{prefix}:arguments"  # JSON: the seeding worker's crawl arguments
-        self.run = f"{prefix}:run"  # hash: the workers' counters of this crawl (pipelines.runs)
+        self.run = f"{prefix}:run"  # hash: the workers' counters of this crawl (fleet_counters)
         self.run_seeds = f"{prefix}:run:seeds"  # JSON: its seeds, arguments and start
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue

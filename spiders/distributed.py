@@ -144,7 +144,7 @@ class ReliableScheduler(Scheduler):
         (the writer records the crawl once no worker is)."""
         if self._beat.running:
             self._beat.stop()
-        keys = _keys(self.spider.crawler.settings)
+        keys = Keys.from_settings(self.spider.crawler.settings)
         pipe = self.server.pipeline()
         for name, value in fleet_counters(self.stats.get_stats() if self.stats else {}).items():
             pipe.hincrby(keys.run, name, value)
