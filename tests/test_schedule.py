@@ -159,3 +159,12 @@ def test_good_arguments_pass_the_check():
     check({"refresh": "recent:0.5", "since": "2024-1-1 08:00", "max_threads": "200", "forums": "2, 5", "source": "api",
            "media": "all", "url": "https://bbs.example.com/forum.php https://bbs.example.com/thread-1-1-1.html"})
     check({"refresh": "none", "since": "2024-01-01T00:00+00:00"})
+
+
+def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
+    from spiders.arguments import before, since_date
+
+    shown = "2023-11-11T11:11:00+08:00"  # as a list row of a forum at +08:00 shows it
+    assert not before(shown, since_date("2023-11-11T11:11")) and before(shown, since_date("2023-11-11 11:12"))
+    assert not before("2023-11-11T11:11:00-05:00", since_date("2023-11-11T11:11"))  # a forum at -05:00: its own 11:11
+    assert before(shown, since_date("2023-11-11T03:12+00:00")) and not before(shown, since_date("2023-11-11T03:11Z"))
