@@ -87,17 +87,21 @@ def test_max_threads_repeated_completes_the_archive(forum, scrapy_crawl, tmp_pat
 
 def test_since_then_without_it_completes_the_archive_and_since_is_the_forums_time(forum, scrapy_crawl, tmp_path):
     """since=2023-11-11T11:11 is the forum's 11:11 (+08:00): the thread last active then is in;
-    read as UTC (19:11 there) it would not be. The run without since reads the older ones."""
+    read as UTC (19:11 there) it would not be. With max_threads too, then since alone, then
+    neither: the limits in any mix, and the archive is complete."""
     db_path = tmp_path / "archive.db"
-    requests, result = crawl(forum, scrapy_crawl, db_path, "since=2023-11-11T11:11")
-    recent = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= "2023-11-11T11:11"}
     assert "2023-11-11T11:11:00+08:00" in {thread["lastpost_iso"] for thread in V1["threads"]}
-    assert {int(path.split("-")[1]) for path in thread_pages(requests)} == recent
-    assert summary(result)[2] == len(recent) and summary(result)[6] == "since"
-    requests, result = crawl(forum, scrapy_crawl, db_path)
+    recent = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= "2023-11-11T11:11"}
+    read = []
+    for arguments in (("since=2023-11-11T11:11", "max_threads=5"), ("since=2023-11-11T11:11",), ()):
+        requests, result = crawl(forum, scrapy_crawl, db_path, *arguments)
+        read.append(({int(path.split("-")[1]) for path in thread_pages(requests)}, summary(result)))
+    (first, limited), (second, since), (last, plain) = read
+    assert len(first) == limited[2] == 5 and first | second == recent and not first & second
+    assert limited[6] == "max_threads, since" and since[6] == "since"
+    assert last == {thread["tid"] for thread in V1["threads"]} - recent
     assert stored(Database(db_path)) == visible(V1)
-    assert {int(path.split("-")[1]) for path in thread_pages(requests)} == {t["tid"] for t in V1["threads"]} - recent
-    assert summary(result)[5:] == (0, None, 0)
+    assert plain[5:] == (0, None, 0)
 
 
 def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tmp_path):
