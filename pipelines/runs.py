@@ -15,11 +15,6 @@ OUTCOMES = {
     "closespider_timeout": "finished",
     "shutdown": "interrupted",
 }
-# Problems (the spider's archive/problems/KIND stats) the next run does not ask again: a thread
-# the site deleted, a refused request. Every other failed page is asked again.
-NOT_RETRIED = ("missing", "robots", "offsite", "private_address")
-
-
 def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
     """What the run did, from Scrapy's stats: the crawls table's summary columns."""
     limits = sorted(key.rsplit("/", 1)[1] for key in stats if key.startswith("archive/open_walks/"))
@@ -29,10 +24,7 @@ def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
         "refreshed_threads": stats.get("archive/threads/refreshed", 0),
         "open_walks": stats.get("archive/open_walks", 0),
         "open_because": ", ".join(limits) or None,
-        "failed_pages": sum(
-            value for key, value in stats.items()
-            if key.startswith("archive/problems/") and key.rsplit("/", 1)[1] not in NOT_RETRIED
-        ),
+        "failed_pages": stats.get("archive/failed_pages", 0),  # those the next run asks again
     }
 
 

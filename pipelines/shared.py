@@ -81,8 +81,8 @@ class Keys:
 
 # The counters a distributed crawl's workers add up for its record (each worker has its own):
 # what pipelines.runs reads of Scrapy's stats besides the writer's own counts.
-FLEET_COUNTERS = ("archive/threads/", "archive/open_walks", "archive/problems/", "archive/requests_saved",
-                  "archive/skipped_seeds", "downloader/request_count")
+FLEET_COUNTERS = ("archive/threads/", "archive/open_walks", "archive/problems/", "archive/failed_pages",
+                  "archive/requests_saved", "archive/skipped_seeds", "downloader/request_count")
 
 
 def fleet_counters(stats: dict[str, Any]) -> dict[str, int]:

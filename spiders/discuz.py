@@ -335,7 +335,7 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
         else:
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
             kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        self.crawler.stats.inc_value(f"archive/problems/{kind}")
+        self._count_problem(kind, asked_as)
         if tid is not None and not asked_as:  # before the item: a distributed crawl lets go of the request with it
             self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
         yield FetchedPage(
@@ -361,10 +361,10 @@ class DiscuzSpider(Scheduling, ExtrasRouting, scrapy.Spider):
                 self.logger.error("Could not parse %s: %s", response.url, crash)
             else:
                 self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
-            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+            self._count_problem(fetched.kind, fetched.asked_as)
         elif fetched.kind == PageKind.BROKEN:  # cut short: what it holds is kept, and it is read again
             self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
-            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+            self._count_problem(fetched.kind, fetched.asked_as)
         return fetched, result
 
     def _thread_request(

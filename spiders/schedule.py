@@ -1,6 +1,7 @@
 """What a run reads besides what its thread lists show changed, and how far it goes: the
 archive's frontier (threads an earlier run left unarchived), the refresh policy's threads,
-the limits (max_threads, since), and where in a thread reading resumes. A mixin of
+the limits (max_threads, since), where in a thread reading resumes, and which failed pages
+the next run asks again (counted for the run's summary). A mixin of
 DiscuzSpider (spiders.discuz), which gives it ``state``, ``forums``, ``refresh``,
 ``max_threads``, ``since`` and ``_thread_request``.
 
@@ -18,7 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from pipelines.state import StoredThread
+from scraper.kinds import PageKind
 from spiders import arguments
+
+# Problems no run asks again: a thread or forum the site deleted, a request the crawl refused.
+NOT_RETRIED = (PageKind.MISSING, PageKind.ROBOTS, PageKind.OFFSITE, PageKind.PRIVATE_ADDRESS)
 
 
 class Scheduling:
@@ -80,6 +85,14 @@ class Scheduling:
         grew = replies is not None and replies + 1 > stored.last_floor
         next_floor = stored.last_floor + 1 if grew else stored.last_floor
         return (next_floor - 1) // per_page + 1
+
+    def _count_problem(self, kind: str, asked_as: str) -> None:
+        """A page that failed, by kind; and, for the run's summary, whether the next run asks it
+        again (a deleted thread, a refused request, a profile closed to guests: not)."""
+        self.crawler.stats.inc_value(f"archive/problems/{kind}")
+        closed_profile = asked_as == PageKind.PROFILE and kind in (PageKind.LOGIN, PageKind.MISSING)
+        if kind not in NOT_RETRIED and not closed_profile:
+            self.crawler.stats.inc_value("archive/failed_pages")
 
     def _limit_reached(self) -> bool:
         """max_threads reached: threads started by this crawl (by the whole fleet: the tracker's)."""

@@ -95,4 +95,6 @@ def test_a_fleet_asks_a_failed_comment_list_again_and_a_members_only_profile_not
     assert not any("do=profile" in path for path in second)
     db = Database(db_path)
     assert db.execute("SELECT error FROM pages WHERE url LIKE ?", [f"%{failing}%"]).fetchone() == (None,)
+    # the summary counts the failed list, not the profile closed to guests, which no run asks again
+    assert [row["failed_pages"] for row in db.query("SELECT failed_pages FROM crawls ORDER BY id")] == [1, 0]
     assert db.execute("SELECT profile_status FROM users WHERE uid = 3").fetchone() == ("members_only",)
