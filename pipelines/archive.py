@@ -7,6 +7,7 @@ pipelines.store's.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +15,12 @@ from sqlite_utils import Database
 
 from pipelines.lock import ArchiveLock
 from pipelines.reader import InProcessReader, keeps_raw_pages, register_page_reader
-from pipelines.runs import finish_crawl, start_crawl
+from pipelines.runs import finish_crawl, run_figures, start_crawl, summary_line
 from pipelines.store import BATCH_SIZE, BUSY_TIMEOUT, ITEMS, WRITE_ATTEMPTS, open_archive, save_retrying_while_locked
 from pipelines.worker import WORKER_FAILED, ArchiveWorker
 from scraper.dates import utc_now_iso
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the pipeline runs without Scrapy too (tests)
     from scrapy.crawler import Crawler
@@ -128,8 +131,10 @@ class ArchivePipeline:
         if self.worker is not None and self.worker.failure is not None:
             reason = WORKER_FAILED
         if self.crawl_id is not None:
-            outcome = finish_crawl(self.db, self.crawl_id, self.stats.get_stats(), reason, utc_now_iso())
+            stats = self.stats.get_stats()
+            outcome = finish_crawl(self.db, self.crawl_id, stats, reason, utc_now_iso())
             self.stats.set_value("archive/outcome", outcome)
+            logger.info(summary_line(run_figures(stats), stats.get("downloader/request_count", 0), outcome))
         self.close()
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "page_count": int,  # pages of its thread list when last walked
             "walk_started_at": str,  # a walk that started after it last finished was cut short
             "walk_finished_at": str,
+            "walk_open_because": str,  # the limit (max_threads, since) that left the last walk open
             "first_seen_at": str,
         },
         ("site", "fid"),
@@ -193,6 +194,15 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "new_comments": int,
             "updated_posts": int,
             "errors": int,
+            # the run's summary line (pipelines.runs): threads read because they are new, changed
+            # or chosen by the refresh; forum walks a limit left open, and which limits; failed
+            # pages the next run asks again
+            "new_threads": int,
+            "changed_threads": int,
+            "refreshed_threads": int,
+            "open_walks": int,
+            "open_because": str,
+            "failed_pages": int,
             "outcome": str,  # running, finished, interrupted, failed
         },
         "id",

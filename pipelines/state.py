@@ -114,39 +114,49 @@ class ArchiveState:
         """The URLs asked as one of ``asked_as`` (commentmore, viewratings, profile …) whose
         last fetch failed, in URL order: the next run asks them again. A profile that guests
         may not see is not among them: it is recorded on its user (users.profile_status)."""
+        return [url for url, _ in self.retries(site, asked_as)]
+
+    def retries(self, site: str, asked_as: tuple[str, ...], urls: list[str] | None = None) -> list[tuple[str, str]]:
+        """pages_to_retry's (url, asked_as), among ``urls`` when given."""
         if self.db is None or not asked_as or "asked_as" not in self.db["pages"].columns_dict:
             return []  # an archive of an earlier version recorded no such pages
         marks = ", ".join("?" for _ in asked_as)
-        return [url for (url,) in self.db.execute(
-            f"SELECT url FROM pages WHERE site = ? AND asked_as IN ({marks}) AND error IS NOT NULL"
+        among = f" AND url IN ({', '.join('?' for _ in urls)})" if urls is not None else ""
+        return [(url, kind) for url, kind in self.db.execute(
+            f"SELECT url, asked_as FROM pages WHERE site = ? AND asked_as IN ({marks}) AND error IS NOT NULL{among}"
             f" AND NOT (asked_as = '{PageKind.PROFILE}' AND kind IN ('{PageKind.LOGIN}', '{PageKind.MISSING}'))"
-            " ORDER BY url", [site, *asked_as],
+            " ORDER BY url", [site, *asked_as, *(urls or ())],
         )]
 
     def has_no_portal(self, site: str, url: str) -> bool:
         """Whether the last run's probe found no portal at ``url`` (portal.php): later runs
         do not ask again unless told to read everything (refresh=all)."""
+        return url in self.no_portal_urls(site)
+
+    def no_portal_urls(self, site: str) -> set[str]:
         if self.db is None:
-            return False
-        return self.db.execute(
-            "SELECT 1 FROM pages WHERE url = ? AND site = ? AND kind = ?", [url, site, PageKind.NO_PORTAL]
-        ).fetchone() is not None
+            return set()
+        return {url for (url,) in self.db.execute(
+            "SELECT url FROM pages WHERE site = ? AND kind = ?", [site, PageKind.NO_PORTAL]
+        )}
+
+    def profile_known(self, site: str, uids: list[int] | None = None) -> dict[int, bool]:
+        """For each member (among ``uids`` when given): whether a run read their profile page
+        or found it closed to guests (users.profile_status)."""
+        if self.db is None or "profile_status" not in self.db["users"].columns_dict:
+            return {}
+        among = f" AND uid IN ({', '.join('?' for _ in uids)})" if uids is not None else ""
+        return {uid: bool(known) for uid, known in self.db.execute(
+            f"SELECT uid, profile_status IS NOT NULL FROM users WHERE site = ?{among}", [site, *(uids or ())]
+        )}
 
     def users_without_profile(self, site: str) -> list[int]:
         """The members whose profile page no run has read or recorded as closed to guests."""
-        if self.db is None or "profile_status" not in self.db["users"].columns_dict:
-            return []
-        return [uid for (uid,) in self.db.execute(
-            "SELECT uid FROM users WHERE site = ? AND profile_status IS NULL ORDER BY uid", [site]
-        )]
+        return sorted(uid for uid, known in self.profile_known(site).items() if not known)
 
     def users_with_profile(self, site: str) -> set[int]:
         """The members whose profile page a run read, or found closed to guests: not asked again."""
-        if self.db is None or "profile_status" not in self.db["users"].columns_dict:
-            return set()
-        return {uid for (uid,) in self.db.execute(
-            "SELECT uid FROM users WHERE site = ? AND profile_status IS NOT NULL", [site]
-        )}
+        return {uid for uid, known in self.profile_known(site).items() if known}
 
     def portal_articles_read(self, site: str) -> set[int]:
         """The portal articles archived with every one of their pages."""

@@ -91,8 +91,7 @@ def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
             elif isinstance(item, ThreadSynced):
                 _save_synced(db, item)
             elif isinstance(item, ForumWalked):
-                stamp = _utc(item.finished_at)
-                put(db, "forums", {"site": item.site, "fid": item.fid, "walk_finished_at": stamp}, stamp, written=written)
+                _save_walk(db, item, written)
             elif isinstance(item, CommentsRead):
                 save_comments_read(db, item, _utc(item.read_at))
             elif isinstance(item, MEDIA_ITEMS):
@@ -329,6 +328,16 @@ def _more_views(shown: int | None, stored: int | None) -> int | None:
 def _save_forum_link(db: Database, site: str, link: ForumLink, stamp: str, written: Written) -> None:
     row = {"site": site, "fid": link.fid, "name": link.name, "parent_fid": link.parent_fid, "gid": link.gid}
     put(db, "forums", without_none(row), stamp, written=written)
+
+
+def _save_walk(db: Database, walk: ForumWalked, written: Written) -> None:
+    """A walk finished, or left open by a limit: then it is not finished, and the next run walks
+    the whole list (forum_walk_was_cut_short), where threads it did not reach are listed."""
+    stamp = _utc(walk.finished_at)
+    row = {"site": walk.site, "fid": walk.fid, "walk_open_because": walk.open_because}
+    if walk.open_because is None:
+        row["walk_finished_at"] = stamp
+    put(db, "forums", row, stamp, written=written)
 
 
 def _save_synced(db: Database, synced: ThreadSynced) -> None:

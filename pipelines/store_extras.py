@@ -15,6 +15,12 @@ again. What counts as complete differs by source:
 - a post's attachments as the thread page shows them (the mobile API leaves out some of
   them: images placed in the text), page 1's tags and poll options;
 - a portal comment list that has one page (a longer list is only added to).
+
+A 点评's key holds its time, and two pages may show one 点评's time differently (a page cached
+before an edit, a relative time on one and an absolute one on the other): a 点评 that one
+source shows under another key than the stored row with its post, author and text is that
+row (``_twin``). The full list (commentmore) gives the row its key and time; a thread page adds
+nothing and counts as showing it.
 """
 
 from __future__ import annotations
@@ -68,14 +74,15 @@ def save_thread_extras(db: Database, page: FetchedPage, stamp: str, counts: Coun
     whole = page.kind in (PageKind.THREAD, PageKind.API_THREAD)
     html = page.asked_as == PageKind.THREAD
     pids = [post.pid for post in thread.posts]
-    _save_comments(db, extras.comments, stamp, counts)
+    shown = _save_comments(db, extras.comments, stamp, counts, full_list=False)
     _save_ratings(db, extras.ratings, stamp, counts)
     _save_attachments(db, extras.attachments, stamp, counts)
     if not whole:
         pids = []
     for pid in pids:
         if pid not in extras.comments_more:
-            _mark_gone(db, "post_comments", "key", stamp, extras.site, pid, _keys_of(extras.comments, pid))
+            keys = [shown[key] for key in _keys_of(extras.comments, pid)]
+            _mark_gone(db, "post_comments", "key", stamp, extras.site, pid, keys)
         if html and pid not in extras.ratings_more:
             _mark_gone(db, "ratings", RATING_KEY, stamp, extras.site, pid, _rating_keys(extras.ratings, pid))
         if html:
@@ -90,11 +97,12 @@ def save_thread_extras(db: Database, page: FetchedPage, stamp: str, counts: Coun
 
 def save_comment_page(db: Database, comments: CommentPage, stamp: str, counts: Counter[str]) -> None:
     """One commentmore answer: its 点评 are added; only CommentsRead tells what vanished."""
-    _save_comments(db, comments.comments, stamp, counts)
+    _save_comments(db, comments.comments, stamp, counts, full_list=True)
 
 
 def save_comments_read(db: Database, read: CommentsRead, stamp: str) -> None:
-    """Every 点评 of a post was read: the post's others have disappeared."""
+    """Every 点评 of a post was read: the post's others have disappeared. (The keys the thread
+    page gave a 点评 the full list keys otherwise are among them: the stored row has the list's.)"""
     _mark_gone(db, "post_comments", "key", stamp, read.site, read.pid, read.keys)
 
 
@@ -161,18 +169,47 @@ def save_profile(db: Database, page: FetchedPage, stamp: str, counts: Counter[st
 # --- the rows ---------------------------------------------------------------------------------
 
 
-def _save_comments(db: Database, comments: list[PostComment], stamp: str, counts: Counter[str]) -> None:
+def _save_comments(db: Database, comments: list[PostComment], stamp: str, counts: Counter[str],
+                   full_list: bool) -> dict[str, str]:
+    """The 点评 one page shows (``full_list``: a commentmore page); returns, for each key the
+    page gives, the key of the row that stands for it."""
     rows = [
         {"site": c.site, "key": c.key, "id": c.id, "pid": c.pid, "tid": c.tid, "author": c.author,
          "author_uid": c.author_uid, "posted_at": c.posted_at, "content_text": c.content_text,
          "gone_since": None, "last_seen_at": stamp}
         for c in comments
     ]
+    shown = {}  # each key given -> the key of the row that stands for it
+    keys = {row["key"] for row in rows}
     for row in rows:
         stored = _stored(db, "post_comments", row)
+        if stored is None and (twin := _twin(db, row, keys)) is not None:
+            if not full_list:  # the stored row stands for it, with its own key and time
+                shown[row["key"]] = twin["key"]
+                seen = {"site": row["site"], "key": twin["key"], "gone_since": None, "last_seen_at": stamp}
+                update(db, "post_comments", seen)
+                continue
+            db.execute("UPDATE post_comments SET key = ?, id = CASE WHEN id = key THEN ? ELSE id END WHERE site = ? AND key = ?",
+                       [row["key"], row["key"], row["site"], twin["key"]])
+            stored = {**twin, "key": row["key"], "id": row["key"] if twin["id"] == twin["key"] else twin["id"]}
+        shown[row["key"]] = row["key"]
         if stored and stored["id"] != stored["key"] and row["id"] == row["key"]:
             del row["id"]  # the mobile API's id stays when a page (which shows none) reads it again
         _merge(db, "post_comments", row, stored is not None, stamp, counts)
+    return shown
+
+
+def _twin(db: Database, row: dict[str, Any], keys: set[str]) -> dict[str, Any] | None:
+    """The stored 点评 of the same post, author and text under another key that this page does
+    not show itself (two equal 点评 on one page are two), present ones first, the earliest."""
+    marks = ", ".join("?" for _ in keys)
+    found = db.execute(
+        "SELECT key, id FROM post_comments WHERE site = ? AND pid = ? AND content_text IS ?"
+        f" AND coalesce(author_uid, author) IS coalesce(?, ?) AND key NOT IN ({marks})"
+        " ORDER BY gone_since IS NOT NULL, posted_at LIMIT 1",
+        [row["site"], row["pid"], row["content_text"], row["author_uid"], row["author"], *keys],
+    ).fetchone()
+    return {"key": found[0], "id": found[1]} if found else None
 
 
 def _save_ratings(db: Database, ratings: list[Rating], stamp: str, counts: Counter[str]) -> None:

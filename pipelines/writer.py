@@ -1,5 +1,9 @@
 """The one writer of a distributed crawl: drain the workers' items from Redis into the archive.
 
+Each crawl of the fleet (from its first item to the moment nothing is queued, no worker is alive
+and no item waits) gets its row in the crawls table and its summary line, with the workers'
+counters summed (spiders.distributed.ReliableScheduler hands them over as each worker stops).
+
 Items move from the queue to a "writing" list before the batch is written, and leave it only
 once the transaction committed; a writer killed mid-batch finds them there when it starts
 again and writes them then. Upserts are idempotent, so an item written twice changes nothing.
@@ -13,14 +17,17 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import pickle
 import sys
 from collections import Counter
 
 from pipelines.lock import ArchiveLock, ArchiveLocked
-from pipelines.shared import DEFAULT_KEY, Keys, connect, publish_state
+from pipelines.runs import finish_crawl, run_figures, start_crawl, summary_line
+from pipelines.shared import DEFAULT_KEY, Keys, connect, publish_extras, publish_state
 from pipelines.store import open_archive, save_in_one_transaction
+from scraper.dates import utc_now_iso
 from scraper.models import FetchedPage, ThreadSynced
 
 logger = logging.getLogger("pipelines.writer")
@@ -39,12 +46,16 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
         while server.lmove(keys.writing, keys.items, "RIGHT", "LEFT"):
             pass  # a batch a killed writer did not commit goes first
         publish_state(db, server, keys)
+        publish_extras(db, server, keys)
         started = False  # a writer started before its workers waits for them
         while True:
             first = server.blmove(keys.items, keys.writing, 1.0, "LEFT", "RIGHT")
             if first is None:
-                if until_done and started and keys.fleet_done(server):
-                    return counts
+                if started and keys.fleet_done(server):
+                    record_run(db, server, keys, counts)
+                    if until_done:
+                        return counts
+                    started, counts = False, Counter()
                 continue
             started = True
             raw = [first]
@@ -54,10 +65,21 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
             counts += save_in_one_transaction(db, items)
             server.delete(keys.writing)  # committed: the batch is no longer needed
             publish_state(db, server, keys, _touched(items))
+            publish_extras(db, server, keys, items)
             logger.info("Wrote %d items (%s)", len(items), dict(counts))
     finally:
         db.close()
         lock.release()
+
+
+def record_run(db, server, keys: Keys, counts: Counter) -> None:
+    """The fleet's crawl is over: its row in crawls, and its summary line."""
+    meta = json.loads(server.get(keys.run_seeds) or "{}")
+    stats = {key.decode(): int(value) for key, value in server.hgetall(keys.run).items()} | dict(counts)
+    crawl_id = start_crawl(db, meta.get("seeds", []), meta.get("arguments", {}), meta.get("started_at") or utc_now_iso())
+    outcome = finish_crawl(db, crawl_id, stats, "finished", utc_now_iso())
+    logger.info(summary_line(run_figures(stats), stats.get("downloader/request_count", 0), outcome))
+    server.delete(keys.run, keys.run_seeds)
 
 
 def _touched(items: list) -> list[tuple[str, int]]:

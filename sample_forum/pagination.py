@@ -130,11 +130,16 @@ def _later_page_head(head: str, first_post: str, page: int) -> str:
 def multi(tid: int, current: int, pages: int, window: int = 10) -> str:
     """Discuz's multi() for a thread's pages (links in the rewritten form, as the rewrite rule
     forum_viewthread prints them); '' for a thread of one page."""
+    return pager(lambda number: f"thread-{tid}-{number}-1.html", f"forum.php?mod=viewthread&tid={tid}&amp;extra=&amp;page=",
+                 current, pages, window)
+
+
+def pager(link, jump: str, current: int, pages: int, window: int = 10, next_link: bool = True) -> str:
+    """multi() of source/function/function_core.php: ``link(n)`` is page n's URL, ``jump`` the
+    page box's target before the number; ``next_link``: the 下一页 link after the box (a thread
+    list prints none: its 下一页 button is its own)."""
     if pages <= 1:
         return ""
-
-    def link(number: int) -> str:
-        return f"thread-{tid}-{number}-1.html"
 
     window -= len(str(current)) - 1
     window = max(window, 1)
@@ -155,10 +160,9 @@ def multi(tid: int, current: int, pages: int, window: int = 10) -> str:
     out += [f"<strong>{n}</strong>" if n == current else f'<a href="{link(n)}">{n}</a>' for n in range(first, last + 1)]
     if last < pages:
         out.append(f'<a href="{link(pages)}" class="last">... {pages}</a>')
-    jump = f"forum.php?mod=viewthread&tid={tid}&amp;extra=&amp;page="
     out.append(f'<label><input type="text" name="custompage" class="px" size="2" title="输入页码，按回车快速跳转" value="{current}" '
                f"onkeydown=\"if(event.keyCode==13) {{window.location='{jump}'+this.value;; doane(event);}}\" />"
                f'<span title="共 {pages} 页"> / {pages} 页</span></label>')
-    if current < pages:
+    if current < pages and next_link:
         out.append(f'<a href="{link(current + 1)}" class="nxt">下一页</a>')
     return '<div class="pg">' + "".join(out) + "</div>"

@@ -11,9 +11,9 @@ a directory holding only the files that changed since another snapshot names tha
 its ``fallback`` for the rest. ``charset`` serves the UTF-8 pages re-encoded (e.g. gbk), as a
 forum installed in that charset sends them; ``dynamic`` serves a forum saved with URL rewriting
 on as one with it off: its links in dynamic form (forum.php?mod=viewthread&tid=…), and those
-answered from the rewritten pages. ``posts_per_page``, ``raters_shown`` and ``date_format``
-serve the forum as Discuz renders it with other settings (sample_forum.pagination, .ratelog
-and .dateformat say what each changes).
+answered from the rewritten pages. ``posts_per_page``, ``threads_per_page``, ``raters_shown``
+and ``date_format`` serve the forum as Discuz renders it with other settings
+(sample_forum.pagination, .listing_pages, .ratelog and .dateformat say what each changes).
 """
 
 import csv
@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from sample_forum.dateformat import reformat
+from sample_forum.listing_pages import listing_page
 from sample_forum.pagination import thread_page
 from sample_forum.ratelog import fewer_raters, viewratings_page
 
@@ -34,6 +35,7 @@ VERSIONS = ("v1", "v2")
 SNAPSHOT_BASE = "http://127.0.0.1:8080/"
 THREAD_FIRST_PAGE = re.compile(r"thread-(\d+)-1-1\.html")
 THREAD_PAGE = re.compile(r"thread-(\d+)-(\d+)-\d+\.html")
+FORUM_PAGE = re.compile(r"forum-(\d+)-(\d+)\.html")
 # the snapshot's file name of a post's viewratings ajax answer (its README: "?" becomes "@")
 VIEWRATINGS_ANSWER = "forum.php@mod=misc&action=viewratings&tid={}&pid={}&infloat=yes&handlekey=viewratings&inajax=1&ajaxtarget=fwin_content_viewratings.html"
 NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1><p>Not in this snapshot.</p></body></html>"
@@ -138,12 +140,13 @@ class SampleForum:
     """
 
     def __init__(self, version="v1", port=0, saved_at=SNAPSHOT_BASE, fallback=None, charset=None, dynamic=False,
-                 posts_per_page=None, raters_shown=None, date_format=None, ranges=None):
+                 posts_per_page=None, threads_per_page=None, raters_shown=None, date_format=None, ranges=None):
         self.saved_at = saved_at
         self.ranges = ranges
         self.charset = charset
         self.dynamic = dynamic
         self.posts_per_page = posts_per_page
+        self.threads_per_page = threads_per_page
         self.raters_shown = raters_shown
         self.date_format = date_format  # (dateformat, timeformat), e.g. ("Y/n/j", "h:i A")
         self._snapshot = Snapshot(snapshot_dir(version), fallback)
@@ -211,18 +214,20 @@ class SampleForum:
 
     def _made(self, key, page):
         """(Page, body) of a page these settings render otherwise than the snapshot saved it
-        and make from its pages: a thread page with posts_per_page, a viewratings page the
-        snapshot lacks with raters_shown. None for the others."""
+        and make from its pages: a thread page with posts_per_page, a thread list page with
+        threads_per_page, a viewratings page the snapshot lacks with raters_shown. None for the others."""
         pages = self._snapshot.pages
-        thread = THREAD_PAGE.fullmatch(key)
-        if self.posts_per_page and thread:
-            tid, number = int(thread[1]), int(thread[2])
-            saved = []
-            while (found := pages.get(f"thread-{tid}-{len(saved) + 1}-1.html")) and found.status == 200:
-                saved.append(found.file.read_bytes().decode("utf-8"))
-            if saved:
-                text = thread_page(saved, tid, number, self.posts_per_page)
-                return pages[f"thread-{tid}-1-1.html"], text.encode("utf-8")
+        for pattern, per_page, name, render in (
+            (FORUM_PAGE, self.threads_per_page, "forum-{}-{}.html", listing_page),
+            (THREAD_PAGE, self.posts_per_page, "thread-{}-{}-1.html", thread_page),
+        ):
+            if per_page and (found := pattern.fullmatch(key)):
+                number, saved = int(found[1]), []
+                while (one := pages.get(name.format(number, len(saved) + 1))) and one.status == 200:
+                    saved.append(one.file.read_bytes().decode("utf-8"))
+                if saved:
+                    text = render(saved, number, int(found[2]), per_page)
+                    return pages[name.format(number, 1)], text.encode("utf-8")
         params = dict(parse_qsl(key.partition("?")[2]))
         if self.raters_shown and page is None and params.get("action") == "viewratings" and "inajax" not in params:
             tid, pid = params.get("tid"), params.get("pid")
@@ -301,7 +306,7 @@ class SampleForum:
 def serve(version="v1", port=0, **options):
     """`with serve("v1") as forum:` runs a SampleForum at forum.base_url until the block ends;
     ``options`` are SampleForum's (saved_at, fallback, charset, dynamic, posts_per_page,
-    raters_shown, date_format)."""
+    threads_per_page, raters_shown, date_format)."""
     return SampleForum(version, port, **options)
 
 

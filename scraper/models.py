@@ -208,12 +208,14 @@ class CommentsRead:
 
 @dataclass
 class ForumWalked:
-    """A forum's thread list was walked to its end or to the first unchanged thread."""
+    """A forum's thread list was walked to its end or to the first unchanged thread; or, with
+    ``open_because``, stopped by a limit of the run (max_threads, since): the walk stays open."""
 
     site: str
     fid: int
     started_at: str
     finished_at: str
+    open_because: str | None = None
 
 
 def kept_headers(headers: Iterable[tuple[bytes, list[bytes]]]) -> str:

@@ -1,41 +1,157 @@
 """The discuz spider's arguments (``-a name=value``): checked and turned into values once, at
-start, so that a wrong one stops the crawl with a message that names it."""
+start, so that a wrong one stops the crawl with a message that names it.
+
+``check`` runs them all before the crawl opens anything (the crawl command calls it: a bad
+value is one line on stderr and exit status 2, with no request sent and the archive untouched);
+the spider turns them into values with the same functions.
+"""
 
 from __future__ import annotations
 
 import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scraper.dates import parse_discuz_time
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
-from scraper.urls import desktop_thread_url, split_urls
+from scraper.urls import desktop_thread_url, forum_ref, is_index_url, split_urls, thread_ref
 
 SOURCES = ("pages", "api")
 
 
+class ArgumentError(ValueError):
+    """A spider argument the crawl cannot run with; its message names it and what it accepts."""
+
+
+def check(arguments: dict[str, str]) -> None:
+    """Every argument given (``-a name=value``), checked as the spider will read it; the
+    first bad one raises ArgumentError. Reads the cookies and profiles files, fetches nothing."""
+    readers = {
+        "url": seeds, "forums": forum_ids, "max_threads": max_threads, "since": since_date, "refresh": refresh,
+        "source": source, "media": media, "cookies": load_cookies, "profiles": load_profiles,
+        "user_profiles": lambda value: flag("user_profiles", value),
+    }
+    for name, value in arguments.items():
+        if name in readers:
+            try:
+                readers[name](value)
+            except ArgumentError:
+                raise
+            except ValueError as error:
+                raise ArgumentError(str(error)) from None
+
+
 def seeds(url: str | None) -> list[str]:
-    """The URLs given, thread URLs in the desktop form the archive keeps."""
-    return [desktop_thread_url(seed) for seed in split_urls(url)] if url else []
+    """The URLs given, thread URLs in the desktop form the archive keeps; each must be a
+    Discuz page the crawl starts from (a thread, a forum's list, a category or the index)."""
+    found = [desktop_thread_url(seed) for seed in split_urls(url)] if url else []
+    if url is not None and not found:
+        raise ArgumentError("url= is empty: give a thread, forum listing, category or index URL")
+    for seed in found:
+        parts = urlsplit(seed)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ArgumentError(f"url={seed!r} is not an http(s) address: give e.g. https://bbs.example.com/forum.php")
+        if not (thread_ref(seed) or forum_ref(seed) or is_index_url(seed)):
+            raise ArgumentError(
+                f"url={seed!r} is not a Discuz page to start from: give a thread, forum listing, category or index URL"
+            )
+    return found
 
 
 def forum_ids(forums: str | None) -> set[int] | None:
-    return {int(fid) for fid in split_urls(forums)} if forums else None
-
-
-def since_date(since: str | None) -> str | None:
-    if not since:
+    if forums is None:
         return None
-    date = parse_discuz_time(since)
+    ids = split_urls(forums)
+    if not ids or not all(fid.isdigit() and int(fid) > 0 for fid in ids):
+        raise ArgumentError(f"forums={forums!r}: give forum ids, e.g. 2,5")
+    return {int(fid) for fid in ids}
+
+
+def max_threads(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ArgumentError(f"max_threads={value!r}: give a whole number of threads, 1 or more, e.g. 200")
+    return int(value)
+
+
+def since_date(since: str | None) -> datetime | None:
+    """The moment ``since`` names: with an offset as given, else a wall-clock time in the
+    forum's own time (no tzinfo: the crawl reads it at the offset the forum's pages show)."""
+    if since is None:
+        return None
+    try:
+        return datetime.fromisoformat(since.strip())
+    except ValueError:
+        pass
+    date = parse_discuz_time(since, tz=timezone.utc)  # Discuz's own forms: 2024-1-1 10:00, 2024/1/1 …
     if date is None:
-        raise ValueError(f"since={since!r} is not a date (use e.g. 2024-01-01)")
-    return date
+        raise ArgumentError(f"since={since!r} is not a date: use e.g. 2024-01-01 or 2024-01-01T08:00 (the forum's time)")
+    return datetime.fromisoformat(date).replace(tzinfo=None)
+
+
+def before(last_post_at: str, since: datetime) -> bool:
+    """Whether a time the forum showed (ISO 8601, at the forum's offset) is before ``since``."""
+    shown = datetime.fromisoformat(last_post_at)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=shown.tzinfo)
+    if shown.tzinfo is None:
+        shown = shown.replace(tzinfo=since.tzinfo)
+    return shown < since
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """A refresh policy: ``all``, ``recent`` (threads active in the last ``days``) or
+    ``oldest`` (the ``count`` threads read longest ago)."""
+
+    kind: str
+    days: float = 0
+    count: int = 0
+
+    def __str__(self) -> str:
+        return {"all": "all", "recent": f"recent:{self.days:g}", "oldest": f"oldest:{self.count}"}[self.kind]
+
+
+def refresh(value: str | None) -> Refresh | None:
+    """``all``, ``recent:DAYS`` or ``oldest:N``; absent, empty or ``none``: no refresh."""
+    if value is None or value.strip() in ("", "none"):
+        return None
+    kind, colon, number = value.strip().partition(":")
+    if kind == "all" and not colon:
+        return Refresh("all")
+    if kind == "recent" and number.replace(".", "", 1).isdigit() and 0 < float(number) <= 36500:
+        return Refresh("recent", days=float(number))
+    if kind == "oldest" and number.isdigit() and int(number) > 0:
+        return Refresh("oldest", count=int(number))
+    raise ArgumentError(f"refresh={value!r}: use all, recent:DAYS (e.g. recent:7) or oldest:N (e.g. oldest:200)")
 
 
 def source(value: str) -> str:
     if value not in SOURCES:
-        raise ValueError(f"source={value!r}: use pages (the HTML pages) or api (the mobile API)")
+        raise ArgumentError(f"source={value!r}: use pages (the HTML pages) or api (the mobile API)")
+    return value
+
+
+MEDIA_MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images", "attachments"}}
+
+
+def media_mode(value: str | None) -> set[str]:
+    """What ``media=`` / ARCHIVE_MEDIA asks the media store (pipelines.media) for; "" or off: nothing."""
+    value = (value or "").strip().lower()
+    if value in ("", "0", "off", "none", "false"):
+        return set()
+    if value not in MEDIA_MODES:
+        raise ArgumentError(f"media={value!r}: use images, attachments or all")
+    return MEDIA_MODES[value]
+
+
+def media(value: str | None) -> str | None:
+    media_mode(value)
     return value
 
 

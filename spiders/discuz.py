@@ -18,9 +18,9 @@ replaces them before the crawl starts, as the distributed crawl's does (spiders.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import Counter
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import scrapy
@@ -50,13 +50,14 @@ from spiders.extras import ExtrasRouting
 from spiders.fetched import fetched_page
 from spiders.guide import GuideRouting
 from spiders.refusals import refusal_of, robots_summary
+from spiders.schedule import Scheduling
 from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
 
 
-class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
+class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
     """Archive Discuz forums: threads, forums, or a whole site; re-runs fetch only what changed.
 
     Example:
@@ -69,9 +70,12 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
     Arguments:
       url          thread, forum listing, guide, category or index URLs (commas or spaces between)
       forums       only these forum ids, e.g. 2,5
-      max_threads  fetch at most this many threads (changed ones) this run
-      since        only threads with activity since this date, e.g. 2024-01-01
-      refresh      also re-read threads whose listing did not change: all, recent:DAYS, oldest:N
+      max_threads  fetch at most this many threads (new, changed or refreshed) this run; a forum
+                   whose list the limit cut short is walked on by the next runs
+      since        only threads with activity since this date in the forum's time, e.g. 2024-01-01;
+                   the next run without it reaches the older threads
+      refresh      also re-read threads whose listing did not change: all (and walk every list
+                   page), recent:DAYS (threads active in those days), oldest:N (the N read longest ago)
       cookies      a cookies.txt file (Netscape format, as browsers' export tools write it) for
                    member-only boards; its cookies go to the forum only, never to the archive or logs
       source       pages (default): the forum's HTML pages; api: Discuz's mobile API (JSON), where
@@ -111,23 +115,40 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
             if value is not None
         }
         self.set_seeds(arguments.seeds(url))
-        self.forums = arguments.forum_ids(forums)
-        self.max_threads = int(max_threads) if max_threads else None
-        self.since = arguments.since_date(since)
-        self.refresh = refresh if refresh and refresh != "none" else None
+        self.take_arguments(self.arguments)
         self.cookies = arguments.load_cookies(cookies) if cookies else None
-        self.source = arguments.source(source)
         self.profiles = arguments.load_profiles(profiles) if profiles else ()
-        self.user_profiles = arguments.flag("user_profiles", user_profiles)
-        self.media = media  # for the media store (pipelines.media), which checks it
+        self.media = arguments.media(media)  # for the media store (pipelines.media)
         self._extras_init()
         self.tracker = ThreadTracker()
         self._walk_started: dict[tuple[str, int], str] = {}
         self._walk_may_stop: dict[tuple[str, int], bool] = {}
+        self._refreshed: dict[str, list[StoredThread]] = {}  # site -> the threads the refresh re-reads
         self._listing_left: dict[tuple[str, int], int] = {}  # for the progress line
-        self._threads_scheduled = 0
         self._robots_refused: Counter[str] = Counter()  # asked_as -> follow-up pages robots.txt forbade
         self.state: ArchiveState | None = None
+
+    @classmethod
+    def check_arguments(cls, given: dict[str, str]) -> None:
+        """By the crawl command, before anything starts: a name this spider does not take (a
+        typo would otherwise be ignored), then each value (spiders.arguments.check)."""
+        names = [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "args", "kwargs")]
+        for name in given:
+            if name not in names:
+                raise arguments.ArgumentError(f"{name}= is not an argument of this spider: it takes {', '.join(names)}")
+        arguments.check(given)
+    # What decides which pages the crawl asks for: a distributed crawl's workers all take the
+    # seeding worker's (spiders.distributed), so the fleet keeps one crawl's rules.
+    CRAWL_ARGUMENTS = ("forums", "max_threads", "since", "refresh", "source", "user_profiles")
+
+    def take_arguments(self, given: dict[str, str]) -> None:
+        """The CRAWL_ARGUMENTS among ``given``, as values; those not given are their defaults."""
+        self.forums = arguments.forum_ids(given.get("forums"))
+        self.max_threads = arguments.max_threads(given.get("max_threads"))
+        self.since = arguments.since_date(given.get("since"))
+        self.refresh = arguments.refresh(given.get("refresh"))
+        self.source = arguments.source(given.get("source", "pages"))
+        self.user_profiles = arguments.flag("user_profiles", given.get("user_profiles"))
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -159,7 +180,7 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
             site = site_of(seed)
             seen_sites.setdefault(site, seed)
             if ref := thread_ref(seed):
-                stored = None if self.refresh else self.state.thread(site, ref.tid)
+                stored = None if self.refresh_all else self.state.thread(site, ref.tid)
                 start = self._start_page(site, stored) if stored else ref.page
                 archived = (stored.replies, stored.last_floor) if stored else None
                 if request := self._thread_request(seed, site, ref.tid, start, archived=archived):
@@ -188,27 +209,6 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
             for request in self.extras_from_the_archive(site, seed):
                 yield request
 
-    def _from_the_archive(self, site: str):
-        """Threads a cut-short run left unarchived, and the threads the refresh policy re-reads."""
-        refreshed = []
-        if self.refresh:
-            now = datetime.now(timezone.utc)
-            refreshed = [
-                stored for stored in self.state.refresh_candidates(site, self.refresh, now)
-                if self.forums is None or stored.fid in self.forums
-            ]
-        to_refresh = {stored.tid for stored in refreshed}
-        for stored in self.state.unsynced_threads(site, self.forums):
-            # one the refresh re-reads is read whole, even where an earlier run left off
-            start = 1 if stored.tid in to_refresh else self._start_page(site, stored, stored.replies)
-            expected = (stored.replies, stored.last_post_at)
-            if stored.url and (request := self._thread_request(stored.url, site, stored.tid, start, expected)):
-                self.logger.info("Resuming thread %s left unfinished by an earlier run", stored.tid)
-                yield request
-        for stored in refreshed:
-            if stored.url and (request := self._thread_request(stored.url, site, stored.tid, 1)):
-                yield request
-
     # -- callbacks -------------------------------------------------------------------------
 
     async def parse_index(self, response: Response):
@@ -227,10 +227,12 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
 
     async def parse_forum(self, response: Response, fid: int, page: int):
         """One page of a thread list, newest activity first: schedule what changed, and walk on
-        until the first thread (not pinned) that the archive already holds as it is."""
+        until the first thread (not pinned) that the archive already holds as it is. Only
+        refresh=all, or a walk an earlier run left open, walks the whole list. A limit
+        (max_threads, since) that stops the walk leaves it open for the next runs."""
         walk = (site_of(response.url), fid)
         if walk not in self._walk_may_stop:  # asked before archiving the walk's first page marks it started
-            self._walk_may_stop[walk] = not self.refresh and not self.state.forum_walk_was_cut_short(*walk)
+            self._walk_may_stop[walk] = not self.refresh_all and not self.state.forum_walk_was_cut_short(*walk)
         fetched, forum = await self._read(response, PageKind.FORUM, profiles=self.profiles)
         yield fetched
         if forum is None:
@@ -246,23 +248,30 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
                     yield request
 
         # Every row of a fetched page is looked at (that costs nothing); the walk goes on to the
-        # next page unless a row shows the rest is older than what the archive holds.
-        stop = False
+        # next page unless a row shows the rest is older than what the archive holds, or a
+        # limit says this run goes no further.
+        stop, limits = False, set()
+        to_refresh = self._to_refresh(site)
         for row in forum.threads:
-            if self.since and not row.sticky and row.last_post_at and row.last_post_at < self.since:
-                stop = True
+            if self.since and not row.sticky and row.last_post_at and arguments.before(row.last_post_at, self.since):
+                limits.add("since")
                 continue
             stored = self.state.thread(site, row.tid)
-            if stored and stored.unchanged(row.replies, row.last_post_at) and not self.refresh:
-                stats.inc_value("archive/requests_saved", stored.page_count or 1)
+            unchanged = stored is not None and stored.unchanged(row.replies, row.last_post_at)
+            whole = self.refresh_all or row.tid in to_refresh
+            if unchanged:
                 stop = stop or (not row.sticky and may_stop)
+                if not whole:
+                    stats.inc_value("archive/requests_saved", stored.page_count or 1)
+                    continue
+            if self._limit_reached():
+                limits.add("max_threads")
                 continue
-            if self.max_threads is not None and self._threads_scheduled >= self.max_threads:
-                stop = True
-                continue
-            start = self._start_page(site, stored, row.replies) if stored and not self.refresh else 1
-            if request := self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at)):
+            start = 1 if whole or not stored else self._start_page(site, stored, row.replies)
+            why = "refreshed" if unchanged else "new" if stored is None or stored.synced_at is None else "changed"
+            if request := self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at), why=why):
                 yield request
+        stop = stop or bool(limits)
 
         self._listing_left[key] = 0 if stop else forum.page_count - forum.page
         stats.set_value("archive/listing_pages_left", sum(self._listing_left.values()))
@@ -273,7 +282,14 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
                 return
         if stop:
             stats.inc_value("archive/requests_saved", forum.page_count - forum.page)
-        yield ForumWalked(site, forum.fid, started, fetched.fetched_at)
+        open_because = ", ".join(sorted(limits)) if limits and forum.page < forum.page_count else None
+        if open_because:
+            self.logger.info("The walk of forum %s stops at list page %s of %s (%s): the next runs go on", forum.fid,
+                             forum.page, forum.page_count, open_because)
+            stats.inc_value("archive/open_walks")
+            for limit in limits:
+                stats.inc_value(f"archive/open_walks/{limit}")
+        yield ForumWalked(site, forum.fid, started, fetched.fetched_at, open_because=open_because)
 
     async def parse_thread(self, response: Response, tid: int, page: int, posts_per_page: int | None):
         fetched, thread = await self._read(
@@ -324,7 +340,7 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
         else:
             self.logger.error("No response from %s: %s", request.url, failure.getErrorMessage())
             kind, status, error = PageKind.NETWORK, 0, f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        self.crawler.stats.inc_value(f"archive/problems/{kind}")
+        self._count_problem(kind, asked_as)
         if tid is not None and not asked_as:  # before the item: a distributed crawl lets go of the request with it
             self.tracker.page_done(site_of(url), tid, request.cb_kwargs["page"], failed=True)
         yield FetchedPage(
@@ -350,45 +366,28 @@ class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
                 self.logger.error("Could not parse %s: %s", response.url, crash)
             else:
                 self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
-            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+            self._count_problem(fetched.kind, fetched.asked_as)
         elif fetched.kind == PageKind.BROKEN:  # cut short: what it holds is kept, and it is read again
             self.logger.warning("%s: %s (%s)", response.url, fetched.error, fetched.kind)
-            self.crawler.stats.inc_value(f"archive/problems/{fetched.kind}")
+            self._count_problem(fetched.kind, fetched.asked_as)
         return fetched, result
 
-    def _start_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
-        """Where to resume reading a thread: where its posts not yet archived begin, or the
-        first page whose last fetch failed (pages after it may have come through)."""
-        page = self._first_unarchived_page(site, stored, replies)
-        return min(page, stored.failed_page) if stored.failed_page else page
-
-    def _first_unarchived_page(self, site: str, stored: StoredThread, replies: int | None = None) -> int:
-        """The page of a thread's first post not yet archived when
-        ``replies`` (the listing's count) says there is one, else the page of its last archived
-        post (it exists, and shows whether there is more). Page 1 when the thread now has fewer
-        replies than archived: posts were deleted, so read it all."""
-        per_page = self.state.posts_per_page(site)
-        if replies is not None and stored.synced_replies is not None and replies < stored.synced_replies:
-            return 1
-        if not per_page or stored.last_floor == 0:
-            return 1
-        grew = replies is not None and replies + 1 > stored.last_floor
-        next_floor = stored.last_floor + 1 if grew else stored.last_floor
-        return (next_floor - 1) // per_page + 1
-
     def _thread_request(
-        self, url: str, site: str, tid: int, page: int, expected: tuple | None = None, archived: tuple | None = None
+        self, url: str, site: str, tid: int, page: int, expected: tuple | None = None, archived: tuple | None = None,
+        why: str | None = None,
     ):
-        """Start a thread (once per crawl): ``page`` is where reading starts; ``expected`` is
-        the (replies, last post time) the thread list showed, which it is archived as."""
-        if not self.tracker.claim(("thread", site, tid)) or site not in self.sites:
+        """Start a thread (once per crawl, within max_threads): ``page`` is where reading starts;
+        ``expected`` is the (replies, last post time) the thread list showed, which it is
+        archived as; ``why`` (new, changed, refreshed) is counted for the run's summary."""
+        if self._limit_reached() or site not in self.sites or not self.tracker.claim(("thread", site, tid)):
             return None
         page_url = api_thread_url(url, tid, page) if self.source == "api" else thread_page_url(url, page)
         if page_url is None:  # a URL form we cannot page: start where it points
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
         self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived))
-        self._threads_scheduled += 1
+        if why:
+            self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:
             self.crawler.stats.inc_value("archive/requests_saved", page - 1)
         return self._thread_page_request(page_url, site, tid, page, None)

@@ -26,7 +26,8 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from pipelines.shared import Keys, RedisItems, RedisState, connect
+from pipelines.shared import Keys, RedisItems, RedisState, connect, fleet_counters
+from scraper.dates import utc_now_iso
 from scraper.models import Post, ThreadSynced
 from scraper.urls import site_of
 from spiders.tracking import ThreadTask, record_page, synced
@@ -139,9 +140,16 @@ class ReliableScheduler(Scheduler):
         self._idle_since = None
 
     def close(self, reason):
+        """This worker's counters go to the crawl's record before it stops counting as alive
+        (the writer records the crawl once no worker is)."""
         if self._beat.running:
             self._beat.stop()
-        self.server.delete(self.queue.alive + WORKER)
+        keys = Keys.from_settings(self.spider.crawler.settings)
+        pipe = self.server.pipeline()
+        for name, value in fleet_counters(self.stats.get_stats() if self.stats else {}).items():
+            pipe.hincrby(keys.run, name, value)
+        pipe.delete(self.queue.alive + WORKER)
+        pipe.execute()
         return super().close(reason)
 
     def has_pending_requests(self):
@@ -175,6 +183,11 @@ class RedisThreadTracker:
     def start(self, thread: ThreadTask) -> None:
         fields = {"first_page": thread.first_page, "expected": json.dumps(thread.expected), "archived": json.dumps(thread.archived)}
         self.server.hset(self._key(thread.site, thread.tid), mapping=fields)
+        self.server.incr(f"{self.prefix}:started")
+
+    def threads_started(self) -> int:
+        """Threads the whole fleet started in this crawl."""
+        return int(self.server.get(f"{self.prefix}:started") or 0)
 
     def first_page(self, site: str, tid: int) -> int | None:
         value = self.server.hget(self._key(site, tid), "first_page")
@@ -236,11 +249,22 @@ class FleetWorker:
     def __init__(self, server, keys: Keys):
         self.items = RedisItems(server, keys)
         self.server = server
+        self.keys = keys
+        self.joined = False
+
+    def process_spider_input(self, response):
+        """A worker without seeds takes the crawl's arguments (limits, refresh, forums …) from
+        the seeding worker, with its first request: they were published before it was queued."""
+        spider = self.crawler.spider
+        if not self.joined and not spider.seeds and (found := self.server.get(self.keys.arguments)):
+            spider.take_arguments(json.loads(found))
+        self.joined = True
 
     @classmethod
     def from_crawler(cls, crawler):
         server, keys = connect(crawler.settings["REDIS_URL"]), _keys(crawler.settings)
         worker = cls(server, keys)
+        worker.crawler = crawler
         if crawler.spider is not None:
             _give_the_spider_the_fleets(crawler.spider, server, keys)
         # Scrapy hands an errback's output to the item pipelines without spider middlewares
@@ -274,9 +298,14 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
         spider.state.close()
     spider.state = RedisState(server, keys)
     if spider.seeds:
-        if not server.zcard(keys.requests):
-            spider.tracker.reset()  # a new crawl, not a worker joining one
+        if not server.zcard(keys.requests):  # a new crawl, not a worker joining one
+            spider.tracker.reset()
+            server.delete(keys.run)
+            run = {"seeds": spider.seeds, "arguments": spider.arguments, "started_at": utc_now_iso()}
+            server.set(keys.run_seeds, json.dumps(run))
         server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
+        given = {name: spider.arguments[name] for name in spider.CRAWL_ARGUMENTS if name in spider.arguments}
+        server.set(keys.arguments, json.dumps(given))  # before its first request is queued
     spider.sites = _RedisSet(server, keys.sites)
     spider.allowed_domains = None
 

@@ -2,7 +2,7 @@
 leads to (a post's further 点评, its full ratings list, its authors' profiles) and the portal
 (its index, category lists, articles and their comment lists). Routing only, as in
 spiders.discuz: a mixin of DiscuzSpider, which gives it ``_read``, ``_request``, ``tracker``,
-``state``, ``refresh``, ``source`` and ``user_profiles``.
+``state``, ``refresh_all``, ``source`` and ``user_profiles``.
 
 When each is asked for:
 - commentmore: for a post whose 点评 block has a pager (the page shows only the newest few),
@@ -67,7 +67,7 @@ class ExtrasRouting:
         if self.source == "api":
             return None
         url = site_root_url(seed) + PORTAL_INDEX
-        if self.refresh != "all" and self.state.has_no_portal(site, url):
+        if not self.refresh_all and self.state.has_no_portal(site, url):
             return None
         self._archived_articles[site] = self.state.portal_articles_read(site)
         return self._portal_list_request(url, site, None, 1, probe=True)
@@ -143,7 +143,7 @@ class ExtrasRouting:
                 yield request
         archived = self._archived_articles.get(site, set())
         for aid, url in sorted(listing.article_urls.items()):
-            if aid in archived and self.refresh != "all":
+            if aid in archived and not self.refresh_all:
                 self.crawler.stats.inc_value("archive/requests_saved")
                 continue
             if request := self._portal_request(url, (PageKind.PORTAL_ARTICLE, site, aid, 1), self.parse_portal_article):

@@ -34,6 +34,7 @@ class ThreadTracker:
     def __init__(self) -> None:
         self.claimed: set[tuple] = set()
         self.tasks: dict[tuple[str, int], ThreadTask] = {}
+        self.started = 0
 
     def claim(self, key: tuple) -> bool:
         """True the first time ``key`` (a page's identity) is claimed in this crawl."""
@@ -44,6 +45,11 @@ class ThreadTracker:
 
     def start(self, task: ThreadTask) -> None:
         self.tasks[(task.site, task.tid)] = task
+        self.started += 1
+
+    def threads_started(self) -> int:
+        """Threads started in this crawl (max_threads bounds them)."""
+        return self.started
 
     def first_page(self, site: str, tid: int) -> int | None:
         """Where reading of the thread started; None for a thread not tracked (a page given alone)."""

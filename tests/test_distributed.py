@@ -47,14 +47,18 @@ def redis_url(tmp_path):
     server.wait(timeout=10)
 
 
-def worker(redis_url: str, url: str | None = None, delay: str = "0") -> subprocess.Popen:
+def worker(redis_url: str, url: str | None = None, delay: str = "0", arguments: tuple[str, ...] = (),
+           settings: dict | None = None) -> subprocess.Popen:
+    """A worker; with ``url``, the one that seeds the crawl (and gives it its ``arguments``)."""
     command = [
         sys.executable, "-m", "scrapy", "crawl", "discuz", "-s", f"REDIS_URL={redis_url}",
         "-s", "AUTOTHROTTLE_ENABLED=0", "-s", f"DOWNLOAD_DELAY={delay}", "-s", "SCHEDULER_IDLE_BEFORE_CLOSE=2",
         "-s", "PROGRESS_INTERVAL=0",
     ]
-    if url:
-        command += ["-a", f"url={url}"]
+    for name, value in (settings or {}).items():
+        command += ["-s", f"{name}={value}"]
+    for argument in ((f"url={url}",) if url else ()) + tuple(arguments):
+        command += ["-a", argument]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -386,3 +386,33 @@ def test_search_finds_post_comments_and_portal_text(v1):
         found[kind] = hits
     article = next(hit for hit in found["portal_article"] if hit["found_in"] == "portal_article")
     assert article["title"] == v1.execute("SELECT title FROM portal_articles WHERE aid = ?", [article["aid"]]).fetchone()[0]
+
+
+@pytest.mark.parametrize("thread_page_first", [True, False])
+def test_a_comment_shown_with_two_times_is_stored_once_at_the_full_lists_time(thread_page_first):
+    """The thread page shows one of post 57's 点评 at another time than its commentmore list
+    (a page cached before an edit, a relative time): one row, the list's key and time, in
+    whichever order the two pages come, and the complete read marks nothing gone."""
+    from dataclasses import replace
+
+    from scraper.post_extras import comment_key
+
+    db = open_archive(":memory:")
+    thread = page("v1", "thread-6-1-1.html", V1_AT)
+    extras = thread.thread.extras
+    shown = next(c for c in extras.comments if c.pid == 57)
+    other_time = "2026-11-30T09:00:00+08:00"
+    key = comment_key(shown.pid, shown.author_uid, shown.author, other_time, shown.content_text)
+    extras.comments[extras.comments.index(shown)] = replace(shown, posted_at=other_time, key=key, id=key)
+    lists = [page("v1", f"forum.php@mod=misc&action=commentmore&tid=6&pid=57&page={n}&inajax=1"
+                        f"&ajaxtarget=comment_57.html", V1_AT) for n in (1, 2, 3)]
+    pages = [thread, *lists] if thread_page_first else [*lists, thread]
+    for one in pages:  # one transaction each, as they come
+        save_in_one_transaction(db, [one])
+    save_in_one_transaction(db, reads_of_comments([thread, *lists]))
+    in_list = [c for one in lists for c in one.comment_page.comments]
+    assert rows(db, "SELECT key, posted_at, gone_since FROM post_comments WHERE pid = 57 AND content_text = ?"
+                " AND author IS ?", shown.content_text, shown.author) == [(shown.key, shown.posted_at, None)]
+    assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57") == [(len(in_list), 0)]
+    save_in_one_transaction(db, [thread])  # the thread page again: still one row
+    assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57") == [(len(in_list), 0)]

@@ -208,7 +208,7 @@ def test_a_wrong_profiles_file_stops_the_crawl_before_its_first_request(tmp_path
     bad = tmp_path / "theme.toml"
     bad.write_text("[[profile]]\nname = 'ours'\nsites = ['127.0.0.1:9']\nmessage = './/td[@class='\n", "utf-8")
     result = scrapy_crawl(tmp_path / "a.db", "url=http://127.0.0.1:9/thread-1-1-1.html", f"profiles={bad}", check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad argument (spiders.arguments.check)
     assert f"profiles={bad}: ours: message is not a valid XPath" in result.stderr
     assert "Crawled (" not in result.stderr
 

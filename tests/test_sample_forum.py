@@ -119,3 +119,21 @@ def test_stop_frees_the_port():
         assert fetch(forum, "forum.php")[0] == 200
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(forum.base_url + "forum.php", timeout=5)
+
+
+def test_threads_per_page_cuts_each_forum_list_into_pages_of_that_many():
+    """threads_per_page=4: forum 2's 14 threads on 4 pages, each row once, in the saved order,
+    with the pager and page number a list of 4 pages shows."""
+    from scraper.listing import parse_forum_page
+
+    with serve(version="v1", port=0, threads_per_page=4) as forum:
+        saved = [row.tid for n in (1, 2) for row in parse_forum_page(
+            (SNAPSHOTS / f"v1/forum-2-{n}.html").read_bytes(), f"{SNAPSHOT_BASE}forum-2-{n}.html").threads]
+        pages = [parse_forum_page(forum.respond(f"/forum-2-{n}.html")[2], f"{forum.base_url}forum-2-{n}.html")
+                 for n in (1, 2, 3, 4, 5)]
+    assert [row.tid for page in pages[:4] for row in page.threads] == saved
+    assert [len(page.threads) for page in pages] == [4, 4, 4, 2, 2]  # page 5: the last page again
+    assert [(page.page, page.page_count, sorted(page.page_urls)) for page in pages[:2]] == [
+        (1, 4, [2, 3, 4]), (2, 4, [1, 3, 4])
+    ]
+    assert pages[1].name == "公文写作"

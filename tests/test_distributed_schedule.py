@@ -1,0 +1,100 @@
+"""Scheduled crawls keep their promises in a distributed crawl too (issue 20): a seeding worker,
+a second worker and the writer, on scrapy-redis with a real Redis (tests/test_distributed.py
+starts one on a free port), run after run on one archive. The writer publishes what the
+workers' decisions need, so the fleet follows the rules one process does
+(tests/test_schedule.py): limits that leave walks open, refresh policies at their cost, failed
+点评 lists asked again, members-only profiles not asked again."""
+
+import math
+import signal
+import time
+
+from sqlite_utils import Database
+
+from sample_forum import serve
+from tests.features_truth import OWNER, SAVED_AT, V1
+from tests.test_distributed import redis_url, worker, writer  # noqa: F401 (a fixture)
+from tests.test_recrawl import V1 as SAMPLE, stored, visible
+from tests.test_schedule import LIST_PAGES, TPP, last_crawl, list_pages, summary, thread_pages
+
+THREADS = len(SAMPLE["threads"])
+
+
+def fleet_run(redis_url, forum, db_path, *arguments, settings=None) -> list[str]:
+    """One scheduled run of the fleet from the index: the request paths the forum got. The
+    writer ends with the run's summary line, whose figures are its row of crawls."""
+    forum.clear_requests()
+    write = writer(redis_url, db_path)
+    time.sleep(1.0)  # the writer publishes what the archive holds before workers decide
+    workers = [worker(redis_url, forum.base_url + "forum.php", arguments=arguments, settings=settings),
+               worker(redis_url, settings=settings)]
+    for process in [*workers, write]:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode in (0, -signal.SIGKILL), stderr[-3000:]
+        assert "Traceback" not in stderr, stderr[-3000:]
+    requests = forum.requests
+    figures = summary(stderr)  # the writer's
+    assert figures == last_crawl(db_path) and figures[1] == len(requests)
+    return requests
+
+
+def test_a_fleet_completes_the_archive_under_max_threads_and_its_refresh_costs_what_it_names(redis_url, tmp_path):
+    """max_threads bounds the fleet's threads, not each worker's; repeated, it completes the
+    archive. On it, oldest:N costs a plain run and its threads' pages, and recent:DAYS with
+    nothing recent what a plain run costs."""
+    k, db_path = 15, tmp_path / "archive.db"
+    with serve("v1", threads_per_page=TPP) as forum:
+        runs = [fleet_run(redis_url, forum, db_path, f"max_threads={k}") for _ in range(math.ceil(THREADS / k) + 1)]
+        assert stored(Database(db_path)) == visible(SAMPLE)
+        started = [len({path.split("-")[1] for path in thread_pages(requests)}) for requests in runs]
+        assert started[0] <= k + 1 and sum(started) == THREADS  # (two workers may pass the limit together)
+        crawls = list(Database(db_path).query("SELECT new_threads, open_walks, open_because FROM crawls ORDER BY id"))
+        assert [row["new_threads"] for row in crawls] == started
+        assert crawls[0]["open_because"] == "max_threads" and crawls[-1]["open_walks"] == 0
+        plain = runs[-1]  # nothing left, every walk closed: a plain run
+        oldest = fleet_run(redis_url, forum, db_path, "refresh=oldest:3")
+        recent = fleet_run(redis_url, forum, db_path, "refresh=recent:7")
+    # (each worker asks for robots.txt once it has a request of the site: not the fleet's cost)
+    plain, oldest, recent = ([path for path in run if path != "/robots.txt"] for run in (plain, oldest, recent))
+    assert len(plain) == 1 + len(LIST_PAGES)  # no portal probe: the first run found none
+    tids = {int(path.split("-")[1]) for path in thread_pages(oldest)}
+    pages = Database(db_path).execute(
+        f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, tids))})").fetchone()[0]
+    assert len(tids) == 3 and sorted(list_pages(oldest)) == sorted(list_pages(plain))
+    assert len(oldest) == len(plain) + pages
+    assert sorted(recent) == sorted(plain)
+
+
+def test_a_fleet_run_without_since_completes_one_with_it(redis_url, tmp_path):
+    db_path = tmp_path / "archive.db"
+    with serve("v1", threads_per_page=TPP) as forum:
+        first = fleet_run(redis_url, forum, db_path, "since=2024-01-01")
+        recent = {thread["tid"] for thread in SAMPLE["threads"] if thread["lastpost_iso"] >= "2024-01-01"}
+        assert {int(path.split("-")[1]) for path in thread_pages(first)} == recent
+        fleet_run(redis_url, forum, db_path)
+    assert stored(Database(db_path)) == visible(SAMPLE)
+
+
+def test_a_fleet_asks_a_failed_comment_list_again_and_a_members_only_profile_not(redis_url, tmp_path):
+    """The features forum with user_profiles=1: the first run's 点评 list of tid 6 pid 57
+    fails (HTTP 500); the next run asks it again, and not uid 3's profile (members only)."""
+    db_path = tmp_path / "archive.db"
+    failing = "action=commentmore&tid=6&pid=57&page=2"
+    settings = OWNER | {"RETRY_TIMES": 0}
+    with serve(V1["version"], 0, saved_at=SAVED_AT, fallback=V1["fallback"]) as forum:
+        respond = forum.respond
+        forum.respond = lambda target: (500, {"Content-Type": "text/html"}, b"busy") if failing in target else respond(target)
+        first = fleet_run(redis_url, forum, db_path, "user_profiles=1", settings=settings)
+        forum.respond = respond
+        second = fleet_run(redis_url, forum, db_path, "user_profiles=1", settings=settings)
+    profile = "/home.php?mod=space&uid=3&do=profile"
+    assert any(failing in path for path in first) and profile in first
+    asked_again = [path for path in second if "commentmore" in path]
+    assert asked_again[0] == next(path for path in first if failing in path)  # then page 3, which it leads to
+    assert all("pid=57&" in path for path in asked_again)  # the lists read whole are not read again
+    assert not any("do=profile" in path for path in second)
+    db = Database(db_path)
+    assert db.execute("SELECT error FROM pages WHERE url LIKE ?", [f"%{failing}%"]).fetchone() == (None,)
+    # the summary counts the failed list, not the profile closed to guests, which no run asks again
+    assert [row["failed_pages"] for row in db.query("SELECT failed_pages FROM crawls ORDER BY id")] == [1, 0]
+    assert db.execute("SELECT profile_status FROM users WHERE uid = 3").fetchone() == ("members_only",)

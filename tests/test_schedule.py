@@ -1,0 +1,174 @@
+"""Scheduled crawls keep their promises (issue 20), end to end on the sample forum served at 4
+threads a list page (sample_forum.listing_pages): forum 2's list has 4 pages, forum 3's 3,
+forum 4's 2; 30 threads, 344 posts (sample_forum/v1/TRUTH.json).
+
+- a run a limit (max_threads, since) stops leaves its walks open: repeated, or followed by a
+  run without it, the archive is complete;
+- each refresh policy costs what it names, and the README's table of costs is what the crawls
+  measure;
+- a bad argument is refused before anything is fetched or opened.
+"""
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from sample_forum import serve
+from tests.test_readme import table_after
+from tests.test_recrawl import V1, stored, visible
+
+ROOT = Path(__file__).parent.parent
+TPP = 4  # threads a list page
+THREADS = len(V1["threads"])
+LIST_PAGES = {2: 4, 3: 3, 4: 2}  # forum -> list pages at TPP
+SUMMARY = re.compile(
+    r"Run (\w+): (\d+) requests; threads read: (\d+) new, (\d+) changed, (\d+) re-read by the refresh;"
+    r" (?:no forum walk left open|(\d+) forum walks? left open \(([\w, ]+): the next runs go on\));"
+    r" (?:no failed page|(\d+) failed pages? \(the next run asks again\))"
+)
+
+
+@pytest.fixture(scope="module")
+def forum():
+    with serve("v1", threads_per_page=TPP) as running:
+        yield running
+
+
+def crawl(forum, scrapy_crawl, db_path, *arguments, check=True):
+    """One run from the index: (the server's request paths, the crawl's result)."""
+    forum.clear_requests()
+    result = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", *arguments, check=check)
+    return forum.requests, result
+
+
+def summary(result) -> tuple:
+    """The figures of the run's last log line (``result``: the crawl's, or a log's text)."""
+    log = result if isinstance(result, str) else result.stderr
+    found = SUMMARY.findall(log)
+    assert len(found) == 1, log[-2000:]
+    outcome, requests, new, changed, refreshed, walks, because, failed = found[0]
+    return outcome, int(requests), int(new), int(changed), int(refreshed), int(walks or 0), because or None, int(failed or 0)
+
+
+def last_crawl(db_path) -> tuple:
+    row = list(Database(db_path).query("SELECT * FROM crawls ORDER BY id DESC LIMIT 1"))[0]
+    return tuple(row[key] for key in ("outcome", "requests", "new_threads", "changed_threads", "refreshed_threads",
+                                      "open_walks", "open_because", "failed_pages"))
+
+
+def thread_pages(requests) -> list[str]:
+    return [path for path in requests if path.startswith("/thread-")]
+
+
+def list_pages(requests) -> list[str]:
+    return [path for path in requests if path.startswith("/forum-")]
+
+
+def test_max_threads_repeated_completes_the_archive(forum, scrapy_crawl, tmp_path):
+    """k threads a run: ⌈T/k⌉ runs read every thread once, one more finds nothing left and
+    closes the walks; the summary line and the crawls row say so, run by run."""
+    k, db_path = 8, tmp_path / "archive.db"
+    runs = [crawl(forum, scrapy_crawl, db_path, f"max_threads={k}") for _ in range(math.ceil(THREADS / k) + 1)]
+    assert stored(Database(db_path)) == visible(V1)
+    read = [thread_pages(requests) for requests, _ in runs]
+    assert sum(len(pages) for pages in read) == len({page for pages in read for page in pages}) == 51  # each page once
+    figures = [summary(result) for _, result in runs]
+    assert [new for _, _, new, *_ in figures] == [8, 8, 8, 6, 0]
+    assert [(walks > 0, because) for *_, walks, because, _ in figures[:3]] == [(True, "max_threads")] * 3
+    assert figures[-1][5:] == (0, None, 0)
+    assert last_crawl(db_path) == figures[-1]
+    assert figures[-1][1] == len(runs[-1][0]) == 2 + len(LIST_PAGES)  # walks closed: a plain run again
+    rows = Database(db_path).execute("SELECT count(*) FROM forums WHERE walk_open_because IS NOT NULL").fetchone()
+    assert rows == (0,)
+
+
+def test_since_then_without_it_completes_the_archive_and_since_is_the_forums_time(forum, scrapy_crawl, tmp_path):
+    """since=2023-11-11T11:11 is the forum's 11:11 (+08:00): the thread last active then is in;
+    read as UTC (19:11 there) it would not be. With max_threads too, then since alone, then
+    neither: the limits in any mix, and the archive is complete."""
+    db_path = tmp_path / "archive.db"
+    assert "2023-11-11T11:11:00+08:00" in {thread["lastpost_iso"] for thread in V1["threads"]}
+    recent = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= "2023-11-11T11:11"}
+    read = []
+    for arguments in (("since=2023-11-11T11:11", "max_threads=5"), ("since=2023-11-11T11:11",), ()):
+        requests, result = crawl(forum, scrapy_crawl, db_path, *arguments)
+        read.append(({int(path.split("-")[1]) for path in thread_pages(requests)}, summary(result)))
+    (first, limited), (second, since), (last, plain) = read
+    assert len(first) == limited[2] == 5 and first | second == recent and not first & second
+    assert limited[6] == "max_threads, since" and since[6] == "since"
+    assert last == {thread["tid"] for thread in V1["threads"]} - recent
+    assert stored(Database(db_path)) == visible(V1)
+    assert plain[5:] == (0, None, 0)
+
+
+def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tmp_path):
+    """Each row of the README's table with a figure for the sample forum, measured; oldest:N and
+    recent:DAYS walk as a plain run does, only refresh=all walks every list page."""
+    db_path = tmp_path / "archive.db"
+    table = {row[0]: row[2] for row in table_after("## Scheduled crawls")}
+    measured = {}
+    # recent:7 after oldest:30: threads re-read by a refresh are archived as they were listed
+    for name, arguments in (("the first", ()), ("again, nothing changed", ()), ("`refresh=oldest:30`", ("refresh=oldest:30",)),
+                            ("`refresh=recent:7`", ("refresh=recent:7",)), ("`refresh=all`", ("refresh=all",))):
+        requests, result = crawl(forum, scrapy_crawl, db_path, *arguments)
+        measured[name] = (len(requests), requests, summary(result))
+    assert {name: str(count) for name, (count, _, _) in measured.items()} == {name: table[name] for name in measured}
+    plain = measured["again, nothing changed"][1]
+    assert len(list_pages(plain)) == len(LIST_PAGES)
+    oldest = measured["`refresh=oldest:30`"]
+    assert sorted(list_pages(oldest[1])) == sorted(list_pages(plain)) and oldest[2][4] == 30  # the walk a plain run's, 30 threads re-read
+    assert len(list_pages(measured["`refresh=all`"][1])) == sum(LIST_PAGES.values())
+    assert stored(Database(db_path)) == visible(V1)
+
+
+BAD = {  # argument: bad values (the first is also tried through the command)
+    "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan"],
+    "since": ["yesterday", "2024-13-45", ""],
+    "max_threads": ["0", "ten", "-3", ""],
+    "forums": ["2,x", "", "0"],
+    "source": ["rss"],
+    "media": ["videos"],
+    "url": ["http://127.0.0.1:9/about.html", "ftp://example.com/forum.php", "", "forum.php"],
+    "max_thread": ["5"],  # a typo: not an argument
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_a_bad_argument_is_refused_before_anything_is_fetched(forum, scrapy_crawl, tmp_path, name):
+    """One line naming the argument, exit status 2, no request, and the archive untouched
+    (not even created); every bad value of it is refused by the same check."""
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
+
+    for value in BAD[name]:
+        with pytest.raises(ArgumentError, match=f"^{name}="):
+            DiscuzSpider.check_arguments({name: value})
+    db_path = tmp_path / "archive.db"
+    forum.clear_requests()
+    arguments = [f"{name}={BAD[name][0]}"] if name == "url" else [f"url={forum.base_url}forum.php", f"{name}={BAD[name][0]}"]
+    result = scrapy_crawl(db_path, *arguments, check=False)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"{name}=" in lines[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert forum.requests == [] and not db_path.exists()
+
+
+def test_good_arguments_pass_the_check():
+    from spiders.discuz import DiscuzSpider
+
+    check = DiscuzSpider.check_arguments
+    check({"refresh": "recent:0.5", "since": "2024-1-1 08:00", "max_threads": "200", "forums": "2, 5", "source": "api",
+           "media": "all", "url": "https://bbs.example.com/forum.php https://bbs.example.com/thread-1-1-1.html"})
+    check({"refresh": "none", "since": "2024-01-01T00:00+00:00"})
+
+
+def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
+    from spiders.arguments import before, since_date
+
+    shown = "2023-11-11T11:11:00+08:00"  # as a list row of a forum at +08:00 shows it
+    assert not before(shown, since_date("2023-11-11T11:11")) and before(shown, since_date("2023-11-11 11:12"))
+    assert not before("2023-11-11T11:11:00-05:00", since_date("2023-11-11T11:11"))  # a forum at -05:00: its own 11:11
+    assert before(shown, since_date("2023-11-11T03:12+00:00")) and not before(shown, since_date("2023-11-11T03:11Z"))
