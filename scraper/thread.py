@@ -154,7 +154,7 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
-        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at),  # the same tree: parsed once
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text),  # the same tree: parsed once
     )
 
 

@@ -71,15 +71,26 @@ _POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
 _POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
 _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
+# What each part's markup cannot be without: the part is looked for only in a page whose
+# text holds one of these (a substring test in C over the page), so a page pays only for the
+# parts it shows. Every selector above needs one of its words in an attribute or a tag name.
+_MARKERS = {
+    "type": ("typeid=",),
+    "tags": ("ptg",),
+    "poll": ("poll", "pcht"),
+    "comments": ("pstl", "commentmore"),  # a 点评 entry, or the pager to the rest
+    "ratings": ("ratelog_",),
+    "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
+}
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme.
-_SPECIALS = (
-    ("poll", compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
-    ("reward", compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
-    ("trade", compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
-    ("activity", compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
-    ("debate", compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
+_SPECIALS = (  # each with the words its markup cannot be without (see _MARKERS)
+    ("poll", _MARKERS["poll"], compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
+    ("reward", ("rwd", "reward"), compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
+    ("trade", ("trade",), compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
+    ("activity", ("act",), compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
+    ("debate", ("dbt", "debatevote"), compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
 )
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
@@ -117,32 +128,45 @@ def parse_thread_extras(
     ref = thread_ref(url)
     if ref is None:
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL")
-    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at)
+    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at, text)
 
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
-                     fetched_at: datetime | None = None) -> ThreadExtras:
+                     fetched_at: datetime | None = None, text: str | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
-    a special thread's block), the whole page only where no post is found."""
+    a special thread's block), the whole page only where no post is found; and, given the
+    page's ``text``, only where the page holds the part's markers (``_MARKERS``)."""
+    def shows(*markers: str) -> bool:
+        return text is None or any(marker in text for marker in markers)
+
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
-    extras.type_id, extras.type_name = _thread_type(root)
+    if shows(*_MARKERS["type"]):
+        extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
-    extras.tags = _tags(first)
-    extras.special = next((name for name, test in _SPECIALS if test(first)), None)
-    extras.poll = _poll(first, site, tid, fetched_at, tz)
+    if shows(*_MARKERS["tags"]):
+        extras.tags = _tags(first)
+    extras.special = next((name for name, markers, test in _SPECIALS if shows(*markers) and test(first)), None)
+    if shows(*_MARKERS["poll"]):
+        extras.poll = _poll(first, site, tid, fetched_at, tz)
+    comments, ratings = shows(*_MARKERS["comments"]), shows(*_MARKERS["ratings"])
+    attachments = shows(*_MARKERS["attachments"])
+    if not (comments or ratings or attachments):
+        return extras
     for pid, element in posts or [(None, root)]:
-        comments, more = comments_in(element, site, tid, tz, fetched_at, base_url)
-        extras.comments.extend(comments)
-        extras.comments_more.update(more)
-        ratings, more = ratings_in(element, site, tid, base_url)
-        extras.ratings.extend(ratings)
-        extras.ratings_more.update(more)
-        if pid is not None:
+        if comments:
+            found, more = comments_in(element, site, tid, tz, fetched_at, base_url)
+            extras.comments.extend(found)
+            extras.comments_more.update(more)
+        if ratings:
+            found, more = ratings_in(element, site, tid, base_url)
+            extras.ratings.extend(found)
+            extras.ratings_more.update(more)
+        if pid is not None and attachments:
             extras.attachments.extend(attachments_in(element, site, tid, pid, base_url, tz))
     return extras
 
