@@ -75,12 +75,12 @@ from pipelines.media_store import (
     resumable_name,
     stored_path,
 )
+from pipelines.refusals import Refused, refusal_of
+from scraper.cookies import cookie_header
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.media_answers import STORED, is_ui_image, refused_answer
 from scraper.models import FetchedPage
-from spiders.arguments import cookie_header
-from spiders.refusals import Refused, refusal_of
 
 logger = logging.getLogger(__name__)
 

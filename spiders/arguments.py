@@ -3,7 +3,6 @@ start, so that a wrong one stops the crawl with a message that names it."""
 
 from __future__ import annotations
 
-import urllib.request
 from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
 
@@ -58,16 +57,6 @@ def load_cookies(path: str) -> MozillaCookieJar:
         if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
             cookie.expires = None
     return jar
-
-
-def cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
-    """The Cookie header the browser would send to ``url`` (domain, path and secure rules)."""
-    if jar is None:
-        return {}
-    request = urllib.request.Request(url)
-    jar.add_cookie_header(request)
-    cookie = request.get_header("Cookie")
-    return {"Cookie": cookie} if cookie else {}
 
 
 def flag(name: str, value: str | None) -> bool:
