@@ -73,25 +73,31 @@ _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # What each part's markup cannot be without: the part is looked for only in a page whose
 # text holds one of these (a substring test in C over the page), so a page pays only for the
-# parts it shows. Every selector above needs one of its words in an attribute or a tag name.
+# parts it shows. Every selector of the part needs one of its words in an attribute or a tag.
 _MARKERS = {
     "type": ("typeid=",),
-    "tags": ("ptg",),
-    "poll": ("poll", "pcht"),
     "comments": ("pstl", "commentmore"),  # a 点评 entry, or the pager to the rest
     "ratings": ("ratelog_",),
     "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
 }
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
-# template names and may miss a modified theme.
-_SPECIALS = (  # each with the words its markup cannot be without (see _MARKERS)
-    ("poll", _MARKERS["poll"], compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
-    ("reward", ("rwd", "reward"), compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
-    ("trade", ("trade",), compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
-    ("activity", ("act",), compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
-    ("debate", ("dbt", "debatevote"), compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
+# template names and may miss a modified theme. Each kind's test of one element; the first
+# post is walked once for an element any of them passes (_SPECIAL_BLOCKS), not once a kind.
+_SPECIAL_TESTS = (
+    ("poll", f"self::form[@id='poll'] or self::div[{has_class('pcht')}]"),
+    ("reward", f"self::div[{has_class('rwd')}] or starts-with(@id, 'reward')"),
+    ("trade", "starts-with(@id, 'trade') and contains(@id, '_') or self::form[contains(@action, 'action=trade')]"),
+    ("activity", f"self::div[{has_class('act')}] or self::form[contains(@action, 'action=activityapplies')]"),
+    ("debate", f"self::div[{has_class('dbt')}] or self::form[contains(@action, 'action=debatevote')]"),
 )
+_SPECIAL_BLOCKS = compiled(
+    f".//div[{has_class('pcht')} or {has_class('rwd')} or {has_class('act')} or {has_class('dbt')}]"
+    " | .//form[@id='poll' or contains(@action, 'action=trade') or contains(@action, 'action=activityapplies')"
+    " or contains(@action, 'action=debatevote')]"
+    " | .//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]"
+)
+_SPECIALS = tuple((name, compiled(f"boolean({test})")) for name, test in _SPECIAL_TESTS)
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
@@ -148,10 +154,9 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
         extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
-    if shows(*_MARKERS["tags"]):
-        extras.tags = _tags(first)
-    extras.special = next((name for name, markers, test in _SPECIALS if shows(*markers) and test(first)), None)
-    if shows(*_MARKERS["poll"]):
+    extras.tags = _tags(first)
+    extras.special = _special(first)
+    if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
     comments, ratings = shows(*_MARKERS["comments"]), shows(*_MARKERS["ratings"])
     attachments = shows(*_MARKERS["attachments"])
@@ -185,6 +190,12 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
         if values or name:
             return (first_int(values[-1]) if values else None), name
     return None, None
+
+
+def _special(root: etree._Element) -> str | None:
+    """The first kind in _SPECIAL_TESTS's order that any element under ``root`` is a block of."""
+    blocks = _SPECIAL_BLOCKS(root)
+    return next((name for name, test in _SPECIALS if any(test(block) for block in blocks)), None)
 
 
 def _tags(root: etree._Element) -> list[str]:
