@@ -62,6 +62,8 @@ _ATTACHMENT_PARTS = compiled(
     "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
     f" | descendant::div[{has_class('pattl')}]"
 )
+# What those parts cannot be without: a page whose text holds none has no post to look in.
+_ATTACHMENT_MARKERS = ("mod=attachment", "attachment.php?aid=", "pattl")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
@@ -132,7 +134,7 @@ def parse_thread_html(
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    reader = _PostReader(profile, base_url, tz, fetched_at)
+    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in text for marker in _ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
@@ -204,8 +206,10 @@ def _pid_of(element: etree._Element, profile: Profile) -> int | None:
 class _PostReader:
     """Reads each post of one page with the page's profile."""
 
-    def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None) -> None:
+    def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None,
+                 attachments: bool = True) -> None:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
+        self.attachments = attachments  # whether the page has any (_ATTACHMENT_MARKERS)
         self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
 
     def _found(self, field: str, pid: int, root: etree._Element):
@@ -231,7 +235,7 @@ class _PostReader:
             _flag_notice(post, squash(message.text))
             return post
         apply_message(post, message, self.tz)
-        list_images, post.attachments = _attachments(root, self.base_url)
+        list_images, post.attachments = _attachments(root, self.base_url) if self.attachments else ([], [])
         post.images = message.images + [src for src in list_images if src not in message.images]
         return post
 
