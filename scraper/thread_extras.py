@@ -76,10 +76,12 @@ _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # parts it shows. Every selector of the part needs one of its words in an attribute or a tag.
 _MARKERS = {
     "type": ("typeid=",),
-    "comments": ("pstl", "commentmore"),  # a 点评 entry, or the pager to the rest
-    "ratings": ("ratelog_",),
+    "ratings": ("ratelog_", "action=viewratings"),  # a rating block, or a link to the list
     "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
 }
+# 点评 live in div#comment_PID, which Discuz draws under every post, empty where it has none:
+# one with anything in it (a search for its id's words, then a look at what follows the tag).
+_COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?[^>]*>\s*(?!</div>)\S""")
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme. Each kind's test of one element; the first
@@ -158,7 +160,8 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
     extras.special = _special(first)
     if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
-    comments, ratings = shows(*_MARKERS["comments"]), shows(*_MARKERS["ratings"])
+    comments = text is None or _COMMENT_BLOCK_SHOWN.search(text) is not None
+    ratings = shows(*_MARKERS["ratings"])
     attachments = shows(*_MARKERS["attachments"])
     if not (comments or ratings or attachments):
         return extras
