@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -72,10 +73,15 @@ def spaced_sql(value: str) -> str:
     )
 
 
-# Each character of the Basic Multilingual Plane from FIRST_SPACED up, with its spaces: for
-# str.translate, which looks each character up in C. The few above it are spaced one by one.
-_SPACED_BMP = {code: f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)}
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _spaced_bmp() -> dict[int, str]:
+    """Each character of the Basic Multilingual Plane from FIRST_SPACED up, with its spaces,
+    for str.translate, which looks each character up in C (the few above it are spaced one
+    by one). Made on first use: a large table, which only a process that writes needs."""
+    return {code: f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)}
 
 
 def spaced(text: str) -> str:
@@ -84,7 +90,7 @@ def spaced(text: str) -> str:
         return text
     if _ASTRAL.search(text):
         return "".join(f" {char} " if ord(char) >= FIRST_SPACED else char for char in text)
-    return text.translate(_SPACED_BMP)
+    return text.translate(_spaced_bmp())
 
 
 def phrase(words: str) -> str:
