@@ -184,13 +184,17 @@ def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree
     if roots:
         return list(roots.items())
     messages = [(int(m[1]), e) for e in _MESSAGE_CANDIDATES(root) if (m := _MESSAGE_ID.match(e.get("id") or ""))]
-    message_ids = {id(e) for _, e in messages}
+    # How many messages each element holds, counted up from the messages (not by walking
+    # every ancestor's descendants). The keys keep their proxies alive, so getparent()
+    # returns these same objects.
+    holds: dict[etree._Element, int] = {}
+    for _, message in messages:
+        for ancestor in message.iterancestors():
+            holds[ancestor] = holds.get(ancestor, 0) + 1
     result = []
     for pid, message in messages:
         post = message
-        while (parent := post.getparent()) is not None and sum(
-            id(e) in message_ids for e in parent.iterdescendants()
-        ) == 1:
+        while (parent := post.getparent()) is not None and holds[parent] == 1:
             post = parent
         result.append((pid, post))
     return result
