@@ -317,7 +317,9 @@ def table(r: dict) -> str:
             "≤ ×1.10, < 250 MB")
     for name, w in r.get("storage_write", {}).items():
         label = {"fts": "with full-text index", "no_fts": "without full-text index", "fts_raw": "full-text index + raw pages"}[name]
-        row("4", f"save_in_one_transaction, {label}", f"{w['rows_s']:.0f} rows/s ({w['pages_s']:.0f} thread pages/s, {w['posts_s']:.0f} posts/s)", "")
+        per_cpu = f"; {w['rows_cpu_s']:.0f} rows per CPU second" if w.get("rows_cpu_s") else ""
+        row("4", f"save_in_one_transaction, {label}",
+            f"{w['rows_s']:.0f} rows/s ({w['pages_s']:.0f} thread pages/s, {w['posts_s']:.0f} posts/s){per_cpu}", "")
     s = r.get("sizes")
     if s:
         for key, label in (("as_crawled", "as crawled"), ("fts_no_raw", "full-text index, no raw pages"),

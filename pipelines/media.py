@@ -75,21 +75,32 @@ from pipelines.media_store import (
     resumable_name,
     stored_path,
 )
+from pipelines.refusals import Refused, refusal_of
+from scraper.cookies import cookie_header
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.media_answers import STORED, is_ui_image, refused_answer
 from scraper.models import FetchedPage
-from spiders.arguments import cookie_header, media_mode
-from spiders.refusals import Refused, refusal_of
 
 logger = logging.getLogger(__name__)
 
 MAXSIZE = 50 * 1024 * 1024
 # Statuses asked again by the next run: the network's failures; every other answer stays.
 RETRIED = ("network", "error", "http_error", "robots")
+MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images", "attachments"}}
 KEY = "archive_media_key"  # request.meta: the file's key (("aid", site, aid), ("image", site, pid, url) …)
 WHAT = {"aid": "attachments", "image": "post images", "portal_image": "portal images"}
 
+
+
+def media_mode(value: str | None) -> set[str]:
+    """What ``media=`` / ARCHIVE_MEDIA asks the media store for; "" or off: nothing."""
+    value = (value or "").strip().lower()
+    if value in ("", "0", "off", "none", "false"):
+        return set()
+    if value not in MODES:
+        raise ValueError(f"media={value!r}: use images, attachments or all")
+    return MODES[value]
 
 class ArchiveMedia(MediaPipeline):
     def __init__(self, *, crawler, kinds: set[str], root: Path, maxsize: int, archive: str):

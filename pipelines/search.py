@@ -9,7 +9,12 @@ is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``
 
 - The spaced text is made in plain SQL inside the triggers (``spaced_sql``), so rows that
   other programs write with plain SQL are indexed like crawled ones; no SQL function of
-  ours is needed by a writer.
+  ours is needed by a writer. That SQL walks the text byte by byte and is the dearest part
+  of a write, so the archive's own connections (``index_here``, on every ``enable_search``)
+  index through TEMP triggers with a Python function that spaces the same words, and attach
+  an empty in-memory schema named ``discuz_search_here`` that tells the file's triggers to
+  step aside there (their ``WHEN`` reads ``pragma_database_list``: the one connection-local
+  fact a trigger can read for next to nothing; bench/README.md has the costs).
 - The index is contentless (``content=''``): it holds the words' positions, not a copy of the
   text. Deleting an entry needs the old text, which the delete and update triggers have.
   A row replaced with ``INSERT OR REPLACE`` by a connection without ``recursive_triggers``
@@ -29,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -67,9 +73,24 @@ def spaced_sql(value: str) -> str:
     )
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _spaced_bmp() -> dict[int, str]:
+    """Each character of the Basic Multilingual Plane from FIRST_SPACED up, with its spaces,
+    for str.translate, which looks each character up in C (the few above it are spaced one
+    by one). Made on first use: a large table, which only a process that writes needs."""
+    return {code: f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)}
+
+
 def spaced(text: str) -> str:
     """What ``spaced_sql`` makes of ``text``, in Python."""
-    return "".join(f" {char} " if ord(char) >= FIRST_SPACED else char for char in text)
+    if text.isascii():
+        return text
+    if _ASTRAL.search(text):
+        return "".join(f" {char} " if ord(char) >= FIRST_SPACED else char for char in text)
+    return text.translate(_spaced_bmp())
 
 
 def phrase(words: str) -> str:
@@ -91,38 +112,73 @@ def index_sql(table: str) -> str:
     return f"CREATE VIRTUAL TABLE [{table}_fts] USING fts5({columns}, content='', tokenize='{TOKENIZER}')"
 
 
-def trigger_sql(table: str) -> dict[str, str]:
+# Attached (empty, in memory) by a connection that indexes through index_here's triggers.
+HERE = "discuz_search_here"
+_ELSEWHERE = f"NOT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = '{HERE}')"
+
+
+def trigger_sql(table: str, here: bool = False) -> dict[str, str]:
     """The three triggers that keep ``TABLE_fts`` in step, by name. sqlite-utils' names
     (``TABLE_ai``, ``_ad``, ``_au``), so that its own FTS triggers, where an archive had them,
-    are replaced rather than left firing on an index that is gone."""
+    are replaced rather than left firing on an index that is gone. ``here``: the TEMP
+    triggers of one of the archive's own connections instead (``index_here``)."""
     columns = SEARCH_COLUMNS[table]
     listed = ", ".join(f"[{column}]" for column in columns)
-    old = ", ".join(spaced_sql(f"old.[{column}]") for column in columns)
-    new = ", ".join(spaced_sql(f"new.[{column}]") for column in columns)
+    space = (lambda value: f"discuz_spaced({value})") if here else spaced_sql
+    old = ", ".join(space(f"old.[{column}]") for column in columns)
+    new = ", ".join(space(f"new.[{column}]") for column in columns)
     insert = f"INSERT INTO [{table}_fts] (rowid, {listed}) VALUES (new.rowid, {new});"
     delete = f"INSERT INTO [{table}_fts] ([{table}_fts], rowid, {listed}) VALUES ('delete', old.rowid, {old});"
     changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
+    if here:
+        create, name, on, guard = "CREATE TEMP TRIGGER IF NOT EXISTS", f"{table}_fts_here", f"main.[{table}]", []
+    else:
+        create, name, on, guard = "CREATE TRIGGER", table, f"[{table}]", [_ELSEWHERE]
+    when = lambda *tests: f" WHEN {' AND '.join(tests)}" if tests else ""  # noqa: E731
     return {
-        f"{table}_ai": f"CREATE TRIGGER [{table}_ai] AFTER INSERT ON [{table}] BEGIN\n  {insert}\nEND",
-        f"{table}_ad": f"CREATE TRIGGER [{table}_ad] AFTER DELETE ON [{table}] BEGIN\n  {delete}\nEND",
+        f"{name}_ai": f"{create} [{name}_ai] AFTER INSERT ON {on}{when(*guard)} BEGIN\n  {insert}\nEND",
+        f"{name}_ad": f"{create} [{name}_ad] AFTER DELETE ON {on}{when(*guard)} BEGIN\n  {delete}\nEND",
         # most updates only stamp when a crawl saw the row: those leave the index alone
-        f"{table}_au": f"CREATE TRIGGER [{table}_au] AFTER UPDATE ON [{table}] WHEN {changed} BEGIN\n"
+        f"{name}_au": f"{create} [{name}_au] AFTER UPDATE ON {on}{when(*guard, f'({changed})')} BEGIN\n"
         f"  {delete}\n  {insert}\nEND",
     }
+
+
+def _spaced_or_null(text: str | None) -> str | None:
+    return spaced(text) if text else None
+
+
+def index_here(db: Database) -> None:
+    """This connection indexes through Python: the function, its TEMP triggers, then the
+    schema that tells the file's triggers to step aside (in that order: never neither)."""
+    # the same words as spaced_sql (a test holds them equal), several times faster
+    db.conn.create_function("discuz_spaced", 1, _spaced_or_null, deterministic=True)
+    for table in SEARCH_COLUMNS:
+        for sql in trigger_sql(table, here=True).values():
+            db.execute(sql)
+    if not any(row[1] == HERE for row in db.execute("PRAGMA database_list")):
+        db.execute(f"ATTACH DATABASE ':memory:' AS [{HERE}]")
 
 
 def enable_search(db: Database) -> list[str]:
     """Create or rebuild the indexes and their triggers when they are not as defined here
     (archives made before, with the trigram index, are converted on their first open), or
-    when an index is out of step with its table; the tables whose index was out of step."""
+    when an index is out of step with its table; the tables whose index was out of step.
+    Triggers of an earlier version over an index as defined are replaced, the index kept.
+    Then this connection indexes through Python (``index_here``)."""
     out_of_step = []
     for table, columns in SEARCH_COLUMNS.items():
         triggers = trigger_sql(table)
         found = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN (?, ?)", [table, f"{table}_fts"]).fetchall())
-        if found.get(f"{table}_fts") == index_sql(table) and all(found.get(name) == sql for name, sql in triggers.items()):
+        if found.get(f"{table}_fts") == index_sql(table):
             entries = db.execute(f"SELECT count(*) FROM [{table}_fts_docsize]").fetchone()[0]
             rows = db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
             if entries == rows:
+                if any(found.get(name) != sql for name, sql in triggers.items()):
+                    with db.conn:
+                        for name, sql in triggers.items():
+                            db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
+                            db.execute(sql)
                 continue
             log.warning("The search index of %s has %d entries for %d rows (a row replaced with INSERT OR REPLACE"
                         " by another program leaves its old entry): rebuilding it, and the count tables", table, entries, rows)
@@ -132,11 +188,11 @@ def enable_search(db: Database) -> list[str]:
                 db.execute(f"DROP TRIGGER IF EXISTS [{name}]")
             db.execute(f"DROP TABLE IF EXISTS [{table}_fts]")
             db.execute(index_sql(table))
-            # the same words as spaced_sql (a test holds them equal), several times faster
-            db.conn.create_function("discuz_spaced", 1, lambda text: spaced(text) if text else None, deterministic=True)
+            db.conn.create_function("discuz_spaced", 1, _spaced_or_null, deterministic=True)
             listed = ", ".join(f"[{column}]" for column in columns)
             values = ", ".join(f"discuz_spaced([{column}])" for column in columns)
             db.execute(f"INSERT INTO [{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM [{table}]")
             for sql in triggers.values():
                 db.execute(sql)
+    index_here(db)
     return out_of_step

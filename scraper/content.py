@@ -24,7 +24,9 @@ from scraper.noise import remove_noise_elements
 _UI_XPATH = etree.XPath(
     ".//script | .//style | .//noscript"
     " | .//em[starts-with(@onclick, 'copycode')]"  # 复制代码 under code blocks
-    f" | .//*[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"  # guest prompt
+    # the guest prompt; the first test lets most elements go on two contains() (aimg_tip holds tip)
+    " | .//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
+    f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"
 )
 _EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")

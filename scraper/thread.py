@@ -62,6 +62,8 @@ _ATTACHMENT_PARTS = compiled(
     "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
     f" | descendant::div[{has_class('pattl')}]"
 )
+# What those parts cannot be without: a page whose text holds none has no post to look in.
+_ATTACHMENT_MARKERS = ("mod=attachment", "attachment.php?aid=", "pattl")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
@@ -134,7 +136,7 @@ def parse_thread_html(
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    reader = _PostReader(profile, base_url, tz, fetched_at)
+    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in text for marker in _ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
@@ -156,7 +158,7 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
-        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at),  # the same tree: parsed once
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text),  # the same tree: parsed once
     )
 
 
@@ -180,13 +182,17 @@ def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree
     if roots:
         return list(roots.items())
     messages = [(int(m[1]), e) for e in _MESSAGE_CANDIDATES(root) if (m := _MESSAGE_ID.match(e.get("id") or ""))]
-    message_ids = {id(e) for _, e in messages}
+    # How many messages each element holds, counted up from the messages (not by walking
+    # every ancestor's descendants). The keys keep their proxies alive, so getparent()
+    # returns these same objects.
+    holds: dict[etree._Element, int] = {}
+    for _, message in messages:
+        for ancestor in message.iterancestors():
+            holds[ancestor] = holds.get(ancestor, 0) + 1
     result = []
     for pid, message in messages:
         post = message
-        while (parent := post.getparent()) is not None and sum(
-            id(e) in message_ids for e in parent.iterdescendants()
-        ) == 1:
+        while (parent := post.getparent()) is not None and holds[parent] == 1:
             post = parent
         result.append((pid, post))
     return result
@@ -206,8 +212,10 @@ def _pid_of(element: etree._Element, profile: Profile) -> int | None:
 class _PostReader:
     """Reads each post of one page with the page's profile."""
 
-    def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None) -> None:
+    def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None,
+                 attachments: bool = True) -> None:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
+        self.attachments = attachments  # whether the page has any (_ATTACHMENT_MARKERS)
         self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
 
     def _found(self, field: str, pid: int, root: etree._Element):
@@ -233,7 +241,7 @@ class _PostReader:
             _flag_notice(post, squash(message.text))
             return post
         apply_message(post, message, self.tz)
-        list_images, post.attachments = _attachments(root, self.base_url)
+        list_images, post.attachments = _attachments(root, self.base_url) if self.attachments else ([], [])
         post.images = message.images + [src for src in list_images if src not in message.images]
         return post
 

@@ -71,16 +71,35 @@ _POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
 _POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
 _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
+# What each part's markup cannot be without: the part is looked for only in a page whose
+# text holds one of these (a substring test in C over the page), so a page pays only for the
+# parts it shows. Every selector of the part needs one of its words in an attribute or a tag.
+_MARKERS = {
+    "type": ("typeid=",),
+    "ratings": ("ratelog_", "action=viewratings"),  # a rating block, or a link to the list
+    "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
+}
+# 点评 live in div#comment_PID, which Discuz draws under every post, empty where it has none:
+# one with anything in it (a search for its id's words, then a look at what follows the tag).
+_COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?[^>]*>\s*(?!</div>)\S""")
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
-# template names and may miss a modified theme.
-_SPECIALS = (
-    ("poll", compiled(f"boolean(.//form[@id='poll'] | .//div[{has_class('pcht')}])")),
-    ("reward", compiled(f"boolean(.//div[{has_class('rwd')}] | .//*[starts-with(@id, 'reward')])")),
-    ("trade", compiled("boolean(.//*[starts-with(@id, 'trade') and contains(@id, '_')] | .//form[contains(@action, 'action=trade')])")),
-    ("activity", compiled(f"boolean(.//div[{has_class('act')}] | .//form[contains(@action, 'action=activityapplies')])")),
-    ("debate", compiled(f"boolean(.//div[{has_class('dbt')}] | .//form[contains(@action, 'action=debatevote')])")),
+# template names and may miss a modified theme. Each kind's test of one element; the first
+# post is walked once for an element any of them passes (_SPECIAL_BLOCKS), not once a kind.
+_SPECIAL_TESTS = (
+    ("poll", f"self::form[@id='poll'] or self::div[{has_class('pcht')}]"),
+    ("reward", f"self::div[{has_class('rwd')}] or starts-with(@id, 'reward')"),
+    ("trade", "starts-with(@id, 'trade') and contains(@id, '_') or self::form[contains(@action, 'action=trade')]"),
+    ("activity", f"self::div[{has_class('act')}] or self::form[contains(@action, 'action=activityapplies')]"),
+    ("debate", f"self::div[{has_class('dbt')}] or self::form[contains(@action, 'action=debatevote')]"),
 )
+_SPECIAL_BLOCKS = compiled(
+    f".//div[{has_class('pcht')} or {has_class('rwd')} or {has_class('act')} or {has_class('dbt')}]"
+    " | .//form[@id='poll' or contains(@action, 'action=trade') or contains(@action, 'action=activityapplies')"
+    " or contains(@action, 'action=debatevote')]"
+    " | .//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]"
+)
+_SPECIALS = tuple((name, compiled(f"boolean({test})")) for name, test in _SPECIAL_TESTS)
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
@@ -117,32 +136,45 @@ def parse_thread_extras(
     ref = thread_ref(url)
     if ref is None:
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL")
-    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at)
+    return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at, text)
 
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
-                     fetched_at: datetime | None = None) -> ThreadExtras:
+                     fetched_at: datetime | None = None, text: str | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
-    a special thread's block), the whole page only where no post is found."""
+    a special thread's block), the whole page only where no post is found; and, given the
+    page's ``text``, only where the page holds the part's markers (``_MARKERS``)."""
+    def shows(*markers: str) -> bool:
+        return text is None or any(marker in text for marker in markers)
+
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
-    extras.type_id, extras.type_name = _thread_type(root)
+    if shows(*_MARKERS["type"]):
+        extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
     extras.tags = _tags(first)
-    extras.special = next((name for name, test in _SPECIALS if test(first)), None)
-    extras.poll = _poll(first, site, tid, fetched_at, tz)
+    extras.special = _special(first)
+    if extras.special == "poll":  # the poll's block is what makes a poll thread
+        extras.poll = _poll(first, site, tid, fetched_at, tz)
+    comments = text is None or _COMMENT_BLOCK_SHOWN.search(text) is not None
+    ratings = shows(*_MARKERS["ratings"])
+    attachments = shows(*_MARKERS["attachments"])
+    if not (comments or ratings or attachments):
+        return extras
     for pid, element in posts or [(None, root)]:
-        comments, more = comments_in(element, site, tid, tz, fetched_at, base_url)
-        extras.comments.extend(comments)
-        extras.comments_more.update(more)
-        ratings, more = ratings_in(element, site, tid, base_url)
-        extras.ratings.extend(ratings)
-        extras.ratings_more.update(more)
-        if pid is not None:
+        if comments:
+            found, more = comments_in(element, site, tid, tz, fetched_at, base_url)
+            extras.comments.extend(found)
+            extras.comments_more.update(more)
+        if ratings:
+            found, more = ratings_in(element, site, tid, base_url)
+            extras.ratings.extend(found)
+            extras.ratings_more.update(more)
+        if pid is not None and attachments:
             extras.attachments.extend(attachments_in(element, site, tid, pid, base_url, tz))
     return extras
 
@@ -161,6 +193,12 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
         if values or name:
             return (first_int(values[-1]) if values else None), name
     return None, None
+
+
+def _special(root: etree._Element) -> str | None:
+    """The first kind in _SPECIAL_TESTS's order that any element under ``root`` is a block of."""
+    blocks = _SPECIAL_BLOCKS(root)
+    return next((name for name, test in _SPECIALS if any(test(block) for block in blocks)), None)
 
 
 def _tags(root: etree._Element) -> list[str]:

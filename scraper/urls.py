@@ -9,6 +9,7 @@ their own rewrite rules shorten the stock ones (``t123-1-1``, ``f45-1``, with or
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -244,6 +245,14 @@ def _api_url(site_base_url: str, query: str) -> str:
 def absolute_url(base_url: str, href: str | None) -> str | None:
     """``href`` resolved against ``base_url`` (empty: only checked), or None when it is no URL
     at all: urllib raises on some (``http://[``), and one broken link must cost that link only."""
+    # Plain strings into the cache: lxml's "smart" strings keep their whole tree alive.
+    return _absolute_url(str(base_url), None if href is None else str(href))
+
+
+# Remembered: a page names the same few addresses over and over (an attachment's link, its
+# image, its tip), and urljoin is the dearest call a post's links make.
+@functools.lru_cache(maxsize=4096)
+def _absolute_url(base_url: str, href: str | None) -> str | None:
     try:
         url = urljoin(base_url, (href or "").strip())
         urlsplit(url)  # urljoin returns an href unparsed when the base is empty

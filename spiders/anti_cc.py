@@ -41,7 +41,7 @@ from twisted.internet.task import deferLater
 from scraper.challenges import Challenge, challenge_of
 from scraper.kinds import PageKind
 from scraper.urls import site_of, thread_ref
-from spiders.refusals import Refused
+from pipelines.refusals import Refused
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ the spider turns them into values with the same functions.
 
 from __future__ import annotations
 
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipelines.media import media_mode
 from scraper.dates import parse_discuz_time
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
@@ -137,21 +137,8 @@ def source(value: str) -> str:
     return value
 
 
-MEDIA_MODES = {"images": {"images"}, "attachments": {"attachments"}, "all": {"images", "attachments"}}
-
-
-def media_mode(value: str | None) -> set[str]:
-    """What ``media=`` / ARCHIVE_MEDIA asks the media store (pipelines.media) for; "" or off: nothing."""
-    value = (value or "").strip().lower()
-    if value in ("", "0", "off", "none", "false"):
-        return set()
-    if value not in MEDIA_MODES:
-        raise ArgumentError(f"media={value!r}: use images, attachments or all")
-    return MEDIA_MODES[value]
-
-
 def media(value: str | None) -> str | None:
-    media_mode(value)
+    media_mode(value)  # the media store's own reading of it
     return value
 
 
@@ -174,16 +161,6 @@ def load_cookies(path: str) -> MozillaCookieJar:
         if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
             cookie.expires = None
     return jar
-
-
-def cookie_header(jar: MozillaCookieJar | None, url: str) -> dict[str, str]:
-    """The Cookie header the browser would send to ``url`` (domain, path and secure rules)."""
-    if jar is None:
-        return {}
-    request = urllib.request.Request(url)
-    jar.add_cookie_header(request)
-    cookie = request.get_header("Cookie")
-    return {"Cookie": cookie} if cookie else {}
 
 
 def flag(name: str, value: str | None) -> bool:

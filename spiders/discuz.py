@@ -29,7 +29,9 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from pipelines.reader import page_reader
+from pipelines.refusals import refusal_of
 from pipelines.state import ArchiveState, StoredThread
+from scraper.cookies import cookie_header
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
@@ -49,7 +51,7 @@ from spiders import arguments
 from spiders.extras import ExtrasRouting
 from spiders.fetched import fetched_page
 from spiders.guide import GuideRouting
-from spiders.refusals import refusal_of, robots_summary
+from spiders.refusals import robots_summary
 from spiders.schedule import Scheduling
 from spiders.tracking import ThreadTask, ThreadTracker
 
@@ -326,7 +328,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
 
     async def network_error(self, failure: Failure):
         """A request that got no response at all (timeout, refused, DNS), or that the archiver
-        refused (spiders.refusals: off the site, a private address, too large). Recorded, not
+        refused (pipelines.refusals: off the site, a private address, too large). Recorded, not
         raised, under the URL the spider asked for."""
         request = failure.request
         url = request.meta.get("redirect_urls", [request.url])[0]
@@ -428,7 +430,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             url,
             callback=callback,
             errback=self.network_error,
-            headers=arguments.cookie_header(self.cookies, url),
+            headers=cookie_header(self.cookies, url),
             cb_kwargs=cb_kwargs,
             # error answers are recorded, not dropped
             meta={"handle_httpstatus_list": ERROR_STATUSES} | ({"asked_as": str(meta_kind)} if meta_kind else {}),

@@ -26,10 +26,10 @@ from scrapy import Request, signals
 from scrapy.exceptions import CannotResolveHostError
 from twisted.internet.error import DNSLookupError
 
+from pipelines.refusals import Refused
 from scraper.kinds import PageKind
 from scraper.urls import site_of
 from spiders.addresses import GUARD
-from spiders.refusals import Refused
 
 WEB_PORTS = {80, 443}
 DEFAULT_PORTS = {"http": 80, "https": 443}

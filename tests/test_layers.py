@@ -40,6 +40,13 @@ def test_spiders_only_read_what_the_archive_holds():
             assert writer not in source, (path, writer)
 
 
+def test_pipelines_never_import_the_spiders():
+    """Storage sits under the spiders: what both need (a refusal and how it is recorded, a
+    request's cookies) lives in pipelines/ or scraper/, never reached up for in spiders/."""
+    for path in (ROOT / "pipelines").glob("*.py"):
+        assert "spiders" not in imported_modules(path), path
+
+
 def test_project_imports_run_one_way():
     """No import circle between the project's modules (the pipeline uses the worker and the
     store, the worker the store, the store never either of them)."""

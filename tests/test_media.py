@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from spiders.arguments import media_mode
+from pipelines.media import media_mode
 from pipelines.media_store import MediaStore
 from sample_forum.server import SampleForum
 from scraper.media_answers import is_ui_image, refused_answer
