@@ -148,12 +148,22 @@ def desktop_rows(root) -> list[dict]:
 
 
 def touch_rows(root) -> list[dict]:
-    """The touch thread list: a row is an li holding a viewthread link with tid."""
+    """The touch thread list: a row is li.list; the author above the title, views (eye icon)
+    and replies (chat icon) below it."""
     rows = []
-    for item in root.xpath("//div[contains(@class, 'threadlist')]//li[.//a[contains(@href, 'tid=')]]"):
-        link = one(item, ".//a[contains(@href, 'mod=viewthread')]")
-        tid = re.search(r"tid=(\d+)", link.get("href")).group(1)
-        rows.append({"tid": int(tid), "title": re.sub(r"\s+", " ", link.text_content()).strip(), "author": None, "replies": None, "views": None, "sticky": None})
+    for item in root.xpath("//div[contains(@class, 'threadlist')]//li[contains(concat(' ', @class, ' '), ' list ')]"):
+        link = one(item, ".//a[contains(@href, 'mod=viewthread')][div[contains(@class, 'threadlist_tit')]]")
+        author = one(item, ".//a[@class='mmc']")
+        views = one(item, ".//li[i[contains(@class, 'dm-eye')]]")
+        replies = one(item, ".//li[i[contains(@class, 'dm-chat')]]")
+        rows.append({
+            "tid": int(re.search(r"tid=(\d+)", link.get("href")).group(1)),
+            "title": re.sub(r"\s+", " ", link.text_content()).strip(),
+            "author": author.text_content().strip() if author is not None else None,
+            "replies": int(replies.text_content()) if replies is not None else None,
+            "views": int(views.text_content()) if views is not None else None,
+            "sticky": None,
+        })
     return rows
 
 
