@@ -282,19 +282,21 @@ def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: 
 
 
 def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter[str], written: Written) -> None:
-    """A page of a thread list: the forum, its sub-forums, and each thread's listing row."""
-    row = without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
-    if forum.page == 1:
-        row["walk_started_at"] = stamp
-    put(db, "forums", row, stamp, written=written)
+    """A page of a thread list: the forum, its sub-forums, and each thread's listing row. A
+    guide list (no fid) is no forum's: its rows name their own."""
+    if forum.fid is not None:
+        row = without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
+        if forum.page == 1:
+            row["walk_started_at"] = stamp
+        put(db, "forums", row, stamp, written=written)
     for link in forum.subforums:
         _save_forum_link(db, forum.site, link, stamp, written)
     for listed in forum.threads:
         article = {
             "site": forum.site,
             "tid": listed.tid,
-            "fid": forum.fid,
-            "forum_name": forum.name,
+            "fid": forum.fid if forum.fid is not None else listed.fid,
+            "forum_name": forum.name if forum.fid is not None else listed.forum_name,
             "title": listed.title,
             "replies": listed.replies,
             "last_post_at": listed.last_post_at,
@@ -313,6 +315,9 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
+        if forum.fid is None and listed.fid is not None:  # a guide list: the forums it shows threads of
+            put(db, "forums", without_none({"site": forum.site, "fid": listed.fid, "name": listed.forum_name}), stamp,
+                written=written)
 
 
 def _more_views(shown: int | None, stored: int | None) -> int | None:

@@ -24,7 +24,9 @@ from scraper.listing_profiles import ListingProfile, choose, selectors
 from scraper.models import ForumLink, ForumPage, ThreadRow
 from scraper.navigation import breadcrumb_forum, forum_link_name
 from scraper.problems import PageProblem, cut_short, is_complete, problem_of
-from scraper.urls import UID_IN_HREF, absolute_url, forum_ref, forum_ref_at, listed_thread_url, site_of, thread_ref
+from scraper.urls import (
+    UID_IN_HREF, absolute_url, forum_ref, forum_ref_at, guide_view, listed_thread_url, site_of, thread_ref,
+)
 from scraper.xpath import compiled, first_int, first_text, squash, title_tag, words_of
 
 _ROW_ID = re.compile(r"^(normalthread|stickthread)_(\d+)$")
@@ -73,17 +75,20 @@ def parse_forum_html(
         raise problem_of(sel, text, PageKind.NO_LISTING, "no thread list found on the page (an unknown template?)")
     if not is_complete(text):
         raise cut_short(len(rows), "thread rows")
-    if fid is None:
+    guide = guide_view(url) is not None
+    if guide:  # threads of many forums: each row names its own
+        fid = None
+    elif fid is None:
         raise PageProblem(PageKind.UNKNOWN, "forum page without a forum id in its URL or markup")
     page, page_count, page_urls = _forum_pager(sel, base_url, fid, selectors(profile, "pager"))
-    reader = _RowReader(profile, base_url, tz, fetched_at)
+    reader = _RowReader(profile, base_url, tz, fetched_at, rows_name_forums=guide)
     return ForumPage(
         url=url,
         site=site_of(url),
         fid=fid,
         page=page,
         page_count=page_count,
-        name=(crumb_name if crumb_fid == fid else None) or _forum_name(sel, base_url, fid, profile),
+        name=None if guide else (crumb_name if crumb_fid == fid else None) or _forum_name(sel, base_url, fid, profile),
         threads=[reader.row(tid, sticky, row) for tid, sticky, row in rows],
         subforums=subforums,
         page_urls=page_urls,
@@ -113,20 +118,25 @@ def _thread_rows(sel: Selector, profile: ListingProfile) -> list[tuple[int, bool
             rows.setdefault(int(match[2]), (int(match[2]), match[1] == "stickthread", element))
     if rows:
         return list(rows.values())
-    scope = next((found[0] for xpath in selectors(profile, "thread_list") if (found := sel.xpath(xpath))), None)
-    for link in compiled(".//a[@href]")(scope.root) if scope is not None and not isinstance(scope.root, str) else []:
-        ref = _thread_ref(link)
-        row = next(iter(compiled("ancestor::*[self::li or self::tr or self::tbody][1]")(link)), None)
-        if ref is not None and row is not None:
-            rows.setdefault(ref.tid, (ref.tid, False, row))
+    # Every block the first selector that finds any finds: a touch list puts its pinned rows
+    # in a block of their own before the rest.
+    scopes = next((found for xpath in selectors(profile, "thread_list") if (found := sel.xpath(xpath))), [])
+    for scope in scopes:
+        for link in compiled(".//a[@href]")(scope.root) if not isinstance(scope.root, str) else []:
+            ref = _thread_ref(link)
+            row = next(iter(compiled("ancestor::*[self::li or self::tr or self::tbody][1]")(link)), None)
+            if ref is not None and row is not None:
+                rows.setdefault(ref.tid, (ref.tid, False, row))
     return list(rows.values())
 
 
 class _RowReader:
     """Reads each thread row of one page with the page's listing profile."""
 
-    def __init__(self, profile: ListingProfile, base_url: str, tz: tzinfo, fetched_at: datetime | None) -> None:
+    def __init__(self, profile: ListingProfile, base_url: str, tz: tzinfo, fetched_at: datetime | None,
+                 rows_name_forums: bool = False) -> None:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
+        self.rows_name_forums = rows_name_forums
         self.xpaths = {
             field: [compiled(x) for x in selectors(profile, field)]
             for field in ("title", "author", "last_post", "replies", "views")
@@ -142,6 +152,7 @@ class _RowReader:
         last_cell = self._first(row, "last_post")
         author, uid = _member(author_cell) if author_cell is not None else (None, None)
         replies, views = self._counts(row)
+        fid, forum_name = _row_forum(row, self.base_url) if self.rows_name_forums else (None, None)
         return ThreadRow(
             tid=tid,
             title=squash(title_el.text_content()) if title_el is not None else "",
@@ -154,6 +165,8 @@ class _RowReader:
             last_poster=_member(last_cell)[0] if last_cell is not None else None,
             sticky=sticky or bool(self.sticky(row)),
             digest=bool(self.digest(row)),
+            fid=fid,
+            forum_name=forum_name,
         )
 
     def _title_element(self, row: etree._Element, tid: int) -> etree._Element | None:
@@ -208,6 +221,15 @@ def _thread_ref(link: etree._Element):
     return thread_ref(url) if url else None
 
 
+def _row_forum(row: etree._Element, base_url: str) -> tuple[int | None, str | None]:
+    """The forum a row of a guide list names: its first link to a forum (not to a thread type
+    of it, ``filter=typeid``)."""
+    for link in compiled(".//a[@href][not(contains(@href, 'typeid'))]")(row):
+        if (ref := forum_ref_at(base_url, link.get("href"))) is not None:
+            return ref.fid, squash(link.text_content()) or None
+    return None, None
+
+
 def _member(cell: etree._Element) -> tuple[str | None, int | None]:
     """The member a cell names: its first named link to a member (or the anonymous name)."""
     for link in compiled(".//cite//a[@href] | .//a[@href][not(ancestor::cite)]")(cell):
@@ -241,7 +263,7 @@ def _forum_name(sel: Selector, base_url: str, fid: int, profile: ListingProfile)
     return first_text(sel, selectors(profile, "forum_name")) or title_tag(sel)
 
 
-def _forum_pager(sel: Selector, base_url: str, fid: int, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
+def _forum_pager(sel: Selector, base_url: str, fid: int | None, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
     """Current page, page count and the forum's own page links.
 
     The page number comes from each link's URL, not its label: past ``threadmaxpages``

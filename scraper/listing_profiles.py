@@ -66,8 +66,9 @@ X3 = ListingProfile(
     name="x3",  # Discuz! X2.0 to X3.5, forum.php?mod=forumdisplay: tbody#normalthread_TID rows
     thread_list=("//*[@id='threadlisttableid']", "//*[@id='threadlist']", "//table[starts-with(@summary, 'forum_')]"),
     title=(f".//a[{has_class('xst')}]",),
-    author=(f"(.//td[{has_class('by')}])[1]",),
-    last_post=(f"(.//td[{has_class('by')}])[2]",),
+    # The guide's rows put the thread's forum in a td.by of its own before the author's.
+    author=(f"(.//td[{has_class('by')}][cite])[1]", f"(.//td[{has_class('by')}])[1]"),
+    last_post=(f"(.//td[{has_class('by')}])[last()]",),
     replies=(f".//td[{has_class('num')}]/a",),
     views=(f".//td[{has_class('num')}]/em",),
 )

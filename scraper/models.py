@@ -100,6 +100,8 @@ class ThreadRow:
     last_poster: str | None = None
     sticky: bool = False  # pinned (stickthread_*): out of the activity order
     digest: bool = False
+    fid: int | None = None  # the thread's forum, where the list is not one forum's (the guide)
+    forum_name: str | None = None
 
 
 @dataclass
@@ -116,11 +118,12 @@ class ForumLink:
 
 @dataclass
 class ForumPage:
-    """One page of a forum's thread list (forumdisplay)."""
+    """One page of a forum's thread list (forumdisplay), or of a guide list (mod=guide: threads
+    of many forums, ``fid`` None and each row's own)."""
 
     url: str
     site: str
-    fid: int
+    fid: int | None
     page: int
     page_count: int
     name: str | None = None

@@ -68,10 +68,16 @@ class Profile(PageProfile):
 
 
 _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
-# A post container holds its message, or the notice that replaces it (a banned author).
+# A post container holds its message, or the notice that replaces it: Discuz 6 and 7 draw a
+# banned post with no message element at all, the notice ("该帖被管理员或版主屏蔽", "作者被禁止或删除
+# 内容自动屏蔽") beside the post's author link, floor and time. (Not any pid-ided element: a
+# theme that renamed the message must say no_posts, not archive its posts empty.)
+BANNED_POST = ("(.//text()[contains(., '屏蔽') or contains(., 'banned') or contains(., 'blocked')]"
+               " and .//a[contains(@href, 'uid')])")
 HOLDS_MESSAGE = (
     f"[.//*[starts-with(@id, 'postmessage_')] or .//*[{has_class('locked')}]"
-    f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]]"
+    f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]"
+    f" or {BANNED_POST}]"
 )
 _PID_ONLY = "translate(substring-after(@id, '{prefix}'), '0123456789', '') = '' and @id != '{prefix}'"
 # The built-in profiles reach what Discuz ids through id(), a lookup, and anchor the rest
@@ -82,7 +88,8 @@ X3 = Profile(
     detect=(f"boolean({_X_POST})",),
     # A post holds its message (postmessage_PID), or the notice that replaces it.
     posts=(f"{_X_POST}[{_PID_ONLY.format(prefix='post_')}]"
-           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]]",),
+           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]"
+           f" or {BANNED_POST}]",),
     message=("id(concat('postmessage_', $pid))",),
     author=(f"id(concat('favatar', $pid))/div[{has_class('pi')}]/div[{has_class('authi')}]/a",
             f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]"),

@@ -60,6 +60,11 @@ _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
+_NOTICE_MAX_CHARS = 60  # the notice, its "提示:" and the admins' "只有管理员可见" line: no post's text
+# Discuz 6 puts the notice in a div.notice, themes elsewhere: the element around its words.
+_NOTICE_TEXT = compiled(
+    "(.//text()[contains(., '屏蔽') or contains(., 'banned') or contains(., 'blocked')]/parent::*)[1]"
+)
 
 
 def parse_thread_page(
@@ -210,14 +215,14 @@ class _PostReader:
         post = Post(pid=pid, floor=None, author=author, author_uid=uid)
         post.posted_at = self.posted_at(pid, root)
         if message_el is None:
-            notice = LOCKED_NOTICE(root)
-            notice_text = " ".join(notice[0].itertext()).strip() if notice else ""
-            post.content_text = re.sub(r"\s+", " ", notice_text)
-            post.masked = bool(BANNED_NOTICE.search(notice_text))
-            post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
-            post.hidden = not (post.masked or post.blocked)
+            notice = LOCKED_NOTICE(root) or _NOTICE_TEXT(root)
+            notice_text = squash(" ".join(notice[0].itertext())) if notice else ""
+            _flag_notice(post, notice_text)
             return post
         message = extract_message(message_el, self.base_url)
+        if _is_whole_notice(message.text):  # the touch view draws the notice as the message
+            _flag_notice(post, squash(message.text))
+            return post
         apply_message(post, message, self.tz)
         list_images, post.attachments = _attachments(root, self.base_url)
         post.images = message.images + [src for src in list_images if src not in message.images]
@@ -262,6 +267,21 @@ class _PostReader:
         for found in self._found("floor", pid, root):
             return squash(words_of(found[0]))
         return None
+
+
+def _flag_notice(post: Post, notice_text: str) -> None:
+    """A post Discuz shows as a notice alone: the notice is its text, flagged by its meaning
+    (a banned author's is ``masked``, a moderator's block ``blocked``, else ``hidden``)."""
+    post.content_text, post.content_html = notice_text, ""
+    post.masked = bool(BANNED_NOTICE.search(notice_text))
+    post.blocked = bool(BLOCKED_NOTICE.search(notice_text))
+    post.hidden = not (post.masked or post.blocked)
+
+
+def _is_whole_notice(text: str) -> bool:
+    """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽")."""
+    text = squash(text)
+    return len(text) <= _NOTICE_MAX_CHARS and bool(BANNED_NOTICE.search(text) or BLOCKED_NOTICE.search(text))
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:

@@ -41,10 +41,15 @@ _POSTS = (
              + " | //div[starts-with(@id, 'pid')]" + _NUMBERED.format("pid")),
 )
 _PID = re.compile(r"\d+")
+# An image whose only reference is its address (forum.php?mod=attachment&aid=CODE as src,
+# X2.5 and themes that drop the aid attributes) is an attachment too.
+_ATTACHMENT_SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
 _ATTACH_BLOCKS = compiled(
     "descendant::ignore_js_op"
     f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
     " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
+    f" | descendant::img{_ATTACHMENT_SRC}[not(ancestor::ignore_js_op or ancestor::dl[{has_class('tattl')}]"
+    " or ancestor::span[starts-with(@id, 'attach_')])]"
 )
 _DOWNLOAD_LINKS = compiled(
     ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]"
@@ -54,7 +59,7 @@ _IDED = compiled(".//*[@id or @aid]")
 _NAME_PLACES = compiled(
     ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong"
 )
-_IMAGES = compiled(".//img[@aid] | .//img[starts-with(@id, 'aimg_')]")
+_IMAGES = compiled(f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_ATTACHMENT_SRC}]")
 _INFO = compiled(".//em")
 _ALL_TEXT = compiled(".//text()")
 _TAGS = compiled(f".//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
@@ -286,7 +291,10 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     price = _PRICE.search(info) or _PRICE.search(words)
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
     uploaded = _UPLOADED.search(" ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
-    url = absolute_url(base_url, links[0].get("href")) if links else None
+    # Without a download link, an image shown by its attachment address is its own link.
+    source = links[0].get("href") if links else next(
+        (src for img in images if decode_aid(src := img.get("src")) is not None), None)
+    url = absolute_url(base_url, source) if source else None
     attachment = Attachment(
         site=site, aid=aid, pid=pid, tid=tid, filename=filename,
         size=size_in_bytes(info), size_shown=size_match[0] if size_match else None,
@@ -312,6 +320,9 @@ def _aid_of(block: etree._Element, links: list, pay_links: list) -> int | None:
             return int(match[1])
     for link in links + pay_links:
         if (aid := decode_aid(link.get("href"))) is not None:
+            return aid
+    for img in _IMAGES(block):
+        if (aid := decode_aid(img.get("src"))) is not None:
             return aid
     return None
 

@@ -2,7 +2,9 @@
 
 Thread pages come as ``thread-TID-PAGE-1.html`` (rewrite), ``forum.php?mod=viewthread&tid=TID
 &page=N`` (X2/X3), ``viewthread.php?tid=TID&page=N`` (Discuz 7), ``archiver/?tid-TID.html``
-and the mobile API ``api/mobile/index.php?module=viewthread&tid=TID&page=N``.
+and the mobile API ``api/mobile/index.php?module=viewthread&tid=TID&page=N``. Sites that write
+their own rewrite rules shorten the stock ones (``t123-1-1``, ``f45-1``, with or without
+``.html``; static mirrors ``thread123-2.html``): read alike, the last path segment only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlu
 UID_IN_HREF = re.compile(r"(?:[?&]uid=|space-uid-|profile-uid-|space\.php\?uid=)(\d+)")
 FID_IN_HREF = re.compile(r"(?:[?&]fid=|forum-|forumdisplay\.php\?fid=|fid-)(\d+)")
 
-_REWRITE_THREAD = re.compile(r"(?:^|/)thread-(\d+)-(\d+)-\d+\.html$")
+# thread-TID-PAGE-PREV.html and the shorter custom forms: tTID-PAGE-PREV, threadTID-PAGE.html.
+_REWRITE_THREAD = re.compile(r"(?:^|/)(?:thread-?|t)(\d+)(?:-(\d+)(?:-(\d+))?)?(?:\.s?html?)?$")
 _ARCHIVER_THREAD = re.compile(r"tid-(\d+)(?:-page-(\d+))?\.html")
 # Scripts and folders that sit at the forum's root; what comes before them is the site's path.
 _ROOT_MARKERS = re.compile(
@@ -34,7 +37,7 @@ def thread_ref(url: str) -> ThreadRef | None:
     """The thread (and page) a URL names, or None when it names none."""
     parts = urlsplit(url)
     if match := _REWRITE_THREAD.search(parts.path):
-        return ThreadRef(int(match[1]), int(match[2]))
+        return ThreadRef(int(match[1]), max(int(match[2] or 1), 1))
     query = parse_qs(parts.query)
     legacy = "archiver" in parts.path or parts.path.endswith("read.php")  # read.php: pre-7 era
     if legacy and (match := _ARCHIVER_THREAD.search(parts.query or parts.path)):
@@ -57,8 +60,9 @@ def thread_page_url(url: str, page: int) -> str | None:
     """The same thread's page ``page`` in the URL's own form (None for forms we cannot build)."""
     parts = urlsplit(url)
     if match := _REWRITE_THREAD.search(parts.path):
-        path = parts.path[: match.start()] + re.sub(r"-\d+-(\d+)\.html$", f"-{page}-\\1.html", parts.path[match.start():])
-        return urlunsplit(parts._replace(path=path))
+        if match[2] is None:  # a form without the page: page 1 is the URL, others are unknown
+            return url if page == 1 else None
+        return urlunsplit(parts._replace(path=parts.path[: match.start(2)] + str(page) + parts.path[match.end(2):]))
     if thread_ref(url) is not None and "archiver" not in parts.path:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
         return urlunsplit(parts._replace(query=urlencode(query + ([("page", str(page))] if page > 1 else [])), fragment=""))
@@ -98,7 +102,8 @@ def desktop_thread_url(url: str) -> str:
 # &page=N`` (Discuz 7). The index is ``forum.php`` (no mod, or mod=index), ``index.php`` or the
 # site root; a category is ``forum.php?gid=N`` (``index.php?gid=N`` on Discuz 7).
 
-_REWRITE_FORUM = re.compile(r"(?:^|/)forum-(\d+)-(\d+)\.html$")
+# forum-FID-PAGE.html and the shorter custom forms: fFID-PAGE, forumFID.html.
+_REWRITE_FORUM = re.compile(r"(?:^|/)(?:forum-?|f)(\d+)(?:-(\d+))?(?:\.s?html?)?$")
 _INDEX_SCRIPTS = ("forum.php", "index.php")
 _NOT_FORUM_FOLDERS = ("archiver", "api")
 
@@ -115,7 +120,7 @@ def forum_ref(url: str) -> ForumRef | None:
     """
     parts = urlsplit(url)
     if match := _REWRITE_FORUM.search(parts.path):
-        return ForumRef(int(match[1]), max(int(match[2]), 1))
+        return ForumRef(int(match[1]), max(int(match[2] or 1), 1))
     query = parse_qs(parts.query)
     script = parts.path.rsplit("/", 1)[-1]
     listing = script == "forumdisplay.php" or (script == "forum.php" and query.get("mod") == ["forumdisplay"])
@@ -124,6 +129,21 @@ def forum_ref(url: str) -> ForumRef | None:
         page = (query.get("page") or ["1"])[0]
         return ForumRef(int(fid), int(page) if page.isdigit() and int(page) > 0 else 1)
     return None
+
+
+# The guide (导读): forum.php?mod=guide&view=new|hot|digest|newthread|sofa, threads from every
+# forum, newest or hottest first. ``my`` is a member's own list, not the site's.
+_GUIDE_VIEWS = ("new", "hot", "digest", "newthread", "sofa")
+
+
+def guide_view(url: str) -> str | None:
+    """Which guide list a URL names (``new``, ``hot``…), or None when it names none."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.path.rsplit("/", 1)[-1] != "forum.php" or query.get("mod") != ["guide"]:
+        return None
+    view = (query.get("view") or ["new"])[0]  # the guide's default list
+    return view if view in _GUIDE_VIEWS else None
 
 
 def is_index_url(url: str) -> bool:
@@ -151,8 +171,8 @@ def listed_thread_url(url: str) -> str:
     ``thread-T-P-PREV.html`` gets PREV 1 and ``extra=page%3DN…`` goes, so that every listing page
     (and every filter) links a thread by one URL."""
     parts = urlsplit(url)
-    if match := _REWRITE_THREAD.search(parts.path):
-        return urlunsplit(parts._replace(path=parts.path[: match.end(2)] + "-1.html"))
+    if (match := _REWRITE_THREAD.search(parts.path)) and match[3] is not None:
+        return urlunsplit(parts._replace(path=parts.path[: match.start(3)] + "1" + parts.path[match.end(3):]))
     if "extra=" not in parts.query:
         return url
     query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "extra"]

@@ -18,7 +18,6 @@ replaces them before the crawl starts, as the distributed crawl's does (spiders.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from datetime import datetime, timezone
@@ -33,13 +32,14 @@ from pipelines.reader import page_reader
 from pipelines.state import ArchiveState, StoredThread
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
-from scraper.models import FetchedPage, ForumWalked, kept_headers
+from scraper.models import FetchedPage, ForumWalked
 from scraper.urls import (
     api_forum_url,
     api_index_url,
     api_module,
     api_thread_url,
     forum_ref,
+    guide_view,
     is_index_url,
     site_of,
     thread_page_url,
@@ -47,6 +47,8 @@ from scraper.urls import (
 )
 from spiders import arguments
 from spiders.extras import ExtrasRouting
+from spiders.fetched import fetched_page
+from spiders.guide import GuideRouting
 from spiders.refusals import refusal_of, robots_summary
 from spiders.tracking import ThreadTask, ThreadTracker
 
@@ -54,7 +56,7 @@ from spiders.tracking import ThreadTask, ThreadTracker
 ERROR_STATUSES = list(range(400, 600))
 
 
-class DiscuzSpider(ExtrasRouting, scrapy.Spider):
+class DiscuzSpider(GuideRouting, ExtrasRouting, scrapy.Spider):
     """Archive Discuz forums: threads, forums, or a whole site; re-runs fetch only what changed.
 
     Example:
@@ -65,7 +67,7 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         scrapy crawl discuz            # the bundled sample forum, served on 127.0.0.1
 
     Arguments:
-      url          thread, forum listing, category or index URLs (commas or spaces between)
+      url          thread, forum listing, guide, category or index URLs (commas or spaces between)
       forums       only these forum ids, e.g. 2,5
       max_threads  fetch at most this many threads (changed ones) this run
       since        only threads with activity since this date, e.g. 2024-01-01
@@ -166,6 +168,9 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
                 walked_sites.add(site)
                 if request := self._forum_request(seed, site, forum.fid, forum.page):
                     yield request
+            elif guide_view(seed):
+                if request := self._guide_request(seed, site, 1):
+                    yield request
             elif is_index_url(seed):
                 walked_sites.add(site)
                 yield self._index_request(seed)
@@ -173,7 +178,7 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
                     yield request
             else:
                 self.logger.error(
-                    "Not a Discuz URL we know, skipped: %s (give a thread, forum listing, category or index URL)", seed
+                    "Not a Discuz URL we know, skipped: %s (give a thread, forum, guide, category or index URL)", seed
                 )
                 self.crawler.stats.inc_value("archive/skipped_seeds")
         for site in walked_sites:
@@ -333,7 +338,7 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
         """Read one page (decode, parse) into its FetchedPage, by the crawl's page reader; a
         problem or a crash is logged and counted, never raised.
         Returns the page's item, to yield, and what it holds (None when it holds nothing)."""
-        fetched = _fetched_page(response, self._asked_as(kind), tid=tid)
+        fetched = fetched_page(response, self._asked_as(kind), tid=tid)
         read = page_reader(self.crawler)
         utc_offset = self.settings.get("DISCUZ_UTC_OFFSET") or None
         fetched, crash = await read(fetched, response.body, utc_offset=utc_offset, **parse_kwargs)
@@ -430,21 +435,3 @@ class DiscuzSpider(ExtrasRouting, scrapy.Spider):
             meta={"handle_httpstatus_list": ERROR_STATUSES} | ({"asked_as": str(meta_kind)} if meta_kind else {}),
             dont_filter=True,  # the key above is the identity, not the URL's spelling
         )
-
-
-def _fetched_page(response: Response, asked_as: PageKind, tid: int | None = None) -> FetchedPage:
-    content_type = response.headers.get(b"Content-Type")
-    return FetchedPage(
-        url=response.url,
-        site=site_of(response.url),
-        kind=asked_as,
-        status=response.status,
-        fetched_at=utc_now_iso(),
-        size=len(response.body),
-        sha256=hashlib.sha256(response.body).hexdigest(),
-        tid=tid,
-        asked_as=asked_as,
-        content_type=content_type.decode("latin-1") if content_type else None,
-        headers=kept_headers(response.headers.items()),
-    )
-

@@ -327,6 +327,8 @@ def test_module_stays_pure():
         ("http://x.cn/forum.php?mod=forumdisplay&fid=2&mobile=2", ForumRef(2, 1)),
         ("http://www.uwants.com/forumdisplay.php?fid=169&page=1000", ForumRef(169, 1000)),
         ("http://x.cn/forum.php?mod=forumdisplay&fid=2&page=0", ForumRef(2, 1)),
+        ("http://x.cn/f45-2", ForumRef(45, 2)),  # a site's own rewrite rule
+        ("http://x.cn/bbs/f45-1.html", ForumRef(45, 1)),
         ("http://x.cn/forum-news-1.html", None),  # a forum alias names no fid
         ("http://x.cn/forum.php?gid=1", None),
         ("http://x.cn/forum.php", None),
@@ -347,6 +349,7 @@ def test_forum_ref(url, ref):
         ("http://x.cn/forum.php?mod=viewthread&tid=5&extra=page%3D2%26filter%3Dtypeid", "http://x.cn/forum.php?mod=viewthread&tid=5"),
         ("http://x.cn/viewthread.php?tid=9&extra=page%3D1&tr_h=ab_1", "http://x.cn/viewthread.php?tid=9&tr_h=ab_1"),
         ("http://x.cn/forum.php?mod=viewthread&tid=5", "http://x.cn/forum.php?mod=viewthread&tid=5"),
+        ("http://x.cn/t13-1-4", "http://x.cn/t13-1-1"),
     ],
 )
 def test_listed_thread_url(url, listed):

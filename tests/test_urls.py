@@ -2,7 +2,7 @@
 
 import pytest
 
-from scraper.urls import ThreadRef, desktop_thread_url, site_of, split_urls, thread_ref
+from scraper.urls import ThreadRef, desktop_thread_url, guide_view, site_of, split_urls, thread_page_url, thread_ref
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,13 @@ from scraper.urls import ThreadRef, desktop_thread_url, site_of, split_urls, thr
         ("http://x.cn/bbs/archiver/?tid-12.html", ThreadRef(12, 1)),
         ("http://x.cn/archiver/?tid-12-page-3.html", ThreadRef(12, 3)),
         ("http://x.cn/api/mobile/index.php?version=4&module=viewthread&tid=1&page=2", ThreadRef(1, 2)),
+        # sites' own rewrite rules, and a static mirror's
+        ("http://x.cn/t123-2-1", ThreadRef(123, 2)),
+        ("http://x.cn/bbs/t123-1-1.html", ThreadRef(123, 1)),
+        ("http://bbs.bagdax.cn/thread4460-2.html", ThreadRef(4460, 2)),
+        ("http://bbs.bagdax.cn/thread4460.html", ThreadRef(4460, 1)),
         ("http://x.cn/forum-2-1.html", None),
+        ("http://x.cn/f45-1", None),
         ("http://x.cn/forum.php?mod=forumdisplay&fid=2", None),
         ("http://x.cn/forum.php", None),
     ],
@@ -48,3 +54,32 @@ def test_archiver_and_api_urls_are_read_through_the_desktop_page():
 
 def test_split_urls():
     assert split_urls(" a, b  c,d\n") == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    "url, page, wanted",
+    [
+        ("http://x.cn/thread-5-1-1.html", 3, "http://x.cn/thread-5-3-1.html"),
+        ("http://x.cn/t5-1-1", 3, "http://x.cn/t5-3-1"),
+        ("http://bbs.bagdax.cn/thread4460-2.html", 3, "http://bbs.bagdax.cn/thread4460-3.html"),
+        ("http://bbs.bagdax.cn/thread4460.html", 1, "http://bbs.bagdax.cn/thread4460.html"),
+        ("http://bbs.bagdax.cn/thread4460.html", 2, None),  # where page 2 is, only the pager says
+    ],
+)
+def test_thread_page_url_in_the_urls_own_form(url, page, wanted):
+    assert thread_page_url(url, page) == wanted
+
+
+@pytest.mark.parametrize(
+    "url, view",
+    [
+        ("http://x.cn/forum.php?mod=guide&view=new", "new"),
+        ("http://x.cn/bbs/forum.php?mod=guide&view=hot&page=3", "hot"),
+        ("http://x.cn/forum.php?mod=guide&view=digest", "digest"),
+        ("http://x.cn/forum.php?mod=guide", "new"),
+        ("http://x.cn/forum.php?mod=guide&view=my", None),  # a member's own
+        ("http://x.cn/forum.php?mod=forumdisplay&fid=2", None),
+    ],
+)
+def test_guide_view(url, view):
+    assert guide_view(url) == view

@@ -1,0 +1,47 @@
+"""Markup the common X3 desktop layout does not have (issue 21), each class on a real page:
+image attachments known only by their address, and the rest as the corpus finds them."""
+
+from scraper.thread import parse_thread_page
+
+
+def parse(fixture_bytes, name, url, **kwargs):
+    return parse_thread_page(fixture_bytes(f"discuz/{name}"), url, **kwargs)
+
+
+def test_image_attachments_known_only_by_their_address(fixture_bytes):
+    """X2.5 lists images with no aid attribute, no aimg_ id, no file=: the aid is in the src
+    alone (forum.php?mod=attachment&aid=base64 of "aid|hash|time|uid|tid")."""
+    page = parse(fixture_bytes, "x25-utf8-bagdax-uyghur-rtl-thread-p1of5.html", "http://bbs.bagdax.cn/thread4460.html")
+    attachments = page.extras.attachments
+    assert [a.aid for a in attachments] == [1770, 1771, 1772, 1773, 1774]
+    assert {a.pid for a in attachments} == {page.posts[1].pid}
+    first = attachments[0]
+    assert first.is_image and first.filename == "سالار مىللىتى"
+    assert first.url == first.image_url == (
+        "http://bbs.bagdax.cn/media/forum.php?mod=attachment&aid=MTc3MHxkYzAzMWIyM3wxMzgyODUwNDg5fDB8NDQ2MA%3D%3D&noupdate=yes"
+    )
+    assert first.denied is None  # shown, not refused
+
+
+def test_guide_lists_and_custom_rewrite_urls_are_seeds(tmp_path):
+    """The "latest threads" list many users start from, and forums and threads in a site's own
+    rewrite form, are crawled from their own URLs (they were refused: not a Discuz URL)."""
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from spiders.discuz import DiscuzSpider
+
+    seeds = "http://x.cn/forum.php?mod=guide&view=hot http://x.cn/f45-1 http://x.cn/t123-1-1"
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    spider = DiscuzSpider.from_crawler(crawler, url=seeds)
+
+    async def first_requests():
+        return [request async for request in spider.start()]
+
+    requests = asyncio.run(first_requests())
+    asked = {(r.callback.__name__, tuple(sorted(r.cb_kwargs.items()))) for r in requests}
+    assert ("parse_guide", (("page", 1),)) in asked
+    assert ("parse_forum", (("fid", 45), ("page", 1))) in asked
+    assert any(name == "parse_thread" and dict(kwargs)["tid"] == 123 for name, kwargs in asked)
+    assert not crawler.stats.get_value("archive/skipped_seeds")
