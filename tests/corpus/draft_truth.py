@@ -9,11 +9,13 @@ its own queries, written for the markup Discuz's templates print, not for what t
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from lxml import html
 
@@ -58,6 +60,16 @@ def one(element, query: str):
     return found[0] if found else None
 
 
+def attachment_ids(markup: str) -> set[int]:
+    """The aids a post refers to: aid=N, id="aimg_N", and the mod=attachment&aid=BASE64 addresses
+    (base64 of "aid|hash|time|uid|tid") that X2.5 images give as their only reference."""
+    aids = {int(a or b) for a, b in re.findall(r"\baid=(\d+)\b|aimg_(\d+)", markup)}
+    for encoded in re.findall(r"mod=attachment&(?:amp;)?aid=([A-Za-z0-9+/%]+)", markup):
+        decoded = base64.b64decode(unquote(encoded) + "==").decode("latin-1")
+        aids.add(int(decoded.split("|")[0]))
+    return aids
+
+
 def desktop_posts(root) -> list[dict]:
     """X2-X3.5 desktop (and the robot view): a post is div#post_PID around table#pidPID."""
     posts = []
@@ -75,9 +87,7 @@ def desktop_posts(root) -> list[dict]:
         locked = box.xpath(".//div[@class='locked']")
         ratings = box.xpath(f".//*[@id='ratelog_{pid}']//tr[td/a[contains(@href, 'uid')]]")
         comments = box.xpath(f".//div[@id='comment_{pid}']//div[contains(@class, 'pstl')]")
-        attachments = {
-            m for m in re.findall(r"\baid=(\d+)|aimg_(\d+)", html.tostring(box, encoding="unicode")) for m in m if m
-        }
+        attachments = attachment_ids(html.tostring(box, encoding="unicode"))
         text = text_of(message) if message is not None else ""
         posts.append({
             "pid": int(pid),
