@@ -207,3 +207,23 @@ def test_page(corpus_crawl, source):
 def test_truth_agrees_with_grep_counts():
     """Every post and thread row the truth names, and no other, by a grep of the page's ids."""
     assert grep_counts.disagreements() == []
+
+
+def proven_table() -> list[tuple[str, ...]]:
+    """The README's "Proven on real pages" table, as (site, version, view, bytes, pages, posts, rows)."""
+    readme = (TESTS.parent / "README.md").read_text("utf-8").split("## Proven on real pages", 1)[1]
+    lines = [line for line in readme.split("\n## ", 1)[0].splitlines() if line.startswith("| ")][1:]
+    return [tuple(cell.strip() for cell in line.strip("|").split("|")) for line in lines]
+
+
+def test_the_readme_says_what_the_corpus_proves():
+    """Each row of the README's table is what SOURCES.tsv and the truth files add up to."""
+    counted: dict[tuple, list[int]] = {}
+    for row in SOURCES:
+        charset = row["encoding"] if row["declared_charset"] == row["encoding"] else f"{row['encoding']} ({row['declared_charset']})"
+        page = truth(row["name"])
+        totals = counted.setdefault((row["site"], row["version"], row["view"], charset), [0, 0, 0])
+        for i, n in enumerate((1, len(page.get("posts", [])), len(page.get("threads", [])))):
+            totals[i] += n
+    table = [(site.split(" (")[0], *rest) for site, *rest in proven_table()]
+    assert table == [(*key, *map(str, totals)) for key, totals in counted.items()]
