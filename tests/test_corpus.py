@@ -170,11 +170,11 @@ def row_problems(connection, site: str, expected: dict, read_later: set[int]) ->
     if row is None:
         return [f"tid {tid}: not in the archive"]
     problems = []
-    for field in ("title",) if tid in read_later else ("title", "replies", "views"):
+    for field in ("title", "author") if tid in read_later else ("title", "author", "replies", "views"):
         if expected[field] is not None and row[field] != expected[field]:
             problems.append(f"tid {tid} {field}: archived {row[field]!r}, the list shows {expected[field]!r}")
-    if expected["author"] is not None and row["author"] not in (None, expected["author"]):
-        problems.append(f"tid {tid} author: archived {row['author']!r}, the list shows {expected['author']!r}")
+    if expected["sticky"] is not None and bool(row["sticky"]) != expected["sticky"]:
+        problems.append(f"tid {tid} sticky: archived {row['sticky']!r}, the list shows {expected['sticky']!r}")
     return problems
 
 
