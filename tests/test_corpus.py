@@ -201,6 +201,13 @@ def test_page(corpus_crawl, source):
         problems = [line for row in expected["threads"] for line in row_problems(connection, site, row, read_later)]
     else:
         problems = [line for post in expected["posts"] for line in post_problems(connection, site, post)]
+        if expected.get("poll"):
+            tid = int(re.search(r"(?:thread-|tid=)(\d+)", source["url"]).group(1))
+            options = connection.execute(
+                "SELECT text, votes FROM poll_options WHERE site = ? AND tid = ? ORDER BY option_no", (site, tid)
+            ).fetchall()
+            if [tuple(option) for option in options] != [(o["text"], o["votes"]) for o in expected["poll"]]:
+                problems.append(f"poll: archived {[tuple(o) for o in options]}, the page shows {expected['poll']}")
     assert not problems, "\n".join(problems)
 
 

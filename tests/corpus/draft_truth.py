@@ -85,7 +85,10 @@ def desktop_posts(root) -> list[dict]:
         title = one(shown, ".//span[@title]") if shown is not None else None
         message = one(box, f".//td[@id='postmessage_{pid}']")
         locked = box.xpath(".//div[@class='locked']")
-        ratings = box.xpath(f".//*[@id='ratelog_{pid}']//tr[td/a[contains(@href, 'uid')]]")
+        # one score a rater gave in one credit: a rater row's non-empty credit cells
+        ratings = box.xpath(
+            f".//*[@id='ratelog_{pid}']//tr[td/a[contains(@href, 'uid')]]/td[position() > 1 and contains(@class, 'xi1')]"
+        )
         comments = box.xpath(f".//div[@id='comment_{pid}']//div[contains(@class, 'pstl')]")
         attachments = attachment_ids(html.tostring(box, encoding="unicode"))
         text = text_of(message) if message is not None else ""
@@ -205,6 +208,16 @@ def legacy_posts(root) -> list[dict]:
     return posts
 
 
+def poll(root) -> list[dict] | None:
+    """The poll a thread's first page shows: each option's text and votes, in order."""
+    options = []
+    for label in root.xpath("//div[@class='pcht']//td[@class='pvt']/label"):
+        votes = one(label, "ancestor::tr[1]/following-sibling::tr[1]//em")
+        text = re.sub(r"^\d+\.\s*", "", label.text_content().replace("\xa0", " ")).strip()
+        options.append({"text": text, "votes": int(re.search(r"\d+", votes.text_content()).group()) if votes is not None else None})
+    return options or None
+
+
 LAYOUTS = {"desktop": desktop_posts, "robot": desktop_posts, "touch": touch_posts, "legacy": legacy_posts}
 LISTS = {"desktop": desktop_rows, "touch": touch_rows}
 
@@ -215,7 +228,7 @@ def draft(name: str) -> dict:
     root = html.fromstring(body.decode(row["encoding"]))
     if row["kind"] == "forum":
         return {"name": name, "threads": LISTS[row["view"]](root)}
-    return {"name": name, "posts": LAYOUTS[row["view"]](root)}
+    return {"name": name, "posts": LAYOUTS[row["view"]](root), "poll": poll(root)}
 
 
 if __name__ == "__main__":
