@@ -45,6 +45,10 @@ _COMMENT_BLOCKS = compiled(".//div[starts-with(@id, 'comment_')]")
 _COMMENT_ENTRIES = compiled(f".//div[{has_class('pstl')}]")
 _COMMENT_AUTHOR = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid') and normalize-space()]")
 _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
+# X2 and X2.5 put the author's link at the head of the text block (psti > a.xi2.xw1, then the
+# text, then the time); X3 moved it beside the avatar (psta).
+_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
+_MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
 _COMMENT_PAGER = compiled(f".//div[{has_class('pg')}]")
 _PAGER_LINKS = compiled(".//a")
@@ -91,16 +95,12 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
               fetched_at: datetime | None) -> list[PostComment]:
     found = []
     seen = set()
-    for entry in _COMMENT_ENTRIES(block):
-        author, uid = _author(entry)
-        bodies = _COMMENT_BODY(entry)
-        if not bodies:
+    entries = _COMMENT_ENTRIES(block)
+    read = _read_entry if entries else _read_bare_entry
+    for entry in entries or _entries_by_member(block):
+        if (shown := read(entry, tz, fetched_at)) is None:
             continue
-        body = bodies[0]
-        posted_at = None
-        for time_element in _COMMENT_TIME(body):
-            posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
-        text = _text_without(body, _COMMENT_TIME(body))
+        author, uid, posted_at, text = shown
         key = comment_key(pid, uid, author, posted_at, text)
         if key in seen:
             continue
@@ -110,13 +110,71 @@ def _comments(block: etree._Element, site: str, tid: int, pid: int, tz: tzinfo,
     return found
 
 
+def _read_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
+    """(author, uid, time, text) of one 点评 in the desktop markup: div.pstl, the author beside
+    the avatar (div.psta, X3) or heading the text (div.psti, X2 and X2.5), the time in span.xg1."""
+    author, uid = _author(entry)
+    bodies = _COMMENT_BODY(entry)
+    if not bodies:
+        return None
+    body = bodies[0]
+    inline = _INLINE_AUTHOR(body) if author is None else []
+    if inline:
+        author, uid = _author_of(inline[0])
+    posted_at = None
+    for time_element in _COMMENT_TIME(body):
+        posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
+    return author, uid, posted_at, _text_without(body, _COMMENT_TIME(body) + inline)
+
+
+def _entries_by_member(block: etree._Element) -> list[etree._Element]:
+    """The 点评 of a block in another markup (the touch view and its themes draw each as a
+    block of its own, with the author's link and time as a post has them): for each author's
+    link, the largest element around it that names no other member."""
+    entries: list[etree._Element] = []
+    for link in _MEMBER_LINKS(block):
+        if any(entry is link or link in entry.iterdescendants() for entry in entries):
+            continue
+        uid = _uid(link)
+        entry = link
+        while (parent := entry.getparent()) is not None and parent is not block and all(
+            _uid(other) == uid for other in _MEMBER_LINKS(parent)
+        ):
+            entry = parent
+        entries.append(entry)
+    return entries
+
+
+def _read_bare_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
+    """(author, uid, time, text) of a 点评 found by its author's link: the name is the link's
+    own words ("name : " and a 楼主 mark set aside), the time the first element showing one."""
+    links = [link for link in _MEMBER_LINKS(entry) if squash(link.text or "")] or _MEMBER_LINKS(entry)
+    if not links:
+        return None
+    author = squash(links[0].text or words_of(links[0])).rstrip(":： ") or None
+    times = [e for e in entry.iter() if isinstance(e.tag, str) and len(e) == 0 and e not in links
+             and page_time(squash(words_of(e)), tz, fetched_at)]
+    posted_at = _shown_time(times[0], tz, fetched_at) if times else None
+    text = _text_without(entry, [*links, *times[:1]]).lstrip(":： ")
+    return author, _uid(links[0]), posted_at, text
+
+
+def _uid(link: etree._Element) -> int | None:
+    match = UID_IN_HREF.search(link.get("href") or "")
+    return int(match[1]) if match else None
+
+
 def _author(entry: etree._Element) -> tuple[str | None, int | None]:
     for link in _COMMENT_AUTHOR(entry):
-        name = squash(words_of(link))
-        match = UID_IN_HREF.search(link.get("href") or "")
-        if name:
-            return name, int(match[1]) if match else None
+        if (found := _author_of(link))[0]:
+            return found
     return None, None
+
+
+def _author_of(link: etree._Element) -> tuple[str | None, int | None]:
+    name = squash(words_of(link))
+    match = UID_IN_HREF.search(link.get("href") or "")
+    return (name, int(match[1]) if match else None) if name else (None, None)
 
 
 def _text_without(element: etree._Element, drop: list[etree._Element]) -> str:
@@ -229,6 +287,11 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             href = next(iter(_RATINGS_LINK(log)), None)
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)
+    if not ratings and not more:  # the touch view and its themes: a link to the list, no table
+        for href in _RATINGS_LINK(root):
+            url = absolute_url(base_url, href)
+            if url and (pid := _query_ints(url, "pid")) is not None:
+                more.setdefault(pid, url)
     return ratings, more
 
 

@@ -45,6 +45,13 @@ _EXACT_TIME = compiled(".//span/@title")
 _ANY_LINK = compiled(".//a[@href]")
 _BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
 _AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
+# lang_template.php's member_deleted, in each language pack (not inside the message).
+_DELETED_MEMBER = compiled(
+    ".//em[normalize-space() = '该用户已被删除' or normalize-space() = '該用戶已被刪除'"
+    " or normalize-space() = '該用戶已被删除' or normalize-space() = 'Deleted user'"
+    " or normalize-space() = 'This user has been deleted']"
+    "[not(ancestor::*[starts-with(@id, 'postmessage_') or starts-with(@id, 'comment_')])]"
+)
 _TEXT_OUTSIDE_MESSAGE = compiled(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
 )
@@ -235,6 +242,12 @@ class _PostReader:
                 if name:
                     match = None if isinstance(link, str) else UID_IN_HREF.search(link.get("href") or "")
                     return name, int(match[1]) if match else None
+        # A deleted member: the name as plain text, "<em>该用户已被删除</em>" after it, no link.
+        for notice in _DELETED_MEMBER(root):
+            before = notice.getprevious()
+            name = squash((before.tail if before is not None else notice.getparent().text) or "")
+            if name:
+                return name, None
         # Any named link to a member's space; else a bold name (legacy templates).
         for link in _ANY_LINK(root):
             match = UID_IN_HREF.search(link.get("href"))

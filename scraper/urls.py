@@ -132,8 +132,8 @@ def forum_ref(url: str) -> ForumRef | None:
 
 
 # The guide (导读): forum.php?mod=guide&view=new|hot|digest|newthread|sofa, threads from every
-# forum, newest or hottest first. ``my`` is a member's own list, not the site's.
-_GUIDE_VIEWS = ("new", "hot", "digest", "newthread", "sofa")
+# forum, newest or hottest first; plugins add views of their own (52pojie's view=tech, soft).
+# ``my`` is a member's own list, not the site's.
 
 
 def guide_view(url: str) -> str | None:
@@ -143,7 +143,7 @@ def guide_view(url: str) -> str | None:
     if parts.path.rsplit("/", 1)[-1] != "forum.php" or query.get("mod") != ["guide"]:
         return None
     view = (query.get("view") or ["new"])[0]  # the guide's default list
-    return view if view in _GUIDE_VIEWS else None
+    return view if view and view != "my" else None
 
 
 def is_index_url(url: str) -> bool:

@@ -77,6 +77,7 @@ def test_thread_page_url_in_the_urls_own_form(url, page, wanted):
         ("http://x.cn/bbs/forum.php?mod=guide&view=hot&page=3", "hot"),
         ("http://x.cn/forum.php?mod=guide&view=digest", "digest"),
         ("http://x.cn/forum.php?mod=guide", "new"),
+        ("https://www.52pojie.cn/forum.php?mod=guide&view=tech", "tech"),  # a plugin's view
         ("http://x.cn/forum.php?mod=guide&view=my", None),  # a member's own
         ("http://x.cn/forum.php?mod=forumdisplay&fid=2", None),
     ],
