@@ -128,6 +128,15 @@ def count(connection, table: str, site: str, pid: int) -> int:
     ).fetchone()[0]
 
 
+def row_of_post(connection, site: str, pid: int):
+    """The post's row in its table (the posts view leaves out edits and quotes)."""
+    for table in ("articles", "comments"):
+        row = connection.execute(f"SELECT * FROM {table} WHERE site = ? AND pid = ?", (site, pid)).fetchone()
+        if row is not None:
+            return row
+    return None
+
+
 def post_problems(connection, site: str, expected: dict) -> list[str]:
     """What the archive got wrong about one post, as readable lines (empty when all is right)."""
     pid = expected["pid"]
@@ -154,6 +163,16 @@ def post_problems(connection, site: str, expected: dict) -> list[str]:
         problems.append(f"pid {pid} text: archived {row['content_text'][:40]!r}…, the page starts {expected['text_head']!r}")
     if not text.endswith(squeezed(expected["text_tail"])):
         problems.append(f"pid {pid} text: archived …{row['content_text'][-40:]!r}, the page ends {expected['text_tail']!r}")
+    stored = row_of_post(connection, site, pid)
+    note = expected["edit_note"]  # "本帖最后由 X 于 2018-10-4 19:28 编辑", or in the site's language
+    if note is None:
+        check("edited_by", stored["edited_by"], None)
+    elif not stored["edited_by"] or stored["edited_by"] not in note or archived_numbers(stored["edited_at"]) != shown_numbers(note):
+        problems.append(f"pid {pid} edit: archived {stored['edited_by']!r} at {stored['edited_at']!r}, the page shows {note!r}")
+    check("quote_pid", stored["quote_pid"], expected["quote_pid"])
+    header = expected["quote_header"]  # "见习秘书 发表于 2013-2-18 22:17"
+    if (stored["quote_author"] is None) != (header is None) or (header and not header.startswith(stored["quote_author"])):
+        problems.append(f"pid {pid} quote: archived {stored['quote_author']!r}, the page shows {header!r}")
     check("banned", bool(flags & {"masked", "blocked"}), expected["banned"])
     check("hidden", "hidden" in flags, expected["hidden"])
     check("点评", count(connection, "post_comments", site, pid), expected["comments"])

@@ -55,6 +55,21 @@ def ends(text: str) -> dict:
     return {"text_head": text[:20], "text_tail": text[-20:]}
 
 
+def notes(message) -> dict:
+    """The edit note and the first quote's header and link, as the message shows them."""
+    if message is None:
+        return {"edit_note": None, "quote_header": None, "quote_pid": None}
+    note = one(message, ".//i[@class='pstatus']")
+    header = one(message, ".//div[contains(@class, 'quote')]/blockquote//font[@color='#999999']")
+    link = one(message, ".//div[contains(@class, 'quote')]/blockquote//a[contains(@href, 'findpost')]")
+    quoted = re.search(r"[?&;]pid=(\d+)", link.get("href")) if link is not None else None
+    return {
+        "edit_note": re.sub(r"\s+", " ", note.text_content()).strip() if note is not None else None,
+        "quote_header": re.sub(r"\s+", " ", header.text_content()).strip() if header is not None else None,
+        "quote_pid": int(quoted.group(1)) if quoted else None,
+    }
+
+
 def one(element, query: str):
     found = element.xpath(query)
     return found[0] if found else None
@@ -100,6 +115,7 @@ def desktop_posts(root) -> list[dict]:
             "time_shown": re.sub(r"\s+", " ", shown.text_content()).strip() if shown is not None else None,
             "time_title": title.get("title") if title is not None else None,
             **ends(text),
+            **notes(message),
             "banned": message is None and bool(locked),
             "hidden": bool(locked) and message is not None,
             "comments": len(comments),
@@ -128,6 +144,7 @@ def touch_posts(root) -> list[dict]:
             "time_shown": time_text,
             "time_title": None,
             **ends(text),
+            **notes(message),
             "banned": False,
             "hidden": bool(box.xpath(".//div[@class='locked']")),
             "comments": len(box.xpath(f".//div[@id='comment_{pid}']//*[contains(@class, 'pstl')]")),
@@ -199,6 +216,7 @@ def legacy_posts(root) -> list[dict]:
             "time_shown": re.sub(r"\s+", " ", shown.xpath("text()")[0]).strip() if shown is not None else None,
             "time_title": None,
             **ends(text),
+            **notes(message),
             "banned": False,
             "hidden": "本内容被隐藏" in text,
             "comments": 0,
