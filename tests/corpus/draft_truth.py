@@ -3,7 +3,7 @@
     python tests/corpus/draft_truth.py NAME      # prints the JSON for tests/corpus/truth/NAME.json
 
 A draft only: every truth file was read against its page by eye before it was committed, and the
-traps met on the way are in tests/corpus/README.md. Each layout (``layout`` in SOURCES.tsv) has
+traps met on the way are in tests/corpus/README.md. Each layout (``view`` in SOURCES.tsv) has
 its own queries, written for the markup Discuz's templates print, not for what the archive keeps.
 """
 
@@ -21,8 +21,6 @@ from lxml import html
 
 HERE = Path(__file__).parent
 TESTS = HERE.parent
-# Floor names the touch template prints for the first floors (template/default/touch lang).
-FLOOR_NAMES = {"楼主": 1, "沙发": 2, "板凳": 3, "地板": 4}
 # What Discuz prints inside a message that is not the post's text: anti-copy noise, the edit
 # note, attachment pop-ups, scripts, the guest's "register to see attachments" box, the code
 # block's "复制代码" button. (The README's traps say how each was found.)
