@@ -179,6 +179,13 @@ class _RowReader:
             name = squash(link.text_content())
             if name and not name.isdigit():
                 return link
+        # A row ided with its tid whose links are spelled in a way no URL form here knows (a
+        # site's own rewrite rule): its first worded link to neither a member nor a forum.
+        for link in compiled(".//a[@href][normalize-space()]")(row):
+            href = link.get("href") or ""
+            name = squash(link.text_content())
+            if not name.isdigit() and not UID_IN_HREF.search(href) and forum_ref_at(self.base_url, href) is None:
+                return link
         return None
 
     def _first(self, row: etree._Element, field: str) -> etree._Element | None:

@@ -49,18 +49,23 @@ _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
 # text, then the time); X3 moved it beside the avatar (psta).
 _INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
 _MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
+_NAMED_MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')][normalize-space()]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
+_TITLED_SPANS = compiled(".//span[@title]")
 _COMMENT_PAGER = compiled(f".//div[{has_class('pg')}]")
 _PAGER_LINKS = compiled(".//a")
 _CURRENT = compiled("./strong/text()")
 _EXACT_TIME = compiled(".//span/@title")
 
 _RATE_LOGS = compiled(".//dl[starts-with(@id, 'ratelog_')]")
+# A rating block in another markup (not the desktop's dl with its table): the list is read.
+_OTHER_RATE_LOGS = compiled(f".//*[starts-with(@id, 'ratelog_')][not(self::dl)][not(.//table[{has_class('ratl')}])]")
 _RATE_HEADER = compiled(f".//table[{has_class('ratl')}]//tr[th][1]/th")
 _RATE_ROWS = compiled(f".//table[{has_class('ratl')}]//tr[starts-with(@id, 'rate_')]")
 _CELLS = compiled("./td")
 _LINKS = compiled(".//a[@href]")
 _RATINGS_LINK = compiled(".//a[contains(@href, 'action=viewratings')]/@href")
+_RATINGS_LINKS = compiled(".//a[contains(@href, 'action=viewratings')]")
 _RATINGS_ROWS = compiled(f"//table[{has_class('list')}]//tr[td][not(parent::thead)]")
 
 
@@ -121,25 +126,32 @@ def _read_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     inline = _INLINE_AUTHOR(body) if author is None else []
     if inline:
         author, uid = _author_of(inline[0])
+    # The time: span.xg1; a theme's plain span holding 发表于, the time (its exact value in a
+    # title) and a 回复 link, which are no part of the text either.
+    times = _COMMENT_TIME(body) or [span for span in _TITLED_SPANS(body) if page_time(span.get("title"), tz)]
     posted_at = None
-    for time_element in _COMMENT_TIME(body):
+    for time_element in times:
         posted_at = posted_at or _shown_time(time_element, tz, fetched_at)
-    return author, uid, posted_at, _text_without(body, _COMMENT_TIME(body) + inline)
+    return author, uid, posted_at, _text_without(body, [_outermost_span(t, body) for t in times] + inline)
+
+
+def _outermost_span(element: etree._Element, body: etree._Element) -> etree._Element:
+    while (parent := element.getparent()) is not None and parent is not body and parent.tag == "span":
+        element = parent
+    return element
 
 
 def _entries_by_member(block: etree._Element) -> list[etree._Element]:
     """The 点评 of a block in another markup (the touch view and its themes draw each as a
     block of its own, with the author's link and time as a post has them): for each author's
-    link, the largest element around it that names no other member."""
+    named link, the largest element around it that names no other (an avatar's link has no
+    name; two 点评 by one member are two names)."""
     entries: list[etree._Element] = []
-    for link in _MEMBER_LINKS(block):
-        if any(entry is link or link in entry.iterdescendants() for entry in entries):
+    for link in _NAMED_MEMBER_LINKS(block):
+        if any(link in entry.iterdescendants() for entry in entries):
             continue
-        uid = _uid(link)
         entry = link
-        while (parent := entry.getparent()) is not None and parent is not block and all(
-            _uid(other) == uid for other in _MEMBER_LINKS(parent)
-        ):
+        while (parent := entry.getparent()) is not None and parent is not block and len(_NAMED_MEMBER_LINKS(parent)) == 1:
             entry = parent
         entries.append(entry)
     return entries
@@ -147,13 +159,15 @@ def _entries_by_member(block: etree._Element) -> list[etree._Element]:
 
 def _read_bare_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     """(author, uid, time, text) of a 点评 found by its author's link: the name is the link's
-    own words ("name : " and a 楼主 mark set aside), the time the first element showing one."""
+    own words ("name : " and a 楼主 mark set aside), the time the innermost element showing one."""
     links = [link for link in _MEMBER_LINKS(entry) if squash(link.text or "")] or _MEMBER_LINKS(entry)
     if not links:
         return None
     author = squash(links[0].text or words_of(links[0])).rstrip(":： ") or None
-    times = [e for e in entry.iter() if isinstance(e.tag, str) and len(e) == 0 and e not in links
+    # The innermost elements that show a time (li.mtime holds an empty em beside it).
+    shown = [e for e in entry.iter() if isinstance(e.tag, str) and e not in links
              and page_time(squash(words_of(e)), tz, fetched_at)]
+    times = [e for e in shown if not any(other is not e and e in other.iterancestors() for other in shown)]
     posted_at = _shown_time(times[0], tz, fetched_at) if times else None
     text = _text_without(entry, [*links, *times[:1]]).lstrip(":： ")
     return author, _uid(links[0]), posted_at, text
@@ -287,17 +301,24 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             href = next(iter(_RATINGS_LINK(log)), None)
             url = absolute_url(base_url, href) if href else None
             more[pid] = url or viewratings_url(base_url, tid, pid)
+    for log in _OTHER_RATE_LOGS(root):  # the touch view's ratelog_PID: raters as list items, no credit names
+        pid = first_int(log.get("id"))
+        if pid is not None and pid not in more and _NAMED_MEMBER_LINKS(log):
+            href = next(iter(_RATINGS_LINK(log)), None)
+            more[pid] = (absolute_url(base_url, href) if href else None) or viewratings_url(base_url, tid, pid)
     if not ratings and not more:  # the touch view and its themes: a link to the list, no table
-        for href in _RATINGS_LINK(root):
-            url = absolute_url(base_url, href)
-            if url and (pid := _query_ints(url, "pid")) is not None:
+        for link in _RATINGS_LINKS(root):
+            url = absolute_url(base_url, link.get("href"))
+            # The count it shows ("3人评分"); Discuz 5 and 6 link every post's list, "评分 0" too.
+            count = first_int(f"{words_of(link)} {link.get('title') or ''}")
+            if url and count and (pid := _query_ints(url, "pid")) is not None:
                 more.setdefault(pid, url)
     return ratings, more
 
 
 def _shown_time(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
     """A time as Discuz shows it: a recent one ("7 秒前") carries the exact time in its span's title."""
-    for exact in _EXACT_TIME(cell):
+    for exact in [cell.get("title") or "", *_EXACT_TIME(cell)]:
         if value := page_time(exact, tz):
             return value
     return page_time(squash(words_of(cell)), tz, fetched_at)

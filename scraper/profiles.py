@@ -100,10 +100,13 @@ X3 = Profile(
     pager=(f"id('pgt')//div[{has_class('pg')}]",),
     breadcrumb=("id('pt')//a",),
 )
+_FIRST_MESSAGE = f"id(concat('postmessage_', substring-after({_X_POST}[1]/@id, 'post_')))"
 D7 = Profile(
     name="d7",  # Discuz! 7.x (templates/default/viewthread_node.htm): X3's ids, other classes
-    detect=(f"boolean(id(concat('postmessage_', substring-after({_X_POST}[1]/@id, 'post_')))"
-            f"[{has_class('t_msgfont')}])",),
+    # The first post's message, else (the first post banned: no message) the first message.
+    detect=(f"boolean({_FIRST_MESSAGE}[{has_class('t_msgfont')}])"
+            f" or not({_FIRST_MESSAGE})"
+            f" and boolean(({_X_POST}//*[starts-with(@id, 'postmessage_')])[1][{has_class('t_msgfont')}])",),
     posts=X3.posts,
     message=X3.message,
     author=(f".//a[{has_class('posterlink')}]",),

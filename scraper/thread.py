@@ -67,7 +67,11 @@ _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
-_NOTICE_MAX_CHARS = 60  # the notice, its "提示:" and the admins' "只有管理员可见" line: no post's text
+# lang_template.php's message_banned and message_single_banned, after "提示:", as the touch view
+# draws them in place of the message (Simplified and Traditional packs).
+_WHOLE_NOTICE = re.compile(
+    r"(?:提示\s*[:：]\s*)?(?:作者被禁止或[删刪]除\s*[内內]容自[动動]屏蔽|[该該]帖被管理[员員]或版主屏蔽)"
+)
 # Discuz 6 puts the notice in a div.notice, themes elsewhere: the element around its words.
 _NOTICE_TEXT = compiled(
     "(.//text()[contains(., '屏蔽') or contains(., 'banned') or contains(., 'blocked')]/parent::*)[1]"
@@ -292,9 +296,9 @@ def _flag_notice(post: Post, notice_text: str) -> None:
 
 
 def _is_whole_notice(text: str) -> bool:
-    """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽")."""
-    text = squash(text)
-    return len(text) <= _NOTICE_MAX_CHARS and bool(BANNED_NOTICE.search(text) or BLOCKED_NOTICE.search(text))
+    """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽"),
+    word for word: a reply that only mentions one is a reply."""
+    return bool(_WHOLE_NOTICE.fullmatch(squash(text)))
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:

@@ -134,8 +134,6 @@ def forum_ref(url: str) -> ForumRef | None:
 # The guide (导读): forum.php?mod=guide&view=new|hot|digest|newthread|sofa, threads from every
 # forum, newest or hottest first; plugins add views of their own (52pojie's view=tech, soft).
 # ``my`` is a member's own list, not the site's.
-
-
 def guide_view(url: str) -> str | None:
     """Which guide list a URL names (``new``, ``hot``…), or None when it names none."""
     parts = urlsplit(url)

@@ -45,3 +45,32 @@ def test_guide_lists_and_custom_rewrite_urls_are_seeds(tmp_path):
     assert ("parse_forum", (("fid", 45), ("page", 1))) in asked
     assert any(name == "parse_thread" and dict(kwargs)["tid"] == 123 for name, kwargs in asked)
     assert not crawler.stats.get_value("archive/skipped_seeds")
+
+
+def test_a_thread_in_a_mirrors_own_url_form_is_crawled_from_it(tmp_path, fixture_bytes):
+    """The bagdax archive names its threads thread4460.html and thread4460-2.html: the seed is
+    read as thread 4460, its posts and attachments archived, its page 2 asked in that form."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from spiders.discuz import DiscuzSpider
+
+    seed = "http://bbs.bagdax.cn/thread4460.html"
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    spider = DiscuzSpider.from_crawler(crawler, url=seed)
+
+    async def crawl_seed():
+        [request] = [r async for r in spider.start()]
+        body = fixture_bytes("discuz/x25-utf8-bagdax-uyghur-rtl-thread-p1of5.html")
+        response = HtmlResponse(seed, body=body, headers={"Content-Type": "text/html; charset=utf-8"}, request=request)
+        return request, [output async for output in request.callback(response, **request.cb_kwargs)]
+
+    request, outputs = asyncio.run(crawl_seed())
+    assert (request.callback.__name__, request.cb_kwargs["tid"], request.cb_kwargs["page"]) == ("parse_thread", 4460, 1)
+    page = outputs[0].thread
+    assert (page.tid, page.page_count, len(page.posts)) == (4460, 5, 10)
+    assert [a.aid for a in page.extras.attachments] == [1770, 1771, 1772, 1773, 1774]
+    asked = {r.url: r.cb_kwargs["page"] for r in outputs[1:] if getattr(r, "callback", None) == spider.parse_thread}
+    assert asked["http://bbs.bagdax.cn/thread4460-2.html"] == 2

@@ -401,3 +401,14 @@ def test_refresh_recent_compares_instants_not_strings(tmp_path):
     state = ArchiveState(tmp_path / "archive.db")
     now = datetime(2024, 3, 11, tzinfo=timezone.utc)
     assert [t.tid for t in state.refresh_candidates(SITE, "recent:1", now)] == [2]
+
+
+def test_a_guide_list_files_each_thread_under_its_own_forum(db):
+    """A guide list (mod=guide) is no forum's: its rows name their forums, and those are kept."""
+    url = f"http://{SITE}/forum.php?mod=guide&view=new"
+    rows = [ThreadRow(tid=1, title="如何当好办公室主任", url=f"http://{SITE}/thread-1-1-1.html", fid=2, forum_name="公文写作"),
+            ThreadRow(tid=7, title="周末", url=f"http://{SITE}/thread-7-1-1.html", fid=3, forum_name="闲聊")]
+    guide = ForumPage(url=url, site=SITE, fid=None, page=1, page_count=1, threads=rows)
+    save_in_one_transaction(db, [fetched(url=url, kind="forum", forum=guide)])
+    assert db.execute("SELECT tid, fid, forum_name FROM articles ORDER BY tid").fetchall() == [(1, 2, "公文写作"), (7, 3, "闲聊")]
+    assert db.execute("SELECT fid, name FROM forums ORDER BY fid").fetchall() == [(2, "公文写作"), (3, "闲聊")]
