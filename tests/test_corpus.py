@@ -106,6 +106,12 @@ def squeezed(text: str | None) -> str:
     return re.sub(r"[\s>]+", "", text or "")
 
 
+def tid_of(url: str) -> int:
+    """The tid in a thread URL of the corpus: thread-T-P-1.html, threadT.html, tid=T."""
+    found = re.search(r"thread-?(\d+)|tid=(\d+)", url)
+    return int(found.group(1) or found.group(2))
+
+
 def shown_numbers(shown: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", shown)][:5]
 
@@ -213,7 +219,7 @@ def test_page(corpus_crawl, source):
     expected = truth(source["name"])
     if "threads" in expected:
         read_later = {
-            int(re.search(r"(?:thread-|tid=)(\d+)", row["url"]).group(1))
+            tid_of(row["url"])
             for row in SOURCES
             if row["site_key"] == source["site_key"] and row["kind"] == "thread"
         }
@@ -221,7 +227,7 @@ def test_page(corpus_crawl, source):
     else:
         problems = [line for post in expected["posts"] for line in post_problems(connection, site, post)]
         if expected.get("poll"):
-            tid = int(re.search(r"(?:thread-|tid=)(\d+)", source["url"]).group(1))
+            tid = tid_of(source["url"])
             options = connection.execute(
                 "SELECT text, votes FROM poll_options WHERE site = ? AND tid = ? ORDER BY option_no", (site, tid)
             ).fetchall()
