@@ -160,10 +160,10 @@ def _entries_by_member(block: etree._Element) -> list[etree._Element]:
 def _read_bare_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     """(author, uid, time, text) of a 点评 found by its author's link: the name is the link's
     own words ("name : " and a 楼主 mark set aside), the time the innermost element showing one."""
-    links = [link for link in _MEMBER_LINKS(entry) if squash(link.text or "")] or _MEMBER_LINKS(entry)
+    links = _NAMED_MEMBER_LINKS(entry)
     if not links:
         return None
-    author = squash(links[0].text or words_of(links[0])).rstrip(":： ") or None
+    author = (squash(links[0].text or "") or squash(words_of(links[0]))).rstrip(":： ") or None
     # The innermost elements that show a time (li.mtime holds an empty em beside it).
     shown = [e for e in entry.iter() if isinstance(e.tag, str) and e not in links
              and page_time(squash(words_of(e)), tz, fetched_at)]
