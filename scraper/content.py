@@ -25,6 +25,8 @@ _UI_XPATH = etree.XPath(
     ".//script | .//style | .//noscript"
     " | .//em[starts-with(@onclick, 'copycode')]"  # 复制代码 under code blocks
     f" | .//*[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"  # guest prompt
+    # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
+    f" | .//*[{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"
 )
 _EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")

@@ -125,7 +125,8 @@ def expected_floor(shown: str | None) -> int | None:
         return None  # the robot view prints no floor
     if shown in FLOOR_NAMES:
         return FLOOR_NAMES[shown]
-    return int(re.search(r"\d+", shown).group())
+    number = re.search(r"\d+", shown)
+    return int(number.group()) if number else None  # mcbbs marks its first post "#" alone
 
 
 def count(connection, table: str, site: str, pid: int) -> int:

@@ -83,7 +83,8 @@ def test_the_tables_are_found(heading):
 
 
 def test_the_readme_is_for_users():
-    # 17,000 since the table of what is proven on real pages (issue 21), which users look for first
-    assert len(README) < 17_000, "keep the README short: measurements go to bench/README.md, history to CHANGES.md"
+    # 17,500 since the table of what is proven on real pages (issue 21), which users look for first:
+    # it has a row for each site of the corpus, and the corpus grows by sites
+    assert len(README) < 17_500, "keep the README short: measurements go to bench/README.md, history to CHANGES.md"
     first_commands = re.findall(r"```bash\n(.*?)```", README, re.S)[:2]
     assert "scrapy crawl discuz" in first_commands[0] and "pytest" in first_commands[1]
