@@ -23,8 +23,8 @@ HERE = Path(__file__).parent
 TESTS = HERE.parent
 # What Discuz prints inside a message that is not the post's text: anti-copy noise, the edit
 # note, attachment pop-ups, scripts, the guest's "register to see attachments" box, the code
-# block's "复制代码" button, the guest's
-# "登录/注册后可看大图" link under an image (mcbbs). (The README's traps say how each was found.)
+# block's "复制代码" button, the guest's "登录/注册后可看大图" link under a thumbnail. (The
+# README's traps say how each was found.)
 NOT_TEXT = (
     "//font[contains(concat(' ', @class, ' '), ' jammer ')]"
     " | //*[contains(translate(@style, ' ', ''), 'display:none')]"
