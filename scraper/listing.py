@@ -270,7 +270,9 @@ def _forum_name(sel: Selector, base_url: str, fid: int, profile: ListingProfile)
     return first_text(sel, selectors(profile, "forum_name")) or title_tag(sel)
 
 
-def _forum_pager(sel: Selector, base_url: str, fid: int | None, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
+def _forum_pager(
+    sel: Selector, base_url: str, fid: int | None, xpaths: tuple[str, ...]
+) -> tuple[int, int, dict[int, str]]:
     """Current page, page count and the forum's own page links.
 
     The page number comes from each link's URL, not its label: past ``threadmaxpages``

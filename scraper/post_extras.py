@@ -151,7 +151,9 @@ def _entries_by_member(block: etree._Element) -> list[etree._Element]:
         if any(link in entry.iterdescendants() for entry in entries):
             continue
         entry = link
-        while (parent := entry.getparent()) is not None and parent is not block and len(_NAMED_MEMBER_LINKS(parent)) == 1:
+        while (parent := entry.getparent()) is not None and parent is not block:
+            if len(_NAMED_MEMBER_LINKS(parent)) > 1:
+                break
             entry = parent
         entries.append(entry)
     return entries

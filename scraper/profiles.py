@@ -70,10 +70,12 @@ class Profile(PageProfile):
 _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
 # A post container holds its message, or the notice that replaces it: Discuz 6 and 7 draw a
 # banned post with no message element at all, the notice ("该帖被管理员或版主屏蔽", "作者被禁止或删除
-# 内容自动屏蔽") beside the post's author link, floor and time. (Not any pid-ided element: a
+# 内容自动屏蔽", a reply only its author may see: "此帖仅作者可见") beside the post's author link,
+# floor and time. (Not any pid-ided element: a
 # theme that renamed the message must say no_posts, not archive its posts empty.)
-BANNED_POST = ("(.//text()[contains(., '屏蔽') or contains(., 'banned') or contains(., 'blocked')]"
-               " and .//a[contains(@href, 'uid')])")
+NOTICE_WORDS = ("contains(., '屏蔽') or contains(., '作者可见') or contains(., '作者可見')"
+                " or contains(., 'banned') or contains(., 'blocked')")
+BANNED_POST = f"(.//text()[{NOTICE_WORDS}] and .//a[contains(@href, 'uid')])"
 HOLDS_MESSAGE = (
     f"[.//*[starts-with(@id, 'postmessage_')] or .//*[{has_class('locked')}]"
     f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]"
@@ -139,7 +141,7 @@ GENERIC = Profile(
     author=(f".//div[{has_class('authi')}]//a[{has_class('xw1')}]", *TOUCH.author, *D7.author, X3.author[1],
             f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]"),
     time=(".//*[starts-with(@id, 'authorposton')]", *TOUCH.time, f".//div[{has_class('authorinfo')}]/em"),
-    floor=(".//a[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
+    floor=(".//*[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
     title=("//*[@id='thread_subject']", "//div[@id='threadtitle']/h1", f"//div[{has_class('view_tit')}]", "//h1"),
     views_replies=(f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
                    "//div[@id='threadstamp']/following::div[1]//em"),

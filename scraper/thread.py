@@ -73,9 +73,7 @@ _WHOLE_NOTICE = re.compile(
     r"(?:提示\s*[:：]\s*)?(?:作者被禁止或[删刪]除\s*[内內]容自[动動]屏蔽|[该該]帖被管理[员員]或版主屏蔽)"
 )
 # Discuz 6 puts the notice in a div.notice, themes elsewhere: the element around its words.
-_NOTICE_TEXT = compiled(
-    "(.//text()[contains(., '屏蔽') or contains(., 'banned') or contains(., 'blocked')]/parent::*)[1]"
-)
+_NOTICE_TEXT = compiled(f"(.//text()[{profiles.NOTICE_WORDS}]/parent::*)[1]")
 
 
 def parse_thread_page(
