@@ -27,6 +27,8 @@ _UI_XPATH = etree.XPath(
     # the guest prompt; the first test lets most elements go on two contains() (aimg_tip holds tip)
     " | .//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
     f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"
+    # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
+    f" | .//*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"
 )
 _EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
