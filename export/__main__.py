@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["warc"]:
         return warc_main(argv[1:])
+    if argv[:1] == ["site"]:
+        from export.site import main as site_main  # the static mirror (its own module: browse/ renders it)
+
+        return site_main(argv[1:])
     parse = parser()
     args = parse.parse_args(argv)
     fmt = args.format or SUFFIXES.get(Path(args.output).suffix.lower(), "csv")
