@@ -38,6 +38,8 @@ class Links:
     def article(self, aid: int, page: int = 1) -> str: raise NotImplementedError
     def tag(self, name: str) -> str: raise NotImplementedError
     def media(self, sha256: str) -> str: raise NotImplementedError
+    search_field = "q"
+
     def search(self) -> str | None: return None
     def revisions(self, pid: int) -> str | None: return None
     def table(self) -> str | None: return None
