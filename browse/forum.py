@@ -228,8 +228,10 @@ def member(conn: sqlite3.Connection, site: str, uid: int, page: int = 1) -> dict
     counts = one(conn, "SELECT author, posts, threads FROM author_counts WHERE site = ? AND author_uid = ?", [site, uid]) \
         if has_table(conn, "author_counts") else None
     name = profile.get("username") or (counts or {}).get("author")
-    if not profile and not counts:
-        found = conn.execute("SELECT author FROM comments WHERE site = ? AND author_uid = ? LIMIT 1", [site, uid]).fetchone()
+    if not name:
+        found = None
+        for table, column, named in _named(conn):
+            found = found or conn.execute(f"SELECT {named} FROM {table} WHERE site = ? AND {column} = ? LIMIT 1", [site, uid]).fetchone()
         if found is None:
             raise NotInArchive(f"member {uid}")
         name = found[0]
@@ -248,12 +250,20 @@ def member(conn: sqlite3.Connection, site: str, uid: int, page: int = 1) -> dict
             "threads": threads, "replies": replies, "page": page, "pages": pages(count, MEMBER_POSTS_PER_PAGE)}
 
 
+# every place a member is named with a uid: (table, uid column, name column)
+NAMED = [("users", "uid", "username"), ("articles", "author_uid", "author"), ("comments", "author_uid", "author"),
+         ("post_comments", "author_uid", "author"), ("ratings", "rater_uid", "rater"),
+         ("portal_articles", "author_uid", "author"), ("portal_comments", "author_uid", "author")]
+
+
+def _named(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    return [entry for entry in NAMED if has_table(conn, entry[0])]
+
+
 def member_ids(conn: sqlite3.Connection, site: str):
-    """Every member the archive names with a uid: profiles and authors."""
-    return (row[0] for row in conn.execute(
-        "SELECT uid FROM users WHERE site = :site UNION SELECT author_uid FROM articles WHERE site = :site"
-        " AND author_uid IS NOT NULL UNION SELECT author_uid FROM comments WHERE site = :site AND author_uid IS NOT NULL"
-        " ORDER BY 1", {"site": site}))
+    """Every member the archive names with a uid: profiles, authors, raters."""
+    union = " UNION ".join(f"SELECT {uid} FROM {table} WHERE site = :site AND {uid} IS NOT NULL" for table, uid, _ in _named(conn))
+    return (row[0] for row in conn.execute(union + " ORDER BY 1", {"site": site}))
 
 
 def member_pages(conn: sqlite3.Connection, site: str, uid: int) -> int:

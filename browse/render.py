@@ -87,8 +87,10 @@ def date(value: str | None, seconds: bool = False) -> str:
     return shown
 
 
-def message(html: str | None, site: str, images: dict[str, str], attachments: list[dict], links: Links) -> Markup:
-    """A post's HTML, sanitised, its images on the media store and its links on the archive."""
+def message(html: str | None, site: str, images: dict[str, str], attachments: list[dict], links: Links,
+            shown: set | None = None) -> Markup:
+    """A post's HTML, sanitised, its images on the media store and its links on the archive;
+    the SHA-256 of each stored image it shows goes into ``shown``."""
     html = sanitize_html(html or "")
     if not html.strip():
         return Markup("")
@@ -101,6 +103,8 @@ def message(html: str | None, site: str, images: dict[str, str], attachments: li
             img.set("src", links.media(stored))
             img.set("data-original", src)
             img.set("alt", img.get("alt") or "图片")
+            if shown is not None:
+                shown.add(stored)
             continue
         if is_ui_image(src):  # a smiley or file-type icon of the forum's theme: its text, if any
             replacement = lxml.html.Element("span", {"class": "ui-image"})
@@ -162,7 +166,10 @@ def render(context: dict, links: Links, lang: str = LANG, **extra) -> str:
         _ENV = environment()
     site = context["site"]
     for post in context.get("posts", ()):
-        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links)
+        inline = set()
+        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline)
+        for attachment in post["attachments"]:  # an image attachment the message does not show: under it
+            attachment["show_image"] = bool(attachment.get("is_image") and attachment.get("sha256") not in inline)
     if context["kind"] == "article":
         context["message"] = message(context["content_html"], site, context["images"], [], links)
     return _ENV.get_template(f"{context['kind']}.html").render(

@@ -84,6 +84,11 @@ def _write_documents(conn, site: str, table: str, links, writer) -> int:
     return written
 
 
+def _entries(cursor, letter: str, columns: dict[str, int]):
+    for term, doc, column, offset in cursor:
+        yield term, letter, doc, columns.get(column, 0), offset
+
+
 def _write_terms(conn, tables: list[str], writer) -> int:
     """One file per term: for each table, [rowid, column, offset, offset, …] of each post holding it."""
     streams = []
@@ -94,7 +99,7 @@ def _write_terms(conn, tables: list[str], writer) -> int:
             row[1] for row in conn.execute(f"PRAGMA table_info([{table}_fts])"))}
         letter = TABLES[table][0]
         cursor = conn.cursor().execute(f"SELECT term, doc, col, offset FROM temp.[vocab_{table}]")
-        streams.append(((term, letter, doc, columns.get(col, 0), offset) for term, doc, col, offset in cursor))
+        streams.append(_entries(cursor, letter, columns))
     count = 0
     for term, entries in itertools.groupby(heapq.merge(*streams, key=lambda entry: entry[0]), key=lambda entry: entry[0]):
         name = term_file(term)

@@ -328,7 +328,7 @@ def test_a_long_thread_pages_by_floor_and_a_quote_opens_the_page_of_the_quoted_p
     db = Database(archive)
     site = db.execute("SELECT site FROM articles WHERE tid = 16").fetchone()[0]
     floors = [row[0] for row in db.execute("SELECT floor FROM posts WHERE tid = 16 ORDER BY floor")]
-    url, seen = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 7}), []
+    url, seen = f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site}), []
     while url:
         page = lxml_html.fromstring(get(url))
         seen += [floor for floor, _ in thread_posts(get(url))]
@@ -336,8 +336,10 @@ def test_a_long_thread_pages_by_floor_and_a_quote_opens_the_page_of_the_quoted_p
         url = urllib.parse.urljoin(datasette, following[0]) if following else None
     assert seen == floors
     [quoting, quoted] = db.execute("SELECT pid, quote_pid FROM comments WHERE tid = 16 AND quote_pid IS NOT NULL ORDER BY floor DESC").fetchone()
-    last = get(f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "size": 1, "after": db.execute("SELECT floor - 1 FROM comments WHERE pid = ?", [quoting]).fetchone()[0]}))
-    [href] = lxml_html.fromstring(last).xpath("//a[@class='quote-link']/@href")
+    per_page = db.execute("SELECT posts_per_page FROM sites WHERE site = ?", [site]).fetchone()[0]
+    page = (db.execute("SELECT floor FROM comments WHERE pid = ?", [quoting]).fetchone()[0] - 1) // per_page + 1
+    last = get(f"{datasette}/-/thread/16?" + urllib.parse.urlencode({"site": site, "page": page}))
+    [href] = lxml_html.fromstring(last).xpath(f"//article[@id='pid{quoting}']//a[@class='quote-link']/@href")
     target, anchor = href.split("#")
     assert anchor == f"pid{quoted}" and f'id="pid{quoted}"' in get(urllib.parse.urljoin(datasette, target))
 
@@ -366,7 +368,7 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert [row["content_text"] for row in get_json(urllib.parse.urljoin(base, revisions.replace("/revisions?", "/revisions.json?_shape=array&")))] == ["旧的文字"]
         if dashboards_installed():
             assert '"db": "forum"' in get(f"{base}/-/dashboards/archive")  # the charts query this file
-        assert status(f"{base}/forum/-/thread/16?after=x") == 400 and status(f"{base}/forum/-/thread/424242") == 404
+        assert status(f"{base}/forum/-/thread/16?page=x") == 400 and status(f"{base}/forum/-/thread/424242") == 404
         [gone] = thread.xpath("//article[@data-floor='4']")
         assert "gone" in gone.get("class") and "已删除" in gone.text_content()
 
