@@ -83,6 +83,8 @@ def test_the_tables_are_found(heading):
 
 
 def test_the_readme_is_for_users():
-    assert len(README) < 15_500, "keep the README short: measurements go to bench/README.md, history to CHANGES.md"
+    # raised from 15,500 for publishing the archive as a forum (issue 22): one more thing a user
+    # does, told in a few lines; its details are docs/mirror.md's
+    assert len(README) < 16_300, "keep the README short: measurements go to bench/README.md, history to CHANGES.md"
     first_commands = re.findall(r"```bash\n(.*?)```", README, re.S)[:2]
     assert "scrapy crawl discuz" in first_commands[0] and "pytest" in first_commands[1]
