@@ -91,9 +91,22 @@ def forum_pages(conn: sqlite3.Connection, site: str, fid: int, type_id: int | No
     return pages(count, THREADS_PER_PAGE)
 
 
-def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id: int | None = None) -> dict:
+def forum_filters(conn: sqlite3.Connection, site: str, fid: int) -> dict:
+    """The forum's thread types and the tags of its threads, each with its thread count."""
+    return {
+        "types": rows(conn, "SELECT type_id, max(type_name) AS type_name, count(*) AS threads FROM articles"
+                            " WHERE site = ? AND fid = ? AND type_id IS NOT NULL GROUP BY type_id ORDER BY type_id", [site, fid]),
+        "tags": rows(conn, "SELECT tag, count(*) AS threads FROM thread_tags WHERE site = ? AND gone_since IS NULL AND tid IN"
+                           " (SELECT tid FROM articles WHERE site = ? AND fid = ?) GROUP BY tag ORDER BY count(*) DESC, tag",
+                     [site, site, fid]),
+    }
+
+
+def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id: int | None = None,
+          filters: dict | None = None) -> dict:
     """A forum's thread list: sticky threads first, then by last post; the forum's thread types
-    and the tags of its threads, to filter by."""
+    and the tags of its threads, to filter by (``filters``: forum_filters', when the caller
+    writes every page of the forum)."""
     found = one(conn, "SELECT fid, name FROM forums WHERE site = ? AND fid = ?", [site, fid]) or one(
         conn, "SELECT fid, max(forum_name) AS name FROM articles WHERE site = ? AND fid = ? GROUP BY fid", [site, fid])
     if found is None:
@@ -106,11 +119,8 @@ def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id:
                          " ORDER BY coalesce(sticky, 0) DESC, last_post_at DESC, tid DESC LIMIT ? OFFSET ?",
                    params + [THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE])
     _add_tags(conn, site, threads)
-    types = rows(conn, "SELECT type_id, max(type_name) AS type_name, count(*) AS threads FROM articles"
-                       " WHERE site = ? AND fid = ? AND type_id IS NOT NULL GROUP BY type_id ORDER BY type_id", [site, fid])
-    tags = rows(conn, "SELECT tag, count(*) AS threads FROM thread_tags WHERE site = ? AND gone_since IS NULL AND tid IN"
-                      " (SELECT tid FROM articles WHERE site = ? AND fid = ?) GROUP BY tag ORDER BY count(*) DESC, tag",
-                [site, site, fid])
+    filters = filters or forum_filters(conn, site, fid)
+    types, tags = filters["types"], filters["tags"]
     type_name = next((t["type_name"] for t in types if t["type_id"] == type_id), None)
     return {"kind": "forum", "site": site, "forum": found, "threads": threads, "page": page,
             "pages": pages(count, THREADS_PER_PAGE), "count": count, "types": types, "type_id": type_id,
@@ -235,8 +245,10 @@ def member(conn: sqlite3.Connection, site: str, uid: int, page: int = 1) -> dict
         if found is None:
             raise NotInArchive(f"member {uid}")
         name = found[0]
-    threads = rows(conn, f"SELECT {_THREAD_ROW}, forum_name FROM articles WHERE site = ? AND author_uid = ?"
-                         " ORDER BY posted_at DESC", [site, uid]) if page == 1 else []
+    # articles has no index on author_uid, but one on author: found by name, kept by uid
+    by_name = "author = :name AND " if name else ""
+    threads = rows(conn, f"SELECT {_THREAD_ROW}, forum_name FROM articles WHERE {by_name}site = :site AND author_uid = :uid"
+                         " ORDER BY posted_at DESC", {"name": name, "site": site, "uid": uid}) if page == 1 else []
     count = conn.execute("SELECT count(*) FROM comments WHERE site = ? AND author_uid = ?", [site, uid]).fetchone()[0]
     size = posts_per_page(conn, site)
     replies = rows(conn, """

@@ -92,8 +92,8 @@ def message(html: str | None, site: str, images: dict[str, str], attachments: li
     """A post's HTML, sanitised, its images on the media store and its links on the archive;
     the SHA-256 of each stored image it shows goes into ``shown``."""
     html = sanitize_html(html or "")
-    if not html.strip():
-        return Markup("")
+    if "<img" not in html and "<a" not in html:  # nothing to point elsewhere: no need to parse it
+        return Markup(html)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     files = {a["url"]: a for a in attachments if a.get("url") and a.get("sha256")}
     for img in list(root.iter("img")):
@@ -141,9 +141,22 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
     env.filters["date"] = date
+    env.globals["pager_numbers"] = pager_numbers
     env.filters["json_list"] = _json_list
     env.filters["json_obj"] = lambda value: (found if isinstance(found := _json_list(value), dict) else {}) if value else {}
     return env
+
+
+def pager_numbers(count: int, current: int) -> list[int | None]:
+    """The page numbers a pager shows: the first two, the last two, three each side of the
+    current one; None where it skips some."""
+    shown = sorted({n for n in (1, 2, count - 1, count, *range(current - 3, current + 4)) if 1 <= n <= count})
+    numbers = []
+    for number in shown:
+        if numbers and number > numbers[-1] + 1:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers
 
 
 def _json_list(value) -> list | dict:

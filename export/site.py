@@ -119,10 +119,10 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
 
     page(forum.index(conn, site), links.index())
     for fid in [row["fid"] for row in forum.index(conn, site)["forums"]]:
-        for type_id in [None] + [t[0] for t in conn.execute("SELECT DISTINCT type_id FROM articles WHERE site = ? AND fid = ?"
-                                                            " AND type_id IS NOT NULL", [site, fid])]:
+        filters = forum.forum_filters(conn, site, fid)
+        for type_id in [None] + [row["type_id"] for row in filters["types"]]:
             for number in range(1, forum.forum_pages(conn, site, fid, type_id) + 1):
-                page(forum.forum(conn, site, fid, number, type_id), links.forum(fid, number, type_id))
+                page(forum.forum(conn, site, fid, number, type_id, filters), links.forum(fid, number, type_id))
     for name in list(forum.tags(conn, site)):
         page(forum.tag(conn, site, name), links.tag(name))
     _write_threads(conn, site, out, links, lang, writer, counts)
