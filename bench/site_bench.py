@@ -33,8 +33,10 @@ def run_export(archive: Path, out: Path) -> dict:
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0, report
-    return {"seconds": round(time.perf_counter() - started, 1), "peak_mb": round(usage.ru_maxrss / 1024),
-            "report": report.strip().splitlines()[-1]}
+    result = {"seconds": round(time.perf_counter() - started, 1), "peak_mb": round(usage.ru_maxrss / 1024),
+              "report": report.strip().splitlines()[-1]}
+    print(result, file=sys.stderr, flush=True)
+    return result
 
 
 def folder_size(out: Path) -> dict:
