@@ -167,6 +167,8 @@ def thread(conn: sqlite3.Connection, site: str, tid: int, page: int = 1) -> dict
     if article is None:
         raise NotInArchive(f"thread {tid}")
     size = posts_per_page(conn, site)
+    if page > thread_pages(conn, site, tid):
+        raise NotInArchive(f"thread {tid} page {page}")
     first, last = (page - 1) * size + 1, page * size
     posts = [{**article, "floor": 1}] if page == 1 and article["pid"] is not None else []
     posts += rows(conn, "SELECT * FROM comments WHERE site = ? AND tid = ? AND floor BETWEEN ? AND ?"
@@ -223,6 +225,23 @@ def _add_to_posts(conn: sqlite3.Connection, site: str, tid: int, posts: list[dic
                                  [site, quoted, site, quoted]).fetchone()
             if where:
                 post["quote"] = (where[0], (max(where[1] or 1, 1) - 1) // size + 1)
+
+
+def revisions(conn: sqlite3.Connection, site: str, pid: int) -> dict:
+    """A post's earlier texts, oldest first, after the text it has now."""
+    post = one(conn, "SELECT tid, pid, floor, author, author_uid, posted_at, edited_by, edited_at, content_html"
+                     " FROM comments WHERE site = :site AND pid = :pid UNION ALL SELECT tid, pid, 1, author, author_uid,"
+                     " posted_at, edited_by, edited_at, content_html FROM articles WHERE site = :site AND pid = :pid",
+               {"site": site, "pid": pid})
+    earlier = rows(conn, "SELECT * FROM revisions WHERE site = ? AND pid = ? ORDER BY seen_at, id", [site, pid])
+    if post is None or not earlier:
+        raise NotInArchive(f"earlier texts of post {pid}")
+    post["page"] = (max(post["floor"] or 1, 1) - 1) // posts_per_page(conn, site) + 1
+    return {"kind": "revisions", "site": site, "post": post, "revisions": earlier}
+
+
+def revised_pids(conn: sqlite3.Connection, site: str):
+    return (row[0] for row in conn.execute("SELECT DISTINCT pid FROM revisions WHERE site = ? ORDER BY pid", [site]))
 
 
 def thread_ids(conn: sqlite3.Connection, site: str):

@@ -183,6 +183,10 @@ def render(context: dict, links: Links, lang: str = LANG, **extra) -> str:
         post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline)
         for attachment in post["attachments"]:  # an image attachment the message does not show: under it
             attachment["show_image"] = bool(attachment.get("is_image") and attachment.get("sha256") not in inline)
+    for revision in context.get("revisions", ()):
+        revision["message"] = message(revision.get("content_html"), site, {}, [], links)
+    if context["kind"] == "revisions":
+        context["post"]["message"] = message(context["post"].get("content_html"), site, {}, [], links)
     if context["kind"] == "article":
         context["message"] = message(context["content_html"], site, context["images"], [], links)
     return _ENV.get_template(f"{context['kind']}.html").render(

@@ -59,6 +59,9 @@ class StaticLinks(render.Links):
     def search(self) -> str:
         return "search.html"
 
+    def revisions(self, pid: int) -> str:
+        return f"revisions-{pid}.html"
+
 
 @dataclass
 class Counts:
@@ -132,6 +135,8 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
     for aid in list(forum.article_ids(conn, site)):
         for number in range(1, forum.article_pages(conn, site, aid) + 1):
             page(forum.article(conn, site, aid, number), links.article(aid, number))
+    for pid in list(forum.revised_pids(conn, site)):
+        page(forum.revisions(conn, site, pid), links.revisions(pid))
     page({"kind": "search", "site": site}, links.search())
     counts.extra["search"] = write_search(conn, site, out, links, writer)
     _write_redirects(writer)

@@ -150,13 +150,19 @@ def test_a_second_export_writes_nothing_and_a_changed_thread_only_its_own_pages(
     shutil.copytree(str(archive) + ".media", str(changed) + ".media")
     db = Database(changed)
     with db.conn:
+        db.execute("INSERT INTO revisions (site, pid, tid, content_text, content_html, seen_at) SELECT site, pid, tid,"
+                   " content_text, content_html, '2026-01-01T00:00:00+00:00' FROM comments WHERE tid = 6 AND floor = 2")
         db.execute("UPDATE comments SET content_html = '<p>改过的回复</p>', content_text = '改过的回复' WHERE tid = 6 AND floor = 2")
+        pid, earlier = db.execute("SELECT pid, content_text FROM revisions WHERE tid = 6").fetchone()
     db.close()
     copy = tmp_path / "mirror"
     shutil.copytree(mirror, copy)
     report = export_site(changed, copy)
     assert "threads: 1 rendered" in report, report
-    assert "改过的回复" in (copy / "thread-6-1-1.html").read_text("utf-8")
+    page = lxml_html.fromstring((copy / "thread-6-1-1.html").read_text("utf-8"))
+    [post] = page.xpath(f"//article[@id='pid{pid}']")
+    assert "改过的回复" in text(post) and post.xpath(".//p[@class='edit']/a/@href") == [f"revisions-{pid}.html"]
+    assert earlier[:20] in text(lxml_html.fromstring((copy / f"revisions-{pid}.html").read_text("utf-8")))
 
 
 @pytest.fixture
