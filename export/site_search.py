@@ -3,14 +3,13 @@
 Pagefind (the extended build segments Chinese) was tried first and falls short twice: it cuts
 Chinese into dictionary words and matches a query against the start of a word, so a character
 inside a word finds nothing (Pagefind 1.5.2 extended: ``瓜`` does not find ``黄瓜``, nor ``水``
-``浇水``); and its index is fetched with ``fetch()``, which browsers refuse for pages opened
-from disk. This index is the archive's own: the
-full-text index the crawl keeps (pipelines/search.py: each Chinese character a word, with its
-position) is read term by term through FTS5's ``fts5vocab`` table, in term order, straight
-into one small script per term under ``search/t/``; the page loads the scripts of the query's
-words with ``<script>`` tags (which work from disk), and keeps the posts where the words
-follow each other, as the archive's own phrase search does. Each post's address, title and
-opening words are in ``search/d/``, a thousand posts a file.
+``浇水``); and its index is fetched with ``fetch()``, which browsers refuse for pages opened from
+disk. This index is the archive's own: the full-text index the crawl keeps (pipelines/search.py:
+each Chinese character a word, with its position) is read term by term through FTS5's
+``fts5vocab`` table, in term order, straight into one small script per term under ``search/t/``;
+the page loads the scripts of the query's words with ``<script>`` tags (which work from disk),
+and keeps the posts where the words follow each other, as the archive's own phrase search does.
+Each post's address, title and opening words are in ``search/d/``, a thousand posts a file.
 
 Memory stays flat: terms come out of SQLite in order, one at a time.
 """

@@ -105,7 +105,9 @@ def test_every_thread_post_comment_rating_poll_tag_attachment_and_article_is_in_
     index = (mirror / "index.html").read_text("utf-8")
     for fid, name in db.execute("SELECT fid, name FROM forums"):
         assert f'href="forum-{fid}-1.html">{name}<' in index
-    assert all(f'lang="zh-CN"' in path.read_text("utf-8")[:200] for path in mirror.glob("*.html"))
+    pages = {path.name: path.read_text("utf-8") for path in mirror.glob("*.html")}
+    assert all('<html lang="zh-CN">' in page[:100] for page in pages.values())
+    assert [name for name, page in pages.items() if "<script" in page] == ["search.html"]  # the rest reads without
 
 
 def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mirror):
