@@ -84,13 +84,6 @@ _THREAD_ROW = ("tid, fid, title, author, author_uid, posted_at, replies, views, 
                " sticky, digest, type_id, type_name, special, flags, gone_since")
 
 
-def forum_pages(conn: sqlite3.Connection, site: str, fid: int, type_id: int | None = None) -> int:
-    count = conn.execute("SELECT count(*) FROM articles WHERE site = ? AND fid = ?"
-                         + (" AND type_id = ?" if type_id is not None else ""),
-                         [site, fid] + ([type_id] if type_id is not None else [])).fetchone()[0]
-    return pages(count, THREADS_PER_PAGE)
-
-
 def forum_filters(conn: sqlite3.Connection, site: str, fid: int) -> dict:
     """The forum's thread types and the tags of its threads, each with its thread count."""
     return {
@@ -102,11 +95,29 @@ def forum_filters(conn: sqlite3.Connection, site: str, fid: int) -> dict:
     }
 
 
+_FORUM_ORDER = " ORDER BY coalesce(sticky, 0) DESC, last_post_at DESC, tid DESC"
+
+
+def forum_all_pages(conn: sqlite3.Connection, site: str, fid: int, type_id: int | None = None):
+    """Every page of a forum's thread list, from one pass over its threads (a page at a time by
+    OFFSET would sort the forum's threads once a page)."""
+    filters = forum_filters(conn, site, fid)
+    where, params = "site = ? AND fid = ?", [site, fid]
+    if type_id is not None:
+        where, params = where + " AND type_id = ?", params + [type_id]
+    count = conn.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()[0]
+    cursor = conn.cursor().execute(f"SELECT {_THREAD_ROW} FROM articles WHERE {where}" + _FORUM_ORDER, params)
+    names = [column[0] for column in cursor.description]
+    for number in range(1, pages(count, THREADS_PER_PAGE) + 1):
+        threads = [dict(zip(names, row)) for row in cursor.fetchmany(THREADS_PER_PAGE)]
+        yield forum(conn, site, fid, number, type_id, filters, (threads, count))
+
+
 def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id: int | None = None,
-          filters: dict | None = None) -> dict:
+          filters: dict | None = None, listed: tuple[list, int] | None = None) -> dict:
     """A forum's thread list: sticky threads first, then by last post; the forum's thread types
-    and the tags of its threads, to filter by (``filters``: forum_filters', when the caller
-    writes every page of the forum)."""
+    and the tags of its threads, to filter by. ``filters`` and ``listed`` (the page's threads and
+    their total), when the caller has read them (forum_all_pages)."""
     found = one(conn, "SELECT fid, name FROM forums WHERE site = ? AND fid = ?", [site, fid]) or one(
         conn, "SELECT fid, max(forum_name) AS name FROM articles WHERE site = ? AND fid = ? GROUP BY fid", [site, fid])
     if found is None:
@@ -114,10 +125,11 @@ def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id:
     where, params = "site = ? AND fid = ?", [site, fid]
     if type_id is not None:
         where, params = where + " AND type_id = ?", params + [type_id]
-    count = conn.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()[0]
-    threads = rows(conn, f"SELECT {_THREAD_ROW} FROM articles WHERE {where}"
-                         " ORDER BY coalesce(sticky, 0) DESC, last_post_at DESC, tid DESC LIMIT ? OFFSET ?",
-                   params + [THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE])
+    threads, count = listed or (None, None)
+    if listed is None:
+        count = conn.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()[0]
+        threads = rows(conn, f"SELECT {_THREAD_ROW} FROM articles WHERE {where}" + _FORUM_ORDER + " LIMIT ? OFFSET ?",
+                       params + [THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE])
     _add_tags(conn, site, threads)
     filters = filters or forum_filters(conn, site, fid)
     types, tags = filters["types"], filters["tags"]

@@ -122,10 +122,9 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
 
     page(forum.index(conn, site), links.index())
     for fid in [row["fid"] for row in forum.index(conn, site)["forums"]]:
-        filters = forum.forum_filters(conn, site, fid)
-        for type_id in [None] + [row["type_id"] for row in filters["types"]]:
-            for number in range(1, forum.forum_pages(conn, site, fid, type_id) + 1):
-                page(forum.forum(conn, site, fid, number, type_id, filters), links.forum(fid, number, type_id))
+        for type_id in [None] + [row["type_id"] for row in forum.forum_filters(conn, site, fid)["types"]]:
+            for context in forum.forum_all_pages(conn, site, fid, type_id):
+                page(context, links.forum(fid, context["page"], type_id))
     for name in list(forum.tags(conn, site)):
         page(forum.tag(conn, site, name), links.tag(name))
     _write_threads(conn, site, out, links, lang, writer, counts)
