@@ -1,5 +1,5 @@
-"""Datasette hooks: the project's metadata for any archive file, its search box, and a page
-the archive as a forum (browse/live.py): index, forum lists, threads (which every thread title
+"""Datasette hooks: the project's metadata for any archive file, its search box, and the
+archive as a forum (browse/live.py): index, forum lists, threads (which every thread title
 links to), members, portal articles.
 
 Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml

@@ -29,7 +29,7 @@ LANG = "zh-CN"
 
 class Links:
     """Where each page is. Subclasses: the mirror's file names (export/site.py), datasette's
-    routes (browse/forum_routes.py)."""
+    routes (browse/live.py)."""
 
     def index(self) -> str: raise NotImplementedError
     def forum(self, fid: int, page: int = 1, type_id: int | None = None) -> str: raise NotImplementedError
