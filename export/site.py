@@ -16,6 +16,7 @@ Everything is read thread by thread, so memory does not grow with the archive.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
@@ -92,6 +93,20 @@ class Writer:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # a reader of the mirror never sees half a page
+        self.counts.pages += 1
+
+    def write_stream(self, name: str, chunks) -> None:
+        """``write`` for a file too big to hold (a common word's search postings): written as it
+        comes, then compared with the file it would replace."""
+        path = self.out / name
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.writelines(chunks)
+        if path.is_file() and filecmp.cmp(tmp, path, shallow=False):
+            tmp.unlink()
+            self.counts.unchanged += 1
+            return
+        os.replace(tmp, path)
         self.counts.pages += 1
 
 

@@ -89,6 +89,22 @@ def _entries(cursor, letter: str, columns: dict[str, int]):
         yield term, letter, doc, columns.get(column, 0), offset
 
 
+def _term_script(term: str, entries):
+    """``discuzSearch.term(TERM, {letter: [[rowid, column, offset, …], …], …});`` as it is read:
+    a common word's postings are never all in memory. The merge keeps a term's entries from one
+    table together (heapq.merge is stable), so each letter opens once."""
+    yield f"discuzSearch.term({json.dumps(term, ensure_ascii=False)},{{"
+    current = None
+    for (_term, letter, doc, column), places in itertools.groupby(entries, key=lambda entry: entry[:4]):
+        if letter != current:
+            yield ("]," if current else "") + f'"{letter}":['
+            current = letter
+        else:
+            yield ","
+        yield json.dumps([doc, column, *(place[4] for place in places)], separators=(",", ":"))
+    yield ("]" if current else "") + "});\n"
+
+
 def _write_terms(conn, tables: list[str], writer) -> int:
     """One file per term: for each table, [rowid, column, offset, offset, …] of each post holding it."""
     streams = []
@@ -105,11 +121,7 @@ def _write_terms(conn, tables: list[str], writer) -> int:
         name = term_file(term)
         if name is None:
             continue
-        postings: dict[str, list] = {}
-        for (_term, letter, doc, column), places in itertools.groupby(entries, key=lambda entry: entry[:4]):
-            postings.setdefault(letter, []).append([doc, column, *(place[4] for place in places)])
-        writer.write(f"search/t/{name}", f"discuzSearch.term({json.dumps(term, ensure_ascii=False)},"
-                                         f"{json.dumps(postings, separators=(',', ':'))});\n")
+        writer.write_stream(f"search/t/{name}", _term_script(term, entries))
         count += 1
     for table in tables:
         conn.execute(f"DROP TABLE IF EXISTS temp.[vocab_{table}]")
