@@ -1,8 +1,9 @@
 """python -m export site on the feature forum archived with ``-a media=all``: the mirror shows every
 thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
 broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评 from
-disk, and posts by a one- and a two-character search; datasette's thread page shows the same,
-and both pass axe-core's contrast rule. A second export writes nothing it already wrote.
+disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the dynamic forms to their pages
+(where nginx is installed); datasette's thread page shows the same, and both pass axe-core's
+contrast rule. A second export writes nothing it already wrote.
 
 The features snapshot and its media fixture are served together on 127.0.0.1 (as
 tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBOTSTXT_OBEY off.
@@ -11,12 +12,15 @@ tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBO
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -137,10 +141,60 @@ def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mi
     assert stored and stored <= shown
 
 
-def test_the_dynamic_forms_of_a_thread_address_lead_to_its_page(mirror):
+def test_the_dynamic_forms_have_their_redirect_rules_and_pages(mirror):
     assert "/forum.php mod=viewthread tid=:tid /thread-:tid-1-1.html 301" in (mirror / "_redirects").read_text()
     assert "return 301 /thread-$arg_tid-1-1.html" in (mirror / "nginx-redirects.conf").read_text()
     assert "thread-" in (mirror / "forum.php").read_text() and (mirror / "viewthread.php").is_file()
+
+
+NGINX_CONF = """daemon off;
+{user}
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/client; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        include {root}/nginx-redirects.conf;
+    }}
+}}
+"""
+
+
+def test_nginx_with_the_mirrors_rules_sends_the_dynamic_forms_to_their_pages(mirror, tmp_path):
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user="user root root;" if os.geteuid() == 0 else "", work=tmp_path, port=port, root=mirror))
+    server = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        for asked, page in [("/forum.php?mod=viewthread&tid=4", "/thread-4-1-1.html"), ("/viewthread.php?tid=8", "/thread-8-1-1.html"),
+                            ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html")]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", asked)
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 301 and urllib.parse.urlsplit(answer.getheader("Location")).path == page, asked
+            connection.request("GET", page)
+            assert connection.getresponse().status == 200
+            connection.close()
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_a_second_export_writes_nothing_and_a_changed_thread_only_its_own_pages(archive, mirror, tmp_path):
