@@ -1,9 +1,9 @@
-"""python -m export site on the feature forum archived with ``-a media=all``: the mirror shows every
-thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
+"""python -m export site on the feature forum archived with ``-a media=all``: the mirror shows
+every thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
 broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评 from
-disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the dynamic forms to their pages
-(where nginx is installed); datasette's thread page shows the same, and both pass axe-core's
-contrast rule. A second export writes nothing it already wrote.
+disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
+dynamic forms to their pages (where nginx is installed); datasette's thread page shows the same,
+and both pass axe-core's contrast rule. A second export writes nothing it already wrote.
 
 The features snapshot and its media fixture are served together on 127.0.0.1 (as
 tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBOTSTXT_OBEY off.
