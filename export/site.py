@@ -140,16 +140,16 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
         for type_id in [None] + [row["type_id"] for row in forum.forum_filters(conn, site, fid)["types"]]:
             for context in forum.forum_all_pages(conn, site, fid, type_id):
                 page(context, links.forum(fid, context["page"], type_id))
-    for name in list(forum.tags(conn, site)):
+    for name in forum.tags(conn, site):
         page(forum.tag(conn, site, name), links.tag(name))
     _write_threads(conn, site, out, links, lang, writer, counts)
-    for uid in list(forum.member_ids(conn, site)):
+    for uid in forum.member_ids(conn, site):
         for number in range(1, forum.member_pages(conn, site, uid) + 1):
             page(forum.member(conn, site, uid, number), links.member(uid, number))
-    for aid in list(forum.article_ids(conn, site)):
+    for aid in forum.article_ids(conn, site):
         for number in range(1, forum.article_pages(conn, site, aid) + 1):
             page(forum.article(conn, site, aid, number), links.article(aid, number))
-    for pid in list(forum.revised_pids(conn, site)):
+    for pid in forum.revised_pids(conn, site):
         page(forum.revisions(conn, site, pid), links.revisions(pid))
     page({"kind": "search", "site": site}, links.search())
     counts.extra["search"] = write_search(conn, site, out, links, writer)
@@ -168,7 +168,7 @@ def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, coun
         state.execute("DELETE FROM threads")
         state.execute("DELETE FROM renderer")
         state.execute("INSERT INTO renderer VALUES (?)", [version])
-    for tid in list(forum.thread_ids(conn, site)):
+    for done, tid in enumerate(forum.thread_ids(conn, site), 1):
         contexts = [forum.thread(conn, site, tid, number) for number in range(1, forum.thread_pages(conn, site, tid) + 1)]
         digest = hashlib.sha256(json.dumps([_stable(c) for c in contexts], sort_keys=True, default=str,
                                            ensure_ascii=False).encode()).hexdigest()
@@ -179,8 +179,9 @@ def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, coun
         for number, context in enumerate(contexts, 1):
             writer.write(links.thread(tid, number), render.render(context, links, lang=lang))
         state.execute("INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", [site, tid, digest])
-        state.commit()
         counts.threads_rendered += 1
+        if done % 1000 == 0:  # a killed export renders at most these threads again
+            state.commit()
     state.commit()
     state.close()
 
