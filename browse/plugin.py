@@ -1,5 +1,6 @@
-"""Datasette hooks: the project's metadata for any archive file, its search box, and a page
-for each thread (browse/thread.py), which every thread title links to.
+"""Datasette hooks: the project's metadata for any archive file, its search box, and the
+archive as a forum (browse/live.py): index, forum lists, threads (which every thread title
+links to), members, portal articles.
 
 Datasette names a database after its file (``forum.db`` is ``forum``), while metadata.yml
 describes a database called ``archive``. At startup the plugin finds every served database
@@ -22,7 +23,7 @@ from browse import narrowed, search_box
 from browse.counts import count_within_limits
 from browse.facets import CountedFacet
 from browse.scope import with_flags
-from browse.thread import thread_page, thread_url
+from browse.live import routes, thread_url
 from pipelines.search import escape_fts
 
 METADATA_FILE = Path(__file__).resolve().parent.parent / "metadata.yml"
@@ -113,7 +114,7 @@ def prepare_connection(conn):
 
 @hookimpl
 def register_routes():
-    return [(r"^/(?P<database>[^/]+)/-/thread/(?P<tid>\d+)$", thread_page)]
+    return routes()
 
 
 @hookimpl

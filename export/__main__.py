@@ -24,6 +24,7 @@ examples:
   python -m export comments --db /data/example.db --format jsonl | gzip > comments.jsonl.gz
   python -m export warc -o forum.warc.gz                   # the kept raw pages and media as WARC 1.1
   python -m export wacz -o forum.wacz                      # the same as a WACZ, for ReplayWeb.page
+  python -m export site -o mirror/                         # the forum as static pages, with search
   python -m export post_comments --forum 2 -o dianping.csv --bom
   python -m export portal_articles --since 2024 -o portal.jsonl
 
@@ -139,7 +140,14 @@ def wacz_main(argv: list[str]) -> int:
     return main(argv)
 
 
-COMMANDS = {"warc": warc_main, "wacz": wacz_main}
+def site_main(argv: list[str]) -> int:
+    """export/site.py: the static mirror, rendered by browse/'s templates."""
+    from export.site import main
+
+    return main(argv)
+
+
+COMMANDS = {"warc": warc_main, "wacz": wacz_main, "site": site_main}
 
 
 def _output(path: str, fmt: str, bom: bool) -> contextlib.AbstractContextManager:

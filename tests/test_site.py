@@ -1,0 +1,317 @@
+"""python -m export site on the feature forum archived with ``-a media=all``: the mirror shows
+every thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
+broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评 from
+disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
+dynamic forms to their pages (where nginx is installed); datasette's thread page shows the same,
+and both pass axe-core's contrast rule. A second export writes nothing it already wrote.
+
+The features snapshot and its media fixture are served together on 127.0.0.1 (as
+tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBOTSTXT_OBEY off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+from sqlite_utils import Database
+
+from export.site import StaticLinks
+from sample_forum.server import serve
+from test_datasette import dump_dom, get, serve_datasette, status
+from tests.features_truth import HERE, OWNER, SAVED_AT
+
+ROOT = Path(__file__).parent.parent
+AXE = ROOT / ".ci" / "npm" / "node_modules" / "axe-core" / "axe.min.js"  # .ci/run installs it
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, scrapy_crawl) -> Path:
+    """The features snapshot (v1) with its media fixture, crawled from its index with media=all."""
+    folder = tmp_path_factory.mktemp("site")
+    snapshot = folder / "snapshot"
+    snapshot.mkdir()
+    urls = (HERE / "served-v1" / "URLS.tsv").read_text("utf-8").splitlines()
+    known = {line.split("\t")[0] for line in urls}
+    media = (HERE / "media" / "URLS.tsv").read_text("utf-8").splitlines()[1:]
+    (snapshot / "URLS.tsv").write_text("\n".join(urls + [line for line in media if line.split("\t")[0] not in known]) + "\n", "utf-8")
+    db_path = folder / "archive.db"
+    with serve(str(snapshot), 0, saved_at=SAVED_AT, fallback=[HERE / "served-v1", HERE / "v1", HERE / "media"]) as forum:
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", "media=all", settings=OWNER)
+    return db_path
+
+
+def export_site(db_path: Path, out: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "export", "site", "--db", str(db_path), "-o", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+@pytest.fixture(scope="module")
+def mirror(archive, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mirror")
+    export_site(archive, out)
+    return out
+
+
+def pages_of(mirror: Path, pattern: str) -> dict[str, lxml_html.HtmlElement]:
+    return {path.name: lxml_html.fromstring(path.read_text("utf-8")) for path in sorted(mirror.glob(pattern))}
+
+
+def text(document) -> str:
+    return re.sub(r"\s+", " ", document.text_content())
+
+
+def test_every_thread_post_comment_rating_poll_tag_attachment_and_article_is_in_the_mirror(archive, mirror):
+    db = Database(archive)
+    threads = pages_of(mirror, "thread-*-*-1.html")
+    by_tid: dict[int, list] = {}
+    for name, document in threads.items():
+        by_tid.setdefault(int(name.split("-")[1]), []).append(document)
+    assert set(by_tid) == {row[0] for row in db.execute("SELECT tid FROM articles")}
+    shown = {int(post.get("data-pid")): post for documents in by_tid.values() for document in documents
+             for post in document.xpath("//article[@data-pid]")}
+    assert set(shown) == {row[0] for row in db.execute("SELECT pid FROM posts")}
+    for pid, tid, floor in db.execute("SELECT pid, tid, floor FROM posts"):
+        assert int(shown[pid].get("data-floor")) == floor
+    for pid, author, comment in db.execute("SELECT pid, author, content_text FROM post_comments"):
+        items = [text(li) for li in shown[pid].xpath(".//li[@class='post-comment']")]
+        assert any(author in item and comment in item for item in items), (pid, comment)
+    for pid, rater, credit, score, reason in db.execute("SELECT pid, rater, credit, score, reason FROM ratings"):
+        rows = [[text(td).strip() for td in row.xpath("td")] for row in shown[pid].xpath(".//tr[@class='rating']")]
+        assert [rater, credit, f"{score:+d}", reason or ""] in [row[:4] for row in rows], (pid, rater)
+    for tid, number, option, votes in db.execute("SELECT tid, option_no, text, votes FROM poll_options"):
+        rows = [[text(td).strip() for td in row.xpath("td")] for row in by_tid[tid][0].xpath("//tr[@class='poll-option']")]
+        assert [f"{number}. {option}", str(votes)] in [row[:2] for row in rows]
+    for tid, tag in db.execute("SELECT tid, tag FROM thread_tags"):
+        assert tag in by_tid[tid][0].xpath("//p[@class='tags']//a/text()")
+    for pid, filename, size in db.execute("SELECT pid, filename, size_shown FROM attachments"):
+        assert any(filename in text(li) and size in text(li) for li in shown[pid].xpath(".//li[@class='attachment']"))
+    for aid, title, pages in db.execute("SELECT aid, title, page_count FROM portal_articles"):
+        for page in range(1, (pages or 1) + 1):
+            assert title in text(lxml_html.fromstring((mirror / f"article-{aid}-{page}.html").read_text("utf-8")))
+    for aid, comment in db.execute("SELECT aid, content_text FROM portal_comments"):
+        assert comment in (mirror / f"article-{aid}-1.html").read_text("utf-8")
+    index = (mirror / "index.html").read_text("utf-8")
+    for fid, name in db.execute("SELECT fid, name FROM forums"):
+        assert f'href="forum-{fid}-1.html">{name}<' in index
+    pages = {path.name: path.read_text("utf-8") for path in mirror.glob("*.html")}
+    assert all('<html lang="zh-CN">' in page[:100] for page in pages.values())
+    assert [name for name, page in pages.items() if "<script" in page] == ["search.html"]  # the rest reads without
+
+
+def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mirror):
+    checked = 0
+    for path in mirror.glob("*.html"):
+        document = lxml_html.fromstring(path.read_text("utf-8"))
+        ids = set(document.xpath("//@id"))
+        for element, attribute in [(e, "href") for e in document.xpath("//*[@href]")] + [(e, "src") for e in document.xpath("//*[@src]")]:
+            target = urllib.parse.urlsplit(element.get(attribute))
+            if target.scheme or target.netloc:
+                assert attribute == "href" and element.tag == "a", (path.name, element.get(attribute))  # outside: a link, never an image
+                continue
+            if not target.path:
+                assert target.fragment in ids, (path.name, element.get(attribute))
+                continue
+            file = mirror / urllib.parse.unquote(target.path)
+            assert file.is_file(), (path.name, element.get(attribute))
+            if target.fragment and file.suffix == ".html":
+                assert f'id="{target.fragment}"' in file.read_text("utf-8"), (path.name, element.get(attribute))
+            if element.tag == "img":
+                assert target.path.startswith("media/") and hashlib.sha256(file.read_bytes()).hexdigest() == file.name
+            checked += 1
+    assert checked > 500
+    stored = {row[0] for row in Database(archive).execute("SELECT sha256 FROM post_images WHERE sha256 IS NOT NULL")}
+    shown = {Path(src).name for path in mirror.glob("thread-*.html")
+             for src in lxml_html.fromstring(path.read_text("utf-8")).xpath("//img/@src")}
+    assert stored and stored <= shown
+
+
+def test_the_dynamic_forms_have_their_redirect_rules_and_pages(mirror):
+    assert "/forum.php mod=viewthread tid=:tid /thread-:tid-1-1.html 301" in (mirror / "_redirects").read_text()
+    assert "return 301 /thread-$arg_tid-1-1.html" in (mirror / "nginx-redirects.conf").read_text()
+    assert "thread-" in (mirror / "forum.php").read_text() and (mirror / "viewthread.php").is_file()
+
+
+NGINX_CONF = """daemon off;
+{user}
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/client; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        include {root}/nginx-redirects.conf;
+    }}
+}}
+"""
+
+
+def test_nginx_with_the_mirrors_rules_sends_the_dynamic_forms_to_their_pages(mirror, tmp_path):
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user="user root root;" if os.geteuid() == 0 else "", work=tmp_path, port=port, root=mirror))
+    server = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        for asked, page in [("/forum.php?mod=viewthread&tid=4", "/thread-4-1-1.html"), ("/viewthread.php?tid=8", "/thread-8-1-1.html"),
+                            ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html")]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", asked)
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 301 and urllib.parse.urlsplit(answer.getheader("Location")).path == page, asked
+            connection.request("GET", page)
+            assert connection.getresponse().status == 200
+            connection.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_second_export_writes_nothing_and_a_changed_thread_only_its_own_pages(archive, mirror, tmp_path):
+    before = {path: path.stat().st_mtime_ns for path in mirror.rglob("*") if path.is_file() and path.name != ".export-state.sqlite"}
+    assert "0 pages written" in export_site(archive, mirror)
+    assert before == {path: path.stat().st_mtime_ns for path in before}
+    changed = tmp_path / "archive.db"
+    shutil.copy(archive, changed)
+    shutil.copytree(str(archive) + ".media", str(changed) + ".media")
+    db = Database(changed)
+    with db.conn:
+        db.execute("INSERT INTO revisions (site, pid, tid, content_text, content_html, seen_at) SELECT site, pid, tid,"
+                   " content_text, content_html, '2026-01-01T00:00:00+00:00' FROM comments WHERE tid = 6 AND floor = 2")
+        db.execute("UPDATE comments SET content_html = '<p>改过的回复</p>', content_text = '改过的回复' WHERE tid = 6 AND floor = 2")
+        pid, earlier = db.execute("SELECT pid, content_text FROM revisions WHERE tid = 6").fetchone()
+    db.close()
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror, copy)
+    report = export_site(changed, copy)
+    assert "threads: 1 rendered" in report, report
+    page = lxml_html.fromstring((copy / "thread-6-1-1.html").read_text("utf-8"))
+    [post] = page.xpath(f"//article[@id='pid{pid}']")
+    assert "改过的回复" in text(post) and post.xpath(".//p[@class='edit']/a/@href") == [f"revisions-{pid}.html"]
+    assert earlier[:20] in text(lxml_html.fromstring((copy / f"revisions-{pid}.html").read_text("utf-8")))
+
+
+@pytest.fixture
+def chromium():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium before the tests")
+        pytest.skip("Debian's chromium is not installed here")
+    return CHROMIUM
+
+
+def test_in_a_browser_a_thread_page_from_disk_shows_its_poll_ratings_and_comments(chromium, archive, mirror, tmp_path):
+    db = Database(archive)
+    poll = lxml_html.fromstring(dump_dom((mirror / "thread-8-1-1.html").as_uri(), tmp_path / "profile"))
+    options = [[text(td).strip() for td in row.xpath("td")][:2] for row in poll.xpath("//section[@class='poll']//tr[@class='poll-option']")]
+    assert options == [[f"{number}. {option}", str(votes)] for number, option, votes in db.execute(
+        "SELECT option_no, text, votes FROM poll_options WHERE tid = 8 ORDER BY option_no")]
+    thread = lxml_html.fromstring(dump_dom((mirror / "thread-6-1-1.html").as_uri(), tmp_path / "profile"))
+    assert len(thread.xpath("//tr[@class='rating']")) == db.execute("SELECT count(*) FROM ratings WHERE tid = 6").fetchone()[0]
+    assert len(thread.xpath("//li[@class='post-comment']")) == db.execute(
+        "SELECT count(*) FROM post_comments WHERE tid = 6 AND pid IN (SELECT pid FROM posts WHERE tid = 6 AND floor <= ?)",
+        [db.execute("SELECT posts_per_page FROM sites").fetchone()[0]]).fetchone()[0] > 0
+
+
+def search_results(mirror: Path, words: str, profile: Path) -> set[str]:
+    dom = dump_dom((mirror / "search.html").as_uri() + "?" + urllib.parse.urlencode({"q": words}), profile)
+    document = lxml_html.fromstring(dom)
+    assert "个结果" in document.xpath("string(//p[@id='search-status'])"), dom[-2000:]
+    return set(document.xpath("//li[@class='result']/a/@href"))
+
+
+def expected_results(db: Database, words: str) -> set[str]:
+    """Where a post holding ``words`` is, by the archive's own rows (LIKE, not the index)."""
+    links, size, like = StaticLinks(), db.execute("SELECT posts_per_page FROM sites").fetchone()[0], f"%{words}%"
+    found = {links.post(tid, 1, pid) for tid, pid in db.execute(
+        "SELECT tid, pid FROM articles WHERE title LIKE ? OR content_text LIKE ?", [like, like])}
+    found |= {links.post(tid, (floor - 1) // size + 1, pid) for tid, pid, floor in db.execute(
+        "SELECT tid, pid, floor FROM comments WHERE content_text LIKE ?", [like])}
+    found |= {links.post(tid, (floor - 1) // size + 1, pid) for tid, pid, floor in db.execute(
+        "SELECT m.tid, m.pid, coalesce(c.floor, 1) FROM post_comments m LEFT JOIN comments c ON c.site = m.site AND c.pid = m.pid"
+        " WHERE m.content_text LIKE ?", [like])}
+    found |= {links.article(aid) for (aid,) in db.execute(
+        "SELECT aid FROM portal_articles WHERE title LIKE ? OR summary LIKE ? OR content_text LIKE ?"
+        " UNION ALL SELECT aid FROM portal_comments WHERE content_text LIKE ?", [like] * 4)}
+    return found
+
+
+@pytest.mark.parametrize("words", ["瓜", "多肉"])
+def test_in_a_browser_the_search_finds_the_posts_of_a_one_and_a_two_character_word(chromium, archive, mirror, tmp_path, words):
+    expected = expected_results(Database(archive), words)
+    assert expected and search_results(mirror, words, tmp_path / "profile") == expected
+
+
+def axe_violations(html_text: str, folder: Path, base: str | None = None) -> list:
+    """axe-core's contrast (and language, title, image-text, link-name) rules on a page, in chromium."""
+    harness = (f'<script src="{AXE.as_uri()}"></script><script>axe.run(document, {{runOnly: ["color-contrast",'
+               ' "html-has-lang", "html-lang-valid", "document-title", "image-alt", "link-name"]}).then(function (r) {'
+               ' var p = document.createElement("pre"); p.id = "axe-result"; p.textContent = JSON.stringify('
+               'r.violations.map(function (v) { return [v.id, v.nodes.map(function (n) { return n.target.join(" ") }),'
+               ' r.passes.length]; })) + " passes:" + r.passes.length; document.body.appendChild(p); });</script>')
+    page = html_text.replace("<head>", f'<head><base href="{base}">' if base else "<head>").replace("</body>", harness + "</body>")
+    path = folder / "_axe.html"
+    path.write_text(page, encoding="utf-8")
+    dom = dump_dom(path.as_uri(), folder.parent / "axe-profile")
+    path.unlink()
+    found = re.search(r'<pre id="axe-result">(.*?) passes:(\d+)</pre>', dom, re.S)
+    assert found and int(found[2]) > 0, dom[-2000:]
+    return json.loads(found[1].replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
+
+
+@pytest.fixture
+def axe(chromium):
+    if not AXE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail("axe-core is missing: .ci/run installs it into .ci/npm")
+        pytest.skip("axe-core is not installed: npm install --prefix .ci/npm axe-core")
+    return AXE
+
+
+def test_datasette_shows_the_mirrors_thread_page_and_both_pass_axe_cores_contrast_rule(axe, archive, mirror):
+    served = archive.parent / "served.db"
+    shutil.copy(archive, served)
+    shutil.copytree(str(archive) + ".media", str(served) + ".media")
+    with serve_datasette(served) as base:
+        for name in ("thread-4-1-1.html", "thread-6-1-1.html", "thread-8-1-1.html", "index.html", "forum-3-1.html"):
+            static = (mirror / name).read_text("utf-8")
+            path = {"index.html": "/served/-/forum", "forum-3-1.html": "/served/-/forum/3"}.get(name) or f"/served/-/thread/{name.split('-')[1]}"
+            live = get(base + path)
+            main = [text(lxml_html.fromstring(page).xpath("//main")[0]) for page in (static, live)]
+            assert main[0] == main[1], name
+            assert lxml_html.fromstring(live).get("lang") == "zh-CN"
+            if name.startswith("thread-"):  # the forum pages use the same styles: a browser a page costs seconds
+                assert axe_violations(static, mirror) == [], name
+                assert axe_violations(live, mirror, base=base + "/") == [], name
+        images = lxml_html.fromstring(get(base + "/served/-/thread/4")).xpath("//img/@src")
+        assert images and all(status(base + src) == 200 for src in images)
