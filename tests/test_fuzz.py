@@ -391,3 +391,15 @@ def test_a_page_of_another_kind_says_why_it_is_not_a_listing():
         parse_forum_page(X35_THREAD.read_bytes(), SAMPLE_BASE + "forum-2-1.html")
     assert raised.value.kind == "no_listing"
     assert raised.value.message == "no thread list found on the page (an unknown template?)"
+
+
+def test_a_page_of_comment_words_before_an_empty_block():
+    """The test for a 点评 block read each "comment_1" to the next ">": a page of them before an
+    empty block's ">" (3 MB in an attribute here) cost one scan of the rest for each, minutes
+    where it now reads once."""
+    page = FIXTURES / "x34-utf8-talkop-thread-p1of10.html"  # real 点评 under its posts
+    words = b'<div title="' + b"comment_1 " * 300_000 + b'"></div>'
+    body = page.read_bytes().replace(b'<div id="postlist"', words + b'<div id="postlist"', 1)
+    parsed = parse_thread_page(body, "https://bbs.talkop.com/thread-107596-1-1.html")
+    assert len(parsed.posts) == 10
+    assert parsed.extras.comments[0].content_text == "红茶你真的很棒啊"
