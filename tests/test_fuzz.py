@@ -385,6 +385,17 @@ def test_hrefs_that_are_no_url():
     assert parse_forum_page(forum, SAMPLE_BASE + "forum-2-1.html").threads
 
 
+def test_attachment_and_type_addresses_that_are_no_url():
+    """An image known only by its attachment address (bagdax, X2.5) and a thread type's link,
+    each with a broken host: that one address is lost, not the page."""
+    page = FIXTURES / "x25-utf8-bagdax-uyghur-rtl-thread-p1of5.html"
+    body = page.read_bytes().replace(b'src="./media/forum.php?mod=attachment', b'src="http://[/forum.php?mod=attachment', 1)
+    parsed = parse_thread_page(body, "http://bagdax.cn/thread4460.html")
+    assert len(parsed.extras.attachments) == 5  # the broken image's aid is still read from its query
+    thread = X35_THREAD.read_bytes().replace(b'<h1 class="ts">', b'<h1 class="ts"><a href="http://[/forum.php?mod=forumdisplay&typeid=3">[t]</a>', 1)
+    assert parse_thread_page(thread, X35_THREAD_URL).extras.type_id == 3
+
+
 def test_a_page_of_another_kind_says_why_it_is_not_a_listing():
     """problem_of lost its default message: the thread page given to the forum parser said ''."""
     with pytest.raises(PageProblem) as raised:
