@@ -81,8 +81,8 @@ _MARKERS = {
 }
 # 点评 live in div#comment_PID, which Discuz draws under every post, empty where it has none:
 # one with anything in it (a search for its id's words, then a look at what follows the tag).
-# The rest of the tag is read up to the next "comment_" at most, so that a page of those words
-# and no ">" costs one pass, not one pass for each of them.
+# The rest of the tag is read up to the next "comment_" at most: a page of those words before
+# one ">" then costs one pass over them, not one pass for each.
 _COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s*(?!</div>)\S""")
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
