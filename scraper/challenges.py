@@ -10,6 +10,7 @@ out; what to do about each is the crawl's (spiders.anti_cc).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 
 from parsel import Selector
@@ -57,9 +58,9 @@ def challenge_of(status: int, body: bytes, sets_cookies: list[str]) -> Challenge
     if status != 200:
         return None
     if _SECURITY_PAGE.search(body):
-        return _security_message(_text(body))
+        return next((found for text in _texts(body) if (found := _security_message(text))), None)
     bare = body.strip()
-    if bare.startswith(b"<script") and bare.endswith(b"</script>") and is_redirect_script(Selector(text=_text(body))):
+    if bare.startswith(b"<script") and bare.endswith(b"</script>") and is_redirect_script(Selector(text=next(_texts(body)))):
         return Challenge.ANTITHEFT
     return None
 
@@ -78,12 +79,16 @@ def _security_message(text: str) -> Challenge | None:
     return None
 
 
-def _text(body: bytes) -> str:
-    """A challenge page's text: UTF-8, or the GBK or Big5 of forums installed so (the words
-    looked for then read as they are: a challenge page is all Discuz's own ASCII besides)."""
+def _texts(body: bytes) -> Iterator[str]:
+    """A challenge page's text in each charset it may be in: UTF-8, or the GBK or Big5 of forums
+    installed so (the page names none: Discuz sends it before it knows the site's charset). Each
+    is read in turn: Big5 bytes decode as GB18030 too, into other words."""
+    decoded = False
     for charset in ("utf-8", "gb18030", "big5"):
         try:
-            return body.decode(charset)
+            yield body.decode(charset)
+            decoded = True
         except UnicodeDecodeError:
             continue
-    return body.decode("utf-8", "replace")
+    if not decoded:
+        yield body.decode("utf-8", "replace")

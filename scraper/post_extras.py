@@ -189,8 +189,7 @@ def _author(entry: etree._Element) -> tuple[str | None, int | None]:
 
 def _author_of(link: etree._Element) -> tuple[str | None, int | None]:
     name = squash(words_of(link))
-    match = UID_IN_HREF.search(link.get("href") or "")
-    return (name, int(match[1]) if match else None) if name else (None, None)
+    return (name, _uid(link)) if name else (None, None)
 
 
 def _text_without(element: etree._Element, drop: list[etree._Element]) -> str:
@@ -300,14 +299,11 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
         totals = {credit: _score(words_of(th)) for credit, th in zip(credits, header[1:-1])}
         partial = any(total is not None and total != shown.get(credit, 0) for credit, total in totals.items())
         if participants is not None and (participants > raters or partial):
-            href = next(iter(_RATINGS_LINK(log)), None)
-            url = absolute_url(base_url, href) if href else None
-            more[pid] = url or viewratings_url(base_url, tid, pid)
+            more[pid] = _ratings_page(log, base_url, tid, pid)
     for log in _OTHER_RATE_LOGS(root):  # the touch view's ratelog_PID: raters as list items, no credit names
         pid = first_int(log.get("id"))
         if pid is not None and pid not in more and _NAMED_MEMBER_LINKS(log):
-            href = next(iter(_RATINGS_LINK(log)), None)
-            more[pid] = (absolute_url(base_url, href) if href else None) or viewratings_url(base_url, tid, pid)
+            more[pid] = _ratings_page(log, base_url, tid, pid)
     if not ratings and not more:  # the touch view and its themes: a link to the list, no table
         for link in _RATINGS_LINKS(root):
             url = absolute_url(base_url, link.get("href"))
@@ -316,6 +312,12 @@ def ratings_in(root: etree._Element, site: str, tid: int, base_url: str) -> tupl
             if url and count and (pid := _query_ints(url, "pid")) is not None:
                 more.setdefault(pid, url)
     return ratings, more
+
+
+def _ratings_page(log: etree._Element, base_url: str, tid: int, pid: int) -> str:
+    """The viewratings page of a post's rating block: its own link, else the one Discuz builds."""
+    href = next(iter(_RATINGS_LINK(log)), None)
+    return (absolute_url(base_url, href) if href else None) or viewratings_url(base_url, tid, pid)
 
 
 def _shown_time(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:

@@ -335,14 +335,18 @@ def _number_floors(
         elif label in FLOOR_NAMES:
             post.floor = FLOOR_NAMES[label]
     shown = [post.floor for post in posts if post.floor is not None]
-    if len(shown) > 1 and all(later < earlier for earlier, later in zip(shown, shown[1:])):
-        # A thread read newest first (ordertype=1, or the thread's own 倒序): Discuz X3 numbers the
-        # replies one below their floors, down to 楼主 for the oldest, and marks the first post "#"
-        # alone (mcbbs' thread 857907 in tests/corpus: two 楼主 else).
+    if page == 1 and posts[0].floor is None and len(shown) > 1 and all(
+        later < earlier for earlier, later in zip(shown, shown[1:])
+    ):
+        # Page 1 of a thread read newest first (ordertype=1, or the thread's own 倒序) where
+        # Discuz X3 counts the floors itself (no saved positions: a thread with a deleted post):
+        # the first post takes number 0, shown "#" alone, so the replies come one below their
+        # floors, down to 楼主 for the oldest (mcbbs' thread 857907 in tests/corpus: two 楼主
+        # else). Later pages count from the right number, and a thread with saved positions
+        # shows each post's own: 楼主 first, then the newest reply's floor.
         for post in posts:
             post.floor = post.floor + 1 if post.floor is not None else None
-        if page == 1 and posts[0].floor is None:
-            posts[0].floor = 1
+        posts[0].floor = 1
         return
     if offsets:
         base = offsets[0]

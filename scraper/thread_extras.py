@@ -17,7 +17,7 @@ import base64
 import binascii
 import re
 from datetime import datetime, timedelta, tzinfo
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from lxml import etree
 
@@ -81,7 +81,9 @@ _MARKERS = {
 }
 # 点评 live in div#comment_PID, which Discuz draws under every post, empty where it has none:
 # one with anything in it (a search for its id's words, then a look at what follows the tag).
-_COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?[^>]*>\s*(?!</div>)\S""")
+# The rest of the tag is read up to the next "comment_" at most: a page of those words before
+# one ">" then costs one pass over them, not one pass for each.
+_COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s*(?!</div>)\S""")
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme. Each kind's test of one element; the first
@@ -188,7 +190,7 @@ def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
 
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     for link in (link for xpath in _TYPE_LINKS for link in xpath(root)):
-        values = parse_qs(urlsplit(link.get("href") or "").query).get("typeid")
+        values = parse_qs(_query_of(link.get("href") or "")).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:
             return (first_int(values[-1]) if values else None), name
@@ -264,12 +266,18 @@ def _expiry(text: str, fetched_at: datetime | None, tz: tzinfo) -> str | None:
 # --- attachments ----------------------------------------------------------------------------
 
 
+def _query_of(url: str) -> str:
+    """A link's query, cut out by hand: urlsplit raises on a broken host ("http://[…"), and one
+    broken address must cost its own link only, not the page."""
+    return url.partition("?")[2].partition("#")[0]
+
+
 def decode_aid(url_or_code: str | None) -> int | None:
     """The aid in an attachment link: ``aid=N`` as it is, or Discuz's aidencode (urlencoded
     base64 of ``aid|hash|time|uid|tid``). None for anything else."""
     if not url_or_code:
         return None
-    values = parse_qs(urlsplit(url_or_code).query).get("aid") if "aid=" in url_or_code else [url_or_code]
+    values = parse_qs(_query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
     if not values:
         return None
     code = values[-1].strip()

@@ -51,6 +51,8 @@ DEBUG = {"LOG_LEVEL": "DEBUG", "ARCHIVE_RAW_PAGES": 1}
         (200, security_message(*RATE_LIMIT, ajax=True)[2], [], Challenge.RATE_LIMIT),
         (200, security_message(*PROXY, reload=False)[2], [], Challenge.PROXY),
         (200, security_message(*RELOAD)[2].decode().encode("gbk"), [], Challenge.RELOAD),
+        # a Traditional Chinese forum's (lang_security.php in Big5): its bytes decode as GB18030 too
+        (200, security_message("頻繁刷新限制", "您訪問本站速度過快或者刷新間隔時間小於兩秒！")[2].decode().encode("big5"), [], Challenge.RATE_LIMIT),
         (200, security_message("16 + 17 + 18 + 9 + 5 = ?", '<input type="text" name="answer" />', reload=False, form="/forum.php")[2], [], Challenge.QUESTION),
         (200, antitheft_page("/thread-3-1-1.html", "5c1a9e3f")[2], [], Challenge.ANTITHEFT),
         # a database outage's 503 sets no lastrequest: an outage, left to the retries
@@ -59,7 +61,7 @@ DEBUG = {"LOG_LEVEL": "DEBUG", "ARCHIVE_RAW_PAGES": 1}
         # showmessage's forward script is a page of its own (the parser records it), not 防采集
         (200, b"<html><body><script type=\"text/javascript\">window.location.href='/x';</script></body></html>", [], None),
     ],
-    ids=["first_visit", "rate_limit", "rate_limit_ajax", "proxy", "reload_gbk", "question", "antitheft", "outage", "thread", "forward"],
+    ids=["first_visit", "rate_limit", "rate_limit_ajax", "proxy", "reload_gbk", "rate_limit_big5", "question", "antitheft", "outage", "thread", "forward"],
 )
 def test_each_defence_is_told_by_its_answer(status, body, cookies, challenge):
     assert challenge_of(status, body, cookies) == challenge

@@ -385,9 +385,32 @@ def test_hrefs_that_are_no_url():
     assert parse_forum_page(forum, SAMPLE_BASE + "forum-2-1.html").threads
 
 
+def test_attachment_and_type_addresses_that_are_no_url():
+    """An image known only by its attachment address (bagdax, X2.5) and a thread type's link,
+    each with a broken host: that one address is lost, not the page."""
+    page = FIXTURES / "x25-utf8-bagdax-uyghur-rtl-thread-p1of5.html"
+    body = page.read_bytes().replace(b'src="./media/forum.php?mod=attachment', b'src="http://[/forum.php?mod=attachment', 1)
+    parsed = parse_thread_page(body, "http://bagdax.cn/thread4460.html")
+    assert len(parsed.extras.attachments) == 5  # the broken image's aid is still read from its query
+    thread = X35_THREAD.read_bytes().replace(b'<h1 class="ts">', b'<h1 class="ts"><a href="http://[/forum.php?mod=forumdisplay&typeid=3">[t]</a>', 1)
+    assert parse_thread_page(thread, X35_THREAD_URL).extras.type_id == 3
+
+
 def test_a_page_of_another_kind_says_why_it_is_not_a_listing():
     """problem_of lost its default message: the thread page given to the forum parser said ''."""
     with pytest.raises(PageProblem) as raised:
         parse_forum_page(X35_THREAD.read_bytes(), SAMPLE_BASE + "forum-2-1.html")
     assert raised.value.kind == "no_listing"
     assert raised.value.message == "no thread list found on the page (an unknown template?)"
+
+
+def test_a_page_of_comment_words_before_an_empty_block():
+    """The test for a 点评 block read each "comment_1" to the next ">": a page of them before an
+    empty block's ">" (3 MB in an attribute here) cost one scan of the rest for each, minutes
+    where it now reads once."""
+    page = FIXTURES / "x34-utf8-talkop-thread-p1of10.html"  # real 点评 under its posts
+    words = b'<div title="' + b"comment_1 " * 300_000 + b'"></div>'
+    body = page.read_bytes().replace(b'<div id="postlist"', words + b'<div id="postlist"', 1)
+    parsed = parse_thread_page(body, "https://bbs.talkop.com/thread-107596-1-1.html")
+    assert len(parsed.posts) == 10
+    assert parsed.extras.comments[0].content_text == "红茶你真的很棒啊"

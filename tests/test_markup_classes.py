@@ -74,3 +74,22 @@ def test_a_thread_in_a_mirrors_own_url_form_is_crawled_from_it(tmp_path, fixture
     assert [a.aid for a in page.extras.attachments] == [1770, 1771, 1772, 1773, 1774]
     asked = {r.url: r.cb_kwargs["page"] for r in outputs[1:] if getattr(r, "callback", None) == spider.parse_thread}
     assert asked["http://bbs.bagdax.cn/thread4460-2.html"] == 2
+
+
+def test_only_page_one_of_a_thread_read_newest_first_numbers_its_replies_one_below():
+    """forum_viewthread.php counts the floors of a thread read newest first from its page's
+    start; on page 1 the first post ("#" alone) takes a number, so the replies there show one
+    below their floors, and on later pages (no first post) each shows its own. mcbbs' page 1,
+    and the same replies served as a later page (its first post taken out)."""
+    from pathlib import Path
+
+    from lxml import html
+
+    body = (Path(__file__).parent / "corpus/pages/x34-utf8-mcbbs-thread-p1.html").read_bytes()
+    first = parse_thread_page(body, "https://www.mcbbs.net/thread-857907-1-1.html")
+    assert [post.floor for post in first.posts] == [1, 5, 4, 3, 2]  # 地板 板凳 沙发 楼主 shown
+    root = html.document_fromstring(body)
+    for post in root.xpath("//div[@id='post_14205395']"):
+        post.getparent().remove(post)
+    later = parse_thread_page(html.tostring(root, encoding="utf-8"), "https://www.mcbbs.net/thread-857907-2-1.html")
+    assert [(post.pid, post.floor) for post in later.posts] == [(14206714, 4), (14206675, 3), (14206663, 2), (14206658, 1)]

@@ -12,8 +12,10 @@ from scraper import thread, thread_extras
 from scraper.problems import PageProblem
 from scraper.thread import parse_thread_page
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PAGES = sorted(path for path in FIXTURES.rglob("*.htm*") if b"viewthread" in path.read_bytes() or "thread" in path.name)
+TESTS = Path(__file__).parent
+# The fixtures and the corpus's own pages (mcbbs' 点评 and guest thumbnails, talkop's catalogues).
+PAGES = sorted(path for folder in (TESTS / "fixtures", TESTS / "corpus/pages") for path in folder.rglob("*.htm*")
+               if b"viewthread" in path.read_bytes() or "thread" in path.name)
 URL = "http://127.0.0.1:8080/forum.php?mod=viewthread&tid=1&page=1"
 
 
