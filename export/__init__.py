@@ -154,12 +154,17 @@ def export(
 
 def forum_offsets(conn: sqlite3.Connection, filters: Filters) -> dict[str, str]:
     """Each site's UTC offset (+08:00), as its posts' times carry it; sites without posts are left out."""
-    sites = [row[0] for row in conn.execute("SELECT site FROM sites UNION SELECT DISTINCT site FROM articles")]
+    # an older archive, or one another program wrote, may lack any of these tables
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    timed = [table for table in ("articles", "comments", "portal_articles") if table in present]
+    sites = [row[0] for row in conn.execute(
+        " UNION ".join(f"SELECT DISTINCT site FROM [{table}]" for table in ["sites", *timed] if table in present)
+    )] if timed else []
     offsets = {}
     for site in sites:
         if filters.sites and site not in filters.sites:
             continue
-        for table in ("articles", "comments", "portal_articles"):
+        for table in timed:
             row = conn.execute(
                 f"SELECT substr(posted_at, 20) FROM [{table}] WHERE site = ? AND posted_at IS NOT NULL LIMIT 1", [site]
             ).fetchone()

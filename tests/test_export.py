@@ -249,3 +249,17 @@ def test_mistakes_are_usage_errors(archive, tmp_path, capsys, args, message):
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_parquet_from_an_archive_without_sites_or_portal(tmp_path):
+    """An archive from before the sites and portal tables (or written by another program):
+    its times still carry the forum's offset in the Parquet file."""
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖", "posted_at": "2015-07-01T09:00:00+08:00"})
+    old["comments"].insert({"site": "bbs.example.cn", "tid": 1, "pid": 2, "floor": 2, "posted_at": "2015-07-01T10:00:00+08:00"})
+    old.conn.close()
+    target = tmp_path / "articles.parquet"
+    assert export(tmp_path / "old.db", "articles", "parquet", str(target)) == 1
+    posted = pq.read_table(target).column("posted_at")
+    assert str(posted.type) == "timestamp[ms, tz=+08:00]"
+    assert posted[0].as_py().isoformat() == "2015-07-01T09:00:00+08:00"
