@@ -282,5 +282,11 @@ def main(argv: list[str]) -> int:
         counts = write_site(args.db, Path(args.output), site=args.site, media_dir=args.media_dir, lang=args.lang)
     except ValueError as error:
         parse.error(str(error))
+    except sqlite3.OperationalError as error:
+        if "no such" not in str(error):
+            raise
+        # an archive from an older version gets its missing tables and columns when a crawl opens it
+        parse.error(f"{args.db} is not an archive this version can read ({error}): an older archive is brought "
+                    "up to date by the next crawl into it")
     print(f"{args.output}: {counts.summary()}", file=sys.stderr)
     return 0

@@ -315,3 +315,13 @@ def test_datasette_shows_the_mirrors_thread_page_and_both_pass_axe_cores_contras
                 assert axe_violations(live, mirror, base=base + "/") == [], name
         images = lxml_html.fromstring(get(base + "/served/-/thread/4")).xpath("//img/@src")
         assert images and all(status(base + src) == 200 for src in images)
+
+
+def test_an_archive_without_the_tables_the_mirror_reads_is_a_usage_error(tmp_path):
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖"})
+    old.conn.close()
+    done = subprocess.run([sys.executable, "-m", "export", "site", "--db", str(tmp_path / "old.db"),
+                           "-o", str(tmp_path / "mirror")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "no such table: sites" in done.stderr and "Traceback" not in done.stderr
