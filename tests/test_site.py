@@ -325,3 +325,20 @@ def test_an_archive_without_the_tables_the_mirror_reads_is_a_usage_error(tmp_pat
                            "-o", str(tmp_path / "mirror")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert "no such table: sites" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_media_row_whose_sha256_is_a_path_copies_nothing_outside_the_mirror(tmp_path):
+    from export.site import Counts, _copy_media
+
+    store, out = tmp_path / "crawl" / "archive.db.media", tmp_path / "site" / "mirror"
+    (tmp_path / "secret").write_text("not for the web")
+    good = hashlib.sha256(b"picture").hexdigest()
+    (store / good[:2]).mkdir(parents=True)
+    (store / good[:2] / good).write_bytes(b"picture")
+    db = Database(memory=True)
+    db["media"].insert_all([{"sha256": good}, {"sha256": "../secret"}])
+    counts = Counts()
+    _copy_media(db.conn, store, out, counts)
+    assert (out / "media" / good[:2] / good).read_bytes() == b"picture"
+    assert (counts.media, counts.media_missing) == (1, 1)
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("secret")] == [Path("secret")]  # only the one it was
