@@ -342,3 +342,17 @@ def test_a_media_row_whose_sha256_is_a_path_copies_nothing_outside_the_mirror(tm
     assert (out / "media" / good[:2] / good).read_bytes() == b"picture"
     assert (counts.media, counts.media_missing) == (1, 1)
     assert [p.relative_to(tmp_path) for p in tmp_path.rglob("secret")] == [Path("secret")]  # only the one it was
+
+
+def test_a_threads_address_links_only_when_it_is_a_web_address():
+    """The mirror is published: an address from another program's row (javascript:) is shown, not linked."""
+    from browse.render import render
+
+    def page(url: str) -> str:
+        context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
+                   "article": {"tid": 1, "title": "帖", "url": url}}
+        return render(context, StaticLinks())
+
+    assert '原址 <a href="https://bbs.example.cn/thread-1-1-1.html"' in page("https://bbs.example.cn/thread-1-1-1.html")
+    shown = page("javascript:alert(1)")
+    assert "原址 javascript:alert(1)" in shown and 'href="javascript:' not in shown
