@@ -133,9 +133,10 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
         raise ValueError(f"no site {site} in the archive ({', '.join(sites)})")
     counts, links = Counts(), StaticLinks()
     writer = Writer(out, counts)
+    offset = forum.utc_offset(conn, site)
 
     def page(context: dict, name: str, **extra) -> None:
-        writer.write(name, render.render(context, links, lang=lang, **extra))
+        writer.write(name, render.render(context, links, lang=lang, utc_offset=offset, **extra))
 
     page(forum.index(conn, site), links.index())
     for fid in [row["fid"] for row in forum.index(conn, site)["forums"]]:
@@ -144,7 +145,7 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
                 page(context, links.forum(fid, context["page"], type_id))
     for name in forum.tags(conn, site):
         page(forum.tag(conn, site, name), links.tag(name))
-    _write_threads(conn, site, out, links, lang, writer, counts)
+    _write_threads(conn, site, out, links, lang, offset, writer, counts)
     for uid in forum.member_ids(conn, site):
         for number in range(1, forum.member_pages(conn, site, uid) + 1):
             page(forum.member(conn, site, uid, number), links.member(uid, number))
@@ -161,7 +162,7 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
     return counts
 
 
-def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, counts: Counts) -> None:
+def _write_threads(conn, site, out: Path, links, lang: str, offset: str | None, writer: Writer, counts: Counts) -> None:
     state = sqlite3.connect(out / STATE)
     state.execute("CREATE TABLE IF NOT EXISTS threads (site TEXT, tid INTEGER, digest TEXT, PRIMARY KEY (site, tid))")
     state.execute("CREATE TABLE IF NOT EXISTS renderer (version TEXT)")
@@ -179,7 +180,7 @@ def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, coun
             counts.threads_skipped += 1
             continue
         for number, context in enumerate(contexts, 1):
-            writer.write(links.thread(tid, number), render.render(context, links, lang=lang))
+            writer.write(links.thread(tid, number), render.render(context, links, lang=lang, utc_offset=offset))
         state.execute("INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", [site, tid, digest])
         counts.threads_rendered += 1
         if done % 1000 == 0:  # a killed export renders at most these threads again

@@ -356,3 +356,18 @@ def test_a_threads_address_links_only_when_it_is_a_web_address():
     assert '原址 <a href="https://bbs.example.cn/thread-1-1-1.html"' in page("https://bbs.example.cn/thread-1-1-1.html")
     shown = page("javascript:alert(1)")
     assert "原址 javascript:alert(1)" in shown and 'href="javascript:' not in shown
+
+
+def test_the_crawlers_utc_times_are_shown_in_the_forums_offset(tmp_path):
+    """A post's time carries the forum's offset; when the crawler saw it gone is UTC: the page
+    shows both on the forum's clock."""
+    from browse import forum
+    from browse.render import render
+
+    db = Database(tmp_path / "a.db")
+    db["articles"].insert({"site": "bbs.example.cn", "tid": 1, "posted_at": "2015-07-01T09:00:00+08:00"})
+    assert forum.utc_offset(db.conn, "bbs.example.cn") == "+08:00"
+    assert forum.utc_offset(db.conn, "elsewhere.example") is None
+    context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
+               "article": {"tid": 1, "title": "帖", "gone_since": "2026-12-07T20:00:00+00:00"}}
+    assert "已删除：2026-12-8 04:00 起" in render(context, StaticLinks(), utc_offset="+08:00")
