@@ -263,3 +263,15 @@ def test_parquet_from_an_archive_without_sites_or_portal(tmp_path):
     posted = pq.read_table(target).column("posted_at")
     assert str(posted.type) == "timestamp[ms, tz=+08:00]"
     assert posted[0].as_py().isoformat() == "2015-07-01T09:00:00+08:00"
+
+
+def test_text_in_a_number_column_is_left_empty_in_parquet_and_said(archive, tmp_path, capsys):
+    """Another program's row: an empty string where the archive keeps a number (SQLite keeps
+    text in an INTEGER column as text); the file is still written, with that one value empty."""
+    db = Database(archive)
+    db["comments"].update(("bbs.example.com", 11), {"floor": ""})
+    db.close()
+    assert main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.parquet")]) == 0
+    assert "not int64, left empty in the Parquet file: ''" in capsys.readouterr().err
+    rows = {row["pid"]: row for row in pq.read_table(tmp_path / "comments.parquet").to_pylist()}
+    assert rows[11]["floor"] is None and all(row["floor"] for pid, row in rows.items() if pid != 11)
