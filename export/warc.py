@@ -187,9 +187,12 @@ def _write_media(writer: WARCWriter, conn: sqlite3.Connection, store: Path) -> I
         path = store / stored_path(row["sha256"])
         if not path.is_file():
             continue  # recorded, not (yet) stored: nothing to replay
+        # the file's own size: a row's that differs (another program's; a file cut short) would
+        # make the record's length lie and every record after it unreadable
+        size = path.stat().st_size
         with open(path, "rb") as payload:
             record = writer.create_warc_record(
-                row["first_url"], "response", payload=payload, length=row["size"], http_headers=_file_headers(row),
+                row["first_url"], "response", payload=payload, length=size, http_headers=_file_headers(row, size),
                 warc_headers_dict={"WARC-Date": warc_date(row["fetched_at"]), "WARC-Payload-Digest": payload_digest(row["sha256"])},
             )  # fmt: skip
             writer.write_record(record)
@@ -215,9 +218,10 @@ def _write_media_aliases(writer: WARCWriter, conn: sqlite3.Connection, store: Pa
         yield record
 
 
-def _file_headers(media: sqlite3.Row) -> StatusAndHeaders:
+def _file_headers(media: sqlite3.Row, size: int | None = None) -> StatusAndHeaders:
     """A stored file's answer: the store keeps no headers, so its type and size are the file's own."""
-    pairs = [("Content-Type", media["content_type"] or "application/octet-stream"), ("Content-Length", str(media["size"]))]
+    size = media["size"] if size is None else size
+    pairs = [("Content-Type", media["content_type"] or "application/octet-stream"), ("Content-Length", str(size))]
     return _http_headers(200, pairs)
 
 
