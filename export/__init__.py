@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from export.tables import EXPORTS
+from pipelines.media_store import stored_path
 
 # What can be exported, in the order --help lists it (export.tables says what each holds).
 SOURCES = tuple(EXPORTS)
@@ -41,6 +42,19 @@ BATCH_SIZE = 10_000
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 # the offset that ends an ISO 8601 time in the archive
 OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
+
+
+# a media store's file name
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def stored_file(store: Path, sha256: str | None) -> Path | None:
+    """``sha256``'s file in the media store, when it is there. A row's sha256 that is not 64 hex
+    digits (another program's row) never becomes a path: it could lead out of the store."""
+    if not SHA256.fullmatch(sha256 or ""):
+        return None
+    path = store / stored_path(sha256)
+    return path if path.is_file() else None
 
 
 @dataclass

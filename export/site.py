@@ -20,18 +20,17 @@ import filecmp
 import hashlib
 import json
 import os
-import re
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from browse import forum, render
+from export import stored_file
 from export.site_search import write_search
 
 STATE = ".export-state.sqlite"
 REDIRECT_NAMES = ("forum.php", "viewthread.php", "forumdisplay.php", "portal.php", "home.php", "space.php")
-SHA256 = re.compile(r"[0-9a-f]{64}")  # a media store's file name
 VOLATILE = {"last_seen_at", "last_crawled_at", "synced_at"}  # change on every crawl; not shown
 
 
@@ -203,13 +202,11 @@ def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
     if not forum.has_table(conn, "media"):
         return
     for (sha256,) in conn.execute("SELECT sha256 FROM media ORDER BY sha256"):
-        if not SHA256.fullmatch(sha256 or ""):  # a row from another program: a path must not come from it
+        source = stored_file(store, sha256)
+        if source is None:
             counts.media_missing += 1
             continue
-        source, target = store / sha256[:2] / sha256, out / "media" / sha256[:2] / sha256
-        if not source.is_file():
-            counts.media_missing += 1
-            continue
+        target = out / "media" / sha256[:2] / sha256
         counts.media += 1
         if target.is_file() and target.stat().st_size == source.stat().st_size:
             continue

@@ -116,3 +116,19 @@ def test_a_media_row_whose_size_is_wrong_still_makes_a_readable_warc(tmp_path):
         responses = [(record.http_headers.get_header("Content-Length"), record.content_stream().read())
                      for record in ArchiveIterator(stream) if record.rec_type == "response"]
     assert responses == [(str(len(body)), body)]
+
+
+def test_a_media_row_whose_sha256_is_a_path_reads_nothing_outside_the_store(tmp_path):
+    """Another program's row must not put a file from outside the media store into the WARC."""
+    (tmp_path / "crawl" / "here").mkdir(parents=True)
+    (tmp_path / "crawl" / "secret").write_bytes(b"not for the web")
+    db = open_archive(tmp_path / "crawl" / "here" / "a.db")  # its store: crawl/here/a.db.media/
+    db["media"].insert({"sha256": "../secret", "size": 15, "content_type": "text/plain",
+                        "first_url": "http://127.0.0.1:8080/a.txt", "fetched_at": "2026-11-27T00:00:00+00:00"})
+    db.close()
+    (tmp_path / "crawl" / "here" / "a.db.media").mkdir()
+    warc = tmp_path / "a.warc.gz"
+    export_warc(tmp_path / "crawl" / "here" / "a.db", warc)
+    assert [r["warc-type"] for r in index(warc)] == ["warcinfo"]
+    with gzip.open(warc, "rb") as raw:
+        assert b"not for the web" not in raw.read()
