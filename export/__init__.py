@@ -125,6 +125,16 @@ def select_sql(
     return " UNION ALL ".join(selects) + f" ORDER BY {order}", params
 
 
+def unreadable(db_path: str | Path, error: sqlite3.OperationalError) -> str | None:
+    """What to tell the user when ``error`` says the archive lacks a table or column this
+    version reads; None for any other error."""
+    if not str(error).startswith("no such"):
+        return None
+    # an archive from an older version gets its missing tables and columns when a crawl opens it
+    return (f"{db_path} is not an archive this version can read ({error}): an older archive is brought "
+            "up to date by the next crawl into it")
+
+
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """Open the archive read-only; a missing file is an error, not a new empty archive."""
     if not Path(path).is_file():

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from browse import forum, render
-from export import stored_file
+from export import stored_file, unreadable
 from export.site_search import write_search
 
 STATE = ".export-state.sqlite"
@@ -286,10 +286,6 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         parse.error(str(error))
     except sqlite3.OperationalError as error:
-        if "no such" not in str(error):
-            raise
-        # an archive from an older version gets its missing tables and columns when a crawl opens it
-        parse.error(f"{args.db} is not an archive this version can read ({error}): an older archive is brought "
-                    "up to date by the next crawl into it")
+        parse.error(unreadable(args.db, error) or str(error))
     print(f"{args.output}: {counts.summary()}", file=sys.stderr)
     return 0

@@ -275,3 +275,14 @@ def test_text_in_a_number_column_is_left_empty_in_parquet_and_said(archive, tmp_
     assert "not int64, left empty in the Parquet file: ''" in capsys.readouterr().err
     rows = {row["pid"]: row for row in pq.read_table(tmp_path / "comments.parquet").to_pylist()}
     assert rows[11]["floor"] is None and all(row["floor"] for pid, row in rows.items() if pid != 11)
+
+
+def test_a_table_an_older_archive_lacks_is_a_usage_error(tmp_path, capsys):
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖"})
+    old.conn.close()
+    with pytest.raises(SystemExit) as exit_:
+        main(["ratings", "--db", str(tmp_path / "old.db"), "-o", str(tmp_path / "ratings.csv")])
+    assert exit_.value.code == 2
+    assert "(no such table: ratings): an older archive is brought up to date" in capsys.readouterr().err
+    assert not (tmp_path / "ratings.csv").exists()
