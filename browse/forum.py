@@ -15,6 +15,7 @@ list shows sticky threads first, then by last post.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 
 POSTS_PER_PAGE = 10  # Discuz's default, for a site whose setting the crawl never read
@@ -43,6 +44,13 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 def sites(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT site FROM sites ORDER BY site")]
+
+
+def utc_offset(conn: sqlite3.Connection, site: str) -> str | None:
+    """The forum's offset (+08:00), as its posts' times carry it; None when they carry none."""
+    row = conn.execute("SELECT substr(posted_at, 20) FROM articles WHERE site = ? AND posted_at IS NOT NULL LIMIT 1",
+                       [site]).fetchone()
+    return row[0] if row and re.fullmatch(r"[+-]\d\d:\d\d", row[0] or "") else None
 
 
 def posts_per_page(conn: sqlite3.Connection, site: str) -> int:

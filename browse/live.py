@@ -114,6 +114,7 @@ def _handler(kind: str):
 
         try:
             context, sites, several = await db.execute_fn(build)
+            offset = await db.execute_fn(lambda conn: forum.utc_offset(conn, context["site"])) if context else None
         except forum.NotInArchive as missing:
             raise NotFound(f"{missing} is not in the archive")
         if context is None:
@@ -122,6 +123,6 @@ def _handler(kind: str):
             choices = "".join(f'<li><a href="?{urllib.parse.urlencode({"site": s})}">{Markup.escape(s)}</a></li>' for s in sites)
             return Response.html(f"<p>The archive holds several sites: choose one.</p><ul>{choices}</ul>")
         links = LiveLinks(datasette, name, context["site"], several)
-        return Response.html(render.render(context, links))
+        return Response.html(render.render(context, links, utc_offset=offset))
 
     return page

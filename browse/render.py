@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -73,10 +74,22 @@ class Links:
         return None
 
 
-def date(value: str | None, seconds: bool = False) -> str:
-    """An archived time as Discuz shows it, in the forum's own offset: ``2015-7-1 09:00``."""
+def date(value: str | None, seconds: bool = False, offset: str | None = None) -> str:
+    """An archived time as Discuz shows it, in the forum's own offset: ``2015-7-1 09:00``.
+
+    Posts' times carry the forum's offset; the crawler's own (gone_since, a revision's
+    seen_at) are UTC: given the forum's ``offset``, those are moved to it, so a page never
+    mixes two clocks."""
     if not value:
         return ""
+    if offset and not value.endswith(offset):
+        try:
+            moment = datetime.fromisoformat(value)
+            zone = datetime.fromisoformat("2000-01-01T00:00:00" + offset).tzinfo
+        except ValueError:
+            moment = None
+        if moment and moment.tzinfo:
+            value = moment.astimezone(zone).isoformat()
     match = re.match(r"(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?", value)
     if not match:
         return value
@@ -140,7 +153,8 @@ def _local(href: str, site: str, links: Links) -> str | None:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
-    env.filters["date"] = date
+    # the forum's offset is the page's (render's utc_offset): a filter that reads it from the page
+    env.filters["date"] = jinja2.pass_context(lambda page, value, seconds=False: date(value, seconds, page.get("utc_offset")))
     env.globals["pager_numbers"] = pager_numbers
     env.filters["json_list"] = _json_list
     env.filters["json_obj"] = lambda value: (found if isinstance(found := _json_list(value), dict) else {}) if value else {}
@@ -173,7 +187,8 @@ _ENV = None
 
 
 def render(context: dict, links: Links, lang: str = LANG, **extra) -> str:
-    """The page of ``context`` (a page model's) as HTML."""
+    """The page of ``context`` (a page model's) as HTML; ``utc_offset`` in ``extra``: the
+    forum's (browse.forum.utc_offset), for the times the crawler stamped in UTC."""
     global _ENV
     if _ENV is None:
         _ENV = environment()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from export.tables import EXPORTS
+from pipelines.media_store import stored_path
 
 # What can be exported, in the order --help lists it (export.tables says what each holds).
 SOURCES = tuple(EXPORTS)
@@ -41,6 +42,19 @@ BATCH_SIZE = 10_000
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 # the offset that ends an ISO 8601 time in the archive
 OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
+
+
+# a media store's file name
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def stored_file(store: Path, sha256: str | None) -> Path | None:
+    """``sha256``'s file in the media store, when it is there. A row's sha256 that is not 64 hex
+    digits (another program's row) never becomes a path: it could lead out of the store."""
+    if not SHA256.fullmatch(sha256 or ""):
+        return None
+    path = store / stored_path(sha256)
+    return path if path.is_file() else None
 
 
 @dataclass
@@ -111,6 +125,16 @@ def select_sql(
     return " UNION ALL ".join(selects) + f" ORDER BY {order}", params
 
 
+def unreadable(db_path: str | Path, error: sqlite3.OperationalError) -> str | None:
+    """What to tell the user when ``error`` says the archive lacks a table or column this
+    version reads; None for any other error."""
+    if not str(error).startswith("no such"):
+        return None
+    # an archive from an older version gets its missing tables and columns when a crawl opens it
+    return (f"{db_path} is not an archive this version can read ({error}): an older archive is brought "
+            "up to date by the next crawl into it")
+
+
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """Open the archive read-only; a missing file is an error, not a new empty archive."""
     if not Path(path).is_file():
@@ -154,12 +178,17 @@ def export(
 
 def forum_offsets(conn: sqlite3.Connection, filters: Filters) -> dict[str, str]:
     """Each site's UTC offset (+08:00), as its posts' times carry it; sites without posts are left out."""
-    sites = [row[0] for row in conn.execute("SELECT site FROM sites UNION SELECT DISTINCT site FROM articles")]
+    # an older archive, or one another program wrote, may lack any of these tables
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    timed = [table for table in ("articles", "comments", "portal_articles") if table in present]
+    sites = [row[0] for row in conn.execute(
+        " UNION ".join(f"SELECT DISTINCT site FROM [{table}]" for table in ["sites", *timed] if table in present)
+    )] if timed else []
     offsets = {}
     for site in sites:
         if filters.sites and site not in filters.sites:
             continue
-        for table in ("articles", "comments", "portal_articles"):
+        for table in timed:
             row = conn.execute(
                 f"SELECT substr(posted_at, 20) FROM [{table}] WHERE site = ? AND posted_at IS NOT NULL LIMIT 1", [site]
             ).fetchone()

@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
-from export import BATCH_SIZE, FORMATS, SOURCES, WITHOUT_FORUM, Filters, export
+from export import BATCH_SIZE, FORMATS, SOURCES, WITHOUT_FORUM, Filters, export, unreadable
 from export.tables import EXPORTS
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -106,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped early (| head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except sqlite3.OperationalError as error:
+        if not (message := unreadable(args.db, error)):
+            raise
+        if args.output != "-":  # opened before the query failed: empty
+            Path(args.output).unlink(missing_ok=True)
+        parse.error(message)
     print(f"{count} rows", file=sys.stderr)
     return 0
 

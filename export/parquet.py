@@ -106,7 +106,7 @@ def typed(values: tuple, kind: pa.DataType) -> pa.Array:
     if pa.types.is_timestamp(kind):
         try:
             return pa.array(values, pa.string()).cast(pa.timestamp(kind.unit, tz="UTC")).cast(kind)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # one odd value: each alone
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # one odd value: each alone
             return pa.array([_instant(value, kind.tz) for value in values], kind)
     if pa.types.is_list(kind) or pa.types.is_map(kind):
         parsed = [_json(value, list if pa.types.is_list(kind) else dict) for value in values]
@@ -120,7 +120,21 @@ def typed(values: tuple, kind: pa.DataType) -> pa.Array:
         return pa.array(parsed, kind)
     if pa.types.is_boolean(kind):
         return pa.array([None if value is None else bool(value) for value in values], kind)
-    return pa.array(values, kind)
+    try:
+        return pa.array(values, kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # another program's text in a number column: each alone
+        return pa.array([_scalar(value, kind) for value in values], kind)
+
+
+def _scalar(value, kind: pa.DataType):
+    """One value as ``kind``; what is not one is left empty, and said on stderr."""
+    if pa.types.is_string(kind):  # a number in a text column: its text loses nothing
+        return str(value)
+    try:
+        return pa.scalar(value, kind).as_py()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        print(f"not {kind}, left empty in the Parquet file: {value!r}", file=sys.stderr)
+        return None
 
 
 def _instant(value: str | None, zone: str) -> datetime | None:

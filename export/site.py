@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from browse import forum, render
+from export import stored_file, unreadable
 from export.site_search import write_search
 
 STATE = ".export-state.sqlite"
@@ -131,9 +132,10 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
         raise ValueError(f"no site {site} in the archive ({', '.join(sites)})")
     counts, links = Counts(), StaticLinks()
     writer = Writer(out, counts)
+    offset = forum.utc_offset(conn, site)
 
     def page(context: dict, name: str, **extra) -> None:
-        writer.write(name, render.render(context, links, lang=lang, **extra))
+        writer.write(name, render.render(context, links, lang=lang, utc_offset=offset, **extra))
 
     page(forum.index(conn, site), links.index())
     for fid in [row["fid"] for row in forum.index(conn, site)["forums"]]:
@@ -142,7 +144,7 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
                 page(context, links.forum(fid, context["page"], type_id))
     for name in forum.tags(conn, site):
         page(forum.tag(conn, site, name), links.tag(name))
-    _write_threads(conn, site, out, links, lang, writer, counts)
+    _write_threads(conn, site, out, links, lang, offset, writer, counts)
     for uid in forum.member_ids(conn, site):
         for number in range(1, forum.member_pages(conn, site, uid) + 1):
             page(forum.member(conn, site, uid, number), links.member(uid, number))
@@ -159,7 +161,7 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
     return counts
 
 
-def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, counts: Counts) -> None:
+def _write_threads(conn, site, out: Path, links, lang: str, offset: str | None, writer: Writer, counts: Counts) -> None:
     state = sqlite3.connect(out / STATE)
     state.execute("CREATE TABLE IF NOT EXISTS threads (site TEXT, tid INTEGER, digest TEXT, PRIMARY KEY (site, tid))")
     state.execute("CREATE TABLE IF NOT EXISTS renderer (version TEXT)")
@@ -177,7 +179,7 @@ def _write_threads(conn, site, out: Path, links, lang: str, writer: Writer, coun
             counts.threads_skipped += 1
             continue
         for number, context in enumerate(contexts, 1):
-            writer.write(links.thread(tid, number), render.render(context, links, lang=lang))
+            writer.write(links.thread(tid, number), render.render(context, links, lang=lang, utc_offset=offset))
         state.execute("INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", [site, tid, digest])
         counts.threads_rendered += 1
         if done % 1000 == 0:  # a killed export renders at most these threads again
@@ -200,10 +202,11 @@ def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
     if not forum.has_table(conn, "media"):
         return
     for (sha256,) in conn.execute("SELECT sha256 FROM media ORDER BY sha256"):
-        source, target = store / sha256[:2] / sha256, out / "media" / sha256[:2] / sha256
-        if not source.is_file():
+        source = stored_file(store, sha256)
+        if source is None:
             counts.media_missing += 1
             continue
+        target = out / "media" / sha256[:2] / sha256
         counts.media += 1
         if target.is_file() and target.stat().st_size == source.stat().st_size:
             continue
@@ -282,5 +285,7 @@ def main(argv: list[str]) -> int:
         counts = write_site(args.db, Path(args.output), site=args.site, media_dir=args.media_dir, lang=args.lang)
     except ValueError as error:
         parse.error(str(error))
+    except sqlite3.OperationalError as error:
+        parse.error(unreadable(args.db, error) or str(error))
     print(f"{args.output}: {counts.summary()}", file=sys.stderr)
     return 0

@@ -33,8 +33,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from export import connect_read_only
-from pipelines.media_store import default_root, stored_path
+from export import connect_read_only, stored_file
+from pipelines.media_store import default_root
 from pipelines.rawpages import raw_body
 
 # Headers that describe how the bytes travelled, not what they are: the archive keeps the body
@@ -184,12 +184,15 @@ def _write_pages(writer: WARCWriter, conn: sqlite3.Connection) -> Iterator[ArcWa
 def _write_media(writer: WARCWriter, conn: sqlite3.Connection, store: Path) -> Iterator[ArcWarcRecord]:
     """Each stored file once, whole, as the response to its first URL."""
     for row in conn.execute("SELECT sha256, size, content_type, first_url, fetched_at FROM media ORDER BY fetched_at, sha256"):
-        path = store / stored_path(row["sha256"])
-        if not path.is_file():
+        path = stored_file(store, row["sha256"])
+        if path is None:
             continue  # recorded, not (yet) stored: nothing to replay
+        # the file's own size: a row's that differs (another program's; a file cut short) would
+        # make the record's length lie and every record after it unreadable
+        size = path.stat().st_size
         with open(path, "rb") as payload:
             record = writer.create_warc_record(
-                row["first_url"], "response", payload=payload, length=row["size"], http_headers=_file_headers(row),
+                row["first_url"], "response", payload=payload, length=size, http_headers=_file_headers(row, size),
                 warc_headers_dict={"WARC-Date": warc_date(row["fetched_at"]), "WARC-Payload-Digest": payload_digest(row["sha256"])},
             )  # fmt: skip
             writer.write_record(record)
@@ -204,7 +207,7 @@ def _write_media_aliases(writer: WARCWriter, conn: sqlite3.Connection, store: Pa
     if not sources:
         return
     for row in conn.execute(MEDIA_ALIASES.format(sources=sources)):
-        if not (store / stored_path(row["sha256"])).is_file():
+        if stored_file(store, row["sha256"]) is None:
             continue
         date = warc_date(row["fetched_at"])
         record = writer.create_revisit_record(
@@ -215,9 +218,10 @@ def _write_media_aliases(writer: WARCWriter, conn: sqlite3.Connection, store: Pa
         yield record
 
 
-def _file_headers(media: sqlite3.Row) -> StatusAndHeaders:
+def _file_headers(media: sqlite3.Row, size: int | None = None) -> StatusAndHeaders:
     """A stored file's answer: the store keeps no headers, so its type and size are the file's own."""
-    pairs = [("Content-Type", media["content_type"] or "application/octet-stream"), ("Content-Length", str(media["size"]))]
+    size = media["size"] if size is None else size
+    pairs = [("Content-Type", media["content_type"] or "application/octet-stream"), ("Content-Length", str(size))]
     return _http_headers(200, pairs)
 
 

@@ -249,3 +249,40 @@ def test_mistakes_are_usage_errors(archive, tmp_path, capsys, args, message):
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_parquet_from_an_archive_without_sites_or_portal(tmp_path):
+    """An archive from before the sites and portal tables (or written by another program):
+    its times still carry the forum's offset in the Parquet file."""
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖", "posted_at": "2015-07-01T09:00:00+08:00"})
+    old["comments"].insert({"site": "bbs.example.cn", "tid": 1, "pid": 2, "floor": 2, "posted_at": "2015-07-01T10:00:00+08:00"})
+    old.conn.close()
+    target = tmp_path / "articles.parquet"
+    assert export(tmp_path / "old.db", "articles", "parquet", str(target)) == 1
+    posted = pq.read_table(target).column("posted_at")
+    assert str(posted.type) == "timestamp[ms, tz=+08:00]"
+    assert posted[0].as_py().isoformat() == "2015-07-01T09:00:00+08:00"
+
+
+def test_text_in_a_number_column_is_left_empty_in_parquet_and_said(archive, tmp_path, capsys):
+    """Another program's row: an empty string where the archive keeps a number (SQLite keeps
+    text in an INTEGER column as text); the file is still written, with that one value empty."""
+    db = Database(archive)
+    db["comments"].update(("bbs.example.com", 11), {"floor": ""})
+    db.close()
+    assert main(["comments", "--db", str(archive), "-o", str(tmp_path / "comments.parquet")]) == 0
+    assert "not int64, left empty in the Parquet file: ''" in capsys.readouterr().err
+    rows = {row["pid"]: row for row in pq.read_table(tmp_path / "comments.parquet").to_pylist()}
+    assert rows[11]["floor"] is None and all(row["floor"] for pid, row in rows.items() if pid != 11)
+
+
+def test_a_table_an_older_archive_lacks_is_a_usage_error(tmp_path, capsys):
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖"})
+    old.conn.close()
+    with pytest.raises(SystemExit) as exit_:
+        main(["ratings", "--db", str(tmp_path / "old.db"), "-o", str(tmp_path / "ratings.csv")])
+    assert exit_.value.code == 2
+    assert "(no such table: ratings): an older archive is brought up to date" in capsys.readouterr().err
+    assert not (tmp_path / "ratings.csv").exists()

@@ -315,3 +315,59 @@ def test_datasette_shows_the_mirrors_thread_page_and_both_pass_axe_cores_contras
                 assert axe_violations(live, mirror, base=base + "/") == [], name
         images = lxml_html.fromstring(get(base + "/served/-/thread/4")).xpath("//img/@src")
         assert images and all(status(base + src) == 200 for src in images)
+
+
+def test_an_archive_without_the_tables_the_mirror_reads_is_a_usage_error(tmp_path):
+    old = Database(tmp_path / "old.db")
+    old["articles"].insert({"site": "bbs.example.cn", "tid": 1, "title": "旧帖"})
+    old.conn.close()
+    done = subprocess.run([sys.executable, "-m", "export", "site", "--db", str(tmp_path / "old.db"),
+                           "-o", str(tmp_path / "mirror")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "no such table: sites" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_media_row_whose_sha256_is_a_path_copies_nothing_outside_the_mirror(tmp_path):
+    from export.site import Counts, _copy_media
+
+    store, out = tmp_path / "crawl" / "archive.db.media", tmp_path / "site" / "mirror"
+    (tmp_path / "secret").write_text("not for the web")
+    good = hashlib.sha256(b"picture").hexdigest()
+    (store / good[:2]).mkdir(parents=True)
+    (store / good[:2] / good).write_bytes(b"picture")
+    db = Database(memory=True)
+    db["media"].insert_all([{"sha256": good}, {"sha256": "../secret"}])
+    counts = Counts()
+    _copy_media(db.conn, store, out, counts)
+    assert (out / "media" / good[:2] / good).read_bytes() == b"picture"
+    assert (counts.media, counts.media_missing) == (1, 1)
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("secret")] == [Path("secret")]  # only the one it was
+
+
+def test_a_threads_address_links_only_when_it_is_a_web_address():
+    """The mirror is published: an address from another program's row (javascript:) is shown, not linked."""
+    from browse.render import render
+
+    def page(url: str) -> str:
+        context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
+                   "article": {"tid": 1, "title": "帖", "url": url}}
+        return render(context, StaticLinks())
+
+    assert '原址 <a href="https://bbs.example.cn/thread-1-1-1.html"' in page("https://bbs.example.cn/thread-1-1-1.html")
+    shown = page("javascript:alert(1)")
+    assert "原址 javascript:alert(1)" in shown and 'href="javascript:' not in shown
+
+
+def test_the_crawlers_utc_times_are_shown_in_the_forums_offset(tmp_path):
+    """A post's time carries the forum's offset; when the crawler saw it gone is UTC: the page
+    shows both on the forum's clock."""
+    from browse import forum
+    from browse.render import render
+
+    db = Database(tmp_path / "a.db")
+    db["articles"].insert({"site": "bbs.example.cn", "tid": 1, "posted_at": "2015-07-01T09:00:00+08:00"})
+    assert forum.utc_offset(db.conn, "bbs.example.cn") == "+08:00"
+    assert forum.utc_offset(db.conn, "elsewhere.example") is None
+    context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
+               "article": {"tid": 1, "title": "帖", "gone_since": "2026-12-07T20:00:00+00:00"}}
+    assert "已删除：2026-12-8 04:00 起" in render(context, StaticLinks(), utc_offset="+08:00")

@@ -96,3 +96,39 @@ def test_a_repeated_payload_is_a_revisit_and_old_rows_get_their_content_type(tmp
         text = raw.read()
     assert b"Content-Type: text/html; charset=utf-8\r\n" in text
     assert text.count(b"<html") == 1  # the revisit carries no body
+
+
+def test_a_media_row_whose_size_is_wrong_still_makes_a_readable_warc(tmp_path):
+    """The record's length is the stored file's own: a row's size that differs (another
+    program's row) must not make the WARC unreadable from that record on."""
+    body = b"GIF89a" + bytes(range(200))
+    sha256 = hashlib.sha256(body).hexdigest()
+    db = open_archive(tmp_path / "a.db")
+    db["media"].insert({"sha256": sha256, "size": 10, "content_type": "image/gif",
+                        "first_url": "http://127.0.0.1:8080/a.gif", "fetched_at": "2026-11-27T00:00:00+00:00"})
+    db.close()
+    (tmp_path / "a.db.media" / sha256[:2]).mkdir(parents=True)
+    (tmp_path / "a.db.media" / sha256[:2] / sha256).write_bytes(body)
+    warc = tmp_path / "a.warc.gz"
+    export_warc(tmp_path / "a.db", warc)
+    assert subprocess.run([*WARCIO, "check", str(warc)], capture_output=True).returncode == 0
+    with open(warc, "rb") as stream:
+        responses = [(record.http_headers.get_header("Content-Length"), record.content_stream().read())
+                     for record in ArchiveIterator(stream) if record.rec_type == "response"]
+    assert responses == [(str(len(body)), body)]
+
+
+def test_a_media_row_whose_sha256_is_a_path_reads_nothing_outside_the_store(tmp_path):
+    """Another program's row must not put a file from outside the media store into the WARC."""
+    (tmp_path / "crawl" / "here").mkdir(parents=True)
+    (tmp_path / "crawl" / "secret").write_bytes(b"not for the web")
+    db = open_archive(tmp_path / "crawl" / "here" / "a.db")  # its store: crawl/here/a.db.media/
+    db["media"].insert({"sha256": "../secret", "size": 15, "content_type": "text/plain",
+                        "first_url": "http://127.0.0.1:8080/a.txt", "fetched_at": "2026-11-27T00:00:00+00:00"})
+    db.close()
+    (tmp_path / "crawl" / "here" / "a.db.media").mkdir()
+    warc = tmp_path / "a.warc.gz"
+    export_warc(tmp_path / "crawl" / "here" / "a.db", warc)
+    assert [r["warc-type"] for r in index(warc)] == ["warcinfo"]
+    with gzip.open(warc, "rb") as raw:
+        assert b"not for the web" not in raw.read()
