@@ -269,9 +269,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             if self._limit_reached():
                 limits.add("max_threads")
                 continue
-            start = 1 if whole or not stored else self._start_page(site, stored, row.replies)
-            why = "refreshed" if unchanged else "new" if stored is None or stored.synced_at is None else "changed"
-            if request := self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at), why=why):
+            if request := self._listed_thread_request(site, row, stored, whole):
                 yield request
         stop = stop or bool(limits)
 

@@ -172,3 +172,37 @@ def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
     assert not before(shown, since_date("2023-11-11T11:11")) and before(shown, since_date("2023-11-11 11:12"))
     assert not before("2023-11-11T11:11:00-05:00", since_date("2023-11-11T11:11"))  # a forum at -05:00: its own 11:11
     assert before(shown, since_date("2023-11-11T03:12+00:00")) and not before(shown, since_date("2023-11-11T03:11Z"))
+
+
+def test_a_guide_list_keeps_the_limits(tmp_path):
+    """A guide list's rows obey max_threads and since as a forum's list does (its check of
+    max_threads read a counter the spider no longer kept: AttributeError on the first row)."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from scraper.models import FetchedPage, ForumPage, ThreadRow
+    from spiders.discuz import DiscuzSpider
+
+    site, url = "x.cn", "http://x.cn/forum.php?mod=guide&view=new"
+    rows = [ThreadRow(tid=tid, title="t", url=f"http://x.cn/thread-{tid}-1-1.html", replies=1, fid=2,
+                      last_post_at=f"2024-03-{day:02d}T08:00:00+08:00") for tid, day in ((1, 9), (2, 1), (3, 8), (4, 7))]
+    guide = ForumPage(url=url, site=site, fid=None, page=1, page_count=1, threads=rows)
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    spider = DiscuzSpider.from_crawler(crawler, url=url, max_threads="2", since="2024-03-05")
+
+    async def read(response, kind, **kwargs):
+        return FetchedPage(url=url, site=site, kind=kind, status=200, fetched_at="2024-03-10T00:00:00+00:00",
+                           size=0, sha256=""), guide
+
+    spider._read = read
+
+    async def parse():
+        [request] = [r async for r in spider.start()]
+        response = HtmlResponse(url, body=b"<html></html>", request=request)
+        return [output async for output in request.callback(response, **request.cb_kwargs)]
+
+    asked = [output.cb_kwargs["tid"] for output in asyncio.run(parse())[1:]]
+    assert asked == [1, 3]  # 2 is before since; 4 is over max_threads
+    assert crawler.stats.get_value("archive/threads/new") == 2
