@@ -66,7 +66,7 @@ def forum_ids(forums: str | None) -> set[int] | None:
     if forums is None:
         return None
     ids = split_urls(forums)
-    if not ids or not all(fid.isdigit() and int(fid) > 0 for fid in ids):
+    if not ids or not all(_whole_number(fid) and int(fid) > 0 for fid in ids):
         raise ArgumentError(f"forums={forums!r}: give forum ids, e.g. 2,5")
     return {int(fid) for fid in ids}
 
@@ -74,7 +74,7 @@ def forum_ids(forums: str | None) -> set[int] | None:
 def max_threads(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.strip().isdigit() or int(value) < 1:
+    if not _whole_number(value.strip()) or int(value) < 1:
         raise ArgumentError(f"max_threads={value!r}: give a whole number of threads, 1 or more, e.g. 200")
     return int(value)
 
@@ -155,12 +155,17 @@ def load_cookies(path: str) -> MozillaCookieJar:
     jar = MozillaCookieJar()
     try:
         jar.load(path, ignore_discard=True, ignore_expires=True)
-    except (OSError, LoadError) as error:
+    except (OSError, LoadError, ValueError) as error:  # a file not in UTF-8 is a ValueError
         raise ValueError(f"cookies={path}: not a readable cookies.txt (Netscape format): {error}") from None
     for cookie in jar:
         if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
             cookie.expires = None
     return jar
+
+
+def _whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() holds for ² and ①, which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def flag(name: str, value: str | None) -> bool:

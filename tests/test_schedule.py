@@ -127,8 +127,8 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
 BAD = {  # argument: bad values (the first is also tried through the command)
     "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan"],
     "since": ["yesterday", "2024-13-45", ""],
-    "max_threads": ["0", "ten", "-3", ""],
-    "forums": ["2,x", "", "0"],
+    "max_threads": ["0", "ten", "-3", "", "²"],
+    "forums": ["2,x", "", "0", "2,²"],
     "source": ["rss"],
     "media": ["videos"],
     "url": ["http://127.0.0.1:9/about.html", "ftp://example.com/forum.php", "", "forum.php"],
@@ -154,6 +154,17 @@ def test_a_bad_argument_is_refused_before_anything_is_fetched(forum, scrapy_craw
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and f"{name}=" in lines[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert forum.requests == [] and not db_path.exists()
+
+
+def test_a_cookies_file_not_in_utf8_is_refused_by_name(tmp_path):
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
+
+    exported = tmp_path / "cookies.txt"
+    # as an old exporter wrote it, in the system's code page
+    exported.write_bytes("# Netscape HTTP Cookie File\n.x.cn\tTRUE\t/\tFALSE\t0\tauth\tcafé\n".encode("latin-1"))
+    with pytest.raises(ArgumentError, match="^cookies="):
+        DiscuzSpider.check_arguments({"cookies": str(exported)})
 
 
 def test_good_arguments_pass_the_check():
