@@ -271,6 +271,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
                 continue
             if request := self._listed_thread_request(site, row, stored, whole):
                 yield request
+            elif self._limit_reached():  # another worker of the fleet took the last thread
+                limits.add("max_threads")
         stop = stop or bool(limits)
 
         self._listing_left[key] = 0 if stop else forum.page_count - forum.page
@@ -385,7 +387,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         if page_url is None:  # a URL form we cannot page: start where it points
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
-        self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived))
+        if not self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived), self.max_threads):
+            return None  # another worker of the fleet took the last thread max_threads allowed
         if why:
             self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:
