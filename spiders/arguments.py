@@ -8,6 +8,7 @@ the spider turns them into values with the same functions.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
@@ -154,8 +155,13 @@ def load_cookies(path: str) -> MozillaCookieJar:
     """A browser's cookies.txt export; a clear error at start when it cannot be read."""
     jar = MozillaCookieJar()
     try:
-        jar.load(path, ignore_discard=True, ignore_expires=True)
-    except (OSError, LoadError, ValueError) as error:  # a file not in UTF-8 is a ValueError
+        with warnings.catch_warnings():  # http.cookiejar warns of a bad line with its traceback
+            warnings.simplefilter("ignore")
+            jar.load(path, ignore_discard=True, ignore_expires=True)
+    except LoadError:  # its message quotes the bad line, a cookie's value with it: never said
+        raise ValueError(f"cookies={path}: not a cookies.txt (Netscape format): a line is not the 7 tab-separated"
+                         " fields of one cookie") from None
+    except (OSError, ValueError) as error:  # a file not in UTF-8 is a ValueError
         raise ValueError(f"cookies={path}: not a readable cookies.txt (Netscape format): {error}") from None
     for cookie in jar:
         if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them

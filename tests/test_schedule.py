@@ -167,6 +167,22 @@ def test_a_cookies_file_not_in_utf8_is_refused_by_name(tmp_path):
         DiscuzSpider.check_arguments({"cookies": str(exported)})
 
 
+def test_a_bad_line_of_the_cookies_file_is_refused_without_its_value(tmp_path, capsys):
+    """The file holds the user's session: the message names the argument, not the line."""
+    import warnings
+
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
+
+    exported = tmp_path / "cookies.txt"
+    exported.write_text("# Netscape HTTP Cookie File\n.x.cn\tTRUE\t/\tFALSE\tsoon\tcdb_auth\tS3CRET\n")
+    with warnings.catch_warnings(record=True) as warned, pytest.raises(ArgumentError, match="^cookies=") as refused:
+        warnings.simplefilter("always")
+        DiscuzSpider.check_arguments({"cookies": str(exported)})
+    said = [str(refused.value), *(str(warning.message) for warning in warned), *capsys.readouterr()]
+    assert not [text for text in said if "S3CRET" in text or "cookiejar" in text]
+
+
 def test_good_arguments_pass_the_check():
     from spiders.discuz import DiscuzSpider
 
