@@ -92,7 +92,6 @@ KEY = "archive_media_key"  # request.meta: the file's key (("aid", site, aid), (
 WHAT = {"aid": "attachments", "image": "post images", "portal_image": "portal images"}
 
 
-
 def media_mode(value: str | None) -> set[str]:
     """What ``media=`` / ARCHIVE_MEDIA asks the media store for; "" or off: nothing."""
     value = (value or "").strip().lower()
@@ -101,6 +100,7 @@ def media_mode(value: str | None) -> set[str]:
     if value not in MODES:
         raise ValueError(f"media={value!r}: use images, attachments or all")
     return MODES[value]
+
 
 class ArchiveMedia(MediaPipeline):
     def __init__(self, *, crawler, kinds: set[str], root: Path, maxsize: int, archive: str):

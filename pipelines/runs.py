@@ -15,6 +15,8 @@ OUTCOMES = {
     "closespider_timeout": "finished",
     "shutdown": "interrupted",
 }
+
+
 def run_figures(stats: dict[str, Any]) -> dict[str, Any]:
     """What the run did, from Scrapy's stats: the crawls table's summary columns."""
     limits = sorted(key.rsplit("/", 1)[1] for key in stats if key.startswith("archive/open_walks/"))

@@ -8,6 +8,7 @@ the spider turns them into values with the same functions.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import LoadError, MozillaCookieJar
@@ -66,7 +67,7 @@ def forum_ids(forums: str | None) -> set[int] | None:
     if forums is None:
         return None
     ids = split_urls(forums)
-    if not ids or not all(fid.isdigit() and int(fid) > 0 for fid in ids):
+    if not ids or not all(_whole_number(fid) and int(fid) > 0 for fid in ids):
         raise ArgumentError(f"forums={forums!r}: give forum ids, e.g. 2,5")
     return {int(fid) for fid in ids}
 
@@ -74,7 +75,7 @@ def forum_ids(forums: str | None) -> set[int] | None:
 def max_threads(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.strip().isdigit() or int(value) < 1:
+    if not _whole_number(value.strip()) or int(value) < 1:
         raise ArgumentError(f"max_threads={value!r}: give a whole number of threads, 1 or more, e.g. 200")
     return int(value)
 
@@ -154,13 +155,23 @@ def load_cookies(path: str) -> MozillaCookieJar:
     """A browser's cookies.txt export; a clear error at start when it cannot be read."""
     jar = MozillaCookieJar()
     try:
-        jar.load(path, ignore_discard=True, ignore_expires=True)
-    except (OSError, LoadError) as error:
+        with warnings.catch_warnings():  # http.cookiejar warns of a bad line with its traceback
+            warnings.simplefilter("ignore")
+            jar.load(path, ignore_discard=True, ignore_expires=True)
+    except LoadError:  # its message quotes the bad line, a cookie's value with it: never said
+        raise ValueError(f"cookies={path}: not a cookies.txt (Netscape format): a line is not the 7 tab-separated"
+                         " fields of one cookie") from None
+    except (OSError, ValueError) as error:  # a file not in UTF-8 is a ValueError
         raise ValueError(f"cookies={path}: not a readable cookies.txt (Netscape format): {error}") from None
     for cookie in jar:
         if cookie.expires == 0:  # exporters write session cookies with expiry 0: keep sending them
             cookie.expires = None
     return jar
+
+
+def _whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() holds for ² and ①, which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def flag(name: str, value: str | None) -> bool:

@@ -269,10 +269,10 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             if self._limit_reached():
                 limits.add("max_threads")
                 continue
-            start = 1 if whole or not stored else self._start_page(site, stored, row.replies)
-            why = "refreshed" if unchanged else "new" if stored is None or stored.synced_at is None else "changed"
-            if request := self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at), why=why):
+            if request := self._listed_thread_request(site, row, stored, whole):
                 yield request
+            elif self._limit_reached():  # another worker of the fleet took the last thread
+                limits.add("max_threads")
         stop = stop or bool(limits)
 
         self._listing_left[key] = 0 if stop else forum.page_count - forum.page
@@ -387,7 +387,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         if page_url is None:  # a URL form we cannot page: start where it points
             ref = thread_ref(url)
             page_url, page = url, ref.page if ref else 1
-        self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived))
+        if not self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived), self.max_threads):
+            return None  # another worker of the fleet took the last thread max_threads allowed
         if why:
             self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:

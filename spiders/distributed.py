@@ -180,10 +180,15 @@ class RedisThreadTracker:
     def claim(self, key: tuple) -> bool:
         return bool(self.server.sadd(f"{self.prefix}:claimed", json.dumps(key)))
 
-    def start(self, thread: ThreadTask) -> None:
+    def start(self, thread: ThreadTask, limit: int | None = None) -> bool:
+        """As ThreadTracker.start, for the whole fleet: the count is taken before the thread is
+        recorded, so that two workers that both saw room under ``limit`` never both start."""
+        started = self.server.incr(f"{self.prefix}:started")
+        if limit is not None and started > limit:
+            return False
         fields = {"first_page": thread.first_page, "expected": json.dumps(thread.expected), "archived": json.dumps(thread.archived)}
         self.server.hset(self._key(thread.site, thread.tid), mapping=fields)
-        self.server.incr(f"{self.prefix}:started")
+        return True
 
     def threads_started(self) -> int:
         """Threads the whole fleet started in this crawl."""

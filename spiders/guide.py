@@ -8,6 +8,7 @@ from scrapy.http import Response
 
 from scraper.kinds import PageKind
 from scraper.urls import guide_view
+from spiders import arguments
 
 
 class GuideRouting:
@@ -21,17 +22,20 @@ class GuideRouting:
         yield fetched
         if guide is None:
             return
+        to_refresh = self._to_refresh(guide.site)
         for row in guide.threads:
             if self.forums is not None and row.fid not in self.forums:
                 continue
+            if self.since and row.last_post_at and arguments.before(row.last_post_at, self.since):
+                continue  # not the end of the list: its order is not the archive's
             stored = self.state.thread(guide.site, row.tid)
-            if stored and stored.unchanged(row.replies, row.last_post_at) and not self.refresh:
+            whole = self.refresh_all or row.tid in to_refresh
+            if stored and stored.unchanged(row.replies, row.last_post_at) and not whole:
                 self.crawler.stats.inc_value("archive/requests_saved", stored.page_count or 1)
                 continue
-            if self.max_threads is not None and self._threads_scheduled >= self.max_threads:
+            if self._limit_reached():
                 return
-            start = self._start_page(guide.site, stored, row.replies) if stored and not self.refresh else 1
-            if request := self._thread_request(row.url, guide.site, row.tid, start, (row.replies, row.last_post_at)):
+            if request := self._listed_thread_request(guide.site, row, stored, whole):
                 yield request
         if guide.page < guide.page_count and (next_url := guide.page_urls.get(guide.page + 1)):
             if request := self._guide_request(next_url, guide.site, guide.page + 1):

@@ -53,6 +53,14 @@ class Scheduling:
             if stored.url and (request := self._thread_request(stored.url, site, stored.tid, 1, expected, why="refreshed")):
                 yield request
 
+    def _listed_thread_request(self, site: str, row, stored: StoredThread | None, whole: bool):
+        """The request that reads a thread a list shows (a forum's or a guide's): from page 1
+        when it is new or read whole, else where its posts not yet archived begin."""
+        start = 1 if whole or not stored else self._start_page(site, stored, row.replies)
+        unchanged = stored is not None and stored.unchanged(row.replies, row.last_post_at)
+        why = "refreshed" if unchanged else "new" if stored is None or stored.synced_at is None else "changed"
+        return self._thread_request(row.url, site, row.tid, start, (row.replies, row.last_post_at), why=why)
+
     def _to_refresh(self, site: str) -> set[int]:
         """The tids the refresh policy re-reads whole on this site (asked once a crawl)."""
         if site not in self._refreshed:

@@ -43,9 +43,13 @@ class ThreadTracker:
         self.claimed.add(key)
         return True
 
-    def start(self, task: ThreadTask) -> None:
-        self.tasks[(task.site, task.tid)] = task
+    def start(self, task: ThreadTask, limit: int | None = None) -> bool:
+        """Start the thread, unless ``limit`` threads are started already (max_threads)."""
         self.started += 1
+        if limit is not None and self.started > limit:
+            return False
+        self.tasks[(task.site, task.tid)] = task
+        return True
 
     def threads_started(self) -> int:
         """Threads started in this crawl (max_threads bounds them)."""

@@ -328,3 +328,34 @@ def test_the_jammer_makes_no_revision_and_no_update(tmp_path, scrapy_crawl):
         assert db["revisions"].count == 0
         second = list(db["crawls"].rows)[-1]
         assert (second["updated_posts"], second["new_comments"], second["outcome"]) == (0, 0, "finished")
+
+
+@pytest.mark.xfail(strict=True, reason="AntiCC (900) reads the body before HttpCompressionMiddleware (590) decompresses it:"
+                   " scraper/settings.py must place it between 550 and 590 (review r1; not ours to edit)")
+def test_a_compressed_challenge_page_is_told_too(tmp_path):
+    """A web server gzips a challenge page as any other (nginx's gzip on covers text/html): it
+    reaches AntiCC decompressed, so it is told and refused, never archived as the page (AntiCC
+    read the compressed bytes when it sat nearer the network than HttpCompressionMiddleware)."""
+    import asyncio
+    import gzip
+
+    from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+    from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    from pipelines.refusals import Refused
+    from spiders.discuz import DiscuzSpider
+
+    project = get_project_settings()
+    names = ("DOWNLOADER_MIDDLEWARES", "COOKIES_ENABLED", "DISCUZ_ANTI_CC", "DISCUZ_GUEST_COOKIES", "DISCUZ_SLOW_DELAY",
+             "DISCUZ_CHALLENGE_TRIES", "DISCUZ_CHALLENGE_STOP")
+    settings = {name: project[name] for name in names} | {"ARCHIVE_DB": str(tmp_path / "archive.db")}
+    crawler = get_crawler(DiscuzSpider, settings)
+    crawler.spider = DiscuzSpider.from_crawler(crawler, url="http://127.0.0.1:8/forum.php")
+    manager = DownloaderMiddlewareManager.from_crawler(crawler)
+    request = Request("http://127.0.0.1:8/forum.php")
+    body = gzip.compress(security_message(*PROXY, reload=False)[2])
+    response = HtmlResponse(request.url, body=body, headers={"Content-Encoding": "gzip"}, request=request)
+    with pytest.raises(Refused) as refused:
+        asyncio.run(manager._process_response(response, request))
+    assert refused.value.kind == "antiscraping"

@@ -127,8 +127,8 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
 BAD = {  # argument: bad values (the first is also tried through the command)
     "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan"],
     "since": ["yesterday", "2024-13-45", ""],
-    "max_threads": ["0", "ten", "-3", ""],
-    "forums": ["2,x", "", "0"],
+    "max_threads": ["0", "ten", "-3", "", "²"],
+    "forums": ["2,x", "", "0", "2,²"],
     "source": ["rss"],
     "media": ["videos"],
     "url": ["http://127.0.0.1:9/about.html", "ftp://example.com/forum.php", "", "forum.php"],
@@ -156,6 +156,33 @@ def test_a_bad_argument_is_refused_before_anything_is_fetched(forum, scrapy_craw
     assert forum.requests == [] and not db_path.exists()
 
 
+def test_a_cookies_file_not_in_utf8_is_refused_by_name(tmp_path):
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
+
+    exported = tmp_path / "cookies.txt"
+    # as an old exporter wrote it, in the system's code page
+    exported.write_bytes("# Netscape HTTP Cookie File\n.x.cn\tTRUE\t/\tFALSE\t0\tauth\tcafé\n".encode("latin-1"))
+    with pytest.raises(ArgumentError, match="^cookies="):
+        DiscuzSpider.check_arguments({"cookies": str(exported)})
+
+
+def test_a_bad_line_of_the_cookies_file_is_refused_without_its_value(tmp_path, capsys):
+    """The file holds the user's session: the message names the argument, not the line."""
+    import warnings
+
+    from spiders.arguments import ArgumentError
+    from spiders.discuz import DiscuzSpider
+
+    exported = tmp_path / "cookies.txt"
+    exported.write_text("# Netscape HTTP Cookie File\n.x.cn\tTRUE\t/\tFALSE\tsoon\tcdb_auth\tS3CRET\n")
+    with warnings.catch_warnings(record=True) as warned, pytest.raises(ArgumentError, match="^cookies=") as refused:
+        warnings.simplefilter("always")
+        DiscuzSpider.check_arguments({"cookies": str(exported)})
+    said = [str(refused.value), *(str(warning.message) for warning in warned), *capsys.readouterr()]
+    assert not [text for text in said if "S3CRET" in text or "cookiejar" in text]
+
+
 def test_good_arguments_pass_the_check():
     from spiders.discuz import DiscuzSpider
 
@@ -172,3 +199,37 @@ def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
     assert not before(shown, since_date("2023-11-11T11:11")) and before(shown, since_date("2023-11-11 11:12"))
     assert not before("2023-11-11T11:11:00-05:00", since_date("2023-11-11T11:11"))  # a forum at -05:00: its own 11:11
     assert before(shown, since_date("2023-11-11T03:12+00:00")) and not before(shown, since_date("2023-11-11T03:11Z"))
+
+
+def test_a_guide_list_keeps_the_limits(tmp_path):
+    """A guide list's rows obey max_threads and since as a forum's list does (its check of
+    max_threads read a counter the spider no longer kept: AttributeError on the first row)."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from scraper.models import FetchedPage, ForumPage, ThreadRow
+    from spiders.discuz import DiscuzSpider
+
+    site, url = "x.cn", "http://x.cn/forum.php?mod=guide&view=new"
+    rows = [ThreadRow(tid=tid, title="t", url=f"http://x.cn/thread-{tid}-1-1.html", replies=1, fid=2,
+                      last_post_at=f"2024-03-{day:02d}T08:00:00+08:00") for tid, day in ((1, 9), (2, 1), (3, 8), (4, 7))]
+    guide = ForumPage(url=url, site=site, fid=None, page=1, page_count=1, threads=rows)
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    spider = DiscuzSpider.from_crawler(crawler, url=url, max_threads="2", since="2024-03-05")
+
+    async def read(response, kind, **kwargs):
+        return FetchedPage(url=url, site=site, kind=kind, status=200, fetched_at="2024-03-10T00:00:00+00:00",
+                           size=0, sha256=""), guide
+
+    spider._read = read
+
+    async def parse():
+        [request] = [r async for r in spider.start()]
+        response = HtmlResponse(url, body=b"<html></html>", request=request)
+        return [output async for output in request.callback(response, **request.cb_kwargs)]
+
+    asked = [output.cb_kwargs["tid"] for output in asyncio.run(parse())[1:]]
+    assert asked == [1, 3]  # 2 is before since; 4 is over max_threads
+    assert crawler.stats.get_value("archive/threads/new") == 2
