@@ -21,13 +21,14 @@ DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 3
 # The crawl never leaves the site (spiders/site_policy.py): a redirect to another host is
 # recorded as kind "offsite", not followed; before robots.txt (100) is asked for that host.
-# Discuz's anti-CC pages (spiders/anti_cc.py) and the forum's guest cookies
-# (spiders/guest_cookies.py) come last, nearest the network: the proxy headers are taken off
-# after every middleware that adds headers, an answer's cookies are kept before AntiCC asks
-# again, and AntiCC sees bit 1's 503 before the retry middleware (550) would ask again at once.
+# Discuz's anti-CC pages (spiders/anti_cc.py) are told between the retry middleware (550),
+# which would ask bit 1's 503 again at once, and HttpCompressionMiddleware (590), so that a
+# gzipped challenge is read decompressed; no later middleware adds a proxy header it takes off.
+# The forum's guest cookies (spiders/guest_cookies.py) come last, nearest the network: an
+# answer's cookies are kept, and a request's set, around every other middleware.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.site_policy.SitePolicy": 60,
-    "spiders.anti_cc.AntiCC": 900,
+    "spiders.anti_cc.AntiCC": 585,
     "spiders.guest_cookies.GuestCookies": 910,
 }
 # Hosts besides the seeds' that the crawl may be sent to, comma-separated ("cdn.example.com,
