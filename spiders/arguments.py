@@ -96,8 +96,12 @@ def since_date(since: str | None) -> datetime | None:
 
 
 def before(last_post_at: str, since: datetime) -> bool:
-    """Whether a time the forum showed (ISO 8601, at the forum's offset) is before ``since``."""
-    shown = datetime.fromisoformat(last_post_at)
+    """Whether a time the forum showed (ISO 8601, at the forum's offset) is before ``since``;
+    a time that is not ISO 8601 (a row another program wrote) is not, so its thread is read."""
+    try:
+        shown = datetime.fromisoformat(last_post_at)
+    except ValueError:
+        return False
     if since.tzinfo is None:
         since = since.replace(tzinfo=shown.tzinfo)
     if shown.tzinfo is None:

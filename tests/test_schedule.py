@@ -199,6 +199,8 @@ def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
     assert not before(shown, since_date("2023-11-11T11:11")) and before(shown, since_date("2023-11-11 11:12"))
     assert not before("2023-11-11T11:11:00-05:00", since_date("2023-11-11T11:11"))  # a forum at -05:00: its own 11:11
     assert before(shown, since_date("2023-11-11T03:12+00:00")) and not before(shown, since_date("2023-11-11T03:11Z"))
+    # a time another program wrote into the archive in its own form stops nothing: its thread is read
+    assert not before("2023年11月11日", since_date("2024-01-01"))
 
 
 def test_a_guide_list_keeps_the_limits(tmp_path):
