@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from sample_forum.pagination import page_count, pager
+from sample_forum.pagination import key_scroll, page_count, pager
 
 ROW = re.compile(r'<tbody id="(?:normal|stick)thread_\d+">.*?</tbody>\r?\n?', re.S)
 _PAGERS = re.compile(r'(<span id="fd_page_(?:top|bottom)">)(?:<div class="pg">.*?</div>)?(</span>)', re.S)
@@ -30,7 +30,6 @@ _TITLE = re.compile(r"(<title>[^<]*?) - (?:第\d+页 - )?")
 _RSS_TITLE = re.compile(r'(rel="alternate" type="application/rss\+xml" title="[^"]*?)(?: - 第\d+页)?(")')
 _AUTOPBN = re.compile(r'rel="([^"]*?page=)\d+" curpage="\d+" id="autopbn" totalpage="\d+"')
 _LISTEXTRA = re.compile(r'(<input type="hidden" name="listextra" value="page%3D)\d+(" />)')
-_SCROLL = re.compile(r"keyPageScroll\(e, \d, \d, ('[^']*'), \d+\)")
 
 
 def split_rows(text: str) -> tuple[str, list[str], str]:
@@ -58,5 +57,5 @@ def listing_page(saved: list[str], fid: int, page: int, per_page: int) -> str:
     head = _LISTEXTRA.sub(lambda m: f"{m[1]}{page}{m[2]}", head)
     following = page + 1 if page < pages else 1  # as Discuz prints it on the last page
     tail = _AUTOPBN.sub(lambda m: f'rel="{m[1]}{following}" curpage="{page}" id="autopbn" totalpage="{pages}"', tail)
-    tail = _SCROLL.sub(lambda m: f"keyPageScroll(e, {int(page > 1)}, {int(page < pages)}, {m[1]}, {page})", tail)
+    tail = key_scroll(tail, page, pages)
     return head + "".join(rows[(page - 1) * per_page:page * per_page]) + tail

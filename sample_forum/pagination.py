@@ -86,7 +86,7 @@ def thread_page(saved: list[str], tid: int, page: int, per_page: int) -> str:
         button = f'<div class="pgbtn"><a href="thread-{tid}-{page + 1}-1.html" hidefocus="true" class="bm_h">下一页 &raquo;</a></div>{newline * 2}'
         tail = tail.replace('<div class="pgs mtm mbm cl">', button + '<div class="pgs mtm mbm cl">', 1)
     tail = _HIDDEN_PAGE.sub(lambda m: f"{m[1]}{page}{m[2]}", tail)
-    tail = _SCROLL.sub(lambda m: f"keyPageScroll(e, {int(page > 1)}, {int(page < pages)}, {m[1]}, {page})", tail)
+    tail = key_scroll(tail, page, pages)
     tail = _AVATARS.sub(f"fixed_avatar([{','.join(str(pid) for pid, _ in chosen)}], 1)", tail)
     tail = _REPLY_PAGE.sub(lambda m: f"{m[1]}{page}", tail)
     body = "".join(_REPLY_PAGE.sub(lambda m: f"{m[1]}{page}", block) for _, block in chosen)
@@ -132,6 +132,12 @@ def multi(tid: int, current: int, pages: int, window: int = 10) -> str:
     forum_viewthread prints them); '' for a thread of one page."""
     return pager(lambda number: f"thread-{tid}-{number}-1.html", f"forum.php?mod=viewthread&tid={tid}&amp;extra=&amp;page=",
                  current, pages, window)
+
+
+def key_scroll(text: str, page: int, pages: int) -> str:
+    """The arrow keys' paging script as Discuz prints it on page ``page`` of ``pages`` (a thread
+    page and a forum list print the same one)."""
+    return _SCROLL.sub(lambda m: f"keyPageScroll(e, {int(page > 1)}, {int(page < pages)}, {m[1]}, {page})", text)
 
 
 def pager(link, jump: str, current: int, pages: int, window: int = 10, next_link: bool = True) -> str:
