@@ -46,11 +46,15 @@ def sites(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT site FROM sites ORDER BY site")]
 
 
-def utc_offset(conn: sqlite3.Connection, site: str) -> str | None:
-    """The forum's offset (+08:00), as its posts' times carry it; None when they carry none."""
-    row = conn.execute("SELECT substr(posted_at, 20) FROM articles WHERE site = ? AND posted_at IS NOT NULL LIMIT 1",
-                       [site]).fetchone()
-    return row[0] if row and re.fullmatch(r"[+-]\d\d:\d\d", row[0] or "") else None
+def utc_offset(conn: sqlite3.Connection, site: str, tables: tuple[str, ...] = ("articles",)) -> str | None:
+    """The forum's offset (+08:00), as the times of its rows in ``tables`` carry it (the first
+    table that has one); None when they carry none."""
+    for table in tables:
+        row = conn.execute(f"SELECT substr(posted_at, 20) FROM [{table}] WHERE site = ? AND posted_at IS NOT NULL LIMIT 1",
+                           [site]).fetchone()
+        if row and re.fullmatch(r"[+-]\d\d:\d\d", row[0] or ""):
+            return row[0]
+    return None
 
 
 def posts_per_page(conn: sqlite3.Connection, site: str) -> int:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from browse.forum import utc_offset
 from export.tables import EXPORTS
 from pipelines.media_store import stored_path
 
@@ -40,8 +41,6 @@ FORMATS = ("csv", "jsonl", "parquet")
 BATCH_SIZE = 10_000
 # --since/--until: a year, a month or a day, compared with posted_at in the forum's own time
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
-# the offset that ends an ISO 8601 time in the archive
-OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
 
 
 # a media store's file name
@@ -188,13 +187,8 @@ def forum_offsets(conn: sqlite3.Connection, filters: Filters) -> dict[str, str]:
     for site in sites:
         if filters.sites and site not in filters.sites:
             continue
-        for table in timed:
-            row = conn.execute(
-                f"SELECT substr(posted_at, 20) FROM [{table}] WHERE site = ? AND posted_at IS NOT NULL LIMIT 1", [site]
-            ).fetchone()
-            if row and OFFSET.fullmatch(row[0]):
-                offsets[site] = row[0]
-                break
+        if offset := utc_offset(conn, site, tuple(timed)):
+            offsets[site] = offset
     return offsets
 
 
