@@ -78,6 +78,11 @@ class Keys:
     def no_portal(self, site: str) -> str:
         return f"{self.prefix}:no_portal:{site}"  # set: portal.php URLs that answered: no portal
 
+    def refresh_choice(self, site: str, policy: str) -> str:
+        # JSON: the tids this crawl's refresh policy re-reads, chosen once for the whole fleet;
+        # under the tracker's prefix, so that a new crawl (RedisThreadTracker.reset) chooses again
+        return f"{self.prefix}:tracking:refresh:{site}:{policy}"
+
 
 # The counters a distributed crawl's workers add up for its record (each worker has its own):
 # what pipelines.runs reads of Scrapy's stats besides the writer's own counts.
@@ -201,14 +206,21 @@ class RedisState:
         ]
 
     def refresh_candidates(self, site: str, policy: str, now: datetime) -> list[StoredThread]:
+        """The first worker to ask chooses for the fleet: the writer moves a re-read thread's
+        synced_at while the crawl runs, so a worker asking later would find other "oldest"."""
         kind, value = refresh_policy(policy)
         threads = [t for t in self._threads(site) if not t.gone]
         if kind == "all":
             return threads
         if kind == "recent":
             since = now - timedelta(days=float(value))  # an instant: last_post_at is in the forum's offset
-            return [t for t in threads if t.last_post_at and datetime.fromisoformat(t.last_post_at) >= since]
-        return sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or ""))[: int(value)]
+            chosen = [t for t in threads if t.last_post_at and datetime.fromisoformat(t.last_post_at) >= since]
+        else:
+            chosen = sorted(threads, key=lambda t: (t.synced_at is not None, t.synced_at or "", t.tid))[: int(value)]
+        key = self.keys.refresh_choice(site, policy)
+        self.server.set(key, json.dumps([t.tid for t in chosen]), nx=True)
+        tids = set(json.loads(self.server.get(key)))
+        return [t for t in threads if t.tid in tids]
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:
         return self.server.hget(self.keys.walks(site), fid) != b"0"

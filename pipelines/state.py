@@ -89,7 +89,7 @@ class ArchiveState:
                 "a.site = ? AND a.gone_since IS NULL AND datetime(a.last_post_at) >= datetime(?)", [site, since]
             )
         return self._threads(
-            "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at", limit=int(value)
+            "a.site = ? AND a.gone_since IS NULL", [site], order="a.synced_at IS NOT NULL, a.synced_at, a.tid", limit=int(value)
         )
 
     def forum_walk_was_cut_short(self, site: str, fid: int) -> bool:

@@ -5,13 +5,18 @@ workers' decisions need, so the fleet follows the rules one process does
 (tests/test_schedule.py): limits that leave walks open, refresh policies at their cost, failed
 点评 lists asked again, members-only profiles not asked again."""
 
+import json
 import math
 import signal
 import time
+from datetime import datetime, timezone
 
 from sqlite_utils import Database
 
+from pipelines.shared import Keys, RedisState, connect
+from pipelines.state import StoredThread
 from sample_forum import serve
+from spiders.distributed import RedisThreadTracker
 from tests.features_truth import OWNER, SAVED_AT, V1
 from tests.test_distributed import redis_url, worker, writer  # noqa: F401 (a fixture)
 from tests.test_recrawl import V1 as SAMPLE, stored, visible
@@ -98,3 +103,24 @@ def test_a_fleet_asks_a_failed_comment_list_again_and_a_members_only_profile_not
     # the summary counts the failed list, not the profile closed to guests, which no run asks again
     assert [row["failed_pages"] for row in db.query("SELECT failed_pages FROM crawls ORDER BY id")] == [1, 0]
     assert db.execute("SELECT profile_status FROM users WHERE uid = 3").fetchone() == ("members_only",)
+
+
+def test_the_fleet_refreshes_the_threads_its_first_worker_chose(redis_url):
+    """oldest:N is chosen once a crawl: the writer moves a re-read thread's synced_at while
+    the crawl runs, and a worker asking after that must not find another "oldest" (a CI run
+    re-read four threads under oldest:3). A new crawl chooses again."""
+    server, keys, site = connect(redis_url), Keys("choice"), "http://forum/"
+
+    def publish(tid, synced_at):
+        thread = StoredThread(tid, 2, f"{site}thread-{tid}-1-1.html", 1, None, 1, None, synced_at, 2, 1, False)
+        server.hset(keys.threads(site), tid, json.dumps(thread.__dict__))
+
+    for tid, synced_at in [(1, "2026-01-01"), (2, "2026-01-02"), (3, "2026-01-03"), (4, "2026-01-04")]:
+        publish(tid, synced_at)
+    state, now = RedisState(server, keys), datetime.now(timezone.utc)
+    first = [t.tid for t in state.refresh_candidates(site, "oldest:2", now)]
+    publish(1, "2026-12-07")  # the writer committed the re-read of thread 1
+    later = [t.tid for t in state.refresh_candidates(site, "oldest:2", now)]
+    assert sorted(first) == sorted(later) == [1, 2]
+    RedisThreadTracker(server, keys).reset()
+    assert sorted(t.tid for t in state.refresh_candidates(site, "oldest:2", now)) == [2, 3]
