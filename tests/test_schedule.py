@@ -126,7 +126,7 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
 
 BAD = {  # argument: bad values (the first is also tried through the command)
     "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan"],
-    "since": ["yesterday", "2024-13-45", ""],
+    "since": ["yesterday", "2024-13-45", "", "2024-01-01T99", "2024-1-1 10:00 tomorrow"],
     "max_threads": ["0", "ten", "-3", "", "²"],
     "forums": ["2,x", "", "0", "2,²"],
     "source": ["rss"],
@@ -190,6 +190,7 @@ def test_good_arguments_pass_the_check():
     check({"refresh": "recent:0.5", "since": "2024-1-1 08:00", "max_threads": "200", "forums": "2, 5", "source": "api",
            "media": "all", "url": "https://bbs.example.com/forum.php https://bbs.example.com/thread-1-1-1.html"})
     check({"refresh": "none", "since": "2024-01-01T00:00+00:00"})
+    check({"since": "2024/1/1"})
 
 
 def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
