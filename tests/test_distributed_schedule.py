@@ -124,3 +124,23 @@ def test_the_fleet_refreshes_the_threads_its_first_worker_chose(redis_url):
     assert sorted(first) == sorted(later) == [1, 2]
     RedisThreadTracker(server, keys).reset()
     assert sorted(t.tid for t in state.refresh_candidates(site, "oldest:2", now)) == [2, 3]
+
+
+def test_a_seeding_worker_joining_a_running_crawl_follows_its_arguments(redis_url, tmp_path, caplog):
+    """Its seeds are added, but the fleet keeps one set of rules: it used to put its own
+    arguments in place of the crawl's for every worker joining after it."""
+    from scrapy.utils.test import get_crawler
+
+    from spiders.discuz import DiscuzSpider
+    from spiders.distributed import _give_the_spider_the_fleets
+
+    server, keys = connect(redis_url), Keys("joining")
+    server.zadd(keys.requests, {b"a request of the running crawl": 0})
+    server.set(keys.arguments, json.dumps({"max_threads": "5"}))
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    spider = DiscuzSpider.from_crawler(crawler, url="http://x.cn/forum.php", max_threads="2", refresh="all")
+    _give_the_spider_the_fleets(spider, server, keys)
+    assert json.loads(server.get(keys.arguments)) == {"max_threads": "5"}
+    assert spider.max_threads == 5 and spider.refresh is None
+    assert "the crawl's arguments hold (max_threads=5), not its own (max_threads=2 refresh=all)" in caplog.text
+    assert server.smembers(keys.sites) == {b"x.cn"}  # its seeds are the crawl's too
