@@ -48,6 +48,8 @@ class Keys:
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue
         self.workers_alive = f"{prefix}:requests:alive:*"  # one key per live worker (a heartbeat)
+        self.in_flight = f"{prefix}:requests:inflight:*"  # one hash per worker: requests it works on
+        self.starting = f"{prefix}:starting"  # a seeding worker starting a new crawl, until it queues
 
     @classmethod
     def from_settings(cls, settings: Any) -> Keys:
@@ -59,6 +61,17 @@ class Keys:
         return not (
             server.zcard(self.requests) or server.llen(self.items) or any(server.scan_iter(self.workers_alive))
         )
+
+    def crawl_running(self, server: redis.Redis) -> bool:
+        """Requests queued, or in the hands of a live worker (a dead worker's are queued again
+        by the next worker that starts, in whatever crawl that is)."""
+        if server.zcard(self.requests):
+            return True
+        for key in server.scan_iter(self.in_flight):
+            worker = key.decode().rsplit(":inflight:", 1)[1]
+            if server.hlen(key) and server.exists(self.workers_alive.replace("*", worker)):
+                return True
+        return False
 
     def threads(self, site: str) -> str:
         return f"{self.prefix}:threads:{site}"  # hash: tid -> StoredThread as JSON

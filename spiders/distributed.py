@@ -33,6 +33,9 @@ from scraper.urls import site_of
 from spiders.tracking import ThreadTask, record_page, synced
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+# How long other seeders wait for a starting seeder's first request (one that dies first
+# must not hold them for ever)
+STARTING_SECONDS = 30
 
 
 class Distributed:
@@ -82,6 +85,7 @@ class ReliableQueue(PriorityQueue):
         self.inflight = f"{self.key}:inflight:{WORKER}"
         self.alive = f"{self.key}:alive:"
         self._pop = self.server.register_script(self.POP)
+        self.pushed = False
 
     def push(self, request):
         """A request back in the queue (a retry, a redirect) carries the in-flight entry of the
@@ -91,6 +95,11 @@ class ReliableQueue(PriorityQueue):
         super().push(request)
         if inflight:
             self.server.hdel(*inflight)
+        if not self.pushed:  # a crawl this worker started is now running: other seeders join it
+            self.pushed = True
+            starting = Keys.from_settings(self.spider.crawler.settings).starting
+            if self.server.get(starting) == WORKER.encode():
+                self.server.delete(starting)
 
     def pop(self, timeout=0):
         request_id = uuid.uuid4().hex
@@ -304,7 +313,7 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
     spider.state = RedisState(server, keys)
     if spider.seeds:
         given = {name: spider.arguments[name] for name in spider.CRAWL_ARGUMENTS if name in spider.arguments}
-        if not server.zcard(keys.requests):  # a new crawl, not a worker joining one
+        if _starts_a_new_crawl(server, keys):  # not a worker joining one
             spider.tracker.reset()
             server.delete(keys.run)
             run = {"seeds": spider.seeds, "arguments": spider.arguments, "started_at": utc_now_iso()}
@@ -321,6 +330,17 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
         server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
     spider.sites = _RedisSet(server, keys.sites)
     spider.allowed_domains = None
+
+
+def _starts_a_new_crawl(server, keys: Keys) -> bool:
+    """No crawl is running, and this seeder is the one that starts the next: seeders started
+    together would each reset the fleet's tracking, and each other's first requests with it.
+    The others wait until the starter's first request is queued, then join its crawl."""
+    while not keys.crawl_running(server):
+        if server.set(keys.starting, WORKER, nx=True, ex=STARTING_SECONDS):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _said(arguments: dict[str, str]) -> str:

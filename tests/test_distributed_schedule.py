@@ -8,6 +8,7 @@ workers' decisions need, so the fleet follows the rules one process does
 import json
 import math
 import signal
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -16,7 +17,8 @@ from sqlite_utils import Database
 from pipelines.shared import Keys, RedisState, connect
 from pipelines.state import StoredThread
 from sample_forum import serve
-from spiders.distributed import RedisThreadTracker
+from spiders.distributed import RedisThreadTracker, _give_the_spider_the_fleets
+from spiders.tracking import ThreadTask
 from tests.features_truth import OWNER, SAVED_AT, V1
 from tests.test_distributed import redis_url, worker, writer  # noqa: F401 (a fixture)
 from tests.test_recrawl import V1 as SAMPLE, stored, visible
@@ -126,21 +128,50 @@ def test_the_fleet_refreshes_the_threads_its_first_worker_chose(redis_url):
     assert sorted(t.tid for t in state.refresh_candidates(site, "oldest:2", now)) == [2, 3]
 
 
-def test_a_seeding_worker_joining_a_running_crawl_follows_its_arguments(redis_url, tmp_path, caplog):
-    """Its seeds are added, but the fleet keeps one set of rules: it used to put its own
-    arguments in place of the crawl's for every worker joining after it."""
+def seeder(tmp_path, **arguments):
+    """A seeding worker's spider, before the fleet is given to it."""
     from scrapy.utils.test import get_crawler
 
     from spiders.discuz import DiscuzSpider
-    from spiders.distributed import _give_the_spider_the_fleets
 
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
+    return DiscuzSpider.from_crawler(crawler, url="http://x.cn/forum.php", **arguments)
+
+
+def test_a_seeding_worker_joining_a_running_crawl_follows_its_arguments(redis_url, tmp_path, caplog):
+    """Its seeds are added, but the fleet keeps one set of rules: it used to put its own
+    arguments in place of the crawl's for every worker joining after it."""
     server, keys = connect(redis_url), Keys("joining")
     server.zadd(keys.requests, {b"a request of the running crawl": 0})
     server.set(keys.arguments, json.dumps({"max_threads": "5"}))
-    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
-    spider = DiscuzSpider.from_crawler(crawler, url="http://x.cn/forum.php", max_threads="2", refresh="all")
+    spider = seeder(tmp_path, max_threads="2", refresh="all")
     _give_the_spider_the_fleets(spider, server, keys)
     assert json.loads(server.get(keys.arguments)) == {"max_threads": "5"}
     assert spider.max_threads == 5 and spider.refresh is None
     assert "the crawl's arguments hold (max_threads=5), not its own (max_threads=2 refresh=all)" in caplog.text
     assert server.smembers(keys.sites) == {b"x.cn"}  # its seeds are the crawl's too
+
+
+def test_seeders_started_together_make_one_crawl(redis_url, tmp_path):
+    """The first resets the fleet's tracking and gives the arguments; the second waits for its
+    first request to be queued, then joins: it used to reset the tracking too, and lose the
+    threads the first had started. A seeder finding only a dead worker's requests starts anew."""
+    server, keys = connect(redis_url), Keys("together")
+    first, second = seeder(tmp_path, max_threads="3"), seeder(tmp_path, max_threads="7")
+    _give_the_spider_the_fleets(first, server, keys)
+    assert first.tracker.start(ThreadTask("x.cn", 1, first_page=1))
+    joining = threading.Thread(target=_give_the_spider_the_fleets, args=(second, server, keys))
+    joining.start()
+    time.sleep(0.5)
+    assert joining.is_alive()  # waiting for the first seeder's crawl to begin
+    server.zadd(keys.requests, {b"the first seeder's first request": 0})
+    server.delete(keys.starting)  # as its queue does on its first push
+    joining.join(timeout=5)
+    assert not joining.is_alive() and first.tracker.threads_started() == 1
+    assert json.loads(server.get(keys.arguments)) == {"max_threads": "3"} and second.max_threads == 3
+
+    server.delete(keys.requests)
+    server.hset(keys.in_flight.replace("*", "a dead worker"), "r", b"its request")
+    third = seeder(tmp_path, max_threads="9")
+    _give_the_spider_the_fleets(third, server, keys)
+    assert third.tracker.threads_started() == 0 and json.loads(server.get(keys.arguments)) == {"max_threads": "9"}
