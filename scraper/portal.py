@@ -57,7 +57,9 @@ _COMMENT_TEXT = compiled("./dd")
 _COMMENTS_LINK = compiled("//a[contains(@href, 'mod=comment') and contains(@href, 'idtype=aid')]/@href")
 _ALL_LINKS = compiled("//a[@href]")
 _LIST_NAME = compiled(f"//div[{has_class('bm_h')}]/h1 | //div[{has_class('bm_h')}]/h2")
-_META_FIELD = re.compile(r"(发布者|發佈者|作者|原作者|来自|來自|查看|评论|評論)\s*[:：]\s*([^|]*)")
+_META_FIELD = re.compile(r"(发布者|發佈者|作者|原作者|来自|來自|查看|点击|點擊|评论|評論)\s*[:：]\s*([^|]*)")
+# The labels of the view count in a theme that prints it without em#_viewnum ("点击: 313").
+_VIEW_LABELS = ("查看", "点击", "點擊")
 
 
 def article_ref(url: str) -> tuple[int, int] | None:
@@ -70,6 +72,26 @@ def article_ref(url: str) -> tuple[int, int] | None:
         aid = first_int(query["aid"][-1])
         return (aid, first_int(query.get("page", ["1"])[-1]) or 1) if aid else None
     return None
+
+
+def list_ref(url: str) -> tuple[int | None, int] | None:
+    """(catid, page) of a portal list URL (``portal.php?mod=list&catid=N&page=P``,
+    ``list-N-P.html``), (None, 1) for the portal's index (``portal.php``), or None."""
+    parts = urlsplit(url)
+    if _LIST_URL.search(parts.path):
+        return _catid(url), _page_of(url) or 1
+    if not parts.path.endswith("portal.php"):
+        return None
+    mod = parse_qs(parts.query).get("mod", ["index"])[-1]
+    if mod == "index":
+        return None, 1
+    catid = _catid(url)
+    return (catid, _page_of(url) or 1) if mod == "list" and catid is not None else None
+
+
+def is_portal_url(url: str) -> bool:
+    """An article's page, a category list or the portal's index."""
+    return article_ref(url) is not None or list_ref(url) is not None
 
 
 def parse_article_page(
@@ -116,6 +138,7 @@ def parse_article_page(
 
 def _read_meta(root: etree._Element, article: PortalArticlePage, tz: tzinfo, fetched_at: datetime | None) -> None:
     meta = _META(root)
+    fields: dict[str, str] = {}
     if meta:
         words = squash(words_of(meta[0]))
         article.posted_at = page_time(words, tz, fetched_at)
@@ -127,7 +150,10 @@ def _read_meta(root: etree._Element, article: PortalArticlePage, tz: tzinfo, fet
         article.publisher = article.publisher or fields.get("发布者") or fields.get("發佈者")
         article.author = fields.get("原作者") or fields.get("作者") or article.publisher
     views, count = _VIEWS(root), _COMMENT_COUNT(root)
-    article.views = first_int(words_of(views[0])) if views else None
+    if views:
+        article.views = first_int(words_of(views[0]))
+    else:  # a theme that prints the count as a labelled field only
+        article.views = next((first_int(fields[label]) for label in _VIEW_LABELS if label in fields), None)
     article.comments_count = first_int(words_of(count[0])) if count else None
 
 

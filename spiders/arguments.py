@@ -18,11 +18,14 @@ from urllib.parse import urlsplit
 
 from pipelines.media import media_mode
 from scraper.dates import parse_discuz_time
+from scraper.portal import is_portal_url
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
 from scraper.urls import desktop_thread_url, forum_ref, guide_view, is_index_url, split_urls, thread_ref
 
 SOURCES = ("pages", "api")
+# What a seed may be, as the messages that refuse one say it.
+SEED_KINDS = "a thread, forum listing, guide, category, index or portal (article or list) URL"
 
 
 class ArgumentError(ValueError):
@@ -49,18 +52,17 @@ def check(arguments: dict[str, str]) -> None:
 
 def seeds(url: str | None) -> list[str]:
     """The URLs given, thread URLs in the desktop form the archive keeps; each must be a
-    Discuz page the crawl starts from (a thread, a forum's list, a guide list, a category or the index)."""
+    Discuz page the crawl starts from (a thread, a forum's list, a guide list, a category, the
+    index, a portal article or list)."""
     found = [desktop_thread_url(seed) for seed in split_urls(url)] if url else []
     if url is not None and not found:
-        raise ArgumentError("url= is empty: give a thread, forum listing, guide, category or index URL")
+        raise ArgumentError(f"url= is empty: give {SEED_KINDS}")
     for seed in found:
         parts = urlsplit(seed)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ArgumentError(f"url={seed!r} is not an http(s) address: give e.g. https://bbs.example.com/forum.php")
-        if not (thread_ref(seed) or forum_ref(seed) or guide_view(seed) or is_index_url(seed)):
-            raise ArgumentError(
-                f"url={seed!r} is not a Discuz page to start from: give a thread, forum listing, guide, category or index URL"
-            )
+        if not (thread_ref(seed) or forum_ref(seed) or guide_view(seed) or is_index_url(seed) or is_portal_url(seed)):
+            raise ArgumentError(f"url={seed!r} is not a Discuz page to start from: give {SEED_KINDS}")
     return found
 
 

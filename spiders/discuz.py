@@ -35,6 +35,7 @@ from scraper.cookies import cookie_header
 from scraper.dates import utc_now_iso
 from scraper.kinds import PageKind
 from scraper.models import FetchedPage, ForumWalked
+from scraper.portal import is_portal_url
 from scraper.urls import (
     api_forum_url,
     api_index_url,
@@ -70,7 +71,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         scrapy crawl discuz            # the bundled sample forum, served on 127.0.0.1
 
     Arguments:
-      url          thread, forum listing, guide, category or index URLs (commas or spaces between)
+      url          thread, forum listing, guide, category, index, portal article or portal list
+                   URLs (commas or spaces between)
       forums       only these forum ids, e.g. 2,5
       max_threads  fetch at most this many threads (new, changed or refreshed) this run; a forum
                    whose list the limit cut short is walked on by the next runs
@@ -199,10 +201,11 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
                 yield self._index_request(seed)
                 if request := self.portal_start(seed, site):
                     yield request
+            elif is_portal_url(seed):
+                if request := self.portal_seed(seed, site):
+                    yield request
             else:
-                self.logger.error(
-                    "Not a Discuz URL we know, skipped: %s (give a thread, forum, guide, category or index URL)", seed
-                )
+                self.logger.error("Not a Discuz URL we know, skipped: %s (give %s)", seed, arguments.SEED_KINDS)
                 self.crawler.stats.inc_value("archive/skipped_seeds")
         for site in walked_sites:
             for request in self._from_the_archive(site):

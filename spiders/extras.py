@@ -14,7 +14,8 @@ When each is asked for:
   has no portal). portal.php, then, if it answers, the first category list (catid=1: a DIY
   portal index links nothing), every list and category those link, their pagers, every
   article not yet archived whole (``refresh=all`` reads the archived ones again) with all its
-  pages, and its comment list when it has comments.
+  pages, and its comment list when it has comments. A portal page given as a seed starts
+  there: an article is read with its pages and comments, a list walked on from that list.
 - the pages of these kinds whose last fetch failed are asked again by the next run of their site.
 Only thread pages read in this run lead to the first three, so an unchanged thread costs none.
 """
@@ -27,6 +28,7 @@ from scrapy.http import Response
 
 from scraper.kinds import PageKind
 from scraper.models import CommentsRead, ThreadPage
+from scraper.portal import article_ref, list_ref
 from scraper.urls import site_root_url
 
 # The pages of these kinds whose last fetch failed are asked again by the next run.
@@ -71,6 +73,17 @@ class ExtrasRouting:
             return None
         self._archived_articles[site] = self.state.portal_articles_read(site)
         return self._portal_list_request(url, site, None, 1, probe=True)
+
+    def portal_seed(self, seed: str, site: str):
+        """A portal article (any of its pages) or list given as a seed, read as the portal walk
+        reads it: an article with its other pages and its comments, a list with its pager,
+        categories and the articles not yet archived."""
+        if site not in self._archived_articles:
+            self._archived_articles[site] = self.state.portal_articles_read(site)
+        if ref := article_ref(seed):
+            return self._portal_request(seed, (PageKind.PORTAL_ARTICLE, site, *ref), self.parse_portal_article)
+        catid, page = list_ref(seed)
+        return self._portal_list_request(seed, site, catid, page, probe=catid is None)
 
     # -- a thread page's follow-ups -------------------------------------------------------------
 

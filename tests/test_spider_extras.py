@@ -121,3 +121,23 @@ def test_an_archived_article_is_not_read_again_unless_refresh_all(tmp_path):
 def test_user_profiles_takes_yes_or_no(tmp_path, value):
     with pytest.raises(ValueError, match="user_profiles"):
         spider(tmp_path / "a.db", user_profiles=value)
+
+
+def test_a_portal_page_given_as_the_seed_is_read_from_there(tmp_path):
+    """An article (any of its pages) reads its other pages and its comments; a category list
+    walks on from that list; portal.php probes the portal as a site's index does."""
+    crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "a.db")})
+    seeds = [BASE + "article-1-2.html", BASE + "portal.php?mod=list&catid=2", BASE + "portal.php"]
+    the_spider = DiscuzSpider.from_crawler(crawler, url=" ".join(seeds))
+
+    async def started():
+        return [request async for request in the_spider.start()]
+
+    article, listing, index = asyncio.run(started())
+    assert [(r.url, r.meta["asked_as"]) for r in (article, listing, index)] == [
+        (seeds[0], "portal_article"), (seeds[1], "portal_list"), (seeds[2], "portal_list")]
+    assert (listing.cb_kwargs, index.cb_kwargs) == ({}, {"probe": True})
+    followed = {(r.url, r.meta["asked_as"]) for r in requests_of(outputs(article))}
+    assert followed == {(BASE + "article-1-1.html", "portal_article"),
+                        (BASE + "portal.php?mod=comment&id=1&idtype=aid", "portal_comments")}
+    assert [r.url for r in requests_of(outputs(listing)) if r.callback == the_spider.parse_portal_article]
