@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from sample_forum.server import url_key
+from scraper.portal import article_ref
 from scraper.urls import site_of
 from tests.corpus import grep_counts
 
@@ -205,6 +206,32 @@ def row_problems(connection, site: str, expected: dict, read_later: set[int]) ->
     return problems
 
 
+def article_problems(connection, site: str, aid: int, expected: dict) -> list[str]:
+    """What the archive got wrong about a portal article and the comments its page shows."""
+    row = connection.execute("SELECT * FROM portal_articles WHERE site = ? AND aid = ?", (site, aid)).fetchone()
+    if row is None:
+        return [f"aid {aid}: not in the archive"]
+    problems = []
+    shown = {
+        "title": expected["title"], "publisher": expected["publisher"], "author": expected["author"],
+        "views": expected["views"], "comments": expected["comments_shown"], "page_count": expected["page_count"],
+    }
+    for field, wanted in shown.items():
+        if row[field] != wanted:
+            problems.append(f"aid {aid} {field}: archived {row[field]!r}, the page shows {wanted!r}")
+    if archived_numbers(row["posted_at"]) != shown_numbers(expected["time_shown"]):
+        problems.append(f"aid {aid} time: archived {row['posted_at']!r}, the page shows {expected['time_shown']!r}")
+    text = squeezed(row["content_text"])
+    if not text.startswith(squeezed(expected["text_head"])) or not text.endswith(squeezed(expected["text_tail"])):
+        problems.append(f"aid {aid} text: archived {row['content_text'][:30]!r}…{row['content_text'][-30:]!r}, "
+                        f"the page shows {expected['text_head']!r}…{expected['text_tail']!r}")
+    cids = [cid for (cid,) in connection.execute(
+        "SELECT cid FROM portal_comments WHERE site = ? AND aid = ? AND gone_since IS NULL ORDER BY cid", (site, aid))]
+    if cids != sorted(expected["comments"]):
+        problems.append(f"aid {aid} comments: archived {cids}, the page shows {expected['comments']}")
+    return problems
+
+
 def marked(row: dict):
     reason = KNOWN_GAPS.get(row["name"])
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
@@ -219,7 +246,9 @@ def test_page(corpus_crawl, source):
     fetched = fetched_row(connection, url)
     assert fetched is not None and fetched["status"] == 200, f"{url}: {fetched and dict(fetched)}"
     expected = truth(source["name"])
-    if "threads" in expected:
+    if "article" in expected:
+        problems = article_problems(connection, site, article_ref(url)[0], expected["article"])
+    elif "threads" in expected:
         read_later = {
             tid_of(row["url"])
             for row in SOURCES
@@ -244,7 +273,8 @@ def test_truth_agrees_with_grep_counts():
 
 
 def proven_table() -> list[tuple[str, ...]]:
-    """The README's "Proven on real pages" table, as (site, version, view, bytes, pages, posts, rows)."""
+    """The README's "Proven on real pages" table, as (site, version, view, bytes, pages, posts, rows,
+    portal articles)."""
     readme = (TESTS.parent / "README.md").read_text("utf-8").split("## Proven on real pages", 1)[1]
     lines = [line for line in readme.split("\n## ", 1)[0].splitlines() if line.startswith("| ")][1:]
     return [tuple(cell.strip() for cell in line.strip("|").split("|")) for line in lines]
@@ -256,8 +286,8 @@ def test_the_readme_says_what_the_corpus_proves():
     for row in SOURCES:
         charset = row["encoding"] if row["declared_charset"] == row["encoding"] else f"{row['encoding']} ({row['declared_charset']})"
         page = truth(row["name"])
-        totals = counted.setdefault((row["site"], row["version"], row["view"], charset), [0, 0, 0])
-        for i, n in enumerate((1, len(page.get("posts", [])), len(page.get("threads", [])))):
+        totals = counted.setdefault((row["site"], row["version"], row["view"], charset), [0, 0, 0, 0])
+        for i, n in enumerate((1, len(page.get("posts", [])), len(page.get("threads", [])), int("article" in page))):
             totals[i] += n
     table = [(site.split(" (")[0], *rest) for site, *rest in proven_table()]
     assert table == [(*key, *map(str, totals)) for key, totals in counted.items()]

@@ -236,6 +236,40 @@ def poll(root) -> list[dict] | None:
     return options or None
 
 
+def portal_article(root) -> dict:
+    """A portal article's page (portal.php?mod=view, article-AID-P.html): the title is h1.ph, the
+    line under it (p.xg1) holds the time, the publisher (a member link), 查看 (em#_viewnum; some
+    themes label it 点击), 评论 (em#_commentnum) and 原作者, fields parted by span.pipe; the text
+    is td#article_content; the comments shown are dl#comment_CID_li; the pager is div.pg."""
+    title = one(root, "//h1[contains(concat(' ', @class, ' '), ' ph ')]")
+    line = one(root, "//div[contains(concat(' ', @class, ' '), ' h ')]/p[contains(@class, 'xg1')]")
+    fields = [re.sub(r"\s+", " ", part).strip() for part in line.text_content().split("|")] if line is not None else []
+    publisher = one(line, ".//a[contains(@href, 'uid')]") if line is not None else None
+    views = one(root, "//em[@id='_viewnum']")
+    shown_count = one(root, "//em[@id='_commentnum']")
+    labelled = dict(re.match(r"(.*?)\s*[:：]\s*(.*)", part).groups() for part in fields if re.search("[:：]", part))
+    if views is not None:
+        views = int(views.text_content())
+    else:
+        views = next((int(labelled[name]) for name in ("查看", "点击") if name in labelled), None)
+    pager = root.xpath("//div[@class='pg']//a/text() | //div[@class='pg']/strong/text()")
+    text = text_of(one(root, "//td[@id='article_content']"))
+    return {
+        "title": re.sub(r"\s+", " ", title.text_content()).strip() if title is not None else None,
+        "publisher": publisher.text_content().strip() if publisher is not None else None,
+        "author": labelled.get("原作者"),
+        "time_shown": next((part for part in fields if re.search(r"\d{4}-\d{1,2}-\d{1,2}", part)), None),
+        "views": views,
+        "comments_shown": int(shown_count.text_content()) if shown_count is not None else None,
+        **ends(text),
+        "comments": [
+            int(re.search(r"\d+", dl.get("id")).group())
+            for dl in root.xpath("//dl[starts-with(@id, 'comment_') and substring(@id, string-length(@id) - 2) = '_li']")
+        ],
+        "page_count": max([int(n) for n in pager if n.strip().isdigit()] or [1]),
+    }
+
+
 LAYOUTS = {"desktop": desktop_posts, "robot": desktop_posts, "touch": touch_posts, "legacy": legacy_posts}
 LISTS = {"desktop": desktop_rows, "touch": touch_rows}
 
@@ -246,6 +280,8 @@ def draft(name: str) -> dict:
     root = html.fromstring(body.decode(row["encoding"]))
     if row["kind"] == "forum":
         return {"name": name, "threads": LISTS[row["view"]](root)}
+    if row["kind"] == "portal":
+        return {"name": name, "article": portal_article(root)}
     return {"name": name, "posts": LAYOUTS[row["view"]](root), "poll": poll(root)}
 
 
