@@ -17,8 +17,8 @@ import nh3
 from lxml import etree, html
 
 from scraper.urls import absolute_url
-from scraper.xpath import has_class
-from scraper.noise import remove_noise_elements
+from scraper.xpath import has_class, words_of
+from scraper.noise import drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote.
 _UI_XPATH = etree.XPath(
@@ -114,11 +114,11 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
     hidden flag, and make its links absolute; its html and text are the caller's to fill."""
     remove_noise_elements(root)
     for ui in _UI_XPATH(root):
-        ui.drop_tree()
+        drop_tree(ui)
 
     edit_note = None
     for note in _EDIT_NOTE_XPATH(root):
-        edit_note = edit_note or _squash(note.text_content())
+        edit_note = edit_note or _squash(words_of(note))
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
@@ -128,7 +128,7 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
                 quote_pid = int(match[1])
-                quote_header = _squash(link.text_content()) or None
+                quote_header = _squash(words_of(link)) or None
                 break
         if quote_header is None:
             first_line = (quote.text or "").strip() or _first_text(quote)
@@ -207,10 +207,10 @@ def _lines(marked: str) -> str:
 def _drop_with_following_breaks(element: etree._Element) -> None:
     """Remove an element and the <br>s Discuz put right after it."""
     following = element.getnext() if not (element.tail or "").strip() else None
-    element.drop_tree()
+    drop_tree(element)
     while following is not None and following.tag == "br":
         after = following.getnext() if not (following.tail or "").strip() else None
-        following.drop_tree()
+        drop_tree(following)
         following = after
 
 

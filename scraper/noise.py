@@ -31,8 +31,21 @@ def remove_noise_elements(root: etree._Element) -> int:
     """Drop every noise element under ``root`` (tails kept); return how many went."""
     found = NOISE_XPATH(root)
     for element in found:
-        element.drop_tree()
+        drop_tree(element)
     return len(found)
+
+
+def drop_tree(element: etree._Element) -> None:
+    """Remove ``element`` and what it holds, keeping the text after it (lxml.html's
+    drop_tree, for the plain lxml.etree elements the page parsers read)."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + element.tail
+        else:
+            previous.tail = (previous.tail or "") + element.tail
+    parent.remove(element)
 
 
 # One generator group: a char from space..';', a space, a char from '?'..'~'. Spaces may

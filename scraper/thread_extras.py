@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import parse_qs, unquote
 
@@ -79,6 +80,9 @@ _MARKERS = {
     "ratings": ("ratelog_", "action=viewratings"),  # a rating block, or a link to the list
     "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
 }
+# Words several markers hold: a page without one is spared the scans for each marker that
+# holds it (a scan for a word the page lacks reads all of it, and most pages lack them all).
+_SHARED_WORDS = ("attachment", "attl")
 # 点评 live in div#comment_PID, which Discuz draws under every post, empty where it has none:
 # one with anything in it (a search for its id's words, then a look at what follows the tag).
 # The rest of the tag is read up to the next "comment_" at most: a page of those words before
@@ -141,16 +145,31 @@ def parse_thread_extras(
     return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at, text)
 
 
+def markers_in(text: str, markers: Iterable[str]) -> set[str]:
+    """Which of ``markers`` the page's text holds (``_SHARED_WORDS`` first)."""
+    lacks = [word for word in _SHARED_WORDS if word not in text]
+    return {marker for marker in set(markers) if not any(word in marker for word in lacks) and marker in text}
+
+
+def all_markers() -> list[str]:
+    return [marker for markers in _MARKERS.values() for marker in markers]
+
+
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
-                     fetched_at: datetime | None = None, text: str | None = None) -> ThreadExtras:
+                     fetched_at: datetime | None = None, text: str | None = None,
+                     shown: set[str] | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
     a special thread's block), the whole page only where no post is found; and, given the
-    page's ``text``, only where the page holds the part's markers (``_MARKERS``)."""
+    page's ``text``, only where the page holds the part's markers (``_MARKERS``; ``shown``:
+    those markers_in found already, for all_markers())."""
+    if shown is None and text is not None:
+        shown = markers_in(text, all_markers())
+
     def shows(*markers: str) -> bool:
-        return text is None or any(marker in text for marker in markers)
+        return shown is None or any(marker in shown for marker in markers)
 
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
