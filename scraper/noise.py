@@ -26,6 +26,9 @@ NOISE_XPATH = etree.XPath(
     namespaces={"re": "http://exslt.org/regular-expressions"},
 )
 
+# What NOISE_XPATH's finds cannot be without, in their serialised markup.
+NOISE_WORDS = (b"jammer", b"style=")
+
 
 def remove_noise_elements(root: etree._Element) -> int:
     """Drop every noise element under ``root`` (tails kept); return how many went."""
