@@ -52,16 +52,6 @@ _ATTACH_BLOCKS = compiled(
     f" | descendant::img{_ATTACHMENT_SRC}[not(ancestor::ignore_js_op or ancestor::dl[{has_class('tattl')}]"
     " or ancestor::span[starts-with(@id, 'attach_')])]"
 )
-_DOWNLOAD_LINKS = compiled(
-    ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]"
-)
-_PAY_LINKS = compiled(".//a[contains(@href, 'action=attachpay')]")
-_IDED = compiled(".//*[@id or @aid]")
-_NAME_PLACES = compiled(
-    ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong"
-)
-_IMAGES = compiled(f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_ATTACHMENT_SRC}]")
-_INFO = compiled(".//em")
 _ALL_TEXT = compiled(".//text()")
 _TAGS = compiled(f".//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 _TYPE_LINKS = (
@@ -340,18 +330,17 @@ def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url
 
 def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: str,
                 tz: tzinfo) -> Attachment | None:
-    links = _DOWNLOAD_LINKS(block)
-    pay_links = _PAY_LINKS(block)
-    aid = _aid_of(block, links, pay_links)
+    parts = _BlockParts(block)
+    links, pay_links, images = parts.links, parts.pay_links, parts.images
+    aid = _aid_of(block, parts)
     if aid is None:
         return None
-    info = " ".join(squash(words_of(em)) for em in _INFO(block) if _SIZE.search(words_of(em)) or
+    info = " ".join(squash(words_of(em)) for em in parts.ems if _SIZE.search(words_of(em)) or
                     _DOWNLOADS.search(words_of(em)))
     texts = _ALL_TEXT(block)
     words = squash(" ".join(texts))
-    images = _IMAGES(block)
     image_url = real_image_src(images[0], base_url) if images else None
-    filename = _filename(block, images)
+    filename = _filename(parts.name_places, images)
     size_match = _SIZE.search(info)
     price = _PRICE.search(info) or _PRICE.search(words)
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
@@ -377,23 +366,82 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     return attachment
 
 
-def _aid_of(block: etree._Element, links: list, pay_links: list) -> int | None:
-    for element in [block, *_IDED(block)]:
+class _BlockParts:
+    """The elements of one attachment block that its reading needs, in document order, from
+    one walk of its elements (a block is a dozen; an XPath call a part cost more than the
+    walk). What each list holds, as XPath (the walk must keep to it):
+
+    - links: .//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]
+    - pay_links: .//a[contains(@href, 'action=attachpay')]
+    - ided: .//*[@id or @aid]
+    - ems: .//em
+    - images: descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or ATTACHMENT_SRC]
+    - name_places: .//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong
+    """
+
+    def __init__(self, block: etree._Element) -> None:
+        self.links: list[etree._Element] = []
+        self.pay_links: list[etree._Element] = []
+        self.ided: list[etree._Element] = []
+        self.ems: list[etree._Element] = []
+        self.images: list[etree._Element] = [block] if block.tag == "img" and _attachment_image(block) else []
+        self.name_places: list[etree._Element] = []
+        for element in block.iterdescendants(etree.Element):
+            tag, id_ = element.tag, element.get("id")
+            if id_ is not None or element.get("aid") is not None:
+                self.ided.append(element)
+            if tag == "a":
+                href = element.get("href") or ""
+                if ("mod=attachment" in href or "attachment.php?aid=" in href) and "aid=" in href:
+                    self.links.append(element)
+                if "action=attachpay" in href:
+                    self.pay_links.append(element)
+                if (id_ or "").startswith("aid") or _in_attach_span(element, block):
+                    self.name_places.append(element)
+            elif tag == "em":
+                self.ems.append(element)
+            elif tag == "img":
+                if _attachment_image(element):
+                    self.images.append(element)
+            elif tag == "strong":
+                parent = element.getparent()
+                if parent.tag == "p" and parent is not block:
+                    self.name_places.append(element)
+
+
+def _attachment_image(img: etree._Element) -> bool:
+    src = img.get("src") or ""
+    return (img.get("aid") is not None or (img.get("id") or "").startswith("aimg_")
+            or ("mod=attachment" in src or "attachment.php?aid=" in src) and "aid=" in src)
+
+
+def _in_attach_span(element: etree._Element, block: etree._Element) -> bool:
+    """Whether a span ided attach_AID below ``block`` holds ``element``."""
+    parent = element.getparent()
+    while parent is not block:
+        if parent.tag == "span" and (parent.get("id") or "").startswith("attach_"):
+            return True
+        parent = parent.getparent()
+    return False
+
+
+def _aid_of(block: etree._Element, parts: _BlockParts) -> int | None:
+    for element in [block, *parts.ided]:
         if (aid := element.get("aid")) and aid.isdigit():
             return int(aid)
         if match := _ID_AID.match(element.get("id") or ""):
             return int(match[1])
-    for link in links + pay_links:
+    for link in parts.links + parts.pay_links:
         if (aid := decode_aid(link.get("href"))) is not None:
             return aid
-    for img in _IMAGES(block):
+    for img in parts.images:
         if (aid := decode_aid(img.get("src"))) is not None:
             return aid
     return None
 
 
-def _filename(block: etree._Element, images: list) -> str | None:
-    for element in _NAME_PLACES(block):
+def _filename(name_places: list[etree._Element], images: list[etree._Element]) -> str | None:
+    for element in name_places:
         name = squash(words_of(element))
         if name:
             return name
