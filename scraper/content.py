@@ -18,7 +18,7 @@ import nh3
 from lxml import etree, html
 
 from scraper.urls import absolute_url
-from scraper.xpath import has_class, words_of
+from scraper.xpath import has_class, squash, words_of
 from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
@@ -135,7 +135,7 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
 
     edit_note = None
     for note in _EDIT_NOTE_XPATH(root) if b"pstatus" in markup else ():
-        edit_note = edit_note or _squash(words_of(note))
+        edit_note = edit_note or squash(words_of(note))
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
@@ -145,7 +145,7 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
                 quote_pid = int(match[1])
-                quote_header = _squash(words_of(link)) or None
+                quote_header = squash(words_of(link)) or None
                 break
         if quote_header is None:
             first_line = (quote.text or "").strip() or _first_text(quote)
@@ -234,12 +234,8 @@ def _drop_with_following_breaks(element: etree._Element) -> None:
 def _first_text(element: etree._Element) -> str:
     for text in element.itertext():
         if text.strip():
-            return _squash(text)
+            return squash(text)
     return ""
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
 
 
 def fragment_root(markup: str) -> etree._Element:

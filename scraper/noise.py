@@ -17,14 +17,13 @@ import re
 
 from lxml import etree
 
-from scraper.xpath import has_class
+from scraper.xpath import class_words, has_class
 
 # Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one. The
 # styles are tested by Python's re, on the elements with a style: the same test as XPath's
 # re:test (EXSLT, which lxml runs with Python's re), without a call from C for each element.
 _NOISE_CANDIDATES = etree.XPath(f".//font[{has_class('jammer')}] | .//*[@style]")
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|$)", re.I)
-_XML_SPACE = re.compile("[ \t\r\n]+")  # what XPath's normalize-space() takes for space
 # What the noise's finds cannot be without, in their serialised markup.
 NOISE_WORDS = (b"jammer", b"style=")
 
@@ -36,7 +35,7 @@ def noise_elements(root: etree._Element) -> list[etree._Element]:
         for element in _NOISE_CANDIDATES(root)
         if (style := element.get("style")) is None
         or _HIDING_STYLE.search(style)
-        or element.tag == "font" and "jammer" in _XML_SPACE.split(element.get("class") or "")
+        or element.tag == "font" and "jammer" in class_words(element)
     ]
 
 

@@ -31,7 +31,7 @@ from scraper.kinds import PageKind
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import absolute_url, site_of, thread_ref
-from scraper.xpath import compiled, first_int, has_class, squash, words_of
+from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
 # through id('postlist') first, a lookup, where the whole-page search walks every element.
@@ -80,8 +80,9 @@ _SHARED_WORDS = ("attachment", "attl")
 _COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s*(?!</div>)\S""")
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
-# template names and may miss a modified theme. Each kind's test of one element; the first
-# post is walked once for an element any of them passes (_SPECIAL_BLOCKS), not once a kind.
+# template names and may miss a modified theme. Each kind's test of one element, in the order
+# they are tried; _special reads them from one walk of the first post's divs and forms (few)
+# and one search for the ids, not a walk a kind.
 _SPECIAL_TESTS = (
     ("poll", f"self::form[@id='poll'] or self::div[{has_class('pcht')}]"),
     ("reward", f"self::div[{has_class('rwd')}] or starts-with(@id, 'reward')"),
@@ -89,13 +90,9 @@ _SPECIAL_TESTS = (
     ("activity", f"self::div[{has_class('act')}] or self::form[contains(@action, 'action=activityapplies')]"),
     ("debate", f"self::div[{has_class('dbt')}] or self::form[contains(@action, 'action=debatevote')]"),
 )
-_SPECIAL_BLOCKS = compiled(
-    f".//div[{has_class('pcht')} or {has_class('rwd')} or {has_class('act')} or {has_class('dbt')}]"
-    " | .//form[@id='poll' or contains(@action, 'action=trade') or contains(@action, 'action=activityapplies')"
-    " or contains(@action, 'action=debatevote')]"
-    " | .//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]"
-)
-_SPECIALS = tuple((name, compiled(f"boolean({test})")) for name, test in _SPECIAL_TESTS)
+_SPECIAL_CLASSES = {"pcht": "poll", "rwd": "reward", "act": "activity", "dbt": "debate"}  # of a div
+_SPECIAL_ACTIONS = (("action=trade", "trade"), ("action=activityapplies", "activity"), ("action=debatevote", "debate"))
+_SPECIAL_IDS = compiled(".//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]")
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
@@ -207,9 +204,18 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
 
 
 def _special(root: etree._Element) -> str | None:
-    """The first kind in _SPECIAL_TESTS's order that any element under ``root`` is a block of."""
-    blocks = _SPECIAL_BLOCKS(root)
-    return next((name for name, test in _SPECIALS if any(test(block) for block in blocks)), None)
+    """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
+    kinds = set()
+    for div in root.iterdescendants("div"):
+        kinds.update(_SPECIAL_CLASSES[word] for word in class_words(div) if word in _SPECIAL_CLASSES)
+    for form in root.iterdescendants("form"):
+        if form.get("id") == "poll":
+            kinds.add("poll")
+        action = form.get("action") or ""
+        kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
+    for element in _SPECIAL_IDS(root):
+        kinds.add("reward" if element.get("id").startswith("reward") else "trade")
+    return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
 
 
 def _tags(root: etree._Element) -> list[str]:

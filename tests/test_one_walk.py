@@ -63,3 +63,43 @@ def test_block_parts_are_what_their_xpaths_find():
                 for name, search in searches.items():
                     assert getattr(parts, name) == search(element), (path.name, name)
     assert blocks > 400
+
+
+def _class(name: str) -> str:
+    return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
+
+
+SPECIAL_BLOCKS = etree.XPath(
+    f".//div[{_class('pcht')} or {_class('rwd')} or {_class('act')} or {_class('dbt')}]"
+    " | .//form[@id='poll' or contains(@action, 'action=trade') or contains(@action, 'action=activityapplies')"
+    " or contains(@action, 'action=debatevote')]"
+    " | .//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]"
+)
+# Each special kind's markup, and markup that only looks like it.
+SPECIAL_MARKUP = [
+    '<div class="pcht">', '<form id="poll">', '<div class="x rwd">', '<p id="reward_1">', '<span id="trade_2">',
+    '<span id="trade2">', '<form action="forum.php?action=trade&amp;x">', '<div class="act">',
+    '<div class="action">', '<form action="misc.php?action=activityapplies">', '<div class="dbt">',
+    '<form action="forum.php?action=debatevote">', '<div class="pcht\u00a0x">', '<div class="\tdbt\n">',
+    '<p class="pcht">', '<div id="rewardx" class="act">',
+]
+
+
+def _special_by_xpath(root):
+    tests = [(name, etree.XPath(f"boolean({test})")) for name, test in thread_extras._SPECIAL_TESTS]
+    blocks = SPECIAL_BLOCKS(root)
+    return next((name for name, test in tests if any(test(block) for block in blocks)), None)
+
+
+def test_special_kind_is_what_the_xpaths_find():
+    kinds = set()
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert thread_extras._special(element) == _special_by_xpath(element), path.name
+            kinds.add(_special_by_xpath(element))
+    for first in SPECIAL_MARKUP:
+        for second in ["", *SPECIAL_MARKUP]:
+            root = etree.fromstring(f"<html><body><div>{first}x</div><div>{second}y</div></body></html>", etree.HTMLParser())
+            assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
+            kinds.add(_special_by_xpath(root))
+    assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
