@@ -46,8 +46,9 @@ def _html_tree(text: str) -> etree._Element | None:
     than by a regex over the whole text."""
     if "\ufffe" in text or "\uffff" in text:  # looked for in the text: one character, a fast scan
         data = _NOT_XML.sub("", text).encode("utf-8", "replace")
-    else:
-        data = text.encode("utf-8", "replace").translate(None, _NOT_XML_BYTES)
+    else:  # a page decoded from UTF-8 (scraper.encoding.Utf8Text) is not encoded again
+        data = getattr(text, "utf8", None) or text.encode("utf-8", "replace")
+        data = data.translate(None, _NOT_XML_BYTES)
     data = data.strip()
     if not data:
         return None
