@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import thread_extras
+from scraper import attachments, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
 PAGES += sorted((ROOT / "sample_forum").rglob("thread-*.html"))
 _SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
-# scraper.thread_extras._BlockParts's lists, as the XPaths they stand for.
+# scraper.attachments._BlockParts's lists, as the XPaths they stand for.
 XPATHS = {
     "links": ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]",
     "pay_links": ".//a[contains(@href, 'action=attachpay')]",
@@ -57,9 +57,9 @@ def test_block_parts_are_what_their_xpaths_find():
     blocks = 0
     for path, root in _pages():
         for _, post in thread_extras._posts(root) or [(None, root)]:
-            for element in [post, *thread_extras._ATTACH_BLOCKS(post)]:
+            for element in [post, *attachments._ATTACH_BLOCKS(post)]:
                 blocks += 1
-                parts = thread_extras._BlockParts(element)
+                parts = attachments._BlockParts(element)
                 for name, search in searches.items():
                     assert getattr(parts, name) == search(element), (path.name, name)
     assert blocks > 400
