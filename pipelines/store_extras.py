@@ -79,15 +79,26 @@ def save_thread_extras(db: Database, page: FetchedPage, stamp: str, counts: Coun
     _save_attachments(db, extras.attachments, stamp, counts)
     if not whole:
         pids = []
+    # The posts that show none of a table's rows (most posts): one statement for all of them.
+    none_shown: dict[tuple[str, str], list[int]] = {
+        ("post_comments", "key"): [], ("ratings", RATING_KEY): [], ("attachments", "aid"): [],
+    }
     for pid in pids:
+        tables: list[tuple[tuple[str, str], list[Any]]] = []  # (table, key), the keys the page shows
         if pid not in extras.comments_more:
-            keys = [shown[key] for key in _keys_of(extras.comments, pid)]
-            _mark_gone(db, "post_comments", "key", stamp, extras.site, pid, keys)
+            tables.append((("post_comments", "key"), [shown[key] for key in _keys_of(extras.comments, pid)]))
         if html and pid not in extras.ratings_more:
-            _mark_gone(db, "ratings", RATING_KEY, stamp, extras.site, pid, _rating_keys(extras.ratings, pid))
+            tables.append((("ratings", RATING_KEY), _rating_keys(extras.ratings, pid)))
         if html:
-            _mark_gone(db, "attachments", "aid", stamp, extras.site, pid,
-                       [attachment.aid for attachment in extras.attachments if attachment.pid == pid])
+            aids = [attachment.aid for attachment in extras.attachments if attachment.pid == pid]
+            tables.append((("attachments", "aid"), aids))
+        for (table, key), keys in tables:
+            if keys:
+                _mark_gone(db, table, key, stamp, extras.site, pid, keys)
+            else:
+                none_shown[table, key].append(pid)
+    for (table, _), parents in none_shown.items():
+        _mark_all_gone(db, table, stamp, extras.site, parents)
     if thread.article is not None:  # page 1: the first post holds the poll and the tags
         if extras.poll is not None:
             _save_poll(db, extras, stamp, counts, mark_gone=whole)
@@ -293,6 +304,16 @@ def _merge(db: Database, table: str, row: dict[str, Any], stored: bool, stamp: s
     else:
         insert(db, table, row | {"first_seen_at": stamp})
         counts[f"archive/{table}"] += 1
+
+
+def _mark_all_gone(db: Database, table: str, stamp: str, site: str, parent_ids: list[int]) -> None:
+    """_mark_gone for posts that show none of the table's rows, in one statement."""
+    if parent_ids:
+        db.execute(
+            f"UPDATE [{table}] SET gone_since = ? WHERE site = ? AND pid IN ({', '.join('?' for _ in parent_ids)})"
+            " AND gone_since IS NULL",
+            [stamp, site, *parent_ids],
+        )
 
 
 def _mark_gone(db: Database, table: str, key: str, stamp: str, site: str, parent_id: int, shown: list[Any],

@@ -38,8 +38,6 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from scrapy.exceptions import CloseSpider
-
 from pipelines.lock import ArchiveLocked
 from pipelines.store import BATCH_SIZE, BUSY_TIMEOUT, ITEMS, WRITE_ATTEMPTS, open_archive, save_retrying_while_locked
 from scraper.models import FetchedPage, Post
@@ -136,6 +134,9 @@ class ArchiveWorker:
                 self._fail(error)
         else:
             self.unwritten += 1  # fetched, not read
+        # Imported here: the worker process imports this module too, and needs no Scrapy.
+        from scrapy.exceptions import CloseSpider
+
         raise CloseSpider(WORKER_FAILED)
 
     def store(self, item: Any) -> None:

@@ -13,11 +13,11 @@ from datetime import datetime, tzinfo
 from urllib.parse import urljoin
 
 from scraper.api_answer import answer_variables, as_dict, int_of, objects_of, query_int, unix_time, zone_of
+from scraper.attachments import size_in_bytes
 from scraper.content import fragment_root, html_to_text
 from scraper.dates import page_time
 from scraper.extras_models import Attachment, Poll, PollOption, PostComment, ThreadExtras
 from scraper.post_extras import comment_key, commentmore_url
-from scraper.thread_extras import size_in_bytes
 from scraper.urls import site_of, site_root_url
 from scraper.xpath import squash
 

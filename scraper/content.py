@@ -9,6 +9,7 @@ absolute so the archive still points at the forum.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from html import escape
@@ -17,19 +18,30 @@ import nh3
 from lxml import etree, html
 
 from scraper.urls import absolute_url
-from scraper.xpath import has_class
-from scraper.noise import remove_noise_elements
+from scraper.xpath import has_class, squash, words_of
+from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
-# Discuz UI inside a message that is not what the author wrote.
-_UI_XPATH = etree.XPath(
-    ".//script | .//style | .//noscript"
-    " | .//em[starts-with(@onclick, 'copycode')]"  # 复制代码 under code blocks
+# Discuz UI inside a message that is not what the author wrote, each part with the words its
+# markup cannot be without (looked for in the message's markup first: see _clean_elements).
+_UI_PARTS = (
+    ((b"<script", b"<style", b"<noscript"), ".//script | .//style | .//noscript"),
+    ((b"copycode",), ".//em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
     # the guest prompt; the first test lets most elements go on two contains() (aimg_tip holds tip)
-    " | .//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
-    f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"
+    ((b"tip", b"attach_nopermission"), ".//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
+     f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
-    f" | .//*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"
+    ((b"guestviewthumb",),
+     f".//*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"),
 )
+
+
+@functools.lru_cache(maxsize=None)
+def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
+    """One union of the parts a message shows: the same elements, in document order, as the
+    union of all of them."""
+    return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
+
+
 _EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
@@ -112,23 +124,28 @@ def extract_message(element: etree._Element, base_url: str) -> Message:
 def _clean_elements(root: etree._Element, base_url: str) -> Message:
     """Drop the noise and Discuz's UI inside the message, take its edit note, quote, images and
     hidden flag, and make its links absolute; its html and text are the caller's to fill."""
-    remove_noise_elements(root)
-    for ui in _UI_XPATH(root):
-        ui.drop_tree()
+    # Each search walks every element of the message: it runs only where the message's markup,
+    # serialised in C (a few KB), holds a word the search's finds cannot be without.
+    markup = etree.tostring(root, encoding="utf-8")
+    if any(word in markup for word in NOISE_WORDS):
+        remove_noise_elements(root)
+    if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if any(word in markup for word in words)):
+        for ui in _ui_xpath(parts)(root):
+            drop_tree(ui)
 
     edit_note = None
-    for note in _EDIT_NOTE_XPATH(root):
-        edit_note = edit_note or _squash(note.text_content())
+    for note in _EDIT_NOTE_XPATH(root) if b"pstatus" in markup else ():
+        edit_note = edit_note or squash(words_of(note))
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
-    quotes = _QUOTE_XPATH(root)
+    quotes = _QUOTE_XPATH(root) if b"<blockquote" in markup else []
     if quotes:
         quote = quotes[0]
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
                 quote_pid = int(match[1])
-                quote_header = _squash(link.text_content()) or None
+                quote_header = squash(words_of(link)) or None
                 break
         if quote_header is None:
             first_line = (quote.text or "").strip() or _first_text(quote)
@@ -156,7 +173,7 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         edit_note=edit_note,
         quote_pid=quote_pid,
         quote_header=quote_header,
-        hidden=bool(LOCKED_NOTICE(root)),
+        hidden=b"locked" in markup and bool(LOCKED_NOTICE(root)),
     )
 
 
@@ -207,22 +224,18 @@ def _lines(marked: str) -> str:
 def _drop_with_following_breaks(element: etree._Element) -> None:
     """Remove an element and the <br>s Discuz put right after it."""
     following = element.getnext() if not (element.tail or "").strip() else None
-    element.drop_tree()
+    drop_tree(element)
     while following is not None and following.tag == "br":
         after = following.getnext() if not (following.tail or "").strip() else None
-        following.drop_tree()
+        drop_tree(following)
         following = after
 
 
 def _first_text(element: etree._Element) -> str:
     for text in element.itertext():
         if text.strip():
-            return _squash(text)
+            return squash(text)
     return ""
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
 
 
 def fragment_root(markup: str) -> etree._Element:

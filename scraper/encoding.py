@@ -31,11 +31,22 @@ class Decoded:
         return self.declared is not None and self.declared != self.charset
 
 
+class Utf8Text(str):
+    """Text decoded from UTF-8, with the bytes it was decoded from (``utf8``, its own UTF-8):
+    the HTML parser, which reads UTF-8, takes them rather than encoding the text again."""
+
+    __slots__ = ("utf8",)
+
+
 def _strict(body: bytes, charset: str) -> str | None:
     try:
-        return body.decode(charset)
+        text = body.decode(charset)
     except (UnicodeDecodeError, LookupError):
         return None
+    if charset == "utf-8":
+        text = Utf8Text(text)
+        text.utf8 = body
+    return text
 
 
 # A page in its charset but for a few bad bytes (a post pasted with them, a byte cut by a

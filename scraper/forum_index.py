@@ -23,7 +23,7 @@ from scraper.models import ForumLink, IndexPage
 from scraper.navigation import forum_link_name
 from scraper.problems import cut_short, is_complete, problem_of
 from scraper.urls import absolute_url, category_gid, forum_ref, forum_ref_at, site_of
-from scraper.xpath import compiled, has_class, squash
+from scraper.xpath import compiled, has_class, squash, words_of
 
 # Blocks that group forums: desktop categories (category_N; 0 and -1 are the visitor's
 # favourites and collections) and the touch template's sections (sub-forum_N).
@@ -161,5 +161,5 @@ def _section_header(element: etree._Element) -> tuple[int, str] | None:
     """(gid, name) when the element heads a category block by pointing at it: ``href="#sub-forum_1"``."""
     href = element.get("href") or ""
     match = _CATEGORY_BLOCK.match(href[1:]) if href.startswith("#") else None
-    name = squash(element.text_content()) if match else ""
+    name = squash(words_of(element)) if match else ""
     return (int(match[1]), name) if match and int(match[1]) > 0 and name else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import tzinfo
 
-import lxml.html
 from lxml import etree
 from parsel import Selector
 
@@ -45,12 +44,16 @@ def _html_tree(text: str) -> etree._Element | None:
     """The page's tree (None when the page is blank), without the characters XML refuses.
     They are dropped from the UTF-8 bytes lxml reads anyway, by bytes.translate in C, rather
     than by a regex over the whole text."""
-    data = text.encode("utf-8", "replace").translate(None, _NOT_XML_BYTES)
-    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:  # U+FFFE, U+FFFF
+    if "\ufffe" in text or "\uffff" in text:  # looked for in the text: one character, a fast scan
         data = _NOT_XML.sub("", text).encode("utf-8", "replace")
+    else:  # a page decoded from UTF-8 (scraper.encoding.Utf8Text) is not encoded again
+        data = getattr(text, "utf8", None) or text.encode("utf-8", "replace")
+        data = data.translate(None, _NOT_XML_BYTES)
     data = data.strip()
     if not data:
         return None
-    parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    # lxml.etree's own parser, not lxml.html's: lxml.html gives every element a Python class
+    # chosen by a Python lookup, paid each time the parsers touch an element.
+    parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
     root = etree.fromstring(data, parser)
     return root if root is not None else etree.fromstring(b"<html/>", parser)  # only comments, say

@@ -155,7 +155,7 @@ class _RowReader:
         fid, forum_name = _row_forum(row, self.base_url) if self.rows_name_forums else (None, None)
         return ThreadRow(
             tid=tid,
-            title=squash(title_el.text_content()) if title_el is not None else "",
+            title=squash(words_of(title_el)) if title_el is not None else "",
             url=listed_thread_url(absolute_url(self.base_url, link.get("href")) or self.base_url) if link is not None else "",
             author=author,
             author_uid=uid,
@@ -172,18 +172,18 @@ class _RowReader:
     def _title_element(self, row: etree._Element, tid: int) -> etree._Element | None:
         for xpath in self.xpaths["title"]:
             for element in xpath(row):
-                if not isinstance(element, str) and squash(element.text_content()):
+                if not isinstance(element, str) and squash(words_of(element)):
                     return element
         # Any link to the thread with words on it (not an icon, not a page number).
         for link in _links_to(row, tid):
-            name = squash(link.text_content())
+            name = squash(words_of(link))
             if name and not name.isdigit():
                 return link
         # A row ided with its tid whose links are spelled in a way no URL form here knows (a
         # site's own rewrite rule): its first worded link to neither a member nor a forum.
         for link in compiled(".//a[@href][normalize-space()]")(row):
             href = link.get("href") or ""
-            name = squash(link.text_content())
+            name = squash(words_of(link))
             if not name.isdigit() and not UID_IN_HREF.search(href) and forum_ref_at(self.base_url, href) is None:
                 return link
         return None
@@ -233,27 +233,27 @@ def _row_forum(row: etree._Element, base_url: str) -> tuple[int | None, str | No
     of it, ``filter=typeid``)."""
     for link in compiled(".//a[@href][not(contains(@href, 'typeid'))]")(row):
         if (ref := forum_ref_at(base_url, link.get("href"))) is not None:
-            return ref.fid, squash(link.text_content()) or None
+            return ref.fid, squash(words_of(link)) or None
     return None, None
 
 
 def _member(cell: etree._Element) -> tuple[str | None, int | None]:
     """The member a cell names: its first named link to a member (or the anonymous name)."""
     for link in compiled(".//cite//a[@href] | .//a[@href][not(ancestor::cite)]")(cell):
-        name = squash(link.text_content())
+        name = squash(words_of(link))
         href = link.get("href")
         uid = UID_IN_HREF.search(href)
         if name and (uid or "username" in href):
             return name, int(uid[1]) if uid else None
     cite = compiled(".//cite")(cell)
-    name = squash(cite[0].text_content()) if cite else ""
+    name = squash(words_of(cite[0])) if cite else ""
     return (re.sub(r"^by\s+", "", name) or None), None
 
 
 def _last_post_at(cell: etree._Element, tz: tzinfo, fetched_at: datetime | None) -> str | None:
     # Relative times ("昨天 20:50") wrap the exact time in a span's title; the time sits in an em.
-    ems = [em.text_content() for em in compiled(".//em")(cell)]
-    for candidate in compiled(".//span/@title")(cell) + ems + [cell.text_content()]:
+    ems = [words_of(em) for em in compiled(".//em")(cell)]
+    for candidate in compiled(".//span/@title")(cell) + ems + [words_of(cell)]:
         if value := page_time(candidate, tz, fetched_at):
             return value
     return None

@@ -45,5 +45,5 @@ def forum_link_name(link: etree._Element) -> str:
     """A forum link's name: its words (touch: the p.mtit's own text, without the counts), else
     the icon's title or alt."""
     titled = compiled(f".//*[{has_class('mtit')}]/text()")(link)
-    name = squash("".join(titled)) if titled else squash(link.text_content())
+    name = squash("".join(titled)) if titled else squash(words_of(link))
     return name or squash(link.get("title") or "") or squash(next(iter(compiled(".//@alt")(link)), ""))

@@ -17,22 +17,47 @@ import re
 
 from lxml import etree
 
-from scraper.xpath import has_class
+from scraper.xpath import class_words, has_class
 
-# Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one.
-NOISE_XPATH = etree.XPath(
-    f".//font[{has_class('jammer')}]"
-    " | .//*[@style and re:test(@style, 'display\\s*:\\s*none|font-size\\s*:\\s*0(?:\\.0+)?(?:px|pt|em|%)?\\s*(?:;|$)', 'i')]",
-    namespaces={"re": "http://exslt.org/regular-expressions"},
-)
+# Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one. The
+# styles are tested by Python's re, on the elements with a style: the same test as XPath's
+# re:test (EXSLT, which lxml runs with Python's re), without a call from C for each element.
+_NOISE_CANDIDATES = etree.XPath(f".//font[{has_class('jammer')}] | .//*[@style]")
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|$)", re.I)
+# What the noise's finds cannot be without, in their serialised markup.
+NOISE_WORDS = (b"jammer", b"style=")
+
+
+def noise_elements(root: etree._Element) -> list[etree._Element]:
+    """The noise elements under ``root``, in document order."""
+    return [
+        element
+        for element in _NOISE_CANDIDATES(root)
+        if (style := element.get("style")) is None
+        or _HIDING_STYLE.search(style)
+        or element.tag == "font" and "jammer" in class_words(element)
+    ]
 
 
 def remove_noise_elements(root: etree._Element) -> int:
     """Drop every noise element under ``root`` (tails kept); return how many went."""
-    found = NOISE_XPATH(root)
+    found = noise_elements(root)
     for element in found:
-        element.drop_tree()
+        drop_tree(element)
     return len(found)
+
+
+def drop_tree(element: etree._Element) -> None:
+    """Remove ``element`` and what it holds, keeping the text after it (lxml.html's
+    drop_tree, for the plain lxml.etree elements the page parsers read)."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + element.tail
+        else:
+            previous.tail = (previous.tail or "") + element.tail
+    parent.remove(element)
 
 
 # One generator group: a char from space..';', a space, a char from '?'..'~'. Spaces may

@@ -26,7 +26,7 @@ from scraper.navigation import breadcrumb_forum
 from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
-from scraper.thread_extras import thread_extras_of
+from scraper.thread_extras import all_markers, markers_in, thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
@@ -136,7 +136,8 @@ def parse_thread_html(
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in text for marker in _ATTACHMENT_MARKERS))
+    shown = markers_in(text, (*_ATTACHMENT_MARKERS, *all_markers()))  # one look for every part's markers
+    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in shown for marker in _ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
@@ -158,7 +159,7 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
-        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text),  # the same tree: parsed once
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown),  # the same tree: parsed once
     )
 
 
@@ -266,7 +267,7 @@ class _PostReader:
                 return name, int(match[1])
         bold = _BOLD_NAME(root)
         if bold:
-            return squash(bold[0].text_content()), None
+            return squash(words_of(bold[0])), None
         # Guests: "匿名" (and an IP) with no link, in the author block.
         authi = _AUTHOR_BLOCK(root)
         return (squash(shown_words(authi[0])).split(" ")[0] or None, None) if authi else (None, None)
@@ -375,7 +376,7 @@ def _pager(sel: Selector, base_url: str, tid: int, url_page: int, xpaths: tuple[
             ref = thread_ref(href) if href else None
             if href is None or ref is not None and ref.tid != tid:
                 continue
-            number = first_int(link.text_content()) or (ref.page if ref else None)
+            number = first_int(words_of(link)) or (ref.page if ref else None)
             if number:
                 numbers.append(number)
                 urls.setdefault(ref.page if ref else number, href)

@@ -305,7 +305,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         if thread is not None:
             if thread.profile:
                 self.crawler.stats.inc_value(f"archive/profiles/{thread.profile}")
-            self.logger.info(
+            self.logger.debug(  # as Scrapy's own line of each page; the progress line says how far the crawl is
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
             )

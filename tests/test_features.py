@@ -18,7 +18,8 @@ from scraper.portal import join_article_pages, parse_article_page, parse_comment
 from scraper.post_extras import parse_commentmore, parse_viewratings
 from scraper.problems import PageProblem
 from scraper.thread import parse_thread_page
-from scraper.thread_extras import decode_aid, parse_thread_extras, size_in_bytes
+from scraper.attachments import decode_aid, size_in_bytes
+from scraper.thread_extras import parse_thread_extras
 from scraper.user_pages import parse_profile
 
 HERE = Path(__file__).parent / "fixtures" / "discuz-x-features"

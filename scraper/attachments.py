@@ -1,0 +1,223 @@
+"""A thread page's attachments, to Attachment rows: each post's, the places one shows merged.
+No Scrapy, no I/O (scraper.thread_extras reads them with the rest of a page's extras).
+
+Discuz wraps each in ``<ignore_js_op>``: a file as ``span#attach_AID`` (link,
+then ``(12.5 KB, 下载次数: 3)``), an image placed in the message as ``img#aimg_AID[aid]`` with
+a tip holding its name, size and link; the ones not placed in the message are listed after
+it (``div.pattl > dl.tattl``, ``a#aidAID``). Download links carry the aid encoded
+(``aidencode``: urlencoded base64 of ``aid|hash|time|uid|tid``), new on every view: the aid
+is decoded and the attachment keyed on it. A paid attachment shows its price and a 购买 link
+(``action=attachpay``) instead of a download link.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import tzinfo
+from urllib.parse import parse_qs, unquote
+
+from lxml import etree
+
+from scraper.content import real_image_src
+from scraper.dates import page_time
+from scraper.extras_models import Attachment
+from scraper.urls import absolute_url
+from scraper.xpath import compiled, has_class, squash, words_of
+
+# An image whose only reference is its address (forum.php?mod=attachment&aid=CODE as src,
+# X2.5 and themes that drop the aid attributes) is an attachment too.
+_ATTACHMENT_SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
+_ATTACH_BLOCKS = compiled(
+    "descendant::ignore_js_op"
+    f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
+    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
+    f" | descendant::img{_ATTACHMENT_SRC}[not(ancestor::ignore_js_op or ancestor::dl[{has_class('tattl')}]"
+    " or ancestor::span[starts-with(@id, 'attach_')])]"
+)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
+_UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
+_DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
+_PRICE = re.compile(r"(?:售价|售價|price)\s*[:：]\s*(\d+)\s*([^\s,，)）]*)", re.I)
+_UPLOADED = re.compile(r"(.+?)\s*(?:上传|上傳|upload)", re.I)
+_UPLOAD_WORD = re.compile("上传|上傳|upload", re.I)
+_ID_AID = re.compile(r"^(?:attach_|aid|aimg_)(\d+)$")
+_IMAGE_NAME = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)$", re.I)
+_ALL_TEXT = compiled(".//text()")
+
+
+def query_of(url: str) -> str:
+    """A link's query, cut out by hand: urlsplit raises on a broken host ("http://[…"), and one
+    broken address must cost its own link only, not the page."""
+    return url.partition("?")[2].partition("#")[0]
+
+
+def decode_aid(url_or_code: str | None) -> int | None:
+    """The aid in an attachment link: ``aid=N`` as it is, or Discuz's aidencode (urlencoded
+    base64 of ``aid|hash|time|uid|tid``). None for anything else."""
+    if not url_or_code:
+        return None
+    values = parse_qs(query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
+    if not values:
+        return None
+    code = values[-1].strip()
+    if code.isdigit():
+        return int(code)
+    code = unquote(code)
+    try:
+        decoded = base64.b64decode(code + "=" * (-len(code) % 4), validate=False).decode("ascii", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    fields = decoded.split("|")
+    return int(fields[0]) if len(fields) >= 2 and fields[0].isdigit() else None
+
+
+def size_in_bytes(shown: str | None) -> int | None:
+    """"23.87 KB" -> 24443 (Discuz's units are powers of 1024): as exact as the page shows."""
+    match = _SIZE.search(shown or "")
+    if not match:
+        return None
+    return round(float(match[1]) * 1024 ** _UNITS[match[2].lower()])
+
+
+def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url: str,
+                   tz: tzinfo) -> list[Attachment]:
+    """One Attachment per aid the post shows, the places it appears merged (an image shown
+    in the message and listed after it is one attachment)."""
+    found: dict[int, Attachment] = {}
+    for block in _ATTACH_BLOCKS(post):
+        attachment = _attachment(block, site, tid, pid, base_url, tz)
+        if attachment is None:
+            continue
+        known = found.get(attachment.aid)
+        if known is None:
+            found[attachment.aid] = attachment
+            continue
+        for name, value in vars(attachment).items():
+            if getattr(known, name) in (None, False, "") and value not in (None, False, ""):
+                setattr(known, name, value)
+    return list(found.values())
+
+
+def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: str,
+                tz: tzinfo) -> Attachment | None:
+    parts = _BlockParts(block)
+    links, pay_links, images = parts.links, parts.pay_links, parts.images
+    aid = _aid_of(block, parts)
+    if aid is None:
+        return None
+    info = " ".join(squash(words_of(em)) for em in parts.ems if _SIZE.search(words_of(em)) or
+                    _DOWNLOADS.search(words_of(em)))
+    texts = _ALL_TEXT(block)
+    words = squash(" ".join(texts))
+    image_url = real_image_src(images[0], base_url) if images else None
+    filename = _filename(parts.name_places, images)
+    size_match = _SIZE.search(info)
+    price = _PRICE.search(info) or _PRICE.search(words)
+    downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
+    uploaded = _UPLOADED.search(" ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
+    # Without a download link, an image shown by its attachment address is its own link.
+    source = links[0].get("href") if links else next(
+        (src for img in images if decode_aid(src := img.get("src")) is not None), None)
+    url = absolute_url(base_url, source) if source else None
+    attachment = Attachment(
+        site=site, aid=aid, pid=pid, tid=tid, filename=filename,
+        size=size_in_bytes(info), size_shown=size_match[0] if size_match else None,
+        downloads=int(downloads[1]) if downloads else None,
+        is_image=bool(images) or bool(filename and _IMAGE_NAME.search(filename)),
+        price=int(price[1]) if price and int(price[1]) else None,
+        price_credit=(price[2] or None) if price and int(price[1]) else None,
+        url=url, image_url=image_url,
+        uploaded_at=page_time(uploaded[1], tz) if uploaded else None,
+    )
+    if url is None:
+        attachment.denied = (price[0] if price else words) or None
+        if pay_links:
+            attachment.denied = squash(f"{attachment.denied or ''} {squash(words_of(pay_links[-1]))}")
+    return attachment
+
+
+class _BlockParts:
+    """The elements of one attachment block that its reading needs, in document order, from
+    one walk of its elements (a block is a dozen; an XPath call a part cost more than the
+    walk). What each list holds, as XPath (the walk must keep to it):
+
+    - links: .//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]
+    - pay_links: .//a[contains(@href, 'action=attachpay')]
+    - ided: .//*[@id or @aid]
+    - ems: .//em
+    - images: descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or ATTACHMENT_SRC]
+    - name_places: .//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong
+    """
+
+    def __init__(self, block: etree._Element) -> None:
+        self.links: list[etree._Element] = []
+        self.pay_links: list[etree._Element] = []
+        self.ided: list[etree._Element] = []
+        self.ems: list[etree._Element] = []
+        self.images: list[etree._Element] = [block] if block.tag == "img" and _attachment_image(block) else []
+        self.name_places: list[etree._Element] = []
+        for element in block.iterdescendants(etree.Element):
+            tag, id_ = element.tag, element.get("id")
+            if id_ is not None or element.get("aid") is not None:
+                self.ided.append(element)
+            if tag == "a":
+                href = element.get("href") or ""
+                if ("mod=attachment" in href or "attachment.php?aid=" in href) and "aid=" in href:
+                    self.links.append(element)
+                if "action=attachpay" in href:
+                    self.pay_links.append(element)
+                if (id_ or "").startswith("aid") or _in_attach_span(element, block):
+                    self.name_places.append(element)
+            elif tag == "em":
+                self.ems.append(element)
+            elif tag == "img":
+                if _attachment_image(element):
+                    self.images.append(element)
+            elif tag == "strong":
+                parent = element.getparent()
+                if parent.tag == "p" and parent is not block:
+                    self.name_places.append(element)
+
+
+def _attachment_image(img: etree._Element) -> bool:
+    src = img.get("src") or ""
+    return (img.get("aid") is not None or (img.get("id") or "").startswith("aimg_")
+            or ("mod=attachment" in src or "attachment.php?aid=" in src) and "aid=" in src)
+
+
+def _in_attach_span(element: etree._Element, block: etree._Element) -> bool:
+    """Whether a span ided attach_AID below ``block`` holds ``element``."""
+    parent = element.getparent()
+    while parent is not block:
+        if parent.tag == "span" and (parent.get("id") or "").startswith("attach_"):
+            return True
+        parent = parent.getparent()
+    return False
+
+
+def _aid_of(block: etree._Element, parts: _BlockParts) -> int | None:
+    for element in [block, *parts.ided]:
+        if (aid := element.get("aid")) and aid.isdigit():
+            return int(aid)
+        if match := _ID_AID.match(element.get("id") or ""):
+            return int(match[1])
+    for link in parts.links + parts.pay_links:
+        if (aid := decode_aid(link.get("href"))) is not None:
+            return aid
+    for img in parts.images:
+        if (aid := decode_aid(img.get("src"))) is not None:
+            return aid
+    return None
+
+
+def _filename(name_places: list[etree._Element], images: list[etree._Element]) -> str | None:
+    for element in name_places:
+        name = squash(words_of(element))
+        if name:
+            return name
+    for img in images:
+        if name := squash(img.get("title") or img.get("alt") or ""):
+            return name
+    return None

@@ -1,0 +1,105 @@
+"""Where Python does what XPath searches did (one walk of a few elements in place of several
+searches, each call having a fixed cost that outweighs a small walk; a regex in place of
+EXSLT's re:test, a call from C into Python for each element), it finds what the searches
+found, in the same order: held to the XPaths on every attachment block, and every post, of the
+fixture and corpus pages and the sample forum."""
+
+from pathlib import Path
+
+from lxml import etree
+
+from scraper import attachments, thread_extras
+from scraper.encoding import decode_html
+from scraper.html_page import open_page
+from scraper.noise import noise_elements
+from scraper.problems import PageProblem
+
+ROOT = Path(__file__).parent.parent
+PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
+PAGES += sorted((ROOT / "sample_forum").rglob("thread-*.html"))
+_SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
+# scraper.attachments._BlockParts's lists, as the XPaths they stand for.
+XPATHS = {
+    "links": ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]",
+    "pay_links": ".//a[contains(@href, 'action=attachpay')]",
+    "ided": ".//*[@id or @aid]",
+    "ems": ".//em",
+    "images": f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_SRC}]",
+    "name_places": ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong",
+}
+
+NOISE = etree.XPath(
+    ".//font[contains(@class, 'jammer') and contains(concat(' ', normalize-space(@class), ' '), ' jammer ')]"
+    " | .//*[@style and re:test(@style, 'display\\s*:\\s*none|font-size\\s*:\\s*0(?:\\.0+)?(?:px|pt|em|%)?\\s*(?:;|$)', 'i')]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+
+
+def _pages():
+    for path in PAGES:
+        try:
+            yield path, open_page(decode_html(path.read_bytes()).text, "http://127.0.0.1:8080/", None)[0].root
+        except PageProblem:
+            continue
+
+
+def test_noise_elements_are_what_the_exslt_search_finds():
+    found = 0
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert noise_elements(element) == NOISE(element), path.name
+            found += len(NOISE(element))
+    assert found > 1000
+
+
+def test_block_parts_are_what_their_xpaths_find():
+    searches = {name: etree.XPath(expression) for name, expression in XPATHS.items()}
+    blocks = 0
+    for path, root in _pages():
+        for _, post in thread_extras._posts(root) or [(None, root)]:
+            for element in [post, *attachments._ATTACH_BLOCKS(post)]:
+                blocks += 1
+                parts = attachments._BlockParts(element)
+                for name, search in searches.items():
+                    assert getattr(parts, name) == search(element), (path.name, name)
+    assert blocks > 400
+
+
+def _class(name: str) -> str:
+    return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
+
+
+SPECIAL_BLOCKS = etree.XPath(
+    f".//div[{_class('pcht')} or {_class('rwd')} or {_class('act')} or {_class('dbt')}]"
+    " | .//form[@id='poll' or contains(@action, 'action=trade') or contains(@action, 'action=activityapplies')"
+    " or contains(@action, 'action=debatevote')]"
+    " | .//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]"
+)
+# Each special kind's markup, and markup that only looks like it.
+SPECIAL_MARKUP = [
+    '<div class="pcht">', '<form id="poll">', '<div class="x rwd">', '<p id="reward_1">', '<span id="trade_2">',
+    '<span id="trade2">', '<form action="forum.php?action=trade&amp;x">', '<div class="act">',
+    '<div class="action">', '<form action="misc.php?action=activityapplies">', '<div class="dbt">',
+    '<form action="forum.php?action=debatevote">', '<div class="pcht\u00a0x">', '<div class="\tdbt\n">',
+    '<p class="pcht">', '<div id="rewardx" class="act">',
+]
+
+
+def _special_by_xpath(root):
+    tests = [(name, etree.XPath(f"boolean({test})")) for name, test in thread_extras._SPECIAL_TESTS]
+    blocks = SPECIAL_BLOCKS(root)
+    return next((name for name, test in tests if any(test(block) for block in blocks)), None)
+
+
+def test_special_kind_is_what_the_xpaths_find():
+    kinds = set()
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert thread_extras._special(element) == _special_by_xpath(element), path.name
+            kinds.add(_special_by_xpath(element))
+    for first in SPECIAL_MARKUP:
+        for second in ["", *SPECIAL_MARKUP]:
+            root = etree.fromstring(f"<html><body><div>{first}x</div><div>{second}y</div></body></html>", etree.HTMLParser())
+            assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
+            kinds.add(_special_by_xpath(root))
+    assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
