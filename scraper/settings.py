@@ -78,6 +78,9 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console port
+# nor Scrapy 2.19's HTTP port that runs the Python code it is sent (its token is left in a file
+# under ~/.local/state, and a killed crawl leaves that file behind)
+REMOTE_CONTROL_ENABLED = False
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
 EXTENSIONS = {"spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
 # With no url, `scrapy crawl discuz` serves the bundled sample forum and crawls it (spiders/sample.py).

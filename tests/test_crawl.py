@@ -2,6 +2,7 @@
 and the archive is compared with the forum's own database (TRUTH.json)."""
 
 import json
+import os
 import re
 import socket
 from pathlib import Path
@@ -53,7 +54,9 @@ def test_the_first_command_crawls_the_sample_forum_and_prints_nothing_alarming(t
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 8080)) == 0:
             pytest.skip("port 8080 is taken: the sample forum would move (and rightly warn)")
-    result = scrapy_crawl(tmp_path / "archive.db", fast=False)
+    state = tmp_path / "state"  # where Scrapy's remote control would leave its port and token
+    result = scrapy_crawl(tmp_path / "archive.db", fast=False, env=os.environ | {"PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(state)})
+    assert not state.exists()  # it opens no port to run code on
     assert "No url given: crawling the bundled sample forum at http://127.0.0.1:8080/" in result.stderr
     assert "Warning" not in result.stderr and "WARNING" not in result.stderr, result.stderr[-3000:]
     assert Database(tmp_path / "archive.db")["articles"].count == len(TRUTH["threads"])
