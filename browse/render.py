@@ -26,6 +26,16 @@ from scraper.media_answers import is_ui_image
 
 TEMPLATES = Path(__file__).parent / "templates" / "forum"
 LANG = "zh-CN"
+# The archive's status codes as the page says them to a reader (metadata.yml describes each):
+# why a file is not in the store (attachments.file_status), and why a member's profile is not
+# (users.profile_status). A code not listed is shown as it is.
+STATUS_LABELS = {
+    "file": {"paid": "需购买", "denied": "无权下载", "login": "需登录", "missing": "论坛上已不存在",
+             "not_a_file": "论坛给出的不是文件", "too_large": "文件过大", "robots": "robots.txt 不许下载",
+             "offsite": "在论坛以外的网站", "private_address": "内网地址", "http_error": "下载出错",
+             "network": "网络不通", "error": "下载未完成"},
+    "profile": {"members_only": "仅会员可见，未存档", "missing": "论坛上已无此会员"},
+}
 
 
 class Links:
@@ -156,6 +166,7 @@ def environment() -> jinja2.Environment:
     # the forum's offset is the page's (render's utc_offset): a filter that reads it from the page
     env.filters["date"] = jinja2.pass_context(lambda page, value, seconds=False: date(value, seconds, page.get("utc_offset")))
     env.globals["pager_numbers"] = pager_numbers
+    env.filters["status"] = lambda code, kind: STATUS_LABELS[kind].get(code, code)
     env.filters["json_list"] = _json_list
     env.filters["json_obj"] = lambda value: (found if isinstance(found := _json_list(value), dict) else {}) if value else {}
     return env

@@ -1,9 +1,9 @@
 """python -m export site on the feature forum archived with ``-a media=all``: the mirror shows
-every thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
-broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评 from
-disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
-dynamic forms to their pages (where nginx is installed); datasette's thread page shows the same,
-and both pass axe-core's contrast rule. A second export writes nothing it already wrote.
+every thread, post, 点评, rating, poll, tag, attachment, member and portal article; no internal
+link is broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评
+from disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
+dynamic forms to their pages (where nginx is installed); datasette shows every page the same, and
+both pass axe-core's contrast rule. A second export writes nothing it already wrote.
 
 The features snapshot and its media fixture are served together on 127.0.0.1 (as
 tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBOTSTXT_OBEY off.
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,8 @@ CHROMIUM = shutil.which("chromium")
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, scrapy_crawl) -> Path:
-    """The features snapshot (v1) with its media fixture, crawled from its index with media=all."""
+    """The features snapshot (v1) with its media fixture, crawled from its index with media=all
+    and the members' profile pages (members only, on this forum)."""
     folder = tmp_path_factory.mktemp("site")
     snapshot = folder / "snapshot"
     snapshot.mkdir()
@@ -50,7 +52,7 @@ def archive(tmp_path_factory, scrapy_crawl) -> Path:
     (snapshot / "URLS.tsv").write_text("\n".join(urls + [line for line in media if line.split("\t")[0] not in known]) + "\n", "utf-8")
     db_path = folder / "archive.db"
     with serve(str(snapshot), 0, saved_at=SAVED_AT, fallback=[HERE / "served-v1", HERE / "v1", HERE / "media"]) as forum:
-        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", "media=all", settings=OWNER)
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", "media=all", "user_profiles=1", settings=OWNER)
     return db_path
 
 
@@ -112,6 +114,34 @@ def test_every_thread_post_comment_rating_poll_tag_attachment_and_article_is_in_
     pages = {path.name: path.read_text("utf-8") for path in mirror.glob("*.html")}
     assert all('<html lang="zh-CN">' in page[:100] for page in pages.values())
     assert [name for name, page in pages.items() if "<script" in page] == ["search.html"]  # the rest reads without
+
+
+def test_every_member_has_a_page_with_what_the_archive_knows_their_threads_and_replies(archive, mirror):
+    """space-uid-UID.html, as Discuz names it, for everyone a post, 点评 or rating names: their
+    profile as far as guests could read it, in the page's language; every thread they started;
+    every reply, linked to its floor; and every post's author leads there."""
+    from browse.forum import member_ids
+
+    db, links = Database(archive), StaticLinks()
+    site, size = db.execute("SELECT site, posts_per_page FROM sites").fetchone()
+    uids = list(member_ids(db.conn, site))
+    profiles = dict(db.execute("SELECT uid, profile_status FROM users").fetchall())
+    assert set(profiles) < set(uids) and set(profiles.values()) == {"members_only"}  # uid 1 only rates and writes articles
+    for uid in uids:
+        documents = [lxml_html.fromstring(path.read_text("utf-8")) for path in
+                     [mirror / links.member(uid)] + sorted(mirror.glob(f"space-uid-{uid}-*.html"))]
+        threads = {int(tid) for document in documents for tid in document.xpath("//tr[@class='thread-row']/@data-tid")}
+        assert threads == {tid for (tid,) in db.execute("SELECT tid FROM articles WHERE author_uid = ?", [uid])}, uid
+        replies = {href for document in documents for href in document.xpath("//li[@class='reply']/a/@href")}
+        assert replies == {links.post(tid, (floor - 1) // size + 1, pid) for tid, pid, floor in
+                           db.execute("SELECT tid, pid, floor FROM comments WHERE author_uid = ?", [uid])}, uid
+        status = {row.xpath("string(th)"): row.xpath("string(td)") for row in documents[0].xpath("//table[@class='profile']/tr")}
+        assert status.get("资料页") == ("仅会员可见，未存档" if uid in profiles else None), (uid, status)
+        assert "members_only" not in text(documents[0])
+    for path in mirror.glob("thread-*.html"):
+        for post in lxml_html.fromstring(path.read_text("utf-8")).xpath("//article[@data-pid]"):
+            uid = db.execute("SELECT author_uid FROM posts WHERE pid = ?", [int(post.get("data-pid"))]).fetchone()[0]
+            assert post.xpath("header/span[@class='author']/a/@href") == [links.member(uid)], (path.name, uid)
 
 
 def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mirror):
@@ -289,6 +319,22 @@ def axe_violations(html_text: str, folder: Path, base: str | None = None) -> lis
     return json.loads(found[1].replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
 
 
+def live_route(name: str, tags: dict[str, str]) -> str:
+    """datasette's address (after /DB/-/) of the mirror's page ``name``; ``tags``: tag pages' names."""
+    if name == "index.html":
+        return "forum"
+    if name in tags:
+        return "tag?" + urllib.parse.urlencode({"name": tags[name]})
+    for pattern, route in [(r"thread-(\d+)-(\d+)-1", "thread/{0}?page={1}"), (r"forum-(\d+)-(\d+)", "forum/{0}?page={1}"),
+                           (r"forum-(\d+)-type-(\d+)-(\d+)", "forum/{0}?type={1}&page={2}"),
+                           (r"space-uid-(\d+)", "member/{0}"), (r"space-uid-(\d+)-(\d+)", "member/{0}?page={1}"),
+                           (r"article-(\d+)-(\d+)", "article/{0}?page={1}"), (r"revisions-(\d+)", None)]:
+        if match := re.fullmatch(pattern + r"\.html", name):
+            assert route, f"{name}: no revisions in this archive"
+            return route.format(*match.groups())
+    raise AssertionError(f"{name}: no datasette page for it")
+
+
 @pytest.fixture
 def axe(chromium):
     if not AXE.is_file():
@@ -298,21 +344,27 @@ def axe(chromium):
     return AXE
 
 
-def test_datasette_shows_the_mirrors_thread_page_and_both_pass_axe_cores_contrast_rule(axe, archive, mirror):
+def test_datasette_shows_every_page_of_the_mirror_the_same_and_both_pass_axe_cores_contrast_rule(axe, archive, mirror):
     served = archive.parent / "served.db"
     shutil.copy(archive, served)
     shutil.copytree(str(archive) + ".media", str(served) + ".media")
+    tags = {StaticLinks().tag(tag): tag for (tag,) in Database(archive).execute("SELECT DISTINCT tag FROM thread_tags")}
+    compared = Counter()
     with serve_datasette(served) as base:
-        for name in ("thread-4-1-1.html", "thread-6-1-1.html", "thread-8-1-1.html", "index.html", "forum-3-1.html"):
-            static = (mirror / name).read_text("utf-8")
-            path = {"index.html": "/served/-/forum", "forum-3-1.html": "/served/-/forum/3"}.get(name) or f"/served/-/thread/{name.split('-')[1]}"
-            live = get(base + path)
+        for path in sorted(mirror.glob("*.html")):
+            if path.name == "search.html":  # the mirror's own; datasette's is its search box
+                continue
+            static = path.read_text("utf-8")
+            live = get(base + "/served/-/" + live_route(path.name, tags))
             main = [text(lxml_html.fromstring(page).xpath("//main")[0]) for page in (static, live)]
-            assert main[0] == main[1], name
+            assert main[0] == main[1], path.name
             assert lxml_html.fromstring(live).get("lang") == "zh-CN"
-            if name.startswith("thread-"):  # the forum pages use the same styles: a browser a page costs seconds
-                assert axe_violations(static, mirror) == [], name
-                assert axe_violations(live, mirror, base=base + "/") == [], name
+            compared[path.name.split("-")[0].removesuffix(".html")] += 1
+            if path.name in ("thread-4-1-1.html", "thread-6-1-1.html", "thread-8-1-1.html"):
+                # the other pages use the same styles: a browser a page costs seconds
+                assert axe_violations(static, mirror) == [], path.name
+                assert axe_violations(live, mirror, base=base + "/") == [], path.name
+        assert compared == {"thread": 22, "forum": 7, "space": 11, "article": 3, "tag": len(tags), "index": 1}, compared
         images = lxml_html.fromstring(get(base + "/served/-/thread/4")).xpath("//img/@src")
         assert images and all(status(base + src) == 200 for src in images)
 
@@ -371,3 +423,26 @@ def test_the_crawlers_utc_times_are_shown_in_the_forums_offset(tmp_path):
     context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
                "article": {"tid": 1, "title": "帖", "gone_since": "2026-12-07T20:00:00+00:00"}}
     assert "已删除：2026-12-8 04:00 起" in render(context, StaticLinks(), utc_offset="+08:00")
+
+
+def test_a_members_profile_fields_and_a_files_status_read_as_the_forum_would_say_them():
+    """A profile page read (users.profile_status shown): its fields, times on the forum's clock;
+    an attachment not stored says why in words, not the archive's code."""
+    from browse.render import render
+
+    profile = {"uid": 7, "username": "花开半夏", "user_group": "中级会员", "registered_at": "2019-03-01T08:05:00+08:00",
+               "last_visit_at": "2026-12-07T01:00:00+00:00", "posts": 42, "threads": 5, "credits": 318,
+               "extcredits": '{"威望": 12, "金钱": 250}', "profile_status": "shown"}
+    page = lxml_html.fromstring(render({"kind": "member", "site": "bbs.example.cn", "uid": 7, "name": "花开半夏",
+                                        "profile": profile, "counts": None, "threads": [], "replies": [], "page": 1, "pages": 1},
+                                       StaticLinks(), utc_offset="+08:00"))
+    rows = {row.xpath("string(th)"): row.xpath("string(td)") for row in page.xpath("//table[@class='profile']/tr")}
+    assert rows == {"用户组": "中级会员", "注册时间": "2019-3-1 08:05", "最后访问": "2026-12-7 09:00", "帖子": "42",
+                    "主题": "5", "积分": "318", "威望": "12", "金钱": "250"}
+    attachment = {"aid": 6, "filename": "peitu.zip", "size_shown": "562 Bytes", "price": 5, "price_credit": "金钱",
+                  "file_status": "paid", "sha256": None}
+    post = {"pid": 1, "floor": 1, "author": "甲", "author_uid": 1, "content_html": "", "images": {},
+            "attachments": [attachment], "post_comments": [], "ratings": []}
+    shown = render({"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [post],
+                    "article": {"tid": 1, "title": "帖"}}, StaticLinks())
+    assert "文件未存档（需购买）" in text(lxml_html.fromstring(shown)) and "paid" not in shown
