@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -412,3 +413,27 @@ def test_in_a_browser_the_charts_are_drawn_with_the_archives_counts(chromium, ar
     assert sum(int(bar["posts"]) for bar in bars["posts-per-forum"]) == posts
     busiest = db.execute("SELECT author, count(*) FROM posts GROUP BY author_uid ORDER BY 2 DESC LIMIT 1").fetchone()
     assert bars["top-authors"][0]["posts"] == str(busiest[1]) and bars["top-authors"][0]["author"].startswith(busiest[0])
+
+
+FLAG_LABELS = {"masked": "作者被禁止或删除 · 内容自动屏蔽", "hidden": "部分内容对游客隐藏", "blocked": "该帖被管理员屏蔽"}
+
+
+def test_banned_hidden_and_blocked_posts_are_marked_in_datasette_and_in_the_mirror(archive, datasette, tmp_path):
+    """The sample forum's posts of banned authors (masked), locked for guests (hidden) and blocked
+    by a moderator are shown with what happened to them, not left out, live and in the mirror."""
+    db = Database(archive)
+    flagged = [(tid, pid, floor, json.loads(flags)) for tid, pid, floor, flags in
+               db.execute("SELECT tid, pid, floor, flags FROM posts WHERE flags != '[]' ORDER BY tid, floor")]
+    assert {flag for *_, flags in flagged for flag in flags} == set(FLAG_LABELS)
+    mirror = tmp_path / "mirror"
+    subprocess.run([sys.executable, "-m", "export", "site", "--db", str(archive), "-o", str(mirror)],
+                   cwd=ROOT, check=True, capture_output=True)
+    size = db.execute("SELECT posts_per_page FROM sites").fetchone()[0]
+    for tid, pid, floor, flags in flagged:
+        page = (floor - 1) // size + 1
+        for html in (get(f"{datasette}/-/thread/{tid}?page={page}"), (mirror / f"thread-{tid}-{page}-1.html").read_text("utf-8")):
+            [post] = lxml_html.fromstring(html).xpath(f"//article[@id='pid{pid}']")
+            assert post.xpath("header/span[@class='mark flag']/text()") == [FLAG_LABELS[flag] for flag in flags], (tid, floor)
+    # marked, never empty-handed: a banned author's post is still there, with its author and time
+    [banned] = lxml_html.fromstring((mirror / "thread-14-1-1.html").read_text("utf-8")).xpath("//article[@data-floor='1']")
+    assert "spam_user88" in banned.text_content() and banned.xpath("header//time/@datetime")
