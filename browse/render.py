@@ -111,9 +111,10 @@ def date(value: str | None, seconds: bool = False, offset: str | None = None) ->
 
 
 def message(html: str | None, site: str, images: dict[str, str], attachments: list[dict], links: Links,
-            shown: set | None = None) -> Markup:
+            shown: set | None = None, quoted: str | None = None) -> Markup:
     """A post's HTML, sanitised, its images on the media store and its links on the archive;
-    the SHA-256 of each stored image it shows goes into ``shown``."""
+    the SHA-256 of each stored image it shows goes into ``shown``; ``quoted``: where the post it
+    quotes is in the archive, for the quote's own link (``goto=findpost``)."""
     html = sanitize_html(html or "")
     if "<img" not in html and "<a" not in html:  # nothing to point elsewhere: no need to parse it
         return Markup(html)
@@ -142,13 +143,13 @@ def message(html: str | None, site: str, images: dict[str, str], attachments: li
         if href in files:
             anchor.set("href", links.media(files[href]["sha256"]))
             anchor.set("download", files[href]["filename"] or "")
-        elif local := _local(href, site, links):
+        elif local := _local(href, site, links, quoted):
             anchor.set("href", local)
     inner = "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
     return Markup.escape(root.text or "") + Markup(inner)
 
 
-def _local(href: str, site: str, links: Links) -> str | None:
+def _local(href: str, site: str, links: Links, quoted: str | None = None) -> str | None:
     if not href or href.startswith("#"):
         return None
     parts = urllib.parse.urlsplit(href)
@@ -156,7 +157,8 @@ def _local(href: str, site: str, links: Links) -> str | None:
         return None
     query = dict(urllib.parse.parse_qsl(parts.query))
     if query.get("goto") == "findpost" and query.get("pid", "").isdigit() and query.get("ptid", "").isdigit():
-        return None  # the quote's own link: the template links the quoted post
+        # the quote's own link (its author and time): to the quoted post, where the archive has it
+        return quoted if quoted and quoted.endswith(f"#pid{query['pid']}") else None
     return links.forum_url(href, site)
 
 
@@ -206,7 +208,8 @@ def render(context: dict, links: Links, lang: str = LANG, **extra) -> str:
     site = context["site"]
     for post in context.get("posts", ()):
         inline = set()
-        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline)
+        quoted = links.post(post["quote"][0], post["quote"][1], post["quote_pid"]) if post.get("quote") else None
+        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline, quoted)
         for attachment in post["attachments"]:  # an image attachment the message does not show: under it
             attachment["show_image"] = bool(attachment.get("is_image") and attachment.get("sha256") not in inline)
     for revision in context.get("revisions", ()):

@@ -171,6 +171,20 @@ def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mi
     assert stored and stored <= shown
 
 
+def test_a_quotes_own_link_leads_to_the_quoted_post_in_the_mirror_not_to_the_dead_forum(archive, mirror):
+    """Discuz links a quote's author and time to the quoted post (forum.php?mod=redirect&goto=findpost):
+    in the mirror that link leads where the template's 引用 link does."""
+    quotes = 0
+    for path in mirror.glob("thread-*.html"):
+        page = lxml_html.fromstring(path.read_text("utf-8"))
+        assert not page.xpath("//a[contains(@href, 'goto=findpost')]"), path.name
+        for post in page.xpath("//article[.//a[@class='quote-link']]"):
+            [quote_link] = post.xpath(".//a[@class='quote-link']/@href")
+            assert post.xpath(".//div[@class='message']//blockquote//a/@href")[:1] == [quote_link], path.name
+            quotes += 1
+    assert quotes == Database(archive).execute("SELECT count(*) FROM comments WHERE quote_pid IS NOT NULL").fetchone()[0] == 5
+
+
 def test_the_dynamic_forms_have_their_redirect_rules_and_pages(mirror):
     assert "/forum.php mod=viewthread tid=:tid /thread-:tid-1-1.html 301" in (mirror / "_redirects").read_text()
     assert "return 301 /thread-$arg_tid-1-1.html" in (mirror / "nginx-redirects.conf").read_text()
