@@ -470,3 +470,24 @@ def test_a_members_profile_fields_and_a_files_status_read_as_the_forum_would_say
     shown = render({"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [post],
                     "article": {"tid": 1, "title": "帖"}}, StaticLinks())
     assert "文件未存档（需购买）" in text(lxml_html.fromstring(shown)) and "paid" not in shown
+
+
+def test_the_parquet_export_of_the_same_archive_names_each_images_stored_file(archive, tmp_path):
+    """The archive the mirror is made from (media=all), exported for analysis: each image of a
+    post is a struct with its stored file's SHA-256 and the store's answer, as post_images has them."""
+    import pyarrow.parquet as pq
+
+    from export import export
+    from scraper.media_answers import is_ui_image
+
+    db = Database(archive)
+    for source in ("articles", "comments"):
+        export(str(archive), source, "parquet", str(tmp_path / f"{source}.parquet"))
+        listed = sorted((row["pid"], image["url"], image["sha256"], image["status"])
+                        for row in pq.read_table(tmp_path / f"{source}.parquet").to_pylist() for image in row["images"] or [])
+        stored = sorted(db.execute(f"SELECT i.pid, i.url, i.sha256, i.status FROM post_images AS i JOIN {source} USING (site, pid)"))
+        # the theme's file-type icons beside an attachment are no post's picture: never fetched
+        assert [image for image in listed if image[3] is None] == [image for image in listed if is_ui_image(image[1])], source
+        assert [image for image in listed if image[3] is not None] == stored, source
+    # the first posts' pictures here: some stored, some the media fixture does not have
+    assert {status for (status,) in db.execute("SELECT status FROM post_images")} == {"stored", "missing"}
