@@ -171,6 +171,18 @@ def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mi
     assert stored and stored <= shown
 
 
+def test_each_forum_list_page_holds_the_threads_the_forums_own_page_held(mirror):
+    """Sticky first, then by last post, five a page as this forum had it: forum-F-P.html of the
+    mirror lists what the saved forum-F-P.html listed, in its order, so old links find them."""
+    saved = sorted((HERE / "served-v1").glob("forum-*-*.html"))
+    assert len(saved) == 6
+    for path in saved:
+        listed = [int(tid) for tid in re.findall(r'<tbody id="(?:normal|stick)thread_(\d+)"', path.read_text("utf-8"))]
+        shown = lxml_html.fromstring((mirror / path.name).read_text("utf-8")).xpath("//tr[@class='thread-row']/@data-tid")
+        assert [int(tid) for tid in shown] == listed, path.name
+    assert not list(mirror.glob("forum-*-3.html"))
+
+
 def test_a_quotes_own_link_leads_to_the_quoted_post_in_the_mirror_not_to_the_dead_forum(archive, mirror):
     """Discuz links a quote's author and time to the quoted post (forum.php?mod=redirect&goto=findpost):
     in the mirror that link leads where the template's 引用 link does."""
