@@ -363,6 +363,7 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert set(page["facet_results"]) == {"forum_name", "author", "year"}
         assert get_json(f"{base}/forum/top_authors.json", _shape="array")
         assert 'href="/forum/articles"' in get(base + "/")
+        assert 'href="/forum/-/forum"' in get(base + "/") and status(f"{base}/forum/-/forum") == 200  # the forum's index, one click away
         thread = lxml_html.fromstring(get(f"{base}/forum/-/thread/16"))  # one site: no need to name it
         [edited] = thread.xpath(f"//article[@id='pid{pid}']//p[@class='edit']")
         assert "编辑者甲" in edited.text_content()
