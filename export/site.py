@@ -198,7 +198,10 @@ def _stable(value):
 
 
 def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
-    """Every stored file, by its SHA-256 as in the store: hard-linked where it can be, else copied."""
+    """Every stored file, by its SHA-256 as in the store: hard-linked where it can be, else copied.
+    A file others may not read (a store written before its files got the usual mode: 0600) is
+    copied instead, with the mode a new file gets, as the pages have: a link shares the store's
+    mode, and the web server serving the mirror as another user would answer 403."""
     if not forum.has_table(conn, "media"):
         return
     for (sha256,) in conn.execute("SELECT sha256 FROM media ORDER BY sha256"):
@@ -208,13 +211,18 @@ def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
             continue
         target = out / "media" / sha256[:2] / sha256
         counts.media += 1
-        if target.is_file() and target.stat().st_size == source.stat().st_size:
+        public = bool(source.stat().st_mode & 0o004)
+        if target.is_file() and target.stat().st_size == source.stat().st_size and (public or not target.samefile(source)):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(source, target)
+        target.unlink(missing_ok=True)
+        if public:
+            try:
+                os.link(source, target)
+                continue
+            except OSError:  # another file system, or links not allowed
+                pass
+        shutil.copyfile(source, target)
 
 
 # query parameter form -> the static name, for the redirect page and the host's redirect rules:

@@ -504,3 +504,32 @@ def test_the_parquet_export_of_the_same_archive_names_each_images_stored_file(ar
         assert [image for image in listed if image[3] is not None] == stored, source
     # the first posts' pictures here: some stored, some the media fixture does not have
     assert {status for (status,) in db.execute("SELECT status FROM post_images")} == {"stored", "missing"}
+
+
+def test_the_mirrors_files_are_readable_by_a_web_server_running_as_another_user(tmp_path):
+    """The store's files get the mode a new file gets; a store's file written private (0600, as
+    tempfile made them) is copied into the mirror rather than linked, and the store keeps its mode."""
+    from export.site import Counts, _copy_media
+    from pipelines.media_store import FILE_MODE, MediaStore
+
+    store = MediaStore(tmp_path / "archive.db.media")
+    fresh, _, _ = store.put(b"a new picture")
+    assert store.path(fresh).stat().st_mode & 0o777 == FILE_MODE
+    old = hashlib.sha256(b"an old picture").hexdigest()
+    store.path(old).parent.mkdir(parents=True, exist_ok=True)
+    store.path(old).write_bytes(b"an old picture")
+    store.path(old).chmod(0o600)
+    db = Database(memory=True)
+    db["media"].insert_all([{"sha256": fresh}, {"sha256": old}])
+    out = tmp_path / "mirror"
+    for _ in range(2):  # and again, as a re-export does
+        _copy_media(db.conn, store.root, out, Counts())
+        copied, linked = out / "media" / old[:2] / old, out / "media" / fresh[:2] / fresh
+        assert copied.read_bytes() == b"an old picture" and not copied.samefile(store.path(old))
+        assert copied.stat().st_mode & 0o777 == FILE_MODE and store.path(old).stat().st_mode & 0o777 == 0o600
+        assert linked.samefile(store.path(fresh))
+    # a mirror exported before: its private link is made a readable copy
+    copied.unlink()
+    os.link(store.path(old), copied)
+    _copy_media(db.conn, store.root, out, Counts())
+    assert not copied.samefile(store.path(old)) and copied.stat().st_mode & 0o777 == FILE_MODE
