@@ -183,6 +183,25 @@ def test_each_forum_list_page_holds_the_threads_the_forums_own_page_held(mirror)
     assert not list(mirror.glob("forum-*-3.html"))
 
 
+def test_a_ratings_time_is_shown_where_the_forum_gave_one_and_no_empty_column_elsewhere(archive, mirror):
+    """Discuz's thread page lists ratings without times; its full list (viewratings) has them:
+    a post whose ratings came with times shows them, the others have no empty 时间 column."""
+    from browse.render import date
+
+    db = Database(archive)
+    posts = {int(post.get("data-pid")): post for path in mirror.glob("thread-*.html")
+             for post in lxml_html.fromstring(path.read_text("utf-8")).xpath("//article[@data-pid]")}
+    timed = 0
+    for pid, times in db.execute("SELECT pid, json_group_array(rated_at) FROM ratings GROUP BY pid"):
+        shown = [[text(td).strip() for td in row.xpath("td")] for row in posts[pid].xpath(".//tr[@class='rating']")]
+        if any(json.loads(times)):
+            assert sorted(row[4] for row in shown) == sorted(date(at) for at in json.loads(times)), pid
+            timed += 1
+        else:
+            assert {len(row) for row in shown} == {4} and "时间" not in text(posts[pid].xpath(".//table")[0]), pid
+    assert timed == 1  # tid 1's first post: its rating list was read whole
+
+
 def test_a_quotes_own_link_leads_to_the_quoted_post_in_the_mirror_not_to_the_dead_forum(archive, mirror):
     """Discuz links a quote's author and time to the quoted post (forum.php?mod=redirect&goto=findpost):
     in the mirror that link leads where the template's 引用 link does."""
