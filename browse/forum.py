@@ -9,7 +9,8 @@ them, the mirror's file names or datasette's routes.
 
 Pages follow the forum's own: a thread's page N holds the floors the forum showed on its page
 N (``sites.posts_per_page``, by floor, so a deleted floor leaves its gap), and a forum's thread
-list shows sticky threads first, then by last post.
+list shows sticky threads first, then by last post, as many a page as the forum showed
+(``forums.threads_per_page``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import sqlite3
 
 POSTS_PER_PAGE = 10  # Discuz's default, for a site whose setting the crawl never read
-THREADS_PER_PAGE = 20
+THREADS_PER_PAGE = 20  # Discuz's default, for a forum whose list never ran over one page
 MEMBER_POSTS_PER_PAGE = 50
 
 
@@ -110,6 +111,14 @@ def forum_filters(conn: sqlite3.Connection, site: str, fid: int) -> dict:
 _FORUM_ORDER = " ORDER BY coalesce(sticky, 0) DESC, last_post_at DESC, tid DESC"
 
 
+def threads_per_page(conn: sqlite3.Connection, site: str, fid: int) -> int:
+    """Threads a page of the forum's list, as the forum paged it (forums.threads_per_page, read
+    from a full page when crawled), so that its old page addresses show the same threads."""
+    found = conn.execute("SELECT threads_per_page FROM forums WHERE site = ? AND fid = ?", [site, fid]).fetchone() \
+        if "threads_per_page" in {row[1] for row in conn.execute("PRAGMA table_info(forums)")} else None
+    return (found and found[0]) or THREADS_PER_PAGE
+
+
 def forum_all_pages(conn: sqlite3.Connection, site: str, fid: int, type_id: int | None = None):
     """Every page of a forum's thread list, from one pass over its threads (a page at a time by
     OFFSET would sort the forum's threads once a page)."""
@@ -120,8 +129,9 @@ def forum_all_pages(conn: sqlite3.Connection, site: str, fid: int, type_id: int 
     count = conn.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()[0]
     cursor = conn.cursor().execute(f"SELECT {_THREAD_ROW} FROM articles WHERE {where}" + _FORUM_ORDER, params)
     names = [column[0] for column in cursor.description]
-    for number in range(1, pages(count, THREADS_PER_PAGE) + 1):
-        threads = [dict(zip(names, row)) for row in cursor.fetchmany(THREADS_PER_PAGE)]
+    size = threads_per_page(conn, site, fid)
+    for number in range(1, pages(count, size) + 1):
+        threads = [dict(zip(names, row)) for row in cursor.fetchmany(size)]
         yield forum(conn, site, fid, number, type_id, filters, (threads, count))
 
 
@@ -138,16 +148,17 @@ def forum(conn: sqlite3.Connection, site: str, fid: int, page: int = 1, type_id:
     if type_id is not None:
         where, params = where + " AND type_id = ?", params + [type_id]
     threads, count = listed or (None, None)
+    size = threads_per_page(conn, site, fid)
     if listed is None:
         count = conn.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()[0]
         threads = rows(conn, f"SELECT {_THREAD_ROW} FROM articles WHERE {where}" + _FORUM_ORDER + " LIMIT ? OFFSET ?",
-                       params + [THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE])
+                       params + [size, (page - 1) * size])
     _add_tags(conn, site, threads)
     filters = filters or forum_filters(conn, site, fid)
     types, tags = filters["types"], filters["tags"]
     type_name = next((t["type_name"] for t in types if t["type_id"] == type_id), None)
     return {"kind": "forum", "site": site, "forum": found, "threads": threads, "page": page,
-            "pages": pages(count, THREADS_PER_PAGE), "count": count, "types": types, "type_id": type_id,
+            "pages": pages(count, size), "count": count, "types": types, "type_id": type_id,
             "type_name": type_name, "tags": tags}
 
 

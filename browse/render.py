@@ -26,6 +26,16 @@ from scraper.media_answers import is_ui_image
 
 TEMPLATES = Path(__file__).parent / "templates" / "forum"
 LANG = "zh-CN"
+# The archive's status codes as the page says them to a reader (metadata.yml describes each):
+# why a file is not in the store (attachments.file_status), and why a member's profile is not
+# (users.profile_status). A code not listed is shown as it is.
+STATUS_LABELS = {
+    "file": {"paid": "需购买", "denied": "无权下载", "login": "需登录", "missing": "论坛上已不存在",
+             "not_a_file": "论坛给出的不是文件", "too_large": "文件过大", "robots": "robots.txt 不许下载",
+             "offsite": "在论坛以外的网站", "private_address": "内网地址", "http_error": "下载出错",
+             "network": "网络不通", "error": "下载未完成"},
+    "profile": {"members_only": "仅会员可见，未存档", "missing": "论坛上已无此会员"},
+}
 
 
 class Links:
@@ -101,9 +111,10 @@ def date(value: str | None, seconds: bool = False, offset: str | None = None) ->
 
 
 def message(html: str | None, site: str, images: dict[str, str], attachments: list[dict], links: Links,
-            shown: set | None = None) -> Markup:
+            shown: set | None = None, quoted: str | None = None) -> Markup:
     """A post's HTML, sanitised, its images on the media store and its links on the archive;
-    the SHA-256 of each stored image it shows goes into ``shown``."""
+    the SHA-256 of each stored image it shows goes into ``shown``; ``quoted``: where the post it
+    quotes is in the archive, for the quote's own link (``goto=findpost``)."""
     html = sanitize_html(html or "")
     if "<img" not in html and "<a" not in html:  # nothing to point elsewhere: no need to parse it
         return Markup(html)
@@ -132,13 +143,13 @@ def message(html: str | None, site: str, images: dict[str, str], attachments: li
         if href in files:
             anchor.set("href", links.media(files[href]["sha256"]))
             anchor.set("download", files[href]["filename"] or "")
-        elif local := _local(href, site, links):
+        elif local := _local(href, site, links, quoted):
             anchor.set("href", local)
     inner = "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
     return Markup.escape(root.text or "") + Markup(inner)
 
 
-def _local(href: str, site: str, links: Links) -> str | None:
+def _local(href: str, site: str, links: Links, quoted: str | None = None) -> str | None:
     if not href or href.startswith("#"):
         return None
     parts = urllib.parse.urlsplit(href)
@@ -146,7 +157,8 @@ def _local(href: str, site: str, links: Links) -> str | None:
         return None
     query = dict(urllib.parse.parse_qsl(parts.query))
     if query.get("goto") == "findpost" and query.get("pid", "").isdigit() and query.get("ptid", "").isdigit():
-        return None  # the quote's own link: the template links the quoted post
+        # the quote's own link (its author and time): to the quoted post, where the archive has it
+        return quoted if quoted and quoted.endswith(f"#pid{query['pid']}") else None
     return links.forum_url(href, site)
 
 
@@ -156,6 +168,7 @@ def environment() -> jinja2.Environment:
     # the forum's offset is the page's (render's utc_offset): a filter that reads it from the page
     env.filters["date"] = jinja2.pass_context(lambda page, value, seconds=False: date(value, seconds, page.get("utc_offset")))
     env.globals["pager_numbers"] = pager_numbers
+    env.filters["status"] = lambda code, kind: STATUS_LABELS[kind].get(code, code)
     env.filters["json_list"] = _json_list
     env.filters["json_obj"] = lambda value: (found if isinstance(found := _json_list(value), dict) else {}) if value else {}
     return env
@@ -195,7 +208,8 @@ def render(context: dict, links: Links, lang: str = LANG, **extra) -> str:
     site = context["site"]
     for post in context.get("posts", ()):
         inline = set()
-        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline)
+        quoted = links.post(post["quote"][0], post["quote"][1], post["quote_pid"]) if post.get("quote") else None
+        post["message"] = message(post.get("content_html"), site, post["images"], post["attachments"], links, inline, quoted)
         for attachment in post["attachments"]:  # an image attachment the message does not show: under it
             attachment["show_image"] = bool(attachment.get("is_image") and attachment.get("sha256") not in inline)
     for revision in context.get("revisions", ()):

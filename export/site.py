@@ -198,7 +198,10 @@ def _stable(value):
 
 
 def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
-    """Every stored file, by its SHA-256 as in the store: hard-linked where it can be, else copied."""
+    """Every stored file, by its SHA-256 as in the store: hard-linked where it can be, else copied.
+    A file others may not read (a store written before its files got the usual mode: 0600) is
+    copied instead, with the mode a new file gets, as the pages have: a link shares the store's
+    mode, and the web server serving the mirror as another user would answer 403."""
     if not forum.has_table(conn, "media"):
         return
     for (sha256,) in conn.execute("SELECT sha256 FROM media ORDER BY sha256"):
@@ -208,37 +211,47 @@ def _copy_media(conn, store: Path, out: Path, counts: Counts) -> None:
             continue
         target = out / "media" / sha256[:2] / sha256
         counts.media += 1
-        if target.is_file() and target.stat().st_size == source.stat().st_size:
+        public = bool(source.stat().st_mode & 0o004)
+        if target.is_file() and target.stat().st_size == source.stat().st_size and (public or not target.samefile(source)):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(source, target)
+        target.unlink(missing_ok=True)
+        if public:
+            try:
+                os.link(source, target)
+                continue
+            except OSError:  # another file system, or links not allowed
+                pass
+        shutil.copyfile(source, target)
 
 
-# query parameter form -> the static name, for the redirect page and the host's redirect rules
+# query parameter form -> the static name, for the redirect page and the host's redirect rules:
+# (file, mod, the id's parameter, the page's name from the id and the page number)
 ROUTES = [
-    ("forum.php", "viewthread", "tid", "thread-{}-1-1.html"),
-    ("forum.php", "forumdisplay", "fid", "forum-{}-1.html"),
-    ("viewthread.php", None, "tid", "thread-{}-1-1.html"),
-    ("forumdisplay.php", None, "fid", "forum-{}-1.html"),
-    ("portal.php", "view", "aid", "article-{}-1.html"),
-    ("home.php", "space", "uid", "space-uid-{}.html"),
-    ("space.php", None, "uid", "space-uid-{}.html"),
+    ("forum.php", "viewthread", "tid", "thread-{0}-{1}-1.html"),
+    ("forum.php", "forumdisplay", "fid", "forum-{0}-{1}.html"),
+    ("viewthread.php", None, "tid", "thread-{0}-{1}-1.html"),
+    ("forumdisplay.php", None, "fid", "forum-{0}-{1}.html"),
+    ("portal.php", "view", "aid", "article-{0}-{1}.html"),
+    ("home.php", "space", "uid", "space-uid-{0}.html"),
+    ("space.php", None, "uid", "space-uid-{0}.html"),
 ]
+# Discuz's link to a post (forum.php?mod=redirect&goto=findpost&ptid=T&pid=P, on every quote and
+# in its search results): the thread's first page, at the post where the host can say so.
+FINDPOST = ("forum.php", "redirect", "ptid", "thread-{0}-1-1.html")
 
 REDIRECT_PAGE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>跳转</title>
 <script>
 (function () {
   var q = new URLSearchParams(location.search), name = location.pathname.split("/").pop() || "forum.php";
-  var tid = q.get("tid"), fid = q.get("fid"), page = q.get("page") || "1", to = "index.html";
+  var tid = q.get("tid") || q.get("ptid"), fid = q.get("fid"), page = q.get("page") || "1", to = "index.html";
+  var hash = /^\\d+$/.test(q.get("pid") || "") ? "#pid" + q.get("pid") : location.hash;
   if (tid && /^\\d+$/.test(tid)) to = "thread-" + tid + "-" + (/^\\d+$/.test(page) ? page : "1") + "-1.html";
   else if (fid && /^\\d+$/.test(fid)) to = "forum-" + fid + "-" + (/^\\d+$/.test(page) ? page : "1") + ".html";
   else if (/^\\d+$/.test(q.get("aid") || "") && name === "portal.php") to = "article-" + q.get("aid") + "-" + page + ".html";
   else if (/^\\d+$/.test(q.get("uid") || "")) to = "space-uid-" + q.get("uid") + ".html";
-  location.replace(to + location.hash);
+  location.replace(to + hash);
 })();
 </script></head>
 <body><p>本页已存档为静态页面：<a href="index.html">论坛首页</a>。</p></body></html>
@@ -246,20 +259,25 @@ REDIRECT_PAGE = """<!DOCTYPE html>
 
 
 def _write_redirects(writer: Writer) -> None:
+    """The redirect pages, and the same as rules for Netlify (_redirects: a rule with more
+    parameters first, as it takes the first that matches) and for nginx."""
     for name in REDIRECT_NAMES:
         writer.write(name, REDIRECT_PAGE)
-    netlify, nginx = [], []
+    name, mod, key, target = FINDPOST
+    netlify = [f"/{name} mod={mod} ptid=:ptid /{target.format(':ptid')} 301"]
+    blocks: dict[str, list[str]] = {name: [f'    if ($arg_{key} ~ "^[0-9]+$") {{ return 301 /{target.format("$arg_ptid")}#pid$arg_pid; }}']}
     for name, mod, key, target in ROUTES:
         condition = (f"mod={mod} " if mod else "") + f"{key}=:{key}"
-        netlify.append(f"/{name} {condition} /{target.format(':' + key)} 301")
+        if "{1}" in target:
+            netlify.append(f"/{name} {condition} page=:page /{target.format(':' + key, ':page')} 301")
+        netlify.append(f"/{name} {condition} /{target.format(':' + key, 1)} 301")
         test = f'$arg_mod = "{mod}"' if mod else f'$arg_{key} ~ "^[0-9]+$"'
-        nginx.append(f"    if ({test}) {{ return 301 /{target.format('$arg_' + key)}; }}  # /{name}")
+        blocks.setdefault(name, []).append(f"    if ({test}) {{ return 301 /{target.format('$arg_' + key, '$page')}; }}")
     writer.write("_redirects", "\n".join(netlify) + "\n")
-    blocks = {}
-    for line, (name, *_rest) in zip(nginx, ROUTES):
-        blocks.setdefault(name, []).append(line.split("  # ")[0])
+    page = '    set $page 1;\n    if ($arg_page ~ "^[0-9]+$") { set $page $arg_page; }\n'
     writer.write("nginx-redirects.conf", "# include in the mirror's server block\n" + "".join(
-        f"location = /{name} {{\n" + "\n".join(lines) + "\n    return 301 /index.html;\n}\n" for name, lines in blocks.items()))
+        f"location = /{name} {{\n" + (page if any("$page" in line for line in lines) else "") + "\n".join(lines)
+        + "\n    return 301 /index.html;\n}\n" for name, lines in blocks.items()))
 
 
 def main(argv: list[str]) -> int:

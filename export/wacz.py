@@ -286,4 +286,7 @@ def main(argv: list[str]) -> int:
     if not counts["response"]:
         print("Nothing to replay: the archive keeps no raw pages nor files (crawl with -s ARCHIVE_RAW_PAGES=1, -a media=all)",
               file=sys.stderr)  # fmt: skip
+    elif not pages:  # a crawl with -a media=all alone: ReplayWeb.page would list no page to open
+        print("No thread to replay, only files: the archive keeps no thread pages (crawl again with -s ARCHIVE_RAW_PAGES=1"
+              " and -a refresh=all to keep them)", file=sys.stderr)  # fmt: skip
     return 0

@@ -14,6 +14,12 @@ from pathlib import Path
 
 BLOCK = 1 << 20  # bytes hashed and written at a time
 RESUMABLE = ".resume-"  # a download in pieces stopped half way, kept for the next run to go on with
+# The mode a file created here would get (the process's umask), for the temporary files that
+# tempfile makes private (0600): a stored file is as readable as the archive beside it, and the
+# web server of a mirror that links it (python -m export site) can read it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 def resumable_name(key: tuple, total: int) -> str:
@@ -88,6 +94,7 @@ class Part:
         self.resumable = resume_as is not None
         if resume_as is None:
             handle, self.temp = tempfile.mkstemp(prefix=".part-", dir=store.root)
+            os.fchmod(handle, FILE_MODE)
             self.out = os.fdopen(handle, "wb")
             return
         self.temp = str(store.root / resume_as)

@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "parent_fid": int,  # the forum a sub-forum sits in
             "gid": int,  # its category on the index
             "page_count": int,  # pages of its thread list when last walked
+            "threads_per_page": int,  # rows of a full page of its list (not the last): the forum's own paging
             "walk_started_at": str,  # a walk that started after it last finished was cut short
             "walk_finished_at": str,
             "walk_open_because": str,  # the limit (max_threads, since) that left the last walk open

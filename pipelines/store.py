@@ -285,6 +285,8 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
     guide list (no fid) is no forum's: its rows name their own."""
     if forum.fid is not None:
         row = without_none({"site": forum.site, "fid": forum.fid, "name": forum.name, "page_count": forum.page_count})
+        if forum.page < forum.page_count and forum.threads:  # a full page: as many rows as the forum puts on one
+            row["threads_per_page"] = len(forum.threads)
         if forum.page == 1:
             row["walk_started_at"] = stamp
         put(db, "forums", row, stamp, written=written)

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -362,6 +363,7 @@ def test_the_metadata_applies_to_an_archive_of_any_name_without_being_given(arch
         assert set(page["facet_results"]) == {"forum_name", "author", "year"}
         assert get_json(f"{base}/forum/top_authors.json", _shape="array")
         assert 'href="/forum/articles"' in get(base + "/")
+        assert 'href="/forum/-/forum"' in get(base + "/") and status(f"{base}/forum/-/forum") == 200  # the forum's index, one click away
         thread = lxml_html.fromstring(get(f"{base}/forum/-/thread/16"))  # one site: no need to name it
         [edited] = thread.xpath(f"//article[@id='pid{pid}']//p[@class='edit']")
         assert "编辑者甲" in edited.text_content()
@@ -412,3 +414,68 @@ def test_in_a_browser_the_charts_are_drawn_with_the_archives_counts(chromium, ar
     assert sum(int(bar["posts"]) for bar in bars["posts-per-forum"]) == posts
     busiest = db.execute("SELECT author, count(*) FROM posts GROUP BY author_uid ORDER BY 2 DESC LIMIT 1").fetchone()
     assert bars["top-authors"][0]["posts"] == str(busiest[1]) and bars["top-authors"][0]["author"].startswith(busiest[0])
+
+
+FLAG_LABELS = {"masked": "作者被禁止或删除 · 内容自动屏蔽", "hidden": "部分内容对游客隐藏", "blocked": "该帖被管理员屏蔽"}
+
+
+@pytest.fixture(scope="module")
+def mirror(archive, tmp_path_factory) -> Path:
+    """python -m export site of the same archive."""
+    out = tmp_path_factory.mktemp("mirror")
+    subprocess.run([sys.executable, "-m", "export", "site", "--db", str(archive), "-o", str(out)], cwd=ROOT, check=True, capture_output=True)
+    return out
+
+
+def test_banned_hidden_and_blocked_posts_are_marked_in_datasette_and_in_the_mirror(archive, datasette, mirror):
+    """The sample forum's posts of banned authors (masked), locked for guests (hidden) and blocked
+    by a moderator are shown with what happened to them, not left out, live and in the mirror."""
+    db = Database(archive)
+    flagged = [(tid, pid, floor, json.loads(flags)) for tid, pid, floor, flags in
+               db.execute("SELECT tid, pid, floor, flags FROM posts WHERE flags != '[]' ORDER BY tid, floor")]
+    assert {flag for *_, flags in flagged for flag in flags} == set(FLAG_LABELS)
+    size = db.execute("SELECT posts_per_page FROM sites").fetchone()[0]
+    for tid, pid, floor, flags in flagged:
+        page = (floor - 1) // size + 1
+        for html in (get(f"{datasette}/-/thread/{tid}?page={page}"), (mirror / f"thread-{tid}-{page}-1.html").read_text("utf-8")):
+            [post] = lxml_html.fromstring(html).xpath(f"//article[@id='pid{pid}']")
+            assert post.xpath("header/span[@class='mark flag']/text()") == [FLAG_LABELS[flag] for flag in flags], (tid, floor)
+    # marked, never empty-handed: a banned author's post is still there, with its author and time
+    [banned] = lxml_html.fromstring((mirror / "thread-14-1-1.html").read_text("utf-8")).xpath("//article[@data-floor='1']")
+    assert "spam_user88" in banned.text_content() and banned.xpath("header//time/@datetime")
+
+
+def test_each_edit_note_reads_as_the_forum_printed_it(archive, datasette, mirror):
+    """本帖最后由 X 于 TIME 编辑: the sample forum's own notes, word for word, live and in the mirror."""
+    db = Database(archive)
+    size = db.execute("SELECT posts_per_page FROM sites").fetchone()[0]
+    edited = db.execute("SELECT tid, pid, floor FROM posts WHERE pid IN (SELECT pid FROM articles WHERE edited_by IS NOT NULL"
+                        " UNION SELECT pid FROM comments WHERE edited_by IS NOT NULL)").fetchall()
+    assert len(edited) == 3
+    for tid, pid, floor in edited:
+        page = (floor - 1) // size + 1
+        printed = re.search(r'id="postmessage_%d">\s*<i class="pstatus"> (本帖最后由 [^<]*?) </i>' % pid,
+                            (snapshot_dir("v1") / f"thread-{tid}-{page}-1.html").read_text("utf-8"), re.S)[1]
+        for html in (get(f"{datasette}/-/thread/{tid}?page={page}"), (mirror / f"thread-{tid}-{page}-1.html").read_text("utf-8")):
+            [post] = lxml_html.fromstring(html).xpath(f"//article[@id='pid{pid}']")
+            assert post.xpath("string(.//p[@class='edit'])") == printed, (tid, pid)
+
+
+def test_a_forums_list_pages_as_the_forum_paged_it_live_and_in_the_mirror(scrapy_crawl, tmp_path):
+    """Page N of a forum's list holds the threads the forum's own page N held, so an old link to
+    forum-2-2.html finds them: the sample forum's forum 2 showed 10 of its 14 threads, then 4."""
+    saved = {page: [int(tid) for tid in re.findall(r'<tbody id="(?:normal|stick)thread_(\d+)"',
+                                                   (snapshot_dir("v1") / f"forum-2-{page}.html").read_text("utf-8"))]
+             for page in (1, 2)}
+    assert [len(tids) for tids in saved.values()] == [10, 4]
+    db_path, mirror = tmp_path / "archive.db", tmp_path / "mirror"
+    with serve(str(snapshot_dir("v1"))) as forum:  # from its index: the crawl walks the lists
+        scrapy_crawl(db_path, f"url={forum.base_url}")
+    assert Database(db_path).execute("SELECT fid, threads_per_page FROM forums ORDER BY fid").fetchall() == [(2, 10), (3, None), (4, None)]
+    subprocess.run([sys.executable, "-m", "export", "site", "--db", str(db_path), "-o", str(mirror)],
+                   cwd=ROOT, check=True, capture_output=True)
+    with serve_datasette(db_path) as base:
+        for page, tids in saved.items():
+            for html in (get(f"{base}/archive/-/forum/2?page={page}"), (mirror / f"forum-2-{page}.html").read_text("utf-8")):
+                assert [int(tid) for tid in lxml_html.fromstring(html).xpath("//tr[@class='thread-row']/@data-tid")] == tids, page
+    assert not (mirror / "forum-2-3.html").exists() and not (mirror / "forum-3-2.html").exists()

@@ -140,7 +140,9 @@ def test_threads_one_row_per_thread_as_the_forum_has_it(crawled):
             thread["fid"], forums[thread["fid"]], thread["subject"], thread["author"])
         assert row["posted_at"] == datetime.fromisoformat(thread["dateline_iso"])
         assert row["archived_posts"] == len(thread["posts"])
-        assert row["special"] == (None if not thread["special"] else row["special"])
+        assert row["special"] == {0: None, 1: "poll"}[thread["special"]], thread["tid"]  # Discuz's special 1
+        assert (row["type_id"], row["type_name"]) == (thread["typeid"] or None, thread["type_name"]), thread["tid"]
+        assert row["last_post_at"] == datetime.fromisoformat(thread["lastpost_iso"]).replace(second=0), thread["tid"]
         assert row["sticky"] is (thread["displayorder"] > 0)
         assert row["gone"] is False and row["gone_since"] is None
     assert threads[6]["tags"] == ["生石花", "浇水"]  # as the page lists them (TRUTH.json: by tag id)

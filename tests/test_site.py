@@ -1,9 +1,9 @@
 """python -m export site on the feature forum archived with ``-a media=all``: the mirror shows
-every thread, post, 点评, rating, poll, tag, attachment and portal article; no internal link is
-broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评 from
-disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
-dynamic forms to their pages (where nginx is installed); datasette's thread page shows the same,
-and both pass axe-core's contrast rule. A second export writes nothing it already wrote.
+every thread, post, 点评, rating, poll, tag, attachment, member and portal article; no internal
+link is broken and every image is a stored file; a browser finds a thread's poll, ratings and 点评
+from disk, and posts by a one- and a two-character search; nginx with the mirror's rules sends the
+dynamic forms to their pages (where nginx is installed); datasette shows every page the same, and
+both pass axe-core's contrast rule. A second export writes nothing it already wrote.
 
 The features snapshot and its media fixture are served together on 127.0.0.1 (as
 tests/test_media.py serves the media); the crawl runs as the forum's owner, ROBOTSTXT_OBEY off.
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,8 @@ CHROMIUM = shutil.which("chromium")
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, scrapy_crawl) -> Path:
-    """The features snapshot (v1) with its media fixture, crawled from its index with media=all."""
+    """The features snapshot (v1) with its media fixture, crawled from its index with media=all
+    and the members' profile pages (members only, on this forum)."""
     folder = tmp_path_factory.mktemp("site")
     snapshot = folder / "snapshot"
     snapshot.mkdir()
@@ -50,7 +52,7 @@ def archive(tmp_path_factory, scrapy_crawl) -> Path:
     (snapshot / "URLS.tsv").write_text("\n".join(urls + [line for line in media if line.split("\t")[0] not in known]) + "\n", "utf-8")
     db_path = folder / "archive.db"
     with serve(str(snapshot), 0, saved_at=SAVED_AT, fallback=[HERE / "served-v1", HERE / "v1", HERE / "media"]) as forum:
-        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", "media=all", settings=OWNER)
+        scrapy_crawl(db_path, f"url={forum.base_url}forum.php", "media=all", "user_profiles=1", settings=OWNER)
     return db_path
 
 
@@ -114,6 +116,34 @@ def test_every_thread_post_comment_rating_poll_tag_attachment_and_article_is_in_
     assert [name for name, page in pages.items() if "<script" in page] == ["search.html"]  # the rest reads without
 
 
+def test_every_member_has_a_page_with_what_the_archive_knows_their_threads_and_replies(archive, mirror):
+    """space-uid-UID.html, as Discuz names it, for everyone a post, 点评 or rating names: their
+    profile as far as guests could read it, in the page's language; every thread they started;
+    every reply, linked to its floor; and every post's author leads there."""
+    from browse.forum import member_ids
+
+    db, links = Database(archive), StaticLinks()
+    site, size = db.execute("SELECT site, posts_per_page FROM sites").fetchone()
+    uids = list(member_ids(db.conn, site))
+    profiles = dict(db.execute("SELECT uid, profile_status FROM users").fetchall())
+    assert set(profiles) < set(uids) and set(profiles.values()) == {"members_only"}  # uid 1 only rates and writes articles
+    for uid in uids:
+        documents = [lxml_html.fromstring(path.read_text("utf-8")) for path in
+                     [mirror / links.member(uid)] + sorted(mirror.glob(f"space-uid-{uid}-*.html"))]
+        threads = {int(tid) for document in documents for tid in document.xpath("//tr[@class='thread-row']/@data-tid")}
+        assert threads == {tid for (tid,) in db.execute("SELECT tid FROM articles WHERE author_uid = ?", [uid])}, uid
+        replies = {href for document in documents for href in document.xpath("//li[@class='reply']/a/@href")}
+        assert replies == {links.post(tid, (floor - 1) // size + 1, pid) for tid, pid, floor in
+                           db.execute("SELECT tid, pid, floor FROM comments WHERE author_uid = ?", [uid])}, uid
+        status = {row.xpath("string(th)"): row.xpath("string(td)") for row in documents[0].xpath("//table[@class='profile']/tr")}
+        assert status.get("资料页") == ("仅会员可见，未存档" if uid in profiles else None), (uid, status)
+        assert "members_only" not in text(documents[0])
+    for path in mirror.glob("thread-*.html"):
+        for post in lxml_html.fromstring(path.read_text("utf-8")).xpath("//article[@data-pid]"):
+            uid = db.execute("SELECT author_uid FROM posts WHERE pid = ?", [int(post.get("data-pid"))]).fetchone()[0]
+            assert post.xpath("header/span[@class='author']/a/@href") == [links.member(uid)], (path.name, uid)
+
+
 def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mirror):
     checked = 0
     for path in mirror.glob("*.html"):
@@ -141,9 +171,58 @@ def test_no_internal_link_is_broken_and_every_image_is_a_stored_file(archive, mi
     assert stored and stored <= shown
 
 
+def test_each_forum_list_page_holds_the_threads_the_forums_own_page_held(mirror):
+    """Sticky first, then by last post, five a page as this forum had it: forum-F-P.html of the
+    mirror lists what the saved forum-F-P.html listed, in its order, so old links find them."""
+    saved = sorted((HERE / "served-v1").glob("forum-*-*.html"))
+    assert len(saved) == 6
+    for path in saved:
+        listed = [int(tid) for tid in re.findall(r'<tbody id="(?:normal|stick)thread_(\d+)"', path.read_text("utf-8"))]
+        shown = lxml_html.fromstring((mirror / path.name).read_text("utf-8")).xpath("//tr[@class='thread-row']/@data-tid")
+        assert [int(tid) for tid in shown] == listed, path.name
+    assert not list(mirror.glob("forum-*-3.html"))
+
+
+def test_a_ratings_time_is_shown_where_the_forum_gave_one_and_no_empty_column_elsewhere(archive, mirror):
+    """Discuz's thread page lists ratings without times; its full list (viewratings) has them:
+    a post whose ratings came with times shows them, the others have no empty 时间 column."""
+    from browse.render import date
+
+    db = Database(archive)
+    posts = {int(post.get("data-pid")): post for path in mirror.glob("thread-*.html")
+             for post in lxml_html.fromstring(path.read_text("utf-8")).xpath("//article[@data-pid]")}
+    timed = 0
+    for pid, times in db.execute("SELECT pid, json_group_array(rated_at) FROM ratings GROUP BY pid"):
+        shown = [[text(td).strip() for td in row.xpath("td")] for row in posts[pid].xpath(".//tr[@class='rating']")]
+        if any(json.loads(times)):
+            assert sorted(row[4] for row in shown) == sorted(date(at) for at in json.loads(times)), pid
+            timed += 1
+        else:
+            assert {len(row) for row in shown} == {4} and "时间" not in text(posts[pid].xpath(".//table")[0]), pid
+    assert timed == 1  # tid 1's first post: its rating list was read whole
+
+
+def test_a_quotes_own_link_leads_to_the_quoted_post_in_the_mirror_not_to_the_dead_forum(archive, mirror):
+    """Discuz links a quote's author and time to the quoted post (forum.php?mod=redirect&goto=findpost):
+    in the mirror that link leads where the template's 引用 link does."""
+    quotes = 0
+    for path in mirror.glob("thread-*.html"):
+        page = lxml_html.fromstring(path.read_text("utf-8"))
+        assert not page.xpath("//a[contains(@href, 'goto=findpost')]"), path.name
+        for post in page.xpath("//article[.//a[@class='quote-link']]"):
+            [quote_link] = post.xpath(".//a[@class='quote-link']/@href")
+            assert post.xpath(".//div[@class='message']//blockquote//a/@href")[:1] == [quote_link], path.name
+            quotes += 1
+    assert quotes == Database(archive).execute("SELECT count(*) FROM comments WHERE quote_pid IS NOT NULL").fetchone()[0] == 5
+
+
 def test_the_dynamic_forms_have_their_redirect_rules_and_pages(mirror):
-    assert "/forum.php mod=viewthread tid=:tid /thread-:tid-1-1.html 301" in (mirror / "_redirects").read_text()
-    assert "return 301 /thread-$arg_tid-1-1.html" in (mirror / "nginx-redirects.conf").read_text()
+    rules = (mirror / "_redirects").read_text().splitlines()
+    # Netlify takes the first rule that matches: the one that names the page first
+    assert rules.index("/forum.php mod=viewthread tid=:tid page=:page /thread-:tid-:page-1.html 301") < rules.index(
+        "/forum.php mod=viewthread tid=:tid /thread-:tid-1-1.html 301")
+    assert "/forum.php mod=redirect ptid=:ptid /thread-:ptid-1-1.html 301" in rules
+    assert "return 301 /thread-$arg_tid-$page-1.html" in (mirror / "nginx-redirects.conf").read_text()
     assert "thread-" in (mirror / "forum.php").read_text() and (mirror / "viewthread.php").is_file()
 
 
@@ -183,12 +262,18 @@ def test_nginx_with_the_mirrors_rules_sends_the_dynamic_forms_to_their_pages(mir
                     break
             time.sleep(0.05)
         for asked, page in [("/forum.php?mod=viewthread&tid=4", "/thread-4-1-1.html"), ("/viewthread.php?tid=8", "/thread-8-1-1.html"),
-                            ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html")]:
+                            ("/forum.php?mod=viewthread&tid=1&extra=page%3D1&page=3", "/thread-1-3-1.html"),
+                            ("/viewthread.php?tid=1&page=2", "/thread-1-2-1.html"),
+                            ("/forum.php?mod=redirect&goto=findpost&ptid=2&pid=30", "/thread-2-1-1.html#pid30"),
+                            ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html"),
+                            ("/portal.php?mod=view&aid=1&page=2", "/article-1-2.html"), ("/home.php?mod=space&uid=4", "/space-uid-4.html")]:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             connection.request("GET", asked)
             answer = connection.getresponse()
             answer.read()
-            assert answer.status == 301 and urllib.parse.urlsplit(answer.getheader("Location")).path == page, asked
+            location = urllib.parse.urlsplit(answer.getheader("Location"))
+            assert answer.status == 301 and location.path + (f"#{location.fragment}" if location.fragment else "") == page, asked
+            page = location.path
             connection.request("GET", page)
             assert connection.getresponse().status == 200
             connection.close()
@@ -289,6 +374,22 @@ def axe_violations(html_text: str, folder: Path, base: str | None = None) -> lis
     return json.loads(found[1].replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
 
 
+def live_route(name: str, tags: dict[str, str]) -> str:
+    """datasette's address (after /DB/-/) of the mirror's page ``name``; ``tags``: tag pages' names."""
+    if name == "index.html":
+        return "forum"
+    if name in tags:
+        return "tag?" + urllib.parse.urlencode({"name": tags[name]})
+    for pattern, route in [(r"thread-(\d+)-(\d+)-1", "thread/{0}?page={1}"), (r"forum-(\d+)-(\d+)", "forum/{0}?page={1}"),
+                           (r"forum-(\d+)-type-(\d+)-(\d+)", "forum/{0}?type={1}&page={2}"),
+                           (r"space-uid-(\d+)", "member/{0}"), (r"space-uid-(\d+)-(\d+)", "member/{0}?page={1}"),
+                           (r"article-(\d+)-(\d+)", "article/{0}?page={1}"), (r"revisions-(\d+)", None)]:
+        if match := re.fullmatch(pattern + r"\.html", name):
+            assert route, f"{name}: no revisions in this archive"
+            return route.format(*match.groups())
+    raise AssertionError(f"{name}: no datasette page for it")
+
+
 @pytest.fixture
 def axe(chromium):
     if not AXE.is_file():
@@ -298,21 +399,28 @@ def axe(chromium):
     return AXE
 
 
-def test_datasette_shows_the_mirrors_thread_page_and_both_pass_axe_cores_contrast_rule(axe, archive, mirror):
+def test_datasette_shows_every_page_of_the_mirror_the_same_and_both_pass_axe_cores_contrast_rule(axe, archive, mirror):
     served = archive.parent / "served.db"
     shutil.copy(archive, served)
     shutil.copytree(str(archive) + ".media", str(served) + ".media")
+    tags = {StaticLinks().tag(tag): tag for (tag,) in Database(archive).execute("SELECT DISTINCT tag FROM thread_tags")}
+    compared = Counter()
     with serve_datasette(served) as base:
-        for name in ("thread-4-1-1.html", "thread-6-1-1.html", "thread-8-1-1.html", "index.html", "forum-3-1.html"):
-            static = (mirror / name).read_text("utf-8")
-            path = {"index.html": "/served/-/forum", "forum-3-1.html": "/served/-/forum/3"}.get(name) or f"/served/-/thread/{name.split('-')[1]}"
-            live = get(base + path)
+        for path in sorted(mirror.glob("*.html")):
+            if path.name == "search.html":  # the mirror's own; datasette's is its search box
+                continue
+            static = path.read_text("utf-8")
+            live = get(base + "/served/-/" + live_route(path.name, tags))
             main = [text(lxml_html.fromstring(page).xpath("//main")[0]) for page in (static, live)]
-            assert main[0] == main[1], name
+            assert main[0] == main[1], path.name
             assert lxml_html.fromstring(live).get("lang") == "zh-CN"
-            if name.startswith("thread-"):  # the forum pages use the same styles: a browser a page costs seconds
-                assert axe_violations(static, mirror) == [], name
-                assert axe_violations(live, mirror, base=base + "/") == [], name
+            compared[path.name.split("-")[0].removesuffix(".html")] += 1
+            if path.name in ("thread-4-1-1.html", "thread-6-1-1.html", "thread-8-1-1.html"):
+                # the other pages use the same styles: a browser a page costs seconds
+                assert axe_violations(static, mirror) == [], path.name
+                assert axe_violations(live, mirror, base=base + "/") == [], path.name
+        # each forum's list on two pages of 5, as the forum had it; forum 3's four thread types
+        assert compared == {"thread": 22, "forum": 10, "space": 11, "article": 3, "tag": len(tags), "index": 1}, compared
         images = lxml_html.fromstring(get(base + "/served/-/thread/4")).xpath("//img/@src")
         assert images and all(status(base + src) == 200 for src in images)
 
@@ -371,3 +479,76 @@ def test_the_crawlers_utc_times_are_shown_in_the_forums_offset(tmp_path):
     context = {"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [],
                "article": {"tid": 1, "title": "帖", "gone_since": "2026-12-07T20:00:00+00:00"}}
     assert "已删除：2026-12-8 04:00 起" in render(context, StaticLinks(), utc_offset="+08:00")
+
+
+def test_a_members_profile_fields_and_a_files_status_read_as_the_forum_would_say_them():
+    """A profile page read (users.profile_status shown): its fields, times on the forum's clock;
+    an attachment not stored says why in words, not the archive's code."""
+    from browse.render import render
+
+    profile = {"uid": 7, "username": "花开半夏", "user_group": "中级会员", "registered_at": "2019-03-01T08:05:00+08:00",
+               "last_visit_at": "2026-12-07T01:00:00+00:00", "posts": 42, "threads": 5, "credits": 318,
+               "extcredits": '{"威望": 12, "金钱": 250}', "profile_status": "shown"}
+    page = lxml_html.fromstring(render({"kind": "member", "site": "bbs.example.cn", "uid": 7, "name": "花开半夏",
+                                        "profile": profile, "counts": None, "threads": [], "replies": [], "page": 1, "pages": 1},
+                                       StaticLinks(), utc_offset="+08:00"))
+    rows = {row.xpath("string(th)"): row.xpath("string(td)") for row in page.xpath("//table[@class='profile']/tr")}
+    assert rows == {"用户组": "中级会员", "注册时间": "2019-3-1 08:05", "最后访问": "2026-12-7 09:00", "帖子": "42",
+                    "主题": "5", "积分": "318", "威望": "12", "金钱": "250"}
+    attachment = {"aid": 6, "filename": "peitu.zip", "size_shown": "562 Bytes", "price": 5, "price_credit": "金钱",
+                  "file_status": "paid", "sha256": None}
+    post = {"pid": 1, "floor": 1, "author": "甲", "author_uid": 1, "content_html": "", "images": {},
+            "attachments": [attachment], "post_comments": [], "ratings": []}
+    shown = render({"kind": "thread", "site": "bbs.example.cn", "page": 1, "pages": 1, "posts": [post],
+                    "article": {"tid": 1, "title": "帖"}}, StaticLinks())
+    assert "文件未存档（需购买）" in text(lxml_html.fromstring(shown)) and "paid" not in shown
+
+
+def test_the_parquet_export_of_the_same_archive_names_each_images_stored_file(archive, tmp_path):
+    """The archive the mirror is made from (media=all), exported for analysis: each image of a
+    post is a struct with its stored file's SHA-256 and the store's answer, as post_images has them."""
+    import pyarrow.parquet as pq
+
+    from export import export
+    from scraper.media_answers import is_ui_image
+
+    db = Database(archive)
+    for source in ("articles", "comments"):
+        export(str(archive), source, "parquet", str(tmp_path / f"{source}.parquet"))
+        listed = sorted((row["pid"], image["url"], image["sha256"], image["status"])
+                        for row in pq.read_table(tmp_path / f"{source}.parquet").to_pylist() for image in row["images"] or [])
+        stored = sorted(db.execute(f"SELECT i.pid, i.url, i.sha256, i.status FROM post_images AS i JOIN {source} USING (site, pid)"))
+        # the theme's file-type icons beside an attachment are no post's picture: never fetched
+        assert [image for image in listed if image[3] is None] == [image for image in listed if is_ui_image(image[1])], source
+        assert [image for image in listed if image[3] is not None] == stored, source
+    # the first posts' pictures here: some stored, some the media fixture does not have
+    assert {status for (status,) in db.execute("SELECT status FROM post_images")} == {"stored", "missing"}
+
+
+def test_the_mirrors_files_are_readable_by_a_web_server_running_as_another_user(tmp_path):
+    """The store's files get the mode a new file gets; a store's file written private (0600, as
+    tempfile made them) is copied into the mirror rather than linked, and the store keeps its mode."""
+    from export.site import Counts, _copy_media
+    from pipelines.media_store import FILE_MODE, MediaStore
+
+    store = MediaStore(tmp_path / "archive.db.media")
+    fresh, _, _ = store.put(b"a new picture")
+    assert store.path(fresh).stat().st_mode & 0o777 == FILE_MODE
+    old = hashlib.sha256(b"an old picture").hexdigest()
+    store.path(old).parent.mkdir(parents=True, exist_ok=True)
+    store.path(old).write_bytes(b"an old picture")
+    store.path(old).chmod(0o600)
+    db = Database(memory=True)
+    db["media"].insert_all([{"sha256": fresh}, {"sha256": old}])
+    out = tmp_path / "mirror"
+    for _ in range(2):  # and again, as a re-export does
+        _copy_media(db.conn, store.root, out, Counts())
+        copied, linked = out / "media" / old[:2] / old, out / "media" / fresh[:2] / fresh
+        assert copied.read_bytes() == b"an old picture" and not copied.samefile(store.path(old))
+        assert copied.stat().st_mode & 0o777 == FILE_MODE and store.path(old).stat().st_mode & 0o777 == 0o600
+        assert linked.samefile(store.path(fresh))
+    # a mirror exported before: its private link is made a readable copy
+    copied.unlink()
+    os.link(store.path(old), copied)
+    _copy_media(db.conn, store.root, out, Counts())
+    assert not copied.samefile(store.path(old)) and copied.stat().st_mode & 0o777 == FILE_MODE

@@ -227,6 +227,23 @@ def test_an_archive_without_kept_pages_gets_a_valid_empty_wacz_and_says_so(tmp_p
         assert archive.read("pages/pages.jsonl").count(b"\n") == 1  # the header only
 
 
+def test_an_archive_with_files_but_no_kept_pages_says_how_to_keep_them(tmp_path):
+    """A crawl with -a media=all alone: the WACZ holds the files, and no page to open; the export
+    says why, and what to run."""
+    body = b"GIF89a" + bytes(range(64))
+    sha256 = hashlib.sha256(body).hexdigest()
+    db = open_archive(tmp_path / "archive.db")
+    db["media"].insert({"sha256": sha256, "size": len(body), "content_type": "image/gif",
+                        "first_url": "http://127.0.0.1:8080/a.gif", "fetched_at": "2026-11-27T00:00:00+00:00"})
+    db.close()
+    (tmp_path / "archive.db.media" / sha256[:2]).mkdir(parents=True)
+    (tmp_path / "archive.db.media" / sha256[:2] / sha256).write_bytes(body)
+    result = subprocess.run([sys.executable, "-m", "export", "wacz", "--db", str(tmp_path / "archive.db"), "-o", str(tmp_path / "f.wacz")],
+                            cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    assert "0 pages; 1 warcinfo, 1 response" in result.stderr
+    assert "no thread pages (crawl again with -s ARCHIVE_RAW_PAGES=1 and -a refresh=all" in result.stderr
+
+
 def test_an_export_that_fails_half_way_leaves_no_file(wacz, tmp_path, monkeypatch):
     path, db = wacz
 
