@@ -58,6 +58,15 @@ def utc_offset(conn: sqlite3.Connection, site: str, tables: tuple[str, ...] = ("
     return None
 
 
+def site_name(conn: sqlite3.Connection, site: str) -> str:
+    """The forum's own name, else its host (an archive made before names were kept, a theme
+    without the meta)."""
+    if "name" not in {row[1] for row in conn.execute("PRAGMA table_info(sites)")}:
+        return site
+    row = conn.execute("SELECT name FROM sites WHERE site = ?", [site]).fetchone()
+    return (row and row[0]) or site
+
+
 def posts_per_page(conn: sqlite3.Connection, site: str) -> int:
     row = conn.execute("SELECT posts_per_page FROM sites WHERE site = ?", [site]).fetchone()
     return (row and row[0]) or POSTS_PER_PAGE

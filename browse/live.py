@@ -114,7 +114,9 @@ def _handler(kind: str):
 
         try:
             context, sites, several = await db.execute_fn(build)
-            offset = await db.execute_fn(lambda conn: forum.utc_offset(conn, context["site"])) if context else None
+            offset, site_name = await db.execute_fn(
+                lambda conn: (forum.utc_offset(conn, context["site"]), forum.site_name(conn, context["site"]))
+            ) if context else (None, None)
         except forum.NotInArchive as missing:
             raise NotFound(f"{missing} is not in the archive")
         if context is None:
@@ -123,6 +125,6 @@ def _handler(kind: str):
             choices = "".join(f'<li><a href="?{urllib.parse.urlencode({"site": s})}">{Markup.escape(s)}</a></li>' for s in sites)
             return Response.html(f"<p>The archive holds several sites: choose one.</p><ul>{choices}</ul>")
         links = LiveLinks(datasette, name, context["site"], several)
-        return Response.html(render.render(context, links, utc_offset=offset))
+        return Response.html(render.render(context, links, utc_offset=offset, site_name=site_name))
 
     return page

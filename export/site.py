@@ -132,10 +132,10 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
         raise ValueError(f"no site {site} in the archive ({', '.join(sites)})")
     counts, links = Counts(), StaticLinks()
     writer = Writer(out, counts)
-    offset = forum.utc_offset(conn, site)
+    offset, site_name = forum.utc_offset(conn, site), forum.site_name(conn, site)
 
     def page(context: dict, name: str, **extra) -> None:
-        writer.write(name, render.render(context, links, lang=lang, utc_offset=offset, **extra))
+        writer.write(name, render.render(context, links, lang=lang, utc_offset=offset, site_name=site_name, **extra))
 
     page(forum.index(conn, site), links.index())
     for fid in [row["fid"] for row in forum.index(conn, site)["forums"]]:
@@ -144,7 +144,7 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
                 page(context, links.forum(fid, context["page"], type_id))
     for name in forum.tags(conn, site):
         page(forum.tag(conn, site, name), links.tag(name))
-    _write_threads(conn, site, out, links, lang, offset, writer, counts)
+    _write_threads(conn, site, out, links, lang, offset, site_name, writer, counts)
     for uid in forum.member_ids(conn, site):
         for number in range(1, forum.member_pages(conn, site, uid) + 1):
             page(forum.member(conn, site, uid, number), links.member(uid, number))
@@ -161,7 +161,8 @@ def write_site(db_path: str, out: Path, site: str | None = None, media_dir: str 
     return counts
 
 
-def _write_threads(conn, site, out: Path, links, lang: str, offset: str | None, writer: Writer, counts: Counts) -> None:
+def _write_threads(conn, site, out: Path, links, lang: str, offset: str | None, site_name: str, writer: Writer,
+                   counts: Counts) -> None:
     state = sqlite3.connect(out / STATE)
     state.execute("CREATE TABLE IF NOT EXISTS threads (site TEXT, tid INTEGER, digest TEXT, PRIMARY KEY (site, tid))")
     state.execute("CREATE TABLE IF NOT EXISTS renderer (version TEXT)")
@@ -172,14 +173,15 @@ def _write_threads(conn, site, out: Path, links, lang: str, offset: str | None, 
         state.execute("INSERT INTO renderer VALUES (?)", [version])
     for done, tid in enumerate(forum.thread_ids(conn, site), 1):
         contexts = [forum.thread(conn, site, tid, number) for number in range(1, forum.thread_pages(conn, site, tid) + 1)]
-        digest = hashlib.sha256(json.dumps([_stable(c) for c in contexts], sort_keys=True, default=str,
+        digest = hashlib.sha256(json.dumps([site_name, *(_stable(c) for c in contexts)], sort_keys=True, default=str,
                                            ensure_ascii=False).encode()).hexdigest()
         known = state.execute("SELECT digest FROM threads WHERE site = ? AND tid = ?", [site, tid]).fetchone()
         if known and known[0] == digest and all((out / links.thread(tid, n)).is_file() for n in range(1, len(contexts) + 1)):
             counts.threads_skipped += 1
             continue
         for number, context in enumerate(contexts, 1):
-            writer.write(links.thread(tid, number), render.render(context, links, lang=lang, utc_offset=offset))
+            writer.write(links.thread(tid, number), render.render(context, links, lang=lang, utc_offset=offset,
+                                                                  site_name=site_name))
         state.execute("INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", [site, tid, digest])
         counts.threads_rendered += 1
         if done % 1000 == 0:  # a killed export renders at most these threads again

@@ -31,7 +31,7 @@ POST_COLUMNS: dict[str, type] = {
 # name: (columns, primary key); every table but sites links to sites.site.
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "sites": (
-        {"site": str, "generator": str, "posts_per_page": int, "first_seen_at": str, "last_crawled_at": str},
+        {"site": str, "name": str, "generator": str, "posts_per_page": int, "first_seen_at": str, "last_crawled_at": str},
         "site",
     ),
     "forums": (

@@ -144,7 +144,9 @@ def _save_page(db: Database, page: FetchedPage, counts: Counter[str], written: W
     stamp = _utc(page.fetched_at)
     thread = page.thread
     generator = (thread and thread.generator) or (page.index and page.index.generator)
-    put(db, "sites", without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator}), stamp, written=written)
+    name = page.index and page.index.name
+    put(db, "sites", without_none({"site": page.site, "last_crawled_at": stamp, "generator": generator, "name": name}),
+        stamp, written=written)
     asked_about = thread or page.comment_page or page.ratings_page  # a commentmore page is filed under its thread
     tid = asked_about.tid if asked_about else page.tid
     # The row tells what the latest fetch gave: a later success clears an earlier error.

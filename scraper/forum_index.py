@@ -79,6 +79,9 @@ def parse_index_html(
         site=site_of(url),
         forums=forums,
         generator=sel.xpath("//meta[@name='generator']/@content").get(),
+        # X2 and later print the site's name there; the title's parts are the page's SEO
+        # title as often as the name, so a page without the meta gives none
+        name=squash(sel.xpath("//meta[@name='application-name']/@content").get() or "") or None,
     )
 
 

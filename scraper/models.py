@@ -140,6 +140,7 @@ class IndexPage:
     site: str
     forums: list[ForumLink] = field(default_factory=list)
     generator: str | None = None
+    name: str | None = None  # the forum's own name (bbname), from its application-name meta
 
 
 @dataclass

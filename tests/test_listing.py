@@ -104,6 +104,7 @@ def test_page_past_the_end_is_page_one_again():
 def test_index_and_category_list_the_forums(version, name, url):
     index = parse_index_page((SAMPLE / version / name).read_bytes(), X35 + url)
     assert index.generator == "Discuz! X3.5" and index.site == "127.0.0.1:8080"
+    assert index.name == "Discuz! 测试论坛"  # the application-name meta; the titles say 论坛 and Discuz!
     category, *forums = index.forums
     assert (category.fid, category.name, category.url, category.is_category) == (1, "Discuz!", X35 + "forum.php?gid=1", True)
     assert [(f.fid, f.name, f.gid, f.parent_fid, f.is_category) for f in forums] == [

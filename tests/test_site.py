@@ -552,3 +552,14 @@ def test_the_mirrors_files_are_readable_by_a_web_server_running_as_another_user(
     os.link(store.path(old), copied)
     _copy_media(db.conn, store.root, out, Counts())
     assert not copied.samefile(store.path(old)) and copied.stat().st_mode & 0o777 == FILE_MODE
+
+
+def test_the_forum_is_named_as_it_named_itself_not_by_its_host(archive, mirror):
+    """The index's title says only 论坛 (its SEO title): the name is the application-name meta,
+    kept in sites.name; the mirror's pages carry it, an archive without it the host."""
+    assert [row["name"] for row in Database(archive)["sites"].rows] == ["绿手指园艺论坛"]
+    index = lxml_html.fromstring((mirror / "index.html").read_text("utf-8"))
+    assert index.findtext(".//h1") == "绿手指园艺论坛"
+    thread = lxml_html.fromstring(next(mirror.glob("thread-*-1-1.html")).read_text("utf-8"))
+    assert thread.findtext(".//title").endswith(" · 绿手指园艺论坛")
+    assert "绿手指园艺论坛 · 论坛首页" in text(thread)
