@@ -227,8 +227,11 @@ def thread(conn: sqlite3.Connection, site: str, tid: int, page: int = 1) -> dict
             option["percent"] = round(100 * (option["votes"] or 0) / total, 1) if total else 0
     thread_tags = [row[0] for row in conn.execute("SELECT tag FROM thread_tags WHERE site = ? AND tid = ?"
                                                   " AND gone_since IS NULL ORDER BY rowid", [site, tid])]
+    # the pids each later page holds, for a link to a post that lands on page 1 (findpost)
+    later = rows(conn, "SELECT (floor - 1) / ? + 1 AS page, min(pid) AS low, max(pid) AS high FROM comments"
+                       " WHERE site = ? AND tid = ? AND floor > ? GROUP BY 1 ORDER BY 1", [size, site, tid, size]) if page == 1 else []
     return {"kind": "thread", "site": site, "article": article, "posts": posts, "page": page,
-            "pages": thread_pages(conn, site, tid), "poll": poll, "tags": thread_tags}
+            "pages": thread_pages(conn, site, tid), "poll": poll, "tags": thread_tags, "later_pages": later}
 
 
 def _add_to_posts(conn: sqlite3.Connection, site: str, tid: int, posts: list[dict], size: int) -> None:

@@ -239,7 +239,8 @@ ROUTES = [
     ("space.php", None, "uid", "space-uid-{0}.html"),
 ]
 # Discuz's link to a post (forum.php?mod=redirect&goto=findpost&ptid=T&pid=P, on every quote and
-# in its search results): the thread's first page, at the post where the host can say so.
+# in its search results): the thread's first page, at the post where the host can say so; page 1
+# sends a post of a later page on (thread.html)
 FINDPOST = ("forum.php", "redirect", "ptid", "thread-{0}-1-1.html")
 
 REDIRECT_PAGE = """<!DOCTYPE html>

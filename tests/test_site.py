@@ -113,7 +113,10 @@ def test_every_thread_post_comment_rating_poll_tag_attachment_and_article_is_in_
         assert f'href="forum-{fid}-1.html">{name}<' in index
     pages = {path.name: path.read_text("utf-8") for path in mirror.glob("*.html")}
     assert all('<html lang="zh-CN">' in page[:100] for page in pages.values())
-    assert [name for name, page in pages.items() if "<script" in page] == ["search.html"]  # the rest reads without
+    # the rest reads without; a long thread's first page only sends a link to a later page's post on
+    long_threads = {f"thread-{tid}-1-1.html" for (tid,) in db.execute(
+        "SELECT DISTINCT tid FROM comments WHERE floor > (SELECT posts_per_page FROM sites)")}
+    assert long_threads and {name for name, page in pages.items() if "<script" in page} == {"search.html", *long_threads}
 
 
 def test_every_member_has_a_page_with_what_the_archive_knows_their_threads_and_replies(archive, mirror):
@@ -563,3 +566,18 @@ def test_the_forum_is_named_as_it_named_itself_not_by_its_host(archive, mirror):
     thread = lxml_html.fromstring(next(mirror.glob("thread-*-1-1.html")).read_text("utf-8"))
     assert thread.findtext(".//title").endswith(" · 绿手指园艺论坛")
     assert "绿手指园艺论坛 · 论坛首页" in text(thread)
+
+
+def test_in_a_browser_a_link_to_a_post_on_a_later_page_ends_on_that_page(chromium, archive, mirror, tmp_path):
+    """Discuz's findpost link lands on the thread's first page (the redirect page, Netlify's
+    and nginx's rules know no pid's page): page 1 sends a post of a later page on to it."""
+    db = Database(archive)
+    size = db.execute("SELECT posts_per_page FROM sites").fetchone()[0]
+    tid, pid, floor = db.execute("SELECT tid, pid, floor FROM comments WHERE floor > ? ORDER BY tid, floor DESC LIMIT 1",
+                                 [size]).fetchone()
+    page = (floor - 1) // size + 1
+    dom = lxml_html.fromstring(dump_dom((mirror / f"thread-{tid}-1-1.html").as_uri() + f"#pid{pid}", tmp_path / "profile"))
+    assert dom.get_element_by_id(f"pid{pid}") is not None and f"第 {page} 页" in dom.findtext(".//title")
+    first = db.execute("SELECT pid FROM articles WHERE tid = ?", [tid]).fetchone()[0]
+    dom = lxml_html.fromstring(dump_dom((mirror / f"thread-{tid}-1-1.html").as_uri() + f"#pid{first}", tmp_path / "profile"))
+    assert dom.get_element_by_id(f"pid{first}") is not None and "第" not in dom.findtext(".//title")
