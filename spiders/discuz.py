@@ -258,11 +258,15 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         stop, limits = False, set()
         to_refresh = self._to_refresh(site)
         for row in forum.threads:
-            if self.since and not row.sticky and row.last_post_at and arguments.before(row.last_post_at, self.since):
-                limits.add("since")
-                continue
             stored = self.state.thread(site, row.tid)
             unchanged = stored is not None and stored.unchanged(row.replies, row.last_post_at)
+            if self.since and not row.sticky and row.last_post_at and arguments.before(row.last_post_at, self.since):
+                # an older thread the archive holds as listed was cut by nothing: the walk stays
+                # closed (a complete archive crawled with since= reported open walks every run)
+                if not unchanged:
+                    limits.add("since")
+                stop = stop or (unchanged and may_stop)
+                continue
             whole = self.refresh_all or row.tid in to_refresh
             if unchanged:
                 stop = stop or (not row.sticky and may_stop)
