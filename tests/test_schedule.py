@@ -11,6 +11,7 @@ forum 4's 2; 30 threads, 344 posts (sample_forum/v1/TRUTH.json).
 
 import math
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,9 @@ def test_since_then_without_it_completes_the_archive_and_since_is_the_forums_tim
 
 def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tmp_path):
     """Each row of the README's table with a figure for the sample forum, measured; oldest:N and
-    recent:DAYS walk as a plain run does, only refresh=all walks every list page."""
+    recent:DAYS walk as a plain run does, only refresh=all walks every list page; recent:DAYS
+    re-reads, whole, the threads active in those days and no other (the table's recent:7 finds
+    none: it only shows the walk's cost)."""
     db_path = tmp_path / "archive.db"
     table = {row[0]: row[2] for row in table_after("## Scheduled crawls")}
     measured = {}
@@ -127,6 +130,17 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
     assert sorted(list_pages(oldest[1])) == sorted(list_pages(plain)) and oldest[2][4] == 30  # the walk a plain run's, 30 threads re-read
     assert len(list_pages(measured["`refresh=all`"][1])) == sum(LIST_PAGES.values())
     assert stored(Database(db_path)) == visible(V1)
+    # recent:DAYS with threads active in those days (the sample forum's last week of activity
+    # began on 2026-11-25, the one before it in 2025): a plain run, and those threads read whole
+    days = (datetime.now(timezone.utc) - datetime.fromisoformat("2026-11-25T00:00:00+08:00")).days + 1
+    active = {thread["tid"] for thread in V1["threads"]
+              if datetime.fromisoformat(thread["lastpost_iso"]) >= datetime.now(timezone.utc) - timedelta(days=days)}
+    requests, result = crawl(forum, scrapy_crawl, db_path, f"refresh=recent:{days}")
+    assert len(active) == 8 and {int(path.split("-")[1]) for path in thread_pages(requests)} == active
+    pages = Database(db_path).execute(
+        f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, active))})").fetchone()[0]
+    assert sorted(list_pages(requests)) == sorted(list_pages(plain)) and len(thread_pages(requests)) == pages
+    assert summary(result)[1:6] == (len(plain) + pages, 0, 0, len(active), 0)
 
 
 BAD = {  # argument: bad values (the first is also tried through the command)
