@@ -58,6 +58,7 @@ from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
+READ_AS = "read_as"  # request.meta of a thread's first page asked: new, changed or refreshed (the summary's)
 
 
 class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
@@ -309,6 +310,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         if thread is not None:
             if thread.profile:
                 self.crawler.stats.inc_value(f"archive/profiles/{thread.profile}")
+            if why := response.meta.get(READ_AS):
+                self.crawler.stats.inc_value(f"archive/threads/{why}")
             self.logger.info(
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
@@ -387,7 +390,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
     ):
         """Start a thread (once per crawl, within max_threads): ``page`` is where reading starts;
         ``expected`` is the (replies, last post time) the thread list showed, which it is
-        archived as; ``why`` (new, changed, refreshed) is counted for the run's summary."""
+        archived as; ``why`` (new, changed, refreshed) is counted for the run's summary once
+        that page is read (a thread whose page was refused or never answered was not read)."""
         if self._limit_reached() or site not in self.sites or not self.tracker.claim(("thread", site, tid)):
             return None
         page_url = api_thread_url(url, tid, page) if self.source == "api" else thread_page_url(url, page)
@@ -396,11 +400,12 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             page_url, page = url, ref.page if ref else 1
         if not self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived), self.max_threads):
             return None  # another worker of the fleet took the last thread max_threads allowed
-        if why:
-            self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:
             self.crawler.stats.inc_value("archive/requests_saved", page - 1)
-        return self._thread_page_request(page_url, site, tid, page, None)
+        request = self._thread_page_request(page_url, site, tid, page, None)
+        if request is not None and why:  # counted once its page is read (parse_thread)
+            request.meta[READ_AS] = why
+        return request
 
     def _thread_page_request(self, url: str, site: str, tid: int, page: int, posts_per_page: int | None):
         """A request for one thread page, once per (site, tid, page), never off the seeds' sites."""

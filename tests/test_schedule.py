@@ -38,10 +38,10 @@ def forum():
         yield running
 
 
-def crawl(forum, scrapy_crawl, db_path, *arguments, check=True):
+def crawl(forum, scrapy_crawl, db_path, *arguments, check=True, settings=None):
     """One run from the index: (the server's request paths, the crawl's result)."""
     forum.clear_requests()
-    result = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", *arguments, check=check)
+    result = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", *arguments, check=check, settings=settings)
     return forum.requests, result
 
 
@@ -252,6 +252,25 @@ def test_a_guide_list_keeps_the_limits(tmp_path):
         response = HtmlResponse(url, body=b"<html></html>", request=request)
         return [output async for output in request.callback(response, **request.cb_kwargs)]
 
-    asked = [output.cb_kwargs["tid"] for output in asyncio.run(parse())[1:]]
-    assert asked == [1, 3]  # 2 is before since; 4 is over max_threads
-    assert crawler.stats.get_value("archive/threads/new") == 2
+    asked = asyncio.run(parse())[1:]
+    assert [output.cb_kwargs["tid"] for output in asked] == [1, 3]  # 2 is before since; 4 is over max_threads
+    assert [output.meta["read_as"] for output in asked] == ["new", "new"]  # counted once read
+
+
+def test_the_summary_counts_the_threads_read_not_those_asked_for(tmp_path, scrapy_crawl):
+    """Two threads' first pages fail (HTTP 500; 防采集's script page and a dropped connection end
+    the same way): the run read 28 new threads and says so, with 2 failed pages, which the
+    next run asks again and counts as read then. It said 30 new threads."""
+    db_path = tmp_path / "archive.db"
+    with serve("v1", threads_per_page=TPP) as forum:
+        respond = forum.respond
+        failing = ("/thread-30-1-1.html", "/thread-31-1-1.html")
+        forum.respond = lambda target: (500, {"Content-Type": "text/html"}, b"busy") if target in failing else respond(target)
+        first = summary(crawl(forum, scrapy_crawl, db_path, settings={"RETRY_TIMES": 0})[1])
+        forum.respond = respond
+        second = summary(crawl(forum, scrapy_crawl, db_path)[1])
+    rows = [row[2:] for row in Database(db_path).execute(
+        "SELECT outcome, requests, new_threads, changed_threads, refreshed_threads, open_walks, open_because, failed_pages"
+        " FROM crawls ORDER BY id")]
+    assert rows == [first[2:], second[2:]] == [(THREADS - 2, 0, 0, 0, None, 2), (2, 0, 0, 0, None, 0)]
+    assert stored(Database(db_path)) == visible(V1)
