@@ -82,6 +82,13 @@ def test_max_threads_repeated_completes_the_archive(forum, scrapy_crawl, tmp_pat
     assert figures[-1][5:] == (0, None, 0)
     assert last_crawl(db_path) == figures[-1]
     assert figures[-1][1] == len(runs[-1][0]) == 2 + len(LIST_PAGES)  # walks closed: a plain run again
+    # the README's row: 2 requests (the first run 3), list pages, and the threads' pages, no more
+    db = Database(db_path)
+    for number, (requests, _) in enumerate(runs[:-1]):
+        tids = ", ".join(sorted({path.split("-")[1] for path in thread_pages(requests)}))
+        pages = db.execute(f"SELECT sum(page_count) FROM articles WHERE tid IN ({tids})").fetchone()[0]
+        assert len(thread_pages(requests)) == pages and len(list_pages(requests)) <= sum(LIST_PAGES.values())
+        assert len(requests) == (3 if number == 0 else 2) + len(list_pages(requests)) + pages, requests
     rows = Database(db_path).execute("SELECT count(*) FROM forums WHERE walk_open_because IS NOT NULL").fetchone()
     assert rows == (0,)
 
@@ -141,6 +148,16 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
         f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, active))})").fetchone()[0]
     assert sorted(list_pages(requests)) == sorted(list_pages(plain)) and len(thread_pages(requests)) == pages
     assert summary(result)[1:6] == (len(plain) + pages, 0, 0, len(active), 0)
+    # since on a new archive: each list down to the first thread before that day (forum 2's and
+    # 3's second pages, forum 4's first), and the threads active since then
+    since = "2024-01-01"
+    requests, _ = crawl(forum, scrapy_crawl, tmp_path / "since.db", f"since={since}")
+    active = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= since}
+    pages = Database(db_path).execute(
+        f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, active))})").fetchone()[0]
+    assert {int(path.split("-")[1]) for path in thread_pages(requests)} == active and len(thread_pages(requests)) == pages
+    assert sorted(list_pages(requests)) == ["/forum-2-1.html", "/forum-2-2.html", "/forum-3-1.html", "/forum-3-2.html", "/forum-4-1.html"]
+    assert str(len(requests)) == str(3 + 5 + pages) == table[f"`since={since}`, the first"]
 
 
 BAD = {  # argument: bad values (the first is also tried through the command)
