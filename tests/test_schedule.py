@@ -291,3 +291,12 @@ def test_the_summary_counts_the_threads_read_not_those_asked_for(tmp_path, scrap
         " FROM crawls ORDER BY id")]
     assert rows == [first[2:], second[2:]] == [(THREADS - 2, 0, 0, 0, None, 2), (2, 0, 0, 0, None, 0)]
     assert stored(Database(db_path)) == visible(V1)
+
+
+def test_the_summary_counts_thread_seeds_the_archive_lacked(forum, scrapy_crawl, tmp_path):
+    """Threads given as seeds: new the first time (it said 0 new), re-read by refresh=all."""
+    db_path = tmp_path / "archive.db"
+    seeds = f"url={forum.base_url}thread-1-1-1.html {forum.base_url}thread-16-3-1.html"
+    for arguments, figures in (((), (2, 0, 0)), (("refresh=all",), (0, 0, 2)), ((), (0, 0, 0))):
+        result = scrapy_crawl(db_path, seeds, *arguments)
+        assert summary(result)[2:5] == figures == last_crawl(db_path)[2:5]
