@@ -185,13 +185,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             site = site_of(seed)
             seen_sites.setdefault(site, seed)
             if ref := thread_ref(seed):
-                held = self.state.thread(site, ref.tid)
-                stored = None if self.refresh_all else held
-                start = self._start_page(site, stored) if stored else ref.page
-                archived = (stored.replies, stored.last_floor) if stored else None
-                # a thread seed the archive lacks is a new thread read, as a listed one is
-                why = "new" if held is None or held.synced_at is None else "refreshed" if self.refresh_all else None
-                if request := self._thread_request(seed, site, ref.tid, start, archived=archived, why=why):
+                if request := self._seed_thread_request(seed, site, ref):
                     yield request
             elif forum := forum_ref(seed):
                 walked_sites.add(site)
