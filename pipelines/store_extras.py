@@ -113,8 +113,11 @@ def save_comment_page(db: Database, comments: CommentPage, stamp: str, counts: C
 
 def save_comments_read(db: Database, read: CommentsRead, stamp: str) -> None:
     """Every 点评 of a post was read: the post's others have disappeared. (The keys the thread
-    page gave a 点评 the full list keys otherwise are among them: the stored row has the list's.)"""
-    _mark_gone(db, "post_comments", "key", stamp, read.site, read.pid, read.keys)
+    page gave a 点评 the full list keys otherwise are among them: the stored row has the list's.)
+    ``stamp`` is when the read began: a row seen since then was shown by it under another key
+    (the block's 点评 that an earlier thread page, cached before an edit, showed at another
+    time: its twin stands for it), and stays."""
+    _mark_gone(db, "post_comments", "key", stamp, read.site, read.pid, read.keys, unseen_since=stamp)
 
 
 def save_ratings_page(db: Database, ratings: RatingsPage, stamp: str, counts: Counter[str]) -> None:
@@ -317,13 +320,14 @@ def _mark_all_gone(db: Database, table: str, stamp: str, site: str, parent_ids: 
 
 
 def _mark_gone(db: Database, table: str, key: str, stamp: str, site: str, parent_id: int, shown: list[Any],
-               parent: str = "pid") -> None:
+               parent: str = "pid", unseen_since: str | None = None) -> None:
     """The rows of one post (or thread, article: ``parent``) whose ``key`` is not among
-    ``shown`` get gone_since, once."""
+    ``shown`` (nor, with ``unseen_since``, seen since then) get gone_since, once."""
     marks = ", ".join("?" for _ in shown)
     not_shown = f" AND {key} NOT IN ({marks})" if shown else ""
+    unseen = " AND (last_seen_at IS NULL OR last_seen_at < ?)" if unseen_since else ""
     db.execute(
         f"UPDATE [{table}] SET gone_since = ?"
-        f" WHERE site = ? AND {parent} = ? AND gone_since IS NULL{not_shown}",
-        [stamp, site, parent_id, *shown],
+        f" WHERE site = ? AND {parent} = ? AND gone_since IS NULL{not_shown}{unseen}",
+        [stamp, site, parent_id, *shown, *([unseen_since] if unseen_since else [])],
     )

@@ -58,6 +58,7 @@ from spiders.tracking import ThreadTask, ThreadTracker
 
 # Error answers reach the callback (redirects still followed), so each is recorded with its page.
 ERROR_STATUSES = list(range(400, 600))
+READ_AS = "read_as"  # request.meta of a thread's first page asked: new, changed or refreshed (the summary's)
 
 
 class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
@@ -184,10 +185,7 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             site = site_of(seed)
             seen_sites.setdefault(site, seed)
             if ref := thread_ref(seed):
-                stored = None if self.refresh_all else self.state.thread(site, ref.tid)
-                start = self._start_page(site, stored) if stored else ref.page
-                archived = (stored.replies, stored.last_floor) if stored else None
-                if request := self._thread_request(seed, site, ref.tid, start, archived=archived):
+                if request := self._seed_thread_request(seed, site, ref):
                     yield request
             elif forum := forum_ref(seed):
                 walked_sites.add(site)
@@ -258,11 +256,15 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         stop, limits = False, set()
         to_refresh = self._to_refresh(site)
         for row in forum.threads:
-            if self.since and not row.sticky and row.last_post_at and arguments.before(row.last_post_at, self.since):
-                limits.add("since")
-                continue
             stored = self.state.thread(site, row.tid)
             unchanged = stored is not None and stored.unchanged(row.replies, row.last_post_at)
+            if self.since and not row.sticky and row.last_post_at and arguments.before(row.last_post_at, self.since):
+                # an older thread the archive holds as listed was cut by nothing: the walk stays
+                # closed (a complete archive crawled with since= reported open walks every run)
+                if not unchanged:
+                    limits.add("since")
+                stop = stop or (unchanged and may_stop)
+                continue
             whole = self.refresh_all or row.tid in to_refresh
             if unchanged:
                 stop = stop or (not row.sticky and may_stop)
@@ -305,6 +307,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
         if thread is not None:
             if thread.profile:
                 self.crawler.stats.inc_value(f"archive/profiles/{thread.profile}")
+            if why := response.meta.get(READ_AS):
+                self.crawler.stats.inc_value(f"archive/threads/{why}")
             self.logger.debug(  # as Scrapy's own line of each page; the progress line says how far the crawl is
                 "Thread %s page %s/%s: %s posts (%s)",
                 thread.tid, thread.page, thread.page_count, len(thread.posts), thread.title,
@@ -383,7 +387,8 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
     ):
         """Start a thread (once per crawl, within max_threads): ``page`` is where reading starts;
         ``expected`` is the (replies, last post time) the thread list showed, which it is
-        archived as; ``why`` (new, changed, refreshed) is counted for the run's summary."""
+        archived as; ``why`` (new, changed, refreshed) is counted for the run's summary once
+        that page is read (a thread whose page was refused or never answered was not read)."""
         if self._limit_reached() or site not in self.sites or not self.tracker.claim(("thread", site, tid)):
             return None
         page_url = api_thread_url(url, tid, page) if self.source == "api" else thread_page_url(url, page)
@@ -392,11 +397,12 @@ class DiscuzSpider(Scheduling, GuideRouting, ExtrasRouting, scrapy.Spider):
             page_url, page = url, ref.page if ref else 1
         if not self.tracker.start(ThreadTask(site, tid, first_page=page, expected=expected, archived=archived), self.max_threads):
             return None  # another worker of the fleet took the last thread max_threads allowed
-        if why:
-            self.crawler.stats.inc_value(f"archive/threads/{why}")
         if page > 1:
             self.crawler.stats.inc_value("archive/requests_saved", page - 1)
-        return self._thread_page_request(page_url, site, tid, page, None)
+        request = self._thread_page_request(page_url, site, tid, page, None)
+        if request is not None and why:  # counted once its page is read (parse_thread)
+            request.meta[READ_AS] = why
+        return request
 
     def _thread_page_request(self, url: str, site: str, tid: int, page: int, posts_per_page: int | None):
         """A request for one thread page, once per (site, tid, page), never off the seeds' sites."""

@@ -17,9 +17,10 @@ import os
 import socket
 import time
 import uuid
+import warnings
 
 from scrapy import Request, signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
@@ -33,6 +34,9 @@ from scraper.urls import site_of
 from spiders.tracking import ThreadTask, record_page, synced
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+# scrapy-redis 0.9.1 calls Scrapy's deprecated APIs (Spider.log, stats with a spider argument):
+# a worker's log had two or three of these warnings, which its user can do nothing about
+warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module=r"scrapy_redis\.")
 # How long other seeders wait for a starting seeder's first request (one that dies first
 # must not hold them for ever)
 STARTING_SECONDS = 30

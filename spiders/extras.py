@@ -74,12 +74,19 @@ class ExtrasRouting:
         self._archived_articles[site] = self.state.portal_articles_read(site)
         return self._portal_list_request(url, site, None, 1, probe=True)
 
+    def _articles_read(self, site: str) -> set[int]:
+        """The portal articles archived whole, asked once a crawl: by a worker of the fleet
+        too, which reads portal lists the seeding worker's portal_start led to (its empty set
+        made every worker but the seeding one read every article again, every run)."""
+        if site not in self._archived_articles:
+            self._archived_articles[site] = self.state.portal_articles_read(site)
+        return self._archived_articles[site]
+
     def portal_seed(self, seed: str, site: str):
         """A portal article (any of its pages) or list given as a seed, read as the portal walk
         reads it: an article with its other pages and its comments, a list with its pager,
         categories and the articles not yet archived."""
-        if site not in self._archived_articles:
-            self._archived_articles[site] = self.state.portal_articles_read(site)
+        self._articles_read(site)
         if ref := article_ref(seed):
             return self._portal_request(seed, (PageKind.PORTAL_ARTICLE, site, *ref), self.parse_portal_article)
         catid, page = list_ref(seed)
@@ -154,7 +161,7 @@ class ExtrasRouting:
         for number, url in sorted(listing.page_urls.items()):
             if request := self._portal_list_request(url, site, listing.catid, number):
                 yield request
-        archived = self._archived_articles.get(site, set())
+        archived = self._articles_read(site)
         for aid, url in sorted(listing.article_urls.items()):
             if aid in archived and not self.refresh_all:
                 self.crawler.stats.inc_value("archive/requests_saved")

@@ -53,6 +53,17 @@ class Scheduling:
             if stored.url and (request := self._thread_request(stored.url, site, stored.tid, 1, expected, why="refreshed")):
                 yield request
 
+    def _seed_thread_request(self, seed: str, site: str, ref):
+        """A thread given as a seed (``ref``: its thread_ref): read from where its archived posts
+        end, else from the seed's page (whole under refresh=all); counted as a new thread read
+        when the archive lacks it, as a listed one is."""
+        held = self.state.thread(site, ref.tid)
+        stored = None if self.refresh_all else held
+        start = self._start_page(site, stored) if stored else ref.page
+        archived = (stored.replies, stored.last_floor) if stored else None
+        why = "new" if held is None or held.synced_at is None else "refreshed" if self.refresh_all else None
+        return self._thread_request(seed, site, ref.tid, start, archived=archived, why=why)
+
     def _listed_thread_request(self, site: str, row, stored: StoredThread | None, whole: bool):
         """The request that reads a thread a list shows (a forum's or a guide's): from page 1
         when it is new or read whole, else where its posts not yet archived begin."""

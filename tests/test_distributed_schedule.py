@@ -38,7 +38,7 @@ def fleet_run(redis_url, forum, db_path, *arguments, settings=None) -> list[str]
     for process in [*workers, write]:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode in (0, -signal.SIGKILL), stderr[-3000:]
-        assert "Traceback" not in stderr, stderr[-3000:]
+        assert "Traceback" not in stderr and "[py.warnings]" not in stderr, stderr[-3000:]
     requests = forum.requests
     figures = summary(stderr)  # the writer's
     assert figures == last_crawl(db_path) and figures[1] == len(requests)
@@ -84,7 +84,8 @@ def test_a_fleet_run_without_since_completes_one_with_it(redis_url, tmp_path):
 
 def test_a_fleet_asks_a_failed_comment_list_again_and_a_members_only_profile_not(redis_url, tmp_path):
     """The features forum with user_profiles=1: the first run's 点评 list of tid 6 pid 57
-    fails (HTTP 500); the next run asks it again, and not uid 3's profile (members only)."""
+    fails (HTTP 500); the next run asks it again, and not uid 3's profile (members only), nor
+    the portal articles the first read whole."""
     db_path = tmp_path / "archive.db"
     failing = "action=commentmore&tid=6&pid=57&page=2"
     settings = OWNER | {"RETRY_TIMES": 0}
@@ -100,6 +101,9 @@ def test_a_fleet_asks_a_failed_comment_list_again_and_a_members_only_profile_not
     assert asked_again[0] == next(path for path in first if failing in path)  # then page 3, which it leads to
     assert all("pid=57&" in path for path in asked_again)  # the lists read whole are not read again
     assert not any("do=profile" in path for path in second)
+    # the portal's articles, read whole by the first run, are not asked again
+    articles = [path for path in first if path.startswith("/article-") or "mod=view&" in path]
+    assert articles and not [path for path in second if path in articles]
     db = Database(db_path)
     assert db.execute("SELECT error FROM pages WHERE url LIKE ?", [f"%{failing}%"]).fetchone() == (None,)
     # the summary counts the failed list, not the profile closed to guests, which no run asks again
@@ -175,3 +179,33 @@ def test_seeders_started_together_make_one_crawl(redis_url, tmp_path):
     third = seeder(tmp_path, max_threads="9")
     _give_the_spider_the_fleets(third, server, keys)
     assert third.tracker.threads_started() == 0 and json.loads(server.get(keys.arguments)) == {"max_threads": "9"}
+
+
+def test_a_worker_that_did_not_seed_skips_the_portal_articles_read_whole(tmp_path):
+    """A portal list reaches whichever worker takes it from the queue: one that did not seed
+    the crawl (its portal_start never ran) knew no article read whole and asked every one
+    again, every run."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse
+
+    from scraper.extras_models import PortalListPage
+    from scraper.models import FetchedPage
+
+    spider = seeder(tmp_path)
+    spider.state.portal_articles_read = lambda site: {1}  # as the writer published it
+    url = "http://x.cn/portal.php?mod=list&catid=1"
+    listing = PortalListPage(url=url, site="x.cn", catid=1, page=1, page_count=1,
+                             article_urls={1: "http://x.cn/article-1-1.html", 2: "http://x.cn/article-2-1.html"})
+
+    async def read(response, kind, **kwargs):
+        return FetchedPage(url=url, site="x.cn", kind=kind, status=200, fetched_at="2026-12-07T00:00:00+00:00",
+                           size=0, sha256=""), listing
+
+    spider._read = read
+
+    async def parse():
+        response = HtmlResponse(url, body=b"<html></html>")
+        return [output async for output in spider.parse_portal_list(response)][1:]
+
+    assert [request.url for request in asyncio.run(parse())] == ["http://x.cn/article-2-1.html"]

@@ -388,22 +388,28 @@ def test_search_finds_post_comments_and_portal_text(v1):
     assert article["title"] == v1.execute("SELECT title FROM portal_articles WHERE aid = ?", [article["aid"]]).fetchone()[0]
 
 
+def _first_comment_of_57_shown_at(thread: FetchedPage, other_time: str):
+    """The thread page as if it showed post 57's first 点评 at ``other_time`` (its key holds
+    the time); the 点评 as the page really shows it."""
+    from dataclasses import replace
+
+    from scraper.post_extras import comment_key
+
+    extras = thread.thread.extras
+    shown = next(c for c in extras.comments if c.pid == 57)
+    key = comment_key(shown.pid, shown.author_uid, shown.author, other_time, shown.content_text)
+    extras.comments[extras.comments.index(shown)] = replace(shown, posted_at=other_time, key=key, id=key)
+    return shown
+
+
 @pytest.mark.parametrize("thread_page_first", [True, False])
 def test_a_comment_shown_with_two_times_is_stored_once_at_the_full_lists_time(thread_page_first):
     """The thread page shows one of post 57's 点评 at another time than its commentmore list
     (a page cached before an edit, a relative time): one row, the list's key and time, in
     whichever order the two pages come, and the complete read marks nothing gone."""
-    from dataclasses import replace
-
-    from scraper.post_extras import comment_key
-
     db = open_archive(":memory:")
     thread = page("v1", "thread-6-1-1.html", V1_AT)
-    extras = thread.thread.extras
-    shown = next(c for c in extras.comments if c.pid == 57)
-    other_time = "2026-11-30T09:00:00+08:00"
-    key = comment_key(shown.pid, shown.author_uid, shown.author, other_time, shown.content_text)
-    extras.comments[extras.comments.index(shown)] = replace(shown, posted_at=other_time, key=key, id=key)
+    shown = _first_comment_of_57_shown_at(thread, "2026-11-30T09:00:00+08:00")
     lists = [page("v1", f"forum.php@mod=misc&action=commentmore&tid=6&pid=57&page={n}&inajax=1"
                         f"&ajaxtarget=comment_57.html", V1_AT) for n in (1, 2, 3)]
     pages = [thread, *lists] if thread_page_first else [*lists, thread]
@@ -416,3 +422,23 @@ def test_a_comment_shown_with_two_times_is_stored_once_at_the_full_lists_time(th
     assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57") == [(len(in_list), 0)]
     save_in_one_transaction(db, [thread])  # the thread page again: still one row
     assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57") == [(len(in_list), 0)]
+
+
+def test_a_comment_a_cached_thread_page_showed_at_another_time_is_not_gone_when_read_again():
+    """A first run reads post 57's block from a thread page cached before an edit (one 点评 at
+    another time: its row has that key); a later run reads the page as it is now, with the
+    full list: one row still, and not gone (the complete read marked it gone: its key was the
+    earlier page's, and the 点评 the site still shows was flagged deleted)."""
+    db = open_archive(":memory:")
+    cached = page("v1", "thread-6-1-1.html", V1_AT)
+    shown = _first_comment_of_57_shown_at(cached, "2021-02-27T02:57:00+08:00")
+    names = [f"forum.php@mod=misc&action=commentmore&tid=6&pid=57&page={n}&inajax=1&ajaxtarget=comment_57.html"
+             for n in (2, 3)]  # the crawl reads the block, then the list from page 2
+    for at, thread in ((V1_AT, cached), (V2_AT, page("v1", "thread-6-1-1.html", V2_AT))):
+        pages = [thread, *(page("v1", name, at) for name in names)]
+        for one in pages:
+            save_in_one_transaction(db, [one])
+        save_in_one_transaction(db, reads_of_comments(pages))
+    assert rows(db, "SELECT count(*), count(gone_since) FROM post_comments WHERE pid = 57 AND content_text = ?"
+                " AND author IS ?", shown.content_text, shown.author) == [(1, 0)]
+    assert rows(db, "SELECT count(gone_since) FROM post_comments WHERE pid = 57") == [(0,)]

@@ -137,3 +137,29 @@ def test_threads_per_page_cuts_each_forum_list_into_pages_of_that_many():
         (1, 4, [2, 3, 4]), (2, 4, [1, 3, 4])
     ]
     assert pages[1].name == "公文写作"
+
+
+@pytest.mark.parametrize("defences", [[], ["--attackevasive", "4"]])
+def test_the_command_serves_the_lists_and_threads_paged_as_asked(defences):
+    """`python -m sample_forum --threads-per-page 4`: the lists of the README's table of scheduled
+    runs' costs (forum 2's on 4 pages), so a user can measure them; behind a defence too."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    command = [sys.executable, "-m", "sample_forum", "--port", "0", "--threads-per-page", "4", "--posts-per-page", "5", *defences]
+    server = subprocess.Popen(command, cwd=SNAPSHOTS.parent, stdout=subprocess.PIPE, text=True)
+    try:
+        running = SimpleNamespace(base_url=server.stdout.readline().split(" at ")[1].split()[0])
+        if defences:  # the reload page's cookies, once, as a browser keeps them
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+            opener.open(running.base_url + "forum.php", timeout=10).read()
+            urllib.request.install_opener(opener)
+        status, _, page = fetch(running, "forum-2-4.html")
+        assert status == 200 and "forum-2-3.html" in page
+        status, _, page = fetch(running, "thread-1-9-1.html")  # 45 posts, 5 a page
+        assert status == 200 and "thread-1-8-1.html" in page
+    finally:
+        urllib.request.install_opener(None)
+        server.terminate()
+        server.wait(timeout=10)

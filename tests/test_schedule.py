@@ -11,6 +11,7 @@ forum 4's 2; 30 threads, 344 posts (sample_forum/v1/TRUTH.json).
 
 import math
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,10 @@ def forum():
         yield running
 
 
-def crawl(forum, scrapy_crawl, db_path, *arguments, check=True):
+def crawl(forum, scrapy_crawl, db_path, *arguments, check=True, settings=None):
     """One run from the index: (the server's request paths, the crawl's result)."""
     forum.clear_requests()
-    result = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", *arguments, check=check)
+    result = scrapy_crawl(db_path, f"url={forum.base_url}forum.php", *arguments, check=check, settings=settings)
     return forum.requests, result
 
 
@@ -81,6 +82,13 @@ def test_max_threads_repeated_completes_the_archive(forum, scrapy_crawl, tmp_pat
     assert figures[-1][5:] == (0, None, 0)
     assert last_crawl(db_path) == figures[-1]
     assert figures[-1][1] == len(runs[-1][0]) == 2 + len(LIST_PAGES)  # walks closed: a plain run again
+    # the README's row: 2 requests (the first run 3), list pages, and the threads' pages, no more
+    db = Database(db_path)
+    for number, (requests, _) in enumerate(runs[:-1]):
+        tids = ", ".join(sorted({path.split("-")[1] for path in thread_pages(requests)}))
+        pages = db.execute(f"SELECT sum(page_count) FROM articles WHERE tid IN ({tids})").fetchone()[0]
+        assert len(thread_pages(requests)) == pages and len(list_pages(requests)) <= sum(LIST_PAGES.values())
+        assert len(requests) == (3 if number == 0 else 2) + len(list_pages(requests)) + pages, requests
     rows = Database(db_path).execute("SELECT count(*) FROM forums WHERE walk_open_because IS NOT NULL").fetchone()
     assert rows == (0,)
 
@@ -88,7 +96,10 @@ def test_max_threads_repeated_completes_the_archive(forum, scrapy_crawl, tmp_pat
 def test_since_then_without_it_completes_the_archive_and_since_is_the_forums_time(forum, scrapy_crawl, tmp_path):
     """since=2023-11-11T11:11 is the forum's 11:11 (+08:00): the thread last active then is in;
     read as UTC (19:11 there) it would not be. With max_threads too, then since alone, then
-    neither: the limits in any mix, and the archive is complete."""
+    neither: the limits in any mix, and the archive is complete. since again on the complete
+    archive (a daily cron line) costs a plain run and leaves no walk open: the older threads
+    its lists show are all archived (forum 4's first list page shows one, and the run said
+    "1 forum walk left open (since: …)" every time)."""
     db_path = tmp_path / "archive.db"
     assert "2023-11-11T11:11:00+08:00" in {thread["lastpost_iso"] for thread in V1["threads"]}
     recent = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= "2023-11-11T11:11"}
@@ -102,11 +113,15 @@ def test_since_then_without_it_completes_the_archive_and_since_is_the_forums_tim
     assert last == {thread["tid"] for thread in V1["threads"]} - recent
     assert stored(Database(db_path)) == visible(V1)
     assert plain[5:] == (0, None, 0)
+    requests, result = crawl(forum, scrapy_crawl, db_path, "since=2023-11-11T11:11")
+    assert summary(result)[1:] == (2 + len(LIST_PAGES), 0, 0, 0, 0, None, 0) == (len(requests), *last_crawl(db_path)[2:])
 
 
 def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tmp_path):
     """Each row of the README's table with a figure for the sample forum, measured; oldest:N and
-    recent:DAYS walk as a plain run does, only refresh=all walks every list page."""
+    recent:DAYS walk as a plain run does, only refresh=all walks every list page; recent:DAYS
+    re-reads, whole, the threads active in those days and no other (the table's recent:7 finds
+    none: it only shows the walk's cost)."""
     db_path = tmp_path / "archive.db"
     table = {row[0]: row[2] for row in table_after("## Scheduled crawls")}
     measured = {}
@@ -122,6 +137,27 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
     assert sorted(list_pages(oldest[1])) == sorted(list_pages(plain)) and oldest[2][4] == 30  # the walk a plain run's, 30 threads re-read
     assert len(list_pages(measured["`refresh=all`"][1])) == sum(LIST_PAGES.values())
     assert stored(Database(db_path)) == visible(V1)
+    # recent:DAYS with threads active in those days (the sample forum's last week of activity
+    # began on 2026-11-25, the one before it in 2025): a plain run, and those threads read whole
+    days = (datetime.now(timezone.utc) - datetime.fromisoformat("2026-11-25T00:00:00+08:00")).days + 1
+    active = {thread["tid"] for thread in V1["threads"]
+              if datetime.fromisoformat(thread["lastpost_iso"]) >= datetime.now(timezone.utc) - timedelta(days=days)}
+    requests, result = crawl(forum, scrapy_crawl, db_path, f"refresh=recent:{days}")
+    assert len(active) == 8 and {int(path.split("-")[1]) for path in thread_pages(requests)} == active
+    pages = Database(db_path).execute(
+        f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, active))})").fetchone()[0]
+    assert sorted(list_pages(requests)) == sorted(list_pages(plain)) and len(thread_pages(requests)) == pages
+    assert summary(result)[1:6] == (len(plain) + pages, 0, 0, len(active), 0)
+    # since on a new archive: each list down to the first thread before that day (forum 2's and
+    # 3's second pages, forum 4's first), and the threads active since then
+    since = "2024-01-01"
+    requests, _ = crawl(forum, scrapy_crawl, tmp_path / "since.db", f"since={since}")
+    active = {thread["tid"] for thread in V1["threads"] if thread["lastpost_iso"] >= since}
+    pages = Database(db_path).execute(
+        f"SELECT sum(page_count) FROM articles WHERE tid IN ({', '.join(map(str, active))})").fetchone()[0]
+    assert {int(path.split("-")[1]) for path in thread_pages(requests)} == active and len(thread_pages(requests)) == pages
+    assert sorted(list_pages(requests)) == ["/forum-2-1.html", "/forum-2-2.html", "/forum-3-1.html", "/forum-3-2.html", "/forum-4-1.html"]
+    assert str(len(requests)) == str(3 + 5 + pages) == table[f"`since={since}`, the first"]
 
 
 BAD = {  # argument: bad values (the first is also tried through the command)
@@ -233,6 +269,34 @@ def test_a_guide_list_keeps_the_limits(tmp_path):
         response = HtmlResponse(url, body=b"<html></html>", request=request)
         return [output async for output in request.callback(response, **request.cb_kwargs)]
 
-    asked = [output.cb_kwargs["tid"] for output in asyncio.run(parse())[1:]]
-    assert asked == [1, 3]  # 2 is before since; 4 is over max_threads
-    assert crawler.stats.get_value("archive/threads/new") == 2
+    asked = asyncio.run(parse())[1:]
+    assert [output.cb_kwargs["tid"] for output in asked] == [1, 3]  # 2 is before since; 4 is over max_threads
+    assert [output.meta["read_as"] for output in asked] == ["new", "new"]  # counted once read
+
+
+def test_the_summary_counts_the_threads_read_not_those_asked_for(tmp_path, scrapy_crawl):
+    """Two threads' first pages fail (HTTP 500; 防采集's script page and a dropped connection end
+    the same way): the run read 28 new threads and says so, with 2 failed pages, which the
+    next run asks again and counts as read then. It said 30 new threads."""
+    db_path = tmp_path / "archive.db"
+    with serve("v1", threads_per_page=TPP) as forum:
+        respond = forum.respond
+        failing = ("/thread-30-1-1.html", "/thread-31-1-1.html")
+        forum.respond = lambda target: (500, {"Content-Type": "text/html"}, b"busy") if target in failing else respond(target)
+        first = summary(crawl(forum, scrapy_crawl, db_path, settings={"RETRY_TIMES": 0})[1])
+        forum.respond = respond
+        second = summary(crawl(forum, scrapy_crawl, db_path)[1])
+    rows = [row[2:] for row in Database(db_path).execute(
+        "SELECT outcome, requests, new_threads, changed_threads, refreshed_threads, open_walks, open_because, failed_pages"
+        " FROM crawls ORDER BY id")]
+    assert rows == [first[2:], second[2:]] == [(THREADS - 2, 0, 0, 0, None, 2), (2, 0, 0, 0, None, 0)]
+    assert stored(Database(db_path)) == visible(V1)
+
+
+def test_the_summary_counts_thread_seeds_the_archive_lacked(forum, scrapy_crawl, tmp_path):
+    """Threads given as seeds: new the first time (it said 0 new), re-read by refresh=all."""
+    db_path = tmp_path / "archive.db"
+    seeds = f"url={forum.base_url}thread-1-1-1.html {forum.base_url}thread-16-3-1.html"
+    for arguments, figures in (((), (2, 0, 0)), (("refresh=all",), (0, 0, 2)), ((), (0, 0, 0))):
+        result = scrapy_crawl(db_path, seeds, *arguments)
+        assert summary(result)[2:5] == figures == last_crawl(db_path)[2:5]
