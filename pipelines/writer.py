@@ -21,6 +21,7 @@ import json
 import logging
 import pickle
 import sys
+import time
 from collections import Counter
 
 from pipelines.lock import ArchiveLock, ArchiveLocked
@@ -32,6 +33,9 @@ from scraper.models import FetchedPage, ThreadSynced
 
 logger = logging.getLogger("pipelines.writer")
 BATCH = 50  # items per transaction, unless --batch says
+# At INFO the writer says how far it is once a minute, as Scrapy's LogStats does (each batch,
+# often of one item, is a DEBUG line)
+PROGRESS_SECONDS = 60.0
 
 
 def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = BATCH, until_done: bool = False) -> Counter:
@@ -48,6 +52,7 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
         publish_state(db, server, keys)
         publish_extras(db, server, keys)
         started = False  # a writer started before its workers waits for them
+        said_at = time.monotonic()
         while True:
             first = server.blmove(keys.items, keys.writing, 1.0, "LEFT", "RIGHT")
             if first is None:
@@ -66,7 +71,10 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
             server.delete(keys.writing)  # committed: the batch is no longer needed
             publish_state(db, server, keys, _touched(items))
             publish_extras(db, server, keys, items)
-            logger.info("Wrote %d items (%s)", len(items), dict(counts))
+            logger.debug("Wrote %d items (%s)", len(items), dict(counts))
+            if time.monotonic() - said_at >= PROGRESS_SECONDS:
+                said_at = time.monotonic()
+                logger.info("Written so far in this crawl: %s", dict(counts))
     finally:
         db.close()
         lock.release()

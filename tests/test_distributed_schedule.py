@@ -41,6 +41,7 @@ def fleet_run(redis_url, forum, db_path, *arguments, settings=None) -> list[str]
         assert "Traceback" not in stderr and "[py.warnings]" not in stderr, stderr[-3000:]
     requests = forum.requests
     figures = summary(stderr)  # the writer's
+    assert "Wrote" not in stderr  # a batch is a DEBUG line: at INFO, a line a minute says how far it is
     assert figures == last_crawl(db_path) and figures[1] == len(requests)
     return requests
 
