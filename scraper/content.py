@@ -23,11 +23,16 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
 # markup cannot be without (looked for in the message's markup first: see _clean_elements).
+# Scripts, styles and noscripts are found by lxml's tag matching in C (_CODE_TAGS), not by an
+# XPath walk.
+_CODE_WORDS = (b"<script", b"<style", b"<noscript")
+_CODE_TAGS = ("script", "style", "noscript")
 _UI_PARTS = (
-    ((b"<script", b"<style", b"<noscript"), ".//script | .//style | .//noscript"),
     ((b"copycode",), ".//em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
-    # the guest prompt; the first test lets most elements go on two contains() (aimg_tip holds tip)
-    ((b"tip", b"attach_nopermission"), ".//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
+    # the guest prompt; [@class] first: an element without one is let go on a test of its
+    # attributes, where contains() would build a string from it (aimg_tip holds tip)
+    ((b"tip", b"attach_nopermission"),
+     "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
      f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
@@ -129,6 +134,10 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
     markup = etree.tostring(root, encoding="utf-8")
     if any(word in markup for word in NOISE_WORDS):
         remove_noise_elements(root)
+    # Dropping a set of elements (their tails kept) gives the same tree in any order.
+    if any(word in markup for word in _CODE_WORDS):
+        for code in list(root.iterdescendants(*_CODE_TAGS)):
+            drop_tree(code)
     if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if any(word in markup for word in words)):
         for ui in _ui_xpath(parts)(root):
             drop_tree(ui)
