@@ -107,8 +107,8 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     aid = _aid_of(block, parts)
     if aid is None:
         return None
-    info = " ".join(squash(words_of(em)) for em in parts.ems if _SIZE.search(words_of(em)) or
-                    _DOWNLOADS.search(words_of(em)))
+    ems = [words_of(em) for em in parts.ems]
+    info = " ".join(squash(em) for em in ems if _SIZE.search(em) or _DOWNLOADS.search(em))
     texts = _ALL_TEXT(block)
     words = squash(" ".join(texts))
     image_url = real_image_src(images[0], base_url) if images else None
@@ -116,7 +116,9 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     size_match = _SIZE.search(info)
     price = _PRICE.search(info) or _PRICE.search(words)
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
-    uploaded = _UPLOADED.search(" ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
+    # The word has no space in it: a text holds it only where their words do (most blocks: none).
+    uploaded = _UPLOAD_WORD.search(words) and _UPLOADED.search(
+        " ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
     # Without a download link, an image shown by its attachment address is its own link.
     source = links[0].get("href") if links else next(
         (src for img in images if decode_aid(src := img.get("src")) is not None), None)
