@@ -60,6 +60,7 @@ _BREAKING_TAGS = (
     "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
     "ul", "ol", "table", "dl", "dd", "dt", "pre", "hr",
 )
+_BLOCK_TAGS = tuple(tag for tag in _BREAKING_TAGS if tag != "br")  # a break before and after
 _BREAK = "\ufdd0"  # marks a line break in the tree (a noncharacter: no page carries it)
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
@@ -204,11 +205,20 @@ def html_to_text(root: etree._Element) -> str:
                 node.text = node.text.replace("\n", _BREAK)
             if node is not pre and node.tail:
                 node.tail = node.tail.replace("\n", _BREAK)
-    # iter() builds its matcher of tags on every call: text alone, with no child, needs none
-    breaking = root.iter(*_BREAKING_TAGS) if len(root) else [root] if root.tag in _BREAKING_TAGS else []
+    if len(root):  # iter() builds its matcher of tags on every call: text alone, with no child, needs none
+        # A <br> holds nothing, so its break can be its text rather than the start of its tail:
+        # the same text, from one assignment where the tail's is a read, a join and a new node
+        # (a long message has a thousand of them). The message's own <br> shows no break.
+        for br in root.iterdescendants("br"):
+            if br.text is None:
+                br.text = _BREAK
+            else:
+                br.tail = _BREAK + (br.tail or "")
+        breaking = root.iter(*_BLOCK_TAGS)
+    else:
+        breaking = [root] if root.tag in _BLOCK_TAGS else []
     for element in breaking:
-        if element.tag != "br":
-            element.text = _BREAK + (element.text or "")
+        element.text = _BREAK + (element.text or "")
         if element.tag != "li":  # a code block's <li> is one line: a break before it only
             element.tail = _BREAK + (element.tail or "")
     for quote in reversed(list(root.iter("blockquote"))):  # the innermost first
