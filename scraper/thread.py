@@ -11,6 +11,7 @@ user's own for a modified theme), field by field falling back to the generic sel
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
 
 from lxml import etree
@@ -52,9 +53,7 @@ _DELETED_MEMBER = compiled(
     " or normalize-space() = 'This user has been deleted']"
     "[not(ancestor::*[starts-with(@id, 'postmessage_') or starts-with(@id, 'comment_')])]"
 )
-_TEXT_OUTSIDE_MESSAGE = compiled(
-    ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
-)
+_MESSAGE_IDS = ("message", "postmessage_")  # the ids of a legacy post's message begin so
 # Attachment links, and the attachment lists (div.pattl) Discuz puts after the message, in
 # one XPath union: every call has a fixed cost (and a descendant::*[self::a or self::div]
 # test would run for every element of the post).
@@ -282,7 +281,7 @@ class _PostReader:
                         return value
         # Legacy templates: the first date with a time of day in the post outside its message
         # (a date alone is more likely the author's registration date).
-        for text_node in _TEXT_OUTSIDE_MESSAGE(root):
+        for text_node in texts_outside_message(root):
             if (match := ABSOLUTE.search(text_node)) and match["H"]:
                 return page_time(match[0], self.tz)
         return None
@@ -291,6 +290,25 @@ class _PostReader:
         for found in self._found("floor", pid, root):
             return squash(words_of(found[0]))
         return None
+
+
+def texts_outside_message(root: etree._Element) -> Iterator[str]:
+    """The texts under ``root`` that no element ided as a message holds (``root`` and what
+    holds it included), in document order: .//text()[not(ancestor::*[starts-with(@id,
+    'message') or starts-with(@id, 'postmessage_')])], whose ancestor test libxml2 runs for
+    each text (a legacy page's posts are mostly texts), read here as the post is walked."""
+    if not any((element.get("id") or "").startswith(_MESSAGE_IDS) for element in (root, *root.iterancestors())):
+        yield from _texts_outside(root)
+
+
+def _texts_outside(element: etree._Element) -> Iterator[str]:
+    if element.text:
+        yield element.text
+    for child in element:
+        if isinstance(child.tag, str) and not (child.get("id") or "").startswith(_MESSAGE_IDS):
+            yield from _texts_outside(child)
+        if child.tail:
+            yield child.tail
 
 
 def _flag_notice(post: Post, notice_text: str) -> None:

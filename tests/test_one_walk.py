@@ -8,11 +8,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, thread_extras
+from scraper import attachments, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
 from scraper.problems import PageProblem
+from scraper.profiles import choose
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -103,3 +104,25 @@ def test_special_kind_is_what_the_xpaths_find():
             assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
             kinds.add(_special_by_xpath(root))
     assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
+
+
+TEXTS_OUTSIDE_MESSAGE = etree.XPath(
+    ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]", smart_strings=False
+)
+MESSAGES = etree.XPath("//*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')]")
+
+
+def test_texts_outside_message_are_what_the_xpath_finds():
+    """Each post as the thread parser finds it (the legacy ones too), each message, what holds
+    it and what it holds first: those inside a message, and the messages, have none."""
+    checked = empty = 0
+    for path, root in _pages():
+        elements = [*(post for _, post in thread._post_roots(root, choose(root, "http://127.0.0.1:8080/", ())))]
+        for message in MESSAGES(root):
+            elements += [message, message.getparent(), *message[:1]]
+        for element in elements:
+            expected = TEXTS_OUTSIDE_MESSAGE(element)
+            assert list(thread.texts_outside_message(element)) == expected, (path.name, element.get("id"))
+            checked += 1
+            empty += not expected
+    assert checked > 1000 and empty > 300
