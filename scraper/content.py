@@ -28,7 +28,7 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 _CODE_WORDS = (b"<script", b"<style", b"<noscript")
 _CODE_TAGS = ("script", "style", "noscript")
 _UI_PARTS = (
-    ((b"copycode",), ".//em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
+    ((b"copycode",), "descendant::em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
     # the guest prompt; [@class] first: an element without one is let go on a test of its
     # attributes, where contains() would build a string from it (aimg_tip holds tip)
     ((b"tip", b"attach_nopermission"),
@@ -36,7 +36,7 @@ _UI_PARTS = (
      f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     f".//*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"),
+     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"),
 )
 
 
@@ -47,10 +47,10 @@ def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
 
 
-_EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
+_EDIT_NOTE_XPATH = etree.XPath(f"descendant::i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(f".//div[{has_class('locked')}]")
+LOCKED_NOTICE = etree.XPath(f"descendant::div[{has_class('locked')}]")
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)

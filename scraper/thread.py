@@ -45,7 +45,7 @@ _GENERATOR = compiled("/html/head/meta[@name='generator']/@content | /html/body/
 _EXACT_TIME = compiled(".//span/@title")
 _ANY_LINK = compiled(".//a[@href]")
 _BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
-_AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
+_AUTHOR_BLOCK = compiled(f"descendant::*[{has_class('authi')}]")
 # lang_template.php's member_deleted, in each language pack (not inside the message).
 _DELETED_MEMBER = compiled(
     ".//em[normalize-space() = '该用户已被删除' or normalize-space() = '該用戶已被刪除'"
