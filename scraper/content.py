@@ -36,7 +36,8 @@ _UI_PARTS = (
      f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"),
+     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]"
+     "//a[contains(@href, 'mod=logging')]"),
 )
 
 
