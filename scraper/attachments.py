@@ -1,5 +1,6 @@
 """A thread page's attachments, to Attachment rows: each post's, the places one shows merged.
-No Scrapy, no I/O (scraper.thread_extras reads them with the rest of a page's extras).
+No Scrapy, no I/O (scraper.thread_extras reads them with the rest of a page's extras; the
+thread parser takes a post's attachment links and listed images from post_attachments).
 
 Discuz wraps each in ``<ignore_js_op>``: a file as ``span#attach_AID`` (link,
 then ``(12.5 KB, 下载次数: 3)``), an image placed in the message as ``img#aimg_AID[aid]`` with
@@ -24,7 +25,7 @@ from scraper.content import real_image_src
 from scraper.dates import page_time
 from scraper.extras_models import Attachment
 from scraper.urls import absolute_url
-from scraper.xpath import compiled, has_class, squash, words_of
+from scraper.xpath import class_words, compiled, has_class, squash, words_of
 
 # An image whose only reference is its address (forum.php?mod=attachment&aid=CODE as src,
 # X2.5 and themes that drop the aid attributes) is an attachment too.
@@ -223,3 +224,38 @@ def _filename(name_places: list[etree._Element], images: list[etree._Element]) -
         if name := squash(img.get("title") or img.get("alt") or ""):
             return name
     return None
+
+
+def attachment_parts(root: etree._Element) -> list[etree._Element]:
+    """The attachment links, and the attachment lists (div.pattl) Discuz puts after the
+    message, in document order: descendant::a[contains(@href, 'mod=attachment') or
+    contains(@href, 'attachment.php?aid=')] | descendant::div[has_class('pattl')]. Read from
+    lxml's walk of the post's links and divs (its tag test in C), where the XPath built a
+    string of each one's href or class to test it."""
+    found = []
+    for element in root.iterdescendants("a", "div"):
+        if element.tag == "a":
+            href = element.get("href")
+            if href is not None and ("mod=attachment" in href or "attachment.php?aid=" in href):
+                found.append(element)
+        elif (classes := element.get("class")) and "pattl" in classes and "pattl" in class_words(element):
+            found.append(element)
+    return found
+
+
+def post_attachments(root: etree._Element, base_url: str) -> tuple[list[str], list[str]]:
+    """The images of the post's attachment lists, and its attachment links (the thread parser's
+    Post.images and Post.attachments)."""
+    images: list[str] = []
+    links: list[str] = []
+    for element in attachment_parts(root):
+        if element.tag == "a":
+            url = absolute_url(base_url, element.get("href"))
+            if url and url not in links:
+                links.append(url)
+            continue
+        for img in element.iter("img"):
+            src = real_image_src(img, base_url)
+            if src and src not in images:
+                images.append(src)
+    return images, links

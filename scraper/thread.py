@@ -18,7 +18,8 @@ from lxml import etree
 from parsel import Selector
 
 from scraper import profiles
-from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_src
+from scraper.attachments import post_attachments
+from scraper.content import LOCKED_NOTICE, Message, extract_message
 from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
@@ -29,9 +30,7 @@ from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_c
 from scraper.profiles import Profile, choose, selectors
 from scraper.thread_extras import all_markers, markers_in, thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
-from scraper.xpath import (
-    class_words, compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of,
-)
+from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
@@ -56,7 +55,8 @@ _DELETED_MEMBER = compiled(
     "[not(ancestor::*[starts-with(@id, 'postmessage_') or starts-with(@id, 'comment_')])]"
 )
 _MESSAGE_IDS = ("message", "postmessage_")  # the ids of a legacy post's message begin so
-# What attachment_parts's finds cannot be without: a page whose text holds none has no post to look in.
+# What attachments.attachment_parts's finds cannot be without: a page whose text holds none has
+# no post to look in.
 _ATTACHMENT_MARKERS = ("mod=attachment", "attachment.php?aid=", "pattl")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
@@ -236,7 +236,7 @@ class _PostReader:
             _flag_notice(post, squash(message.text))
             return post
         apply_message(post, message, self.tz)
-        list_images, post.attachments = _attachments(root, self.base_url) if self.attachments else ([], [])
+        list_images, post.attachments = post_attachments(root, self.base_url) if self.attachments else ([], [])
         post.images = message.images + [src for src in list_images if src not in message.images]
         return post
 
@@ -441,37 +441,3 @@ def _quoted_author(header: str) -> str | None:
     match = ABSOLUTE.search(header)
     words = (header[: match.start()] if match else header).split()
     return " ".join(words[:-1] if len(words) >= 2 else words) or None
-
-
-def attachment_parts(root: etree._Element) -> list[etree._Element]:
-    """The attachment links, and the attachment lists (div.pattl) Discuz puts after the
-    message, in document order: descendant::a[contains(@href, 'mod=attachment') or
-    contains(@href, 'attachment.php?aid=')] | descendant::div[has_class('pattl')]. Read from
-    lxml's walk of the post's links and divs (its tag test in C), where the XPath built a
-    string of each one's href or class to test it."""
-    found = []
-    for element in root.iterdescendants("a", "div"):
-        if element.tag == "a":
-            href = element.get("href")
-            if href is not None and ("mod=attachment" in href or "attachment.php?aid=" in href):
-                found.append(element)
-        elif (classes := element.get("class")) and "pattl" in classes and "pattl" in class_words(element):
-            found.append(element)
-    return found
-
-
-def _attachments(root: etree._Element, base_url: str) -> tuple[list[str], list[str]]:
-    """The images of the post's attachment lists, and its attachment links."""
-    images: list[str] = []
-    links: list[str] = []
-    for element in attachment_parts(root):
-        if element.tag == "a":
-            url = absolute_url(base_url, element.get("href"))
-            if url and url not in links:
-                links.append(url)
-            continue
-        for img in element.iter("img"):
-            src = real_image_src(img, base_url)
-            if src and src not in images:
-                images.append(src)
-    return images, links

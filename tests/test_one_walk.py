@@ -138,10 +138,10 @@ def test_attachment_parts_are_what_the_xpath_finds():
     found = 0
     for path, root in _pages():
         for element in [root, *(post for _, post in thread_extras._posts(root))]:
-            assert thread.attachment_parts(element) == ATTACHMENT_PARTS(element), path.name
+            assert attachments.attachment_parts(element) == ATTACHMENT_PARTS(element), path.name
             found += len(ATTACHMENT_PARTS(element))
     for markup in ('<div class="pattl">', '<div class="x\tpattl">', '<div class="pattlx">', '<p class="pattl">',
                    '<a href="forum.php?mod=attachment&amp;aid=1">', '<a href="attachment.php?aid=2">', '<a>'):
         root = etree.fromstring(f"<html><body><div>{markup}x</div></body></html>", etree.HTMLParser())
-        assert thread.attachment_parts(root) == ATTACHMENT_PARTS(root), markup
+        assert attachments.attachment_parts(root) == ATTACHMENT_PARTS(root), markup
     assert found > 200
