@@ -25,18 +25,13 @@ from scraper.content import real_image_src
 from scraper.dates import page_time
 from scraper.extras_models import Attachment
 from scraper.urls import absolute_url
-from scraper.xpath import class_words, compiled, has_class, squash, words_of
+from scraper.xpath import class_words, compiled, squash, words_of
 
-# An image whose only reference is its address (forum.php?mod=attachment&aid=CODE as src,
-# X2.5 and themes that drop the aid attributes) is an attachment too.
-_ATTACHMENT_SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
-_ATTACH_BLOCKS = compiled(
-    "descendant::ignore_js_op"
-    f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
-    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
-    f" | descendant::img{_ATTACHMENT_SRC}[not(ancestor::ignore_js_op or ancestor::dl[{has_class('tattl')}]"
-    " or ancestor::span[starts-with(@id, 'attach_')])]"
-)
+# The blocks an attachment shows in (attach_blocks): an <ignore_js_op>, and outside one a
+# dl.tattl or a span#attach_AID, and outside those an image whose only reference is its
+# address (forum.php?mod=attachment&aid=CODE as src, X2.5 and themes that drop the aid
+# attributes).
+_BLOCK_TAGS = ("ignore_js_op", "dl", "span", "img")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
 _DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
@@ -87,7 +82,7 @@ def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url
     """One Attachment per aid the post shows, the places it appears merged (an image shown
     in the message and listed after it is one attachment)."""
     found: dict[int, Attachment] = {}
-    for block in _ATTACH_BLOCKS(post):
+    for block in attach_blocks(post):
         attachment = _attachment(block, site, tid, pid, base_url, tz)
         if attachment is None:
             continue
@@ -99,6 +94,45 @@ def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url
             if getattr(known, name) in (None, False, "") and value not in (None, False, ""):
                 setattr(known, name, value)
     return list(found.values())
+
+
+def attach_blocks(post: etree._Element) -> list[etree._Element]:
+    """The attachment blocks under ``post``, in document order, from lxml's walk of its
+    elements of the four tags (the tag test in C): what this XPath finds, whose tests built a
+    string of every span's id and img's src and walked each one's ancestors:
+
+    descendant::ignore_js_op
+    | descendant::dl[has_class('tattl')][not(ancestor::ignore_js_op)]
+    | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]
+    | descendant::img[ADDRESS][not(ancestor::ignore_js_op or ancestor::dl[has_class('tattl')]
+      or ancestor::span[starts-with(@id, 'attach_')])]
+
+    where ADDRESS is [contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')]
+    [contains(@src, 'aid=')]. The ancestors are the whole page's, as XPath's are."""
+    found = []
+    for element in post.iterdescendants(*_BLOCK_TAGS):
+        tag = element.tag
+        if tag == "ignore_js_op":
+            found.append(element)
+        elif tag == "img":
+            if _names_attachment(element.get("src") or "") and not any(
+                    ancestor.tag == "ignore_js_op" or _is_block(ancestor)
+                    for ancestor in element.iterancestors(*_BLOCK_TAGS[:3])):
+                found.append(element)
+        elif _is_block(element) and next(element.iterancestors("ignore_js_op"), None) is None:
+            found.append(element)
+    return found
+
+
+def _is_block(element: etree._Element) -> bool:
+    """A dl.tattl or a span#attach_AID."""
+    if element.tag == "span":
+        return (element.get("id") or "").startswith("attach_")
+    return bool((classes := element.get("class")) and "tattl" in classes and "tattl" in class_words(element))
+
+
+def _names_attachment(address: str) -> bool:
+    return ("mod=attachment" in address or "attachment.php?aid=" in address) and "aid=" in address
 
 
 def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: str,
@@ -167,7 +201,7 @@ class _BlockParts:
                 self.ided.append(element)
             if tag == "a":
                 href = element.get("href") or ""
-                if ("mod=attachment" in href or "attachment.php?aid=" in href) and "aid=" in href:
+                if _names_attachment(href):
                     self.links.append(element)
                 if "action=attachpay" in href:
                     self.pay_links.append(element)
@@ -187,7 +221,7 @@ class _BlockParts:
 def _attachment_image(img: etree._Element) -> bool:
     src = img.get("src") or ""
     return (img.get("aid") is not None or (img.get("id") or "").startswith("aimg_")
-            or ("mod=attachment" in src or "attachment.php?aid=" in src) and "aid=" in src)
+            or _names_attachment(src))
 
 
 def _in_attach_span(element: etree._Element, block: etree._Element) -> bool:

@@ -29,6 +29,16 @@ XPATHS = {
     "name_places": ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong",
 }
 
+# scraper.attachments.attach_blocks, as the XPath it stands for.
+ATTACH_BLOCKS = etree.XPath(
+    "descendant::ignore_js_op"
+    " | descendant::dl[contains(concat(' ', normalize-space(@class), ' '), ' tattl ')][not(ancestor::ignore_js_op)]"
+    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
+    f" | descendant::img{_SRC}[not(ancestor::ignore_js_op"
+    " or ancestor::dl[contains(concat(' ', normalize-space(@class), ' '), ' tattl ')]"
+    " or ancestor::span[starts-with(@id, 'attach_')])]"
+)
+
 NOISE = etree.XPath(
     ".//font[contains(@class, 'jammer') and contains(concat(' ', normalize-space(@class), ' '), ' jammer ')]"
     " | .//*[@style and re:test(@style, 'display\\s*:\\s*none|font-size\\s*:\\s*0(?:\\.0+)?(?:px|pt|em|%)?\\s*(?:;|$)', 'i')]",
@@ -58,7 +68,7 @@ def test_block_parts_are_what_their_xpaths_find():
     blocks = 0
     for path, root in _pages():
         for _, post in thread_extras._posts(root) or [(None, root)]:
-            for element in [post, *attachments._ATTACH_BLOCKS(post)]:
+            for element in [post, *ATTACH_BLOCKS(post)]:
                 blocks += 1
                 parts = attachments._BlockParts(element)
                 for name, search in searches.items():
@@ -134,14 +144,33 @@ ATTACHMENT_PARTS = etree.XPath(
 )
 
 
-def test_attachment_parts_are_what_the_xpath_finds():
+def _finds_on_every_page_and_post(walk, search) -> int:
+    """Hold ``walk`` to ``search`` on every page and post; how many elements they found."""
     found = 0
     for path, root in _pages():
         for element in [root, *(post for _, post in thread_extras._posts(root))]:
-            assert attachments.attachment_parts(element) == ATTACHMENT_PARTS(element), path.name
-            found += len(ATTACHMENT_PARTS(element))
+            assert walk(element) == search(element), path.name
+            found += len(search(element))
+    return found
+
+
+def test_attachment_parts_are_what_the_xpath_finds():
+    found = _finds_on_every_page_and_post(attachments.attachment_parts, ATTACHMENT_PARTS)
     for markup in ('<div class="pattl">', '<div class="x\tpattl">', '<div class="pattlx">', '<p class="pattl">',
                    '<a href="forum.php?mod=attachment&amp;aid=1">', '<a href="attachment.php?aid=2">', '<a>'):
         root = etree.fromstring(f"<html><body><div>{markup}x</div></body></html>", etree.HTMLParser())
         assert attachments.attachment_parts(root) == ATTACHMENT_PARTS(root), markup
     assert found > 200
+
+
+def test_attach_blocks_are_what_the_xpath_finds():
+    found = _finds_on_every_page_and_post(attachments.attach_blocks, ATTACH_BLOCKS)
+    src = "forum.php?mod=attachment&amp;aid=Mnw"
+    for outer in ("", "<ignore_js_op>", '<dl class="x tattl">', '<dl class="tattlx">', '<span id="attach_3">',
+                  '<span id="attachx">'):
+        for inner in (f'<img src="{src}">', '<img src="attachment.php?aid=4">', '<img src="x.png">',
+                      '<dl class="tattl">', '<span id="attach_5">', "<ignore_js_op>"):
+            root = etree.fromstring(f"<html><body><div>{outer}<p>{inner}x</p></div></body></html>", etree.HTMLParser())
+            for element in [root, *root.iter("p")]:
+                assert attachments.attach_blocks(element) == ATTACH_BLOCKS(element), (outer, inner)
+    assert found > 400
