@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
+from itertools import chain
 
 from lxml import etree
 from parsel import Selector
@@ -296,14 +297,25 @@ def texts_outside_message(root: etree._Element) -> Iterator[str]:
         yield from _texts_outside(root)
 
 
-def _texts_outside(element: etree._Element) -> Iterator[str]:
-    if element.text:
-        yield element.text
-    for child in element:
-        if isinstance(child.tag, str) and not (child.get("id") or "").startswith(_MESSAGE_IDS):
-            yield from _texts_outside(child)
-        if child.tail:
-            yield child.tail
+def _texts_outside(root: etree._Element) -> Iterator[str]:
+    """Texts and tails in document order, a message's skipped (its tail kept). A stack, not
+    recursion: a hostile page may nest deeper than Python recurses."""
+    if root.text:
+        yield root.text
+    stack = [iter(root)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node, tuple):  # the end of an element walked into: its tail
+            if node[0].tail:
+                yield node[0].tail
+        elif isinstance(node.tag, str) and not (node.get("id") or "").startswith(_MESSAGE_IDS):
+            if node.text:
+                yield node.text
+            stack.append(chain(node, [(node,)]))
+        elif node.tail:
+            yield node.tail
 
 
 def _flag_notice(post: Post, notice_text: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, thread, thread_extras
+from scraper import attachments, html_page, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
@@ -136,6 +136,10 @@ def test_texts_outside_message_are_what_the_xpath_finds():
             checked += 1
             empty += not expected
     assert checked > 1000 and empty > 300
+    # Deeper than Python recurses (lxml keeps 2,000 levels of a huge tree).
+    deep = '<div id="post_1">' + "<div>a" * 3000 + '<!--c-->t<span id="message1">m<b>x</b></span>tail' + "</div>z" * 3000
+    post = html_page._html_tree(f"<html><body>{deep}</div></body></html>").find(".//div")
+    assert list(thread.texts_outside_message(post)) == TEXTS_OUTSIDE_MESSAGE(post)
 
 
 ATTACHMENT_PARTS = etree.XPath(
