@@ -1,5 +1,6 @@
 """A thread page's attachments, to Attachment rows: each post's, the places one shows merged.
-No Scrapy, no I/O (scraper.thread_extras reads them with the rest of a page's extras).
+No Scrapy, no I/O (scraper.thread_extras reads them with the rest of a page's extras; the
+thread parser takes a post's attachment links and listed images from post_attachments).
 
 Discuz wraps each in ``<ignore_js_op>``: a file as ``span#attach_AID`` (link,
 then ``(12.5 KB, 下载次数: 3)``), an image placed in the message as ``img#aimg_AID[aid]`` with
@@ -24,18 +25,13 @@ from scraper.content import real_image_src
 from scraper.dates import page_time
 from scraper.extras_models import Attachment
 from scraper.urls import absolute_url
-from scraper.xpath import compiled, has_class, squash, words_of
+from scraper.xpath import class_words, compiled, squash, words_of
 
-# An image whose only reference is its address (forum.php?mod=attachment&aid=CODE as src,
-# X2.5 and themes that drop the aid attributes) is an attachment too.
-_ATTACHMENT_SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')][contains(@src, 'aid=')]"
-_ATTACH_BLOCKS = compiled(
-    "descendant::ignore_js_op"
-    f" | descendant::dl[{has_class('tattl')}][not(ancestor::ignore_js_op)]"
-    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
-    f" | descendant::img{_ATTACHMENT_SRC}[not(ancestor::ignore_js_op or ancestor::dl[{has_class('tattl')}]"
-    " or ancestor::span[starts-with(@id, 'attach_')])]"
-)
+# The blocks an attachment shows in (attach_blocks): an <ignore_js_op>, and outside one a
+# dl.tattl or a span#attach_AID, and outside those an image whose only reference is its
+# address (forum.php?mod=attachment&aid=CODE as src, X2.5 and themes that drop the aid
+# attributes).
+_BLOCK_TAGS = ("ignore_js_op", "dl", "span", "img")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
 _DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
@@ -86,7 +82,7 @@ def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url
     """One Attachment per aid the post shows, the places it appears merged (an image shown
     in the message and listed after it is one attachment)."""
     found: dict[int, Attachment] = {}
-    for block in _ATTACH_BLOCKS(post):
+    for block in attach_blocks(post):
         attachment = _attachment(block, site, tid, pid, base_url, tz)
         if attachment is None:
             continue
@@ -100,6 +96,45 @@ def attachments_in(post: etree._Element, site: str, tid: int, pid: int, base_url
     return list(found.values())
 
 
+def attach_blocks(post: etree._Element) -> list[etree._Element]:
+    """The attachment blocks under ``post``, in document order, from lxml's walk of its
+    elements of the four tags (the tag test in C): what this XPath finds, whose tests built a
+    string of every span's id and img's src and walked each one's ancestors:
+
+    descendant::ignore_js_op
+    | descendant::dl[has_class('tattl')][not(ancestor::ignore_js_op)]
+    | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]
+    | descendant::img[ADDRESS][not(ancestor::ignore_js_op or ancestor::dl[has_class('tattl')]
+      or ancestor::span[starts-with(@id, 'attach_')])]
+
+    where ADDRESS is [contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')]
+    [contains(@src, 'aid=')]. The ancestors are the whole page's, as XPath's are."""
+    found = []
+    for element in post.iterdescendants(*_BLOCK_TAGS):
+        tag = element.tag
+        if tag == "ignore_js_op":
+            found.append(element)
+        elif tag == "img":
+            if _names_attachment(element.get("src") or "") and not any(
+                    ancestor.tag == "ignore_js_op" or _is_block(ancestor)
+                    for ancestor in element.iterancestors(*_BLOCK_TAGS[:3])):
+                found.append(element)
+        elif _is_block(element) and next(element.iterancestors("ignore_js_op"), None) is None:
+            found.append(element)
+    return found
+
+
+def _is_block(element: etree._Element) -> bool:
+    """A dl.tattl or a span#attach_AID."""
+    if element.tag == "span":
+        return (element.get("id") or "").startswith("attach_")
+    return bool((classes := element.get("class")) and "tattl" in classes and "tattl" in class_words(element))
+
+
+def _names_attachment(address: str) -> bool:
+    return ("mod=attachment" in address or "attachment.php?aid=" in address) and "aid=" in address
+
+
 def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: str,
                 tz: tzinfo) -> Attachment | None:
     parts = _BlockParts(block)
@@ -107,8 +142,8 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     aid = _aid_of(block, parts)
     if aid is None:
         return None
-    info = " ".join(squash(words_of(em)) for em in parts.ems if _SIZE.search(words_of(em)) or
-                    _DOWNLOADS.search(words_of(em)))
+    ems = [words_of(em) for em in parts.ems]
+    info = " ".join(squash(em) for em in ems if _SIZE.search(em) or _DOWNLOADS.search(em))
     texts = _ALL_TEXT(block)
     words = squash(" ".join(texts))
     image_url = real_image_src(images[0], base_url) if images else None
@@ -116,7 +151,9 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     size_match = _SIZE.search(info)
     price = _PRICE.search(info) or _PRICE.search(words)
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
-    uploaded = _UPLOADED.search(" ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
+    # The word has no space in it: a text holds it only where their words do (most blocks: none).
+    uploaded = _UPLOAD_WORD.search(words) and _UPLOADED.search(
+        " ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
     # Without a download link, an image shown by its attachment address is its own link.
     source = links[0].get("href") if links else next(
         (src for img in images if decode_aid(src := img.get("src")) is not None), None)
@@ -164,7 +201,7 @@ class _BlockParts:
                 self.ided.append(element)
             if tag == "a":
                 href = element.get("href") or ""
-                if ("mod=attachment" in href or "attachment.php?aid=" in href) and "aid=" in href:
+                if _names_attachment(href):
                     self.links.append(element)
                 if "action=attachpay" in href:
                     self.pay_links.append(element)
@@ -184,7 +221,7 @@ class _BlockParts:
 def _attachment_image(img: etree._Element) -> bool:
     src = img.get("src") or ""
     return (img.get("aid") is not None or (img.get("id") or "").startswith("aimg_")
-            or ("mod=attachment" in src or "attachment.php?aid=" in src) and "aid=" in src)
+            or _names_attachment(src))
 
 
 def _in_attach_span(element: etree._Element, block: etree._Element) -> bool:
@@ -221,3 +258,38 @@ def _filename(name_places: list[etree._Element], images: list[etree._Element]) -
         if name := squash(img.get("title") or img.get("alt") or ""):
             return name
     return None
+
+
+def attachment_parts(root: etree._Element) -> list[etree._Element]:
+    """The attachment links, and the attachment lists (div.pattl) Discuz puts after the
+    message, in document order: descendant::a[contains(@href, 'mod=attachment') or
+    contains(@href, 'attachment.php?aid=')] | descendant::div[has_class('pattl')]. Read from
+    lxml's walk of the post's links and divs (its tag test in C), where the XPath built a
+    string of each one's href or class to test it."""
+    found = []
+    for element in root.iterdescendants("a", "div"):
+        if element.tag == "a":
+            href = element.get("href")
+            if href is not None and ("mod=attachment" in href or "attachment.php?aid=" in href):
+                found.append(element)
+        elif (classes := element.get("class")) and "pattl" in classes and "pattl" in class_words(element):
+            found.append(element)
+    return found
+
+
+def post_attachments(root: etree._Element, base_url: str) -> tuple[list[str], list[str]]:
+    """The images of the post's attachment lists, and its attachment links (the thread parser's
+    Post.images and Post.attachments)."""
+    images: list[str] = []
+    links: list[str] = []
+    for element in attachment_parts(root):
+        if element.tag == "a":
+            url = absolute_url(base_url, element.get("href"))
+            if url and url not in links:
+                links.append(url)
+            continue
+        for img in element.iter("img"):
+            src = real_image_src(img, base_url)
+            if src and src not in images:
+                images.append(src)
+    return images, links

@@ -23,15 +23,21 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
 # markup cannot be without (looked for in the message's markup first: see _clean_elements).
+# Scripts, styles and noscripts are found by lxml's tag matching in C (_CODE_TAGS), not by an
+# XPath walk.
+_CODE_WORDS = (b"<script", b"<style", b"<noscript")
+_CODE_TAGS = ("script", "style", "noscript")
 _UI_PARTS = (
-    ((b"<script", b"<style", b"<noscript"), ".//script | .//style | .//noscript"),
-    ((b"copycode",), ".//em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
-    # the guest prompt; the first test lets most elements go on two contains() (aimg_tip holds tip)
-    ((b"tip", b"attach_nopermission"), ".//*[contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
+    ((b"copycode",), "descendant::em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
+    # the guest prompt; [@class] first: an element without one is let go on a test of its
+    # attributes, where contains() would build a string from it (aimg_tip holds tip)
+    ((b"tip", b"attach_nopermission"),
+     "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
      f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     f".//*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]//a[contains(@href, 'mod=logging')]"),
+     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]"
+     "//a[contains(@href, 'mod=logging')]"),
 )
 
 
@@ -42,10 +48,10 @@ def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
 
 
-_EDIT_NOTE_XPATH = etree.XPath(f".//i[{has_class('pstatus')}]")
+_EDIT_NOTE_XPATH = etree.XPath(f"descendant::i[{has_class('pstatus')}]")
 _QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(f".//div[{has_class('locked')}]")
+LOCKED_NOTICE = etree.XPath(f"descendant::div[{has_class('locked')}]")
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
@@ -55,6 +61,7 @@ _BREAKING_TAGS = (
     "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
     "ul", "ol", "table", "dl", "dd", "dt", "pre", "hr",
 )
+_BLOCK_TAGS = tuple(tag for tag in _BREAKING_TAGS if tag != "br")  # a break before and after
 _BREAK = "\ufdd0"  # marks a line break in the tree (a noncharacter: no page carries it)
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
@@ -129,6 +136,10 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
     markup = etree.tostring(root, encoding="utf-8")
     if any(word in markup for word in NOISE_WORDS):
         remove_noise_elements(root)
+    # Dropping a set of elements (their tails kept) gives the same tree in any order.
+    if any(word in markup for word in _CODE_WORDS):
+        for code in list(root.iterdescendants(*_CODE_TAGS)):
+            drop_tree(code)
     if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if any(word in markup for word in words)):
         for ui in _ui_xpath(parts)(root):
             drop_tree(ui)
@@ -195,11 +206,20 @@ def html_to_text(root: etree._Element) -> str:
                 node.text = node.text.replace("\n", _BREAK)
             if node is not pre and node.tail:
                 node.tail = node.tail.replace("\n", _BREAK)
-    # iter() builds its matcher of tags on every call: text alone, with no child, needs none
-    breaking = root.iter(*_BREAKING_TAGS) if len(root) else [root] if root.tag in _BREAKING_TAGS else []
+    if len(root):  # iter() builds its matcher of tags on every call: text alone, with no child, needs none
+        # A <br> holds nothing, so its break can be its text rather than the start of its tail:
+        # the same text, from one assignment where the tail's is a read, a join and a new node
+        # (a long message has a thousand of them). The message's own <br> shows no break.
+        for br in root.iterdescendants("br"):
+            if br.text is None:
+                br.text = _BREAK
+            else:
+                br.tail = _BREAK + (br.tail or "")
+        breaking = root.iter(*_BLOCK_TAGS)
+    else:
+        breaking = [root] if root.tag in _BLOCK_TAGS else []
     for element in breaking:
-        if element.tag != "br":
-            element.text = _BREAK + (element.text or "")
+        element.text = _BREAK + (element.text or "")
         if element.tag != "li":  # a code block's <li> is one line: a break before it only
             element.tail = _BREAK + (element.tail or "")
     for quote in reversed(list(root.iter("blockquote"))):  # the innermost first

@@ -21,6 +21,7 @@ from scraper.xpath import compiled, has_class
 
 # The fields a profile may set. Document-wide selectors start at the page ("//…", "id('…')");
 # per-post ones at the post element (".//…") or at an id that holds ``$pid``, the post's id.
+# The built-in ones search with descendant:: (scraper.xpath says why).
 FIELDS = {
     "detect": "the page is of this markup when this matches (document)",
     "posts": "each post's outermost element; the pid is the first number in its id (document)",
@@ -67,7 +68,7 @@ class Profile(PageProfile):
     breadcrumb: tuple[str, ...] = ()
 
 
-_POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
+_POST_MESSAGE = "descendant::*[@id=concat('postmessage_', $pid)]"
 # A post container holds its message, or the notice that replaces it: Discuz 6 and 7 draw a
 # banned post with no message element at all, the notice ("该帖被管理员或版主屏蔽", "作者被禁止或删除
 # 内容自动屏蔽", a reply only its author may see: "此帖仅作者可见") beside the post's author link,
@@ -75,10 +76,11 @@ _POST_MESSAGE = ".//*[@id=concat('postmessage_', $pid)]"
 # theme that renamed the message must say no_posts, not archive its posts empty.)
 NOTICE_WORDS = ("contains(., '屏蔽') or contains(., '作者可见') or contains(., '作者可見')"
                 " or contains(., 'banned') or contains(., 'blocked')")
-BANNED_POST = f"(.//text()[{NOTICE_WORDS}] and .//a[contains(@href, 'uid')])"
+BANNED_POST = f"(descendant::text()[{NOTICE_WORDS}] and descendant::a[contains(@href, 'uid')])"
 HOLDS_MESSAGE = (
-    f"[.//*[starts-with(@id, 'postmessage_')] or .//*[{has_class('locked')}]"
-    f" or .//*[{has_class('t_f')}] or .//*[{has_class('t_msgfont')}] or .//*[{has_class('message')}]"
+    f"[descendant::*[starts-with(@id, 'postmessage_')] or descendant::*[{has_class('locked')}]"
+    f" or descendant::*[{has_class('t_f')}] or descendant::*[{has_class('t_msgfont')}]"
+    f" or descendant::*[{has_class('message')}]"
     f" or {BANNED_POST}]"
 )
 _PID_ONLY = "translate(substring-after(@id, '{prefix}'), '0123456789', '') = '' and @id != '{prefix}'"
@@ -90,11 +92,11 @@ X3 = Profile(
     detect=(f"boolean({_X_POST})",),
     # A post holds its message (postmessage_PID), or the notice that replaces it.
     posts=(f"{_X_POST}[{_PID_ONLY.format(prefix='post_')}]"
-           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or .//div[{has_class('locked')}]"
+           f"[id(concat('postmessage_', substring-after(@id, 'post_'))) or descendant::div[{has_class('locked')}]"
            f" or {BANNED_POST}]",),
     message=("id(concat('postmessage_', $pid))",),
     author=(f"id(concat('favatar', $pid))/div[{has_class('pi')}]/div[{has_class('authi')}]/a",
-            f".//div[{has_class('authi')}]//a[contains(@href, 'uid')]"),
+            f"descendant::div[{has_class('authi')}]//a[contains(@href, 'uid')]"),
     time=("id(concat('authorposton', $pid))",),
     floor=("id(concat('postnum', $pid))",),
     title=("id('thread_subject')",),
@@ -111,7 +113,7 @@ D7 = Profile(
             f" and boolean(({_X_POST}//*[starts-with(@id, 'postmessage_')])[1][{has_class('t_msgfont')}])",),
     posts=X3.posts,
     message=X3.message,
-    author=(f".//a[{has_class('posterlink')}]",),
+    author=(f"descendant::a[{has_class('posterlink')}]",),
     time=X3.time,
     floor=X3.floor,
     title=("id('threadtitle')/h1",),
@@ -123,10 +125,10 @@ TOUCH = Profile(
     name="touch",  # the X3 touch (mobile) template, mobile=2
     detect=(f"boolean({_TOUCH_POST})",),
     posts=(f"{_TOUCH_POST}[{_PID_ONLY.format(prefix='pid')}]",),
-    message=(f".//div[{has_class('message')}]",),
-    author=(f".//li[{has_class('mtit')}]//a",),
-    time=(f".//li[{has_class('mtime')}]",),
-    floor=(f".//li[{has_class('mtit')}]/span[{has_class('y')}]",),
+    message=(f"descendant::div[{has_class('message')}]",),
+    author=(f"descendant::li[{has_class('mtit')}]//a",),
+    time=(f"descendant::li[{has_class('mtime')}]",),
+    floor=(f"descendant::li[{has_class('mtit')}]/span[{has_class('y')}]",),
     title=(f"/html/body/div[{has_class('viewthread')}]/div[{has_class('view_tit')}]",),
     pager=(f"/html/body/div[{has_class('pg')}]",),
     breadcrumb=(f"/html/body/div[{has_class('header')}]/h2//a",),
@@ -136,12 +138,13 @@ TOUCH = Profile(
 # as they are when a profile's posts selectors find none.
 GENERIC = Profile(
     name="generic",
-    message=(_POST_MESSAGE, ".//*[@id=concat('message', $pid)]", f".//div[{has_class('message')}]",
-             f".//*[{has_class('t_f')}]", f".//*[{has_class('t_msgfont')}]"),
-    author=(f".//div[{has_class('authi')}]//a[{has_class('xw1')}]", *TOUCH.author, *D7.author, X3.author[1],
-            f".//*[{has_class('postauthor')}]//a[contains(@href, 'uid')]"),
-    time=(".//*[starts-with(@id, 'authorposton')]", *TOUCH.time, f".//div[{has_class('authorinfo')}]/em"),
-    floor=(".//*[starts-with(@id, 'postnum')]", *TOUCH.floor, f".//*[{has_class('t_number')}]"),
+    message=(_POST_MESSAGE, "descendant::*[@id=concat('message', $pid)]", f"descendant::div[{has_class('message')}]",
+             f"descendant::*[{has_class('t_f')}]", f"descendant::*[{has_class('t_msgfont')}]"),
+    author=(f"descendant::div[{has_class('authi')}]//a[{has_class('xw1')}]", *TOUCH.author, *D7.author, X3.author[1],
+            f"descendant::*[{has_class('postauthor')}]//a[contains(@href, 'uid')]"),
+    time=("descendant::*[starts-with(@id, 'authorposton')]", *TOUCH.time,
+          f"descendant::div[{has_class('authorinfo')}]/em"),
+    floor=("descendant::*[starts-with(@id, 'postnum')]", *TOUCH.floor, f"descendant::*[{has_class('t_number')}]"),
     title=("//*[@id='thread_subject']", "//div[@id='threadtitle']/h1", f"//div[{has_class('view_tit')}]", "//h1"),
     views_replies=(f"//div[@id='postlist']//td[{has_class('pls')}]//div[{has_class('hm')}]//span[{has_class('xi1')}]",
                    "//div[@id='threadstamp']/following::div[1]//em"),

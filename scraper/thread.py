@@ -11,13 +11,16 @@ user's own for a modified theme), field by field falling back to the generic sel
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
+from itertools import chain
 
 from lxml import etree
 from parsel import Selector
 
 from scraper import profiles
-from scraper.content import LOCKED_NOTICE, Message, extract_message, real_image_src
+from scraper.attachments import post_attachments
+from scraper.content import LOCKED_NOTICE, Message, extract_message
 from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
@@ -44,7 +47,7 @@ _GENERATOR = compiled("/html/head/meta[@name='generator']/@content | /html/body/
 _EXACT_TIME = compiled(".//span/@title")
 _ANY_LINK = compiled(".//a[@href]")
 _BOLD_NAME = compiled(".//td[1]//b[normalize-space()]")
-_AUTHOR_BLOCK = compiled(f".//*[{has_class('authi')}]")
+_AUTHOR_BLOCK = compiled(f"descendant::*[{has_class('authi')}]")
 # lang_template.php's member_deleted, in each language pack (not inside the message).
 _DELETED_MEMBER = compiled(
     ".//em[normalize-space() = '该用户已被删除' or normalize-space() = '該用戶已被刪除'"
@@ -52,17 +55,9 @@ _DELETED_MEMBER = compiled(
     " or normalize-space() = 'This user has been deleted']"
     "[not(ancestor::*[starts-with(@id, 'postmessage_') or starts-with(@id, 'comment_')])]"
 )
-_TEXT_OUTSIDE_MESSAGE = compiled(
-    ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]"
-)
-# Attachment links, and the attachment lists (div.pattl) Discuz puts after the message, in
-# one XPath union: every call has a fixed cost (and a descendant::*[self::a or self::div]
-# test would run for every element of the post).
-_ATTACHMENT_PARTS = compiled(
-    "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
-    f" | descendant::div[{has_class('pattl')}]"
-)
-# What those parts cannot be without: a page whose text holds none has no post to look in.
+_MESSAGE_IDS = ("message", "postmessage_")  # the ids of a legacy post's message begin so
+# What attachments.attachment_parts's finds cannot be without: a page whose text holds none has
+# no post to look in.
 _ATTACHMENT_MARKERS = ("mod=attachment", "attachment.php?aid=", "pattl")
 _CURRENT_PAGE = compiled("./strong/text()")
 _PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
@@ -242,7 +237,7 @@ class _PostReader:
             _flag_notice(post, squash(message.text))
             return post
         apply_message(post, message, self.tz)
-        list_images, post.attachments = _attachments(root, self.base_url) if self.attachments else ([], [])
+        list_images, post.attachments = post_attachments(root, self.base_url) if self.attachments else ([], [])
         post.images = message.images + [src for src in list_images if src not in message.images]
         return post
 
@@ -282,7 +277,7 @@ class _PostReader:
                         return value
         # Legacy templates: the first date with a time of day in the post outside its message
         # (a date alone is more likely the author's registration date).
-        for text_node in _TEXT_OUTSIDE_MESSAGE(root):
+        for text_node in texts_outside_message(root):
             if (match := ABSOLUTE.search(text_node)) and match["H"]:
                 return page_time(match[0], self.tz)
         return None
@@ -291,6 +286,36 @@ class _PostReader:
         for found in self._found("floor", pid, root):
             return squash(words_of(found[0]))
         return None
+
+
+def texts_outside_message(root: etree._Element) -> Iterator[str]:
+    """The texts under ``root`` that no element ided as a message holds (``root`` and what
+    holds it included), in document order: .//text()[not(ancestor::*[starts-with(@id,
+    'message') or starts-with(@id, 'postmessage_')])], whose ancestor test libxml2 runs for
+    each text (a legacy page's posts are mostly texts), read here as the post is walked."""
+    if not any((element.get("id") or "").startswith(_MESSAGE_IDS) for element in (root, *root.iterancestors())):
+        yield from _texts_outside(root)
+
+
+def _texts_outside(root: etree._Element) -> Iterator[str]:
+    """Texts and tails in document order, a message's skipped (its tail kept). A stack, not
+    recursion: a hostile page may nest deeper than Python recurses."""
+    if root.text:
+        yield root.text
+    stack = [iter(root)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node, tuple):  # the end of an element walked into: its tail
+            if node[0].tail:
+                yield node[0].tail
+        elif isinstance(node.tag, str) and not (node.get("id") or "").startswith(_MESSAGE_IDS):
+            if node.text:
+                yield node.text
+            stack.append(chain(node, [(node,)]))
+        elif node.tail:
+            yield node.tail
 
 
 def _flag_notice(post: Post, notice_text: str) -> None:
@@ -428,20 +453,3 @@ def _quoted_author(header: str) -> str | None:
     match = ABSOLUTE.search(header)
     words = (header[: match.start()] if match else header).split()
     return " ".join(words[:-1] if len(words) >= 2 else words) or None
-
-
-def _attachments(root: etree._Element, base_url: str) -> tuple[list[str], list[str]]:
-    """The images of the post's attachment lists, and its attachment links."""
-    images: list[str] = []
-    links: list[str] = []
-    for element in _ATTACHMENT_PARTS(root):
-        if element.tag == "a":
-            url = absolute_url(base_url, element.get("href"))
-            if url and url not in links:
-                links.append(url)
-            continue
-        for img in element.iter("img"):
-            src = real_image_src(img, base_url)
-            if src and src not in images:
-                images.append(src)
-    return images, links

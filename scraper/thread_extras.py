@@ -33,7 +33,7 @@ _POSTS = (
 )
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
-_TAGS = compiled(f".//div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
+_TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 _TYPE_LINKS = (
     compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"),
     compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]"),
@@ -72,7 +72,7 @@ _SPECIAL_TESTS = (
 )
 _SPECIAL_CLASSES = {"pcht": "poll", "rwd": "reward", "act": "activity", "dbt": "debate"}  # of a div
 _SPECIAL_ACTIONS = (("action=trade", "trade"), ("action=activityapplies", "activity"), ("action=debatevote", "debate"))
-_SPECIAL_IDS = compiled(".//*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]")
+_SPECIAL_IDS = compiled("descendant::*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]")
 
 _OPTION = re.compile(r"^\s*(\d+)\s*[.、]\s*(.*)$", re.S)
 _VOTES = re.compile(r"\((\d+)\)")
@@ -179,7 +179,9 @@ def _special(root: etree._Element) -> str | None:
     """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
     kinds = set()
     for div in root.iterdescendants("div"):
-        kinds.update(_SPECIAL_CLASSES[word] for word in class_words(div) if word in _SPECIAL_CLASSES)
+        # split only a class that holds one of the words (a first post has hundreds of divs)
+        if (classes := div.get("class")) and any(word in classes for word in _SPECIAL_CLASSES):
+            kinds.update(_SPECIAL_CLASSES[word] for word in class_words(div) if word in _SPECIAL_CLASSES)
     for form in root.iterdescendants("form"):
         if form.get("id") == "poll":
             kinds.add("poll")

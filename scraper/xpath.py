@@ -1,5 +1,9 @@
 """XPath helpers every parser shares: expressions compiled once, the CSS-class test, and the
 words of what an expression finds.
+
+A search with a test is written ``descendant::x[test]``, not ``.//x[test]`` (the same elements
+when the test does not count positions): libxml2 reads ``.//`` as a child step from every node
+below, text nodes too, and merges the finds of each, where ``descendant::`` is one walk.
 """
 
 from __future__ import annotations

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, thread_extras
+from scraper import attachments, html_page, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
 from scraper.problems import PageProblem
+from scraper.profiles import choose
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -27,6 +28,16 @@ XPATHS = {
     "images": f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_SRC}]",
     "name_places": ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong",
 }
+
+# scraper.attachments.attach_blocks, as the XPath it stands for.
+ATTACH_BLOCKS = etree.XPath(
+    "descendant::ignore_js_op"
+    " | descendant::dl[contains(concat(' ', normalize-space(@class), ' '), ' tattl ')][not(ancestor::ignore_js_op)]"
+    " | descendant::span[starts-with(@id, 'attach_')][not(ancestor::ignore_js_op)]"
+    f" | descendant::img{_SRC}[not(ancestor::ignore_js_op"
+    " or ancestor::dl[contains(concat(' ', normalize-space(@class), ' '), ' tattl ')]"
+    " or ancestor::span[starts-with(@id, 'attach_')])]"
+)
 
 NOISE = etree.XPath(
     ".//font[contains(@class, 'jammer') and contains(concat(' ', normalize-space(@class), ' '), ' jammer ')]"
@@ -57,7 +68,7 @@ def test_block_parts_are_what_their_xpaths_find():
     blocks = 0
     for path, root in _pages():
         for _, post in thread_extras._posts(root) or [(None, root)]:
-            for element in [post, *attachments._ATTACH_BLOCKS(post)]:
+            for element in [post, *ATTACH_BLOCKS(post)]:
                 blocks += 1
                 parts = attachments._BlockParts(element)
                 for name, search in searches.items():
@@ -103,3 +114,67 @@ def test_special_kind_is_what_the_xpaths_find():
             assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
             kinds.add(_special_by_xpath(root))
     assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
+
+
+TEXTS_OUTSIDE_MESSAGE = etree.XPath(
+    ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]", smart_strings=False
+)
+MESSAGES = etree.XPath("//*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')]")
+
+
+def test_texts_outside_message_are_what_the_xpath_finds():
+    """Each post as the thread parser finds it (the legacy ones too), each message, what holds
+    it and what it holds first: those inside a message, and the messages, have none."""
+    checked = empty = 0
+    for path, root in _pages():
+        elements = [*(post for _, post in thread._post_roots(root, choose(root, "http://127.0.0.1:8080/", ())))]
+        for message in MESSAGES(root):
+            elements += [message, message.getparent(), *message[:1]]
+        for element in elements:
+            expected = TEXTS_OUTSIDE_MESSAGE(element)
+            assert list(thread.texts_outside_message(element)) == expected, (path.name, element.get("id"))
+            checked += 1
+            empty += not expected
+    assert checked > 1000 and empty > 300
+    # Deeper than Python recurses (lxml keeps 2,000 levels of a huge tree).
+    deep = '<div id="post_1">' + "<div>a" * 3000 + '<!--c-->t<span id="message1">m<b>x</b></span>tail' + "</div>z" * 3000
+    post = html_page._html_tree(f"<html><body>{deep}</div></body></html>").find(".//div")
+    assert list(thread.texts_outside_message(post)) == TEXTS_OUTSIDE_MESSAGE(post)
+
+
+ATTACHMENT_PARTS = etree.XPath(
+    "descendant::a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')]"
+    f" | descendant::div[{_class('pattl')}]"
+)
+
+
+def _finds_on_every_page_and_post(walk, search) -> int:
+    """Hold ``walk`` to ``search`` on every page and post; how many elements they found."""
+    found = 0
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert walk(element) == search(element), path.name
+            found += len(search(element))
+    return found
+
+
+def test_attachment_parts_are_what_the_xpath_finds():
+    found = _finds_on_every_page_and_post(attachments.attachment_parts, ATTACHMENT_PARTS)
+    for markup in ('<div class="pattl">', '<div class="x\tpattl">', '<div class="pattlx">', '<p class="pattl">',
+                   '<a href="forum.php?mod=attachment&amp;aid=1">', '<a href="attachment.php?aid=2">', '<a>'):
+        root = etree.fromstring(f"<html><body><div>{markup}x</div></body></html>", etree.HTMLParser())
+        assert attachments.attachment_parts(root) == ATTACHMENT_PARTS(root), markup
+    assert found > 200
+
+
+def test_attach_blocks_are_what_the_xpath_finds():
+    found = _finds_on_every_page_and_post(attachments.attach_blocks, ATTACH_BLOCKS)
+    src = "forum.php?mod=attachment&amp;aid=Mnw"
+    for outer in ("", "<ignore_js_op>", '<dl class="x tattl">', '<dl class="tattlx">', '<span id="attach_3">',
+                  '<span id="attachx">'):
+        for inner in (f'<img src="{src}">', '<img src="attachment.php?aid=4">', '<img src="x.png">',
+                      '<dl class="tattl">', '<span id="attach_5">', "<ignore_js_op>"):
+            root = etree.fromstring(f"<html><body><div>{outer}<p>{inner}x</p></div></body></html>", etree.HTMLParser())
+            for element in [root, *root.iter("p")]:
+                assert attachments.attach_blocks(element) == ATTACH_BLOCKS(element), (outer, inner)
+    assert found > 400
