@@ -328,18 +328,20 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
         given = {name: spider.arguments[name] for name in spider.CRAWL_ARGUMENTS if name in spider.arguments}
         if _starts_a_new_crawl(server, keys):  # not a worker joining one
             spider.tracker.reset()
-            server.delete(keys.run)
+            server.delete(keys.run, keys.run_joined)
             run = {"seeds": spider.seeds, "arguments": spider.arguments, "started_at": utc_now_iso()}
             server.set(keys.run_seeds, json.dumps(run))
             server.set(keys.arguments, json.dumps(given))  # before its first request is queued
-        elif (found := server.get(keys.arguments)) and json.loads(found) != given:
-            # the workers already running decide by the crawl's arguments: one crawl, one set of rules
-            crawls = json.loads(found)
-            spider.logger.warning(
-                "This worker joins a running crawl: its seeds are added, but the crawl's arguments hold (%s), not its own (%s)",
-                _said(crawls), _said(given),
-            )
-            spider.take_arguments(crawls)
+        else:
+            server.rpush(keys.run_joined, *spider.seeds)  # the crawl's record names its seeds too
+            if (found := server.get(keys.arguments)) and json.loads(found) != given:
+                # the workers already running decide by the crawl's arguments: one crawl, one set of rules
+                crawls = json.loads(found)
+                spider.logger.warning(
+                    "This worker joins a running crawl: its seeds are added, but the crawl's arguments hold (%s),"
+                    " not its own (%s)", _said(crawls), _said(given),
+                )
+                spider.take_arguments(crawls)
         server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
     spider.sites = _RedisSet(server, keys.sites)
     spider.allowed_domains = None
