@@ -45,6 +45,7 @@ class Keys:
         self.arguments = f"{prefix}:arguments"  # JSON: the seeding worker's crawl arguments
         self.run = f"{prefix}:run"  # hash: the workers' counters of this crawl (fleet_counters)
         self.run_seeds = f"{prefix}:run:seeds"  # JSON: its seeds, arguments and start
+        self.run_joined = f"{prefix}:run:joined"  # list: the seeds of seeders that joined it
         self.posts_per_page = f"{prefix}:posts_per_page"  # hash: site -> posts per page
         self.requests = f"{prefix}:requests"  # sorted set: scrapy-redis' request queue
         self.workers_alive = f"{prefix}:requests:alive:*"  # one key per live worker (a heartbeat)

@@ -83,11 +83,14 @@ def write(redis_url: str, db_path: str, prefix: str = DEFAULT_KEY, batch: int = 
 def record_run(db, server, keys: Keys, counts: Counter) -> None:
     """The fleet's crawl is over: its row in crawls, and its summary line."""
     meta = json.loads(server.get(keys.run_seeds) or "{}")
+    seeds = meta.get("seeds", [])
+    joined = [raw.decode() for raw in server.lrange(keys.run_joined, 0, -1)]  # seeders that joined the crawl
+    seeds += [seed for seed in dict.fromkeys(joined) if seed not in seeds]
     stats = {key.decode(): int(value) for key, value in server.hgetall(keys.run).items()} | dict(counts)
-    crawl_id = start_crawl(db, meta.get("seeds", []), meta.get("arguments", {}), meta.get("started_at") or utc_now_iso())
+    crawl_id = start_crawl(db, seeds, meta.get("arguments", {}), meta.get("started_at") or utc_now_iso())
     outcome = finish_crawl(db, crawl_id, stats, "finished", utc_now_iso())
     logger.info(summary_line(run_figures(stats), stats.get("downloader/request_count", 0), outcome))
-    server.delete(keys.run, keys.run_seeds)
+    server.delete(keys.run, keys.run_seeds, keys.run_joined)
 
 
 def _touched(items: list) -> list[tuple[str, int]]:

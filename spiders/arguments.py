@@ -8,7 +8,6 @@ the spider turns them into values with the same functions.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipelines.media import media_mode
-from scraper.dates import parse_discuz_time
+from scraper.dates import ABSOLUTE, parse_discuz_time
 from scraper.portal import is_portal_url
 from scraper.profiles import Profile
 from scraper.profiles_file import profiles_from_toml
@@ -83,9 +82,6 @@ def max_threads(value: str | None) -> int | None:
     return int(value)
 
 
-DISCUZ_DATE = re.compile(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
-
-
 def since_date(since: str | None) -> datetime | None:
     """The moment ``since`` names: with an offset as given, else a wall-clock time in the
     forum's own time (no tzinfo: the crawl reads it at the offset the forum's pages show)."""
@@ -95,9 +91,9 @@ def since_date(since: str | None) -> datetime | None:
         return datetime.fromisoformat(since.strip())
     except ValueError:
         pass
-    # Discuz's own forms (2024-1-1 10:00, 2024/1/1 …), whole: its time reader takes a date
-    # wherever it finds one, and would read 2024-01-01T99 as that midnight
-    date = parse_discuz_time(since, tz=timezone.utc) if DISCUZ_DATE.fullmatch(since.strip()) else None
+    # Discuz's own forms (2024-1-1 10:00, 2024/1/1, 2024年1月1日 …), whole: its time reader takes
+    # a date wherever it finds one, and would read 2024-01-01T99 as that midnight
+    date = parse_discuz_time(since, tz=timezone.utc) if ABSOLUTE.fullmatch(since.strip()) else None
     if date is None:
         raise ArgumentError(f"since={since!r} is not a date: use e.g. 2024-01-01 or 2024-01-01T08:00 (the forum's time)")
     return datetime.fromisoformat(date).replace(tzinfo=None)

@@ -101,9 +101,7 @@ class ReliableQueue(PriorityQueue):
             self.server.hdel(*inflight)
         if not self.pushed:  # a crawl this worker started is now running: other seeders join it
             self.pushed = True
-            starting = Keys.from_settings(self.spider.crawler.settings).starting
-            if self.server.get(starting) == WORKER.encode():
-                self.server.delete(starting)
+            release_start(self.server, Keys.from_settings(self.spider.crawler.settings))
 
     def pop(self, timeout=0):
         request_id = uuid.uuid4().hex
@@ -158,6 +156,7 @@ class ReliableScheduler(Scheduler):
         if self._beat.running:
             self._beat.stop()
         keys = Keys.from_settings(self.spider.crawler.settings)
+        release_start(self.server, keys)  # a seeder stopped before it queued anything
         pipe = self.server.pipeline()
         for name, value in fleet_counters(self.stats.get_stats() if self.stats else {}).items():
             pipe.hincrby(keys.run, name, value)
@@ -289,6 +288,16 @@ class FleetWorker:
         crawler.signals.connect(worker.item_scraped, signal=signals.item_scraped)
         return worker
 
+    async def process_start(self, start):
+        """A seeder whose start is over lets go of the start key, whether it queued a request
+        or none (seeds that gave none, a start that failed): the seeders waiting for its first
+        request would wait STARTING_SECONDS for nothing."""
+        try:
+            async for output in start:
+                yield output
+        finally:
+            release_start(self.server, self.keys)
+
     async def process_spider_output(self, response, result):
         async for output in result:
             if isinstance(output, Request):
@@ -319,18 +328,20 @@ def _give_the_spider_the_fleets(spider, server, keys: Keys) -> None:
         given = {name: spider.arguments[name] for name in spider.CRAWL_ARGUMENTS if name in spider.arguments}
         if _starts_a_new_crawl(server, keys):  # not a worker joining one
             spider.tracker.reset()
-            server.delete(keys.run)
+            server.delete(keys.run, keys.run_joined)
             run = {"seeds": spider.seeds, "arguments": spider.arguments, "started_at": utc_now_iso()}
             server.set(keys.run_seeds, json.dumps(run))
             server.set(keys.arguments, json.dumps(given))  # before its first request is queued
-        elif (found := server.get(keys.arguments)) and json.loads(found) != given:
-            # the workers already running decide by the crawl's arguments: one crawl, one set of rules
-            crawls = json.loads(found)
-            spider.logger.warning(
-                "This worker joins a running crawl: its seeds are added, but the crawl's arguments hold (%s), not its own (%s)",
-                _said(crawls), _said(given),
-            )
-            spider.take_arguments(crawls)
+        else:
+            server.rpush(keys.run_joined, *spider.seeds)  # the crawl's record names its seeds too
+            if (found := server.get(keys.arguments)) and json.loads(found) != given:
+                # the workers already running decide by the crawl's arguments: one crawl, one set of rules
+                crawls = json.loads(found)
+                spider.logger.warning(
+                    "This worker joins a running crawl: its seeds are added, but the crawl's arguments hold (%s),"
+                    " not its own (%s)", _said(crawls), _said(given),
+                )
+                spider.take_arguments(crawls)
         server.sadd(keys.sites, *{site_of(seed) for seed in spider.seeds})
     spider.sites = _RedisSet(server, keys.sites)
     spider.allowed_domains = None
@@ -345,6 +356,15 @@ def _starts_a_new_crawl(server, keys: Keys) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# Deletes the start key only while this worker holds it: it may have expired and been taken
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+def release_start(server, keys: Keys) -> None:
+    """This worker's new crawl is running, or will queue nothing: other seeders go on."""
+    server.eval(_RELEASE, 1, keys.starting, WORKER)
 
 
 def _said(arguments: dict[str, str]) -> str:

@@ -12,12 +12,13 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import pytest
 from sqlite_utils import Database
 
 from pipelines.shared import Keys, RedisState, connect
 from pipelines.state import StoredThread
 from sample_forum import serve
-from spiders.distributed import RedisThreadTracker, _give_the_spider_the_fleets
+from spiders.distributed import FleetWorker, RedisThreadTracker, _give_the_spider_the_fleets
 from spiders.tracking import ThreadTask
 from tests.features_truth import OWNER, SAVED_AT, V1
 from tests.test_distributed import redis_url, worker, writer  # noqa: F401 (a fixture)
@@ -133,14 +134,14 @@ def test_the_fleet_refreshes_the_threads_its_first_worker_chose(redis_url):
     assert sorted(t.tid for t in state.refresh_candidates(site, "oldest:2", now)) == [2, 3]
 
 
-def seeder(tmp_path, **arguments):
+def seeder(tmp_path, url="http://x.cn/forum.php", **arguments):
     """A seeding worker's spider, before the fleet is given to it."""
     from scrapy.utils.test import get_crawler
 
     from spiders.discuz import DiscuzSpider
 
     crawler = get_crawler(DiscuzSpider, {"ARCHIVE_DB": str(tmp_path / "archive.db")})
-    return DiscuzSpider.from_crawler(crawler, url="http://x.cn/forum.php", **arguments)
+    return DiscuzSpider.from_crawler(crawler, url=url, **arguments)
 
 
 def test_a_seeding_worker_joining_a_running_crawl_follows_its_arguments(redis_url, tmp_path, caplog):
@@ -180,6 +181,55 @@ def test_seeders_started_together_make_one_crawl(redis_url, tmp_path):
     third = seeder(tmp_path, max_threads="9")
     _give_the_spider_the_fleets(third, server, keys)
     assert third.tracker.threads_started() == 0 and json.loads(server.get(keys.arguments)) == {"max_threads": "9"}
+
+
+def test_the_crawls_record_names_the_seeds_of_the_seeders_that_joined_it(redis_url, tmp_path):
+    """Their seeds are the crawl's (their requests are read in it): its row in crawls named
+    only the first seeder's."""
+    from collections import Counter
+
+    from pipelines.store import open_archive
+    from pipelines.writer import record_run
+
+    server, keys = connect(redis_url), Keys("record")
+    _give_the_spider_the_fleets(seeder(tmp_path), server, keys)
+    server.zadd(keys.requests, {b"the first seeder's first request": 0})
+    _give_the_spider_the_fleets(seeder(tmp_path, url="http://x.cn/thread-7-1-1.html http://x.cn/forum.php"), server, keys)
+    db = open_archive(str(tmp_path / "archive.db"))
+    record_run(db, server, keys, Counter())
+    recorded = db.execute("SELECT seeds FROM crawls").fetchone()[0]
+    assert json.loads(recorded) == ["http://x.cn/forum.php", "http://x.cn/thread-7-1-1.html"]
+    assert not server.exists(keys.run_joined)
+
+
+def test_a_seeder_that_queues_nothing_lets_the_next_start_at_once(redis_url, tmp_path):
+    """A seeder whose start is over without a request queued (it failed, or its seeds gave
+    none) lets go of the start key: the seeders after it waited its 30 seconds for nothing.
+    The key is let go only by the worker that holds it."""
+    import asyncio
+
+    server, keys = connect(redis_url), Keys("nothing")
+    _give_the_spider_the_fleets(seeder(tmp_path, max_threads="3"), server, keys)
+    assert server.exists(keys.starting)
+
+    async def failing():
+        raise OSError("the start failed")
+        yield
+
+    async def start():
+        async for _ in FleetWorker(server, keys).process_start(failing()):
+            pass
+
+    with pytest.raises(OSError):
+        asyncio.run(start())
+    began = time.monotonic()
+    _give_the_spider_the_fleets(seeder(tmp_path, max_threads="7"), server, keys)
+    assert time.monotonic() - began < 5 and json.loads(server.get(keys.arguments)) == {"max_threads": "7"}
+
+    server.set(keys.starting, "another seeder")  # this one's key expired, and another took it
+    with pytest.raises(OSError):
+        asyncio.run(start())
+    assert server.get(keys.starting) == b"another seeder"
 
 
 def test_a_worker_that_did_not_seed_skips_the_portal_articles_read_whole(tmp_path):

@@ -227,6 +227,12 @@ def test_good_arguments_pass_the_check():
            "media": "all", "url": "https://bbs.example.com/forum.php https://bbs.example.com/thread-1-1-1.html"})
     check({"refresh": "none", "since": "2024-01-01T00:00+00:00"})
     check({"since": "2024/1/1"})
+    # every form Discuz prints a date in, as before since= was read whole (a crontab line with
+    # one of them was refused after an upgrade)
+    from spiders.arguments import since_date
+
+    for form in ("2024年1月1日 8:00", "2024.1.1 8:00", "1/1/2024 8:00", "2024-1-1 8:00:00"):
+        assert since_date(form) == since_date("2024-01-01T08:00"), form
 
 
 def test_since_is_a_wall_clock_time_in_the_forums_offset_unless_it_names_one():
