@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from datetime import tzinfo
 from urllib.parse import parse_qs, unquote
 
@@ -110,18 +111,23 @@ def attach_blocks(post: etree._Element) -> list[etree._Element]:
     where ADDRESS is [contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=')]
     [contains(@src, 'aid=')]. The ancestors are the whole page's, as XPath's are."""
     found = []
+    held: dict[etree._Element, bool] = {}
     for element in post.iterdescendants(*_BLOCK_TAGS):
         tag = element.tag
         if tag == "ignore_js_op":
             found.append(element)
         elif tag == "img":
-            if _names_attachment(element.get("src") or "") and not any(
-                    ancestor.tag == "ignore_js_op" or _is_block(ancestor)
-                    for ancestor in element.iterancestors(*_BLOCK_TAGS[:3])):
+            if _names_attachment(element.get("src") or "") and not _held(element.getparent(), None, _holds_images, held):
                 found.append(element)
         elif _is_block(element) and next(element.iterancestors("ignore_js_op"), None) is None:
             found.append(element)
     return found
+
+
+def _holds_images(element: etree._Element) -> bool:
+    """An element whose attachment images are its block's: an <ignore_js_op>, a dl.tattl or a
+    span#attach_AID."""
+    return element.tag == "ignore_js_op" or element.tag in ("dl", "span") and _is_block(element)
 
 
 def _is_block(element: etree._Element) -> bool:
@@ -195,6 +201,7 @@ class _BlockParts:
         self.ems: list[etree._Element] = []
         self.images: list[etree._Element] = [block] if block.tag == "img" and _attachment_image(block) else []
         self.name_places: list[etree._Element] = []
+        in_attach_span: dict[etree._Element, bool] = {}
         for element in block.iterdescendants(etree.Element):
             tag, id_ = element.tag, element.get("id")
             if id_ is not None or element.get("aid") is not None:
@@ -205,7 +212,7 @@ class _BlockParts:
                     self.links.append(element)
                 if "action=attachpay" in href:
                     self.pay_links.append(element)
-                if (id_ or "").startswith("aid") or _in_attach_span(element, block):
+                if (id_ or "").startswith("aid") or _held(element.getparent(), block, _is_attach_span, in_attach_span):
                     self.name_places.append(element)
             elif tag == "em":
                 self.ems.append(element)
@@ -224,14 +231,30 @@ def _attachment_image(img: etree._Element) -> bool:
             or _names_attachment(src))
 
 
-def _in_attach_span(element: etree._Element, block: etree._Element) -> bool:
-    """Whether a span ided attach_AID below ``block`` holds ``element``."""
-    parent = element.getparent()
-    while parent is not block:
-        if parent.tag == "span" and (parent.get("id") or "").startswith("attach_"):
-            return True
-        parent = parent.getparent()
-    return False
+def _is_attach_span(element: etree._Element) -> bool:
+    return element.tag == "span" and (element.get("id") or "").startswith("attach_")
+
+
+def _held(element: etree._Element | None, stop: etree._Element | None,
+          holds: Callable[[etree._Element], bool], known: dict[etree._Element, bool]) -> bool:
+    """Whether ``element`` or an element above it, below ``stop`` (None: up to the page's
+    root), passes ``holds``. ``known`` keeps the answer of each element walked, for the next
+    call: a block's links, or a post's images, each walked up to what holds them, would walk
+    the same elements again, as often as a hostile page nests them deep and many."""
+    walked = []
+    while element is not None and element is not stop:
+        if element in known:
+            answer = known[element]
+            break
+        walked.append(element)
+        if holds(element):
+            answer = True
+            break
+        element = element.getparent()
+    else:
+        answer = False
+    known.update(dict.fromkeys(walked, answer))
+    return answer
 
 
 def _aid_of(block: etree._Element, parts: _BlockParts) -> int | None:

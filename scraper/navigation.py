@@ -1,5 +1,6 @@
 """Where a page sits in its forum: the breadcrumb that names the forum, the pager markup of
-every generation, and what a link to a forum calls it. Shared by the page parsers.
+every generation and what a thread's pager says, and what a link to a forum calls it. Shared
+by the page parsers.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import re
 from lxml import etree
 from parsel import Selector
 
-from scraper.urls import FID_IN_HREF
-from scraper.xpath import compiled, has_class, squash, words_of
+from scraper.urls import FID_IN_HREF, absolute_url, thread_ref
+from scraper.xpath import compiled, first_int, has_class, squash, words_of
 
 BREADCRUMB = (
     "//div[@id='pt']//a",
@@ -24,6 +25,9 @@ PAGER = (
     f"//div[{has_class('pages')}]",
     f"//div[{has_class('pg')}][not(ancestor::*[starts-with(@id, 'comment_')])]",
 )
+_CURRENT_PAGE = compiled("./strong/text()")
+_PAGER_LINKS = compiled(".//a[@href]")
+_PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 
 
 def breadcrumb_forum(sel: Selector, text: str, xpaths: tuple[str, ...] = BREADCRUMB) -> tuple[int | None, str | None]:
@@ -47,3 +51,29 @@ def forum_link_name(link: etree._Element) -> str:
     titled = compiled(f".//*[{has_class('mtit')}]/text()")(link)
     name = squash("".join(titled)) if titled else squash(words_of(link))
     return name or squash(link.get("title") or "") or squash(next(iter(compiled(".//@alt")(link)), ""))
+
+
+def thread_pager(sel: Selector, base_url: str, tid: int, url_page: int, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
+    """Current page, page count and the thread's own page links (never the 点评 pager)."""
+    for xpath in xpaths:
+        found = compiled(xpath)(sel.root)
+        if not found:
+            continue
+        pager = found[0]
+        current = first_int(next(iter(_CURRENT_PAGE(pager)), None))
+        urls: dict[int, str] = {}
+        numbers = [current or url_page]
+        for link in _PAGER_LINKS(pager):
+            href = absolute_url(base_url, link.get("href"))
+            ref = thread_ref(href) if href else None
+            if href is None or ref is not None and ref.tid != tid:
+                continue
+            number = first_int(words_of(link)) or (ref.page if ref else None)
+            if number:
+                numbers.append(number)
+                urls.setdefault(ref.page if ref else number, href)
+        label = _PAGE_COUNT_LABEL(pager)
+        if label and (number := first_int(label[0])):
+            numbers.append(number)
+        return current or url_page, max(numbers), urls
+    return url_page, url_page, {}

@@ -25,7 +25,7 @@ from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
-from scraper.navigation import breadcrumb_forum
+from scraper.navigation import breadcrumb_forum, thread_pager
 from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
@@ -59,8 +59,6 @@ _MESSAGE_IDS = ("message", "postmessage_")  # the ids of a legacy post's message
 # What attachments.attachment_parts's finds cannot be without: a page whose text holds none has
 # no post to look in.
 _ATTACHMENT_MARKERS = ("mod=attachment", "attachment.php?aid=", "pattl")
-_CURRENT_PAGE = compiled("./strong/text()")
-_PAGE_COUNT_LABEL = compiled(".//label//span/text() | .//kbd/following-sibling::text()")
 # Whole-post replacements Discuz shows instead of a message (lang_template.php), by meaning.
 BANNED_NOTICE = re.compile("作者被禁止或删除|作者被禁止或刪除|author is banned|内容自动屏蔽|內容自動屏蔽", re.I)
 BLOCKED_NOTICE = re.compile("被管理员或版主屏蔽|被管理員或版主屏蔽|blocked by", re.I)
@@ -129,7 +127,7 @@ def parse_thread_html(
     tid = ref.tid if ref else _tid_from_page(sel, text, base_url)
     if tid is None:
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
-    page, page_count, page_urls = _pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
+    page, page_count, page_urls = thread_pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
     shown = markers_in(text, (*_ATTACHMENT_MARKERS, *all_markers()))  # one look for every part's markers
     reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in shown for marker in _ATTACHMENT_MARKERS))
@@ -384,32 +382,6 @@ def _number_floors(
     for index, post in enumerate(posts):
         if post.floor is None and base is not None:
             post.floor = base + index
-
-
-def _pager(sel: Selector, base_url: str, tid: int, url_page: int, xpaths: tuple[str, ...]) -> tuple[int, int, dict[int, str]]:
-    """Current page, page count and the thread's own page links (never the 点评 pager)."""
-    for xpath in xpaths:
-        found = compiled(xpath)(sel.root)
-        if not found:
-            continue
-        pager = found[0]
-        current = first_int(next(iter(_CURRENT_PAGE(pager)), None))
-        urls: dict[int, str] = {}
-        numbers = [current or url_page]
-        for link in _ANY_LINK(pager):
-            href = absolute_url(base_url, link.get("href"))
-            ref = thread_ref(href) if href else None
-            if href is None or ref is not None and ref.tid != tid:
-                continue
-            number = first_int(words_of(link)) or (ref.page if ref else None)
-            if number:
-                numbers.append(number)
-                urls.setdefault(ref.page if ref else number, href)
-        label = _PAGE_COUNT_LABEL(pager)
-        if label and (number := first_int(label[0])):
-            numbers.append(number)
-        return current or url_page, max(numbers), urls
-    return url_page, url_page, {}
 
 
 def _views_replies(root: etree._Element, xpaths: tuple[str, ...]) -> tuple[int | None, int | None]:
