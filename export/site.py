@@ -261,11 +261,37 @@ REDIRECT_PAGE = """<!DOCTYPE html>
 """
 
 
+# Discuz's archiver (the text-only view search engines indexed): archiver/?tid-N.html and
+# ?fid-N.html, or archiver/tid-N.html where rewriting is on. Its pages are paged otherwise than
+# the forum's, so a link lands on the first page of the thread or forum.
+ARCHIVER_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>跳转</title>
+<script>
+(function () {
+  var found = /^\\?(tid|fid)-(\\d+)/.exec(location.search), to = "../index.html";
+  if (found) to = found[1] === "tid" ? "../thread-" + found[2] + "-1-1.html" : "../forum-" + found[2] + "-1.html";
+  location.replace(to);
+})();
+</script></head>
+<body><p>本页已存档为静态页面：<a href="../index.html">论坛首页</a>。</p></body></html>
+"""
+ARCHIVER_NGINX = """location ^~ /archiver/ {
+    if ($args ~ "^tid-([0-9]+)") { return 301 /thread-$1-1-1.html; }
+    if ($args ~ "^fid-([0-9]+)") { return 301 /forum-$1-1.html; }
+    rewrite ^/archiver/tid-([0-9]+)[^/]*$ /thread-$1-1-1.html permanent;
+    rewrite ^/archiver/fid-([0-9]+)[^/]*$ /forum-$1-1.html permanent;
+    return 301 /index.html;
+}
+"""
+
+
 def _write_redirects(writer: Writer) -> None:
     """The redirect pages, and the same as rules for Netlify (_redirects: a rule with more
     parameters first, as it takes the first that matches) and for nginx."""
     for name in REDIRECT_NAMES:
         writer.write(name, REDIRECT_PAGE)
+    (writer.out / "archiver").mkdir(exist_ok=True)
+    writer.write("archiver/index.html", ARCHIVER_PAGE)
     name, mod, key, target = FINDPOST
     netlify = [f"/{name} mod={mod} ptid=:ptid /{target.format(':ptid')} 301"]
     blocks: dict[str, list[str]] = {name: [f'    if ($arg_{key} ~ "^[0-9]+$") {{ return 301 /{target.format("$arg_ptid")}#pid$arg_pid; }}']}
@@ -280,7 +306,7 @@ def _write_redirects(writer: Writer) -> None:
     page = '    set $page 1;\n    if ($arg_page ~ "^[0-9]+$") { set $page $arg_page; }\n'
     writer.write("nginx-redirects.conf", "# include in the mirror's server block\n" + "".join(
         f"location = /{name} {{\n" + (page if any("$page" in line for line in lines) else "") + "\n".join(lines)
-        + "\n    return 301 /index.html;\n}\n" for name, lines in blocks.items()))
+        + "\n    return 301 /index.html;\n}\n" for name, lines in blocks.items()) + ARCHIVER_NGINX)
 
 
 def main(argv: list[str]) -> int:

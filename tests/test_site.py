@@ -269,7 +269,9 @@ def test_nginx_with_the_mirrors_rules_sends_the_dynamic_forms_to_their_pages(mir
                             ("/viewthread.php?tid=1&page=2", "/thread-1-2-1.html"),
                             ("/forum.php?mod=redirect&goto=findpost&ptid=2&pid=30", "/thread-2-1-1.html#pid30"),
                             ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html"),
-                            ("/portal.php?mod=view&aid=1&page=2", "/article-1-2.html"), ("/home.php?mod=space&uid=4", "/space-uid-4.html")]:
+                            ("/portal.php?mod=view&aid=1&page=2", "/article-1-2.html"), ("/home.php?mod=space&uid=4", "/space-uid-4.html"),
+                            ("/archiver/?tid-8.html", "/thread-8-1-1.html"), ("/archiver/?tid-1.html&page=2", "/thread-1-1-1.html"),
+                            ("/archiver/tid-4.html", "/thread-4-1-1.html"), ("/archiver/?fid-3.html", "/forum-3-1.html")]:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             connection.request("GET", asked)
             answer = connection.getresponse()
@@ -581,3 +583,13 @@ def test_in_a_browser_a_link_to_a_post_on_a_later_page_ends_on_that_page(chromiu
     first = db.execute("SELECT pid FROM articles WHERE tid = ?", [tid]).fetchone()[0]
     dom = lxml_html.fromstring(dump_dom((mirror / f"thread-{tid}-1-1.html").as_uri() + f"#pid{first}", tmp_path / "profile"))
     assert dom.get_element_by_id(f"pid{first}") is not None and "第" not in dom.findtext(".//title")
+
+
+def test_in_a_browser_an_archiver_link_from_disk_ends_on_its_thread_or_forum(chromium, mirror, tmp_path):
+    """Discuz's text-only archiver (archiver/?tid-N.html), which search engines indexed: its
+    page in the mirror sends a link to the thread's or forum's first page, on any host."""
+    thread = lxml_html.fromstring(dump_dom((mirror / "archiver" / "index.html").as_uri() + "?tid-8.html", tmp_path / "profile"))
+    assert thread.xpath("//section[@class='poll']") and thread.findtext(".//title") == (
+        lxml_html.fromstring((mirror / "thread-8-1-1.html").read_text("utf-8")).findtext(".//title"))
+    forum = lxml_html.fromstring(dump_dom((mirror / "archiver" / "index.html").as_uri() + "?fid-3.html", tmp_path / "profile"))
+    assert forum.findtext(".//title") == lxml_html.fromstring((mirror / "forum-3-1.html").read_text("utf-8")).findtext(".//title")
