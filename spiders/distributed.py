@@ -129,10 +129,8 @@ class ReliableQueue(PriorityQueue):
         return recovered
 
     def fleet_busy(self) -> bool:
-        """Requests queued, or being worked on by a live worker."""
-        if len(self):
-            return True
-        return any(self.server.hlen(key) for key in self.server.scan_iter(f"{self.key}:inflight:*"))
+        """Requests queued, or being worked on by a live worker (the seeders' test too)."""
+        return Keys.from_settings(self.spider.crawler.settings).crawl_running(self.server)
 
 
 class ReliableScheduler(Scheduler):
