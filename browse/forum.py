@@ -43,6 +43,11 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", [name]).fetchone() is not None
 
 
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether an archive made by an earlier version has it yet (its next crawl adds it)."""
+    return column in {row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")}
+
+
 def sites(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT site FROM sites ORDER BY site")]
 
@@ -61,7 +66,7 @@ def utc_offset(conn: sqlite3.Connection, site: str, tables: tuple[str, ...] = ("
 def site_name(conn: sqlite3.Connection, site: str) -> str:
     """The forum's own name, else its host (an archive made before names were kept, a theme
     without the meta)."""
-    if "name" not in {row[1] for row in conn.execute("PRAGMA table_info(sites)")}:
+    if not has_column(conn, "sites", "name"):
         return site
     row = conn.execute("SELECT name FROM sites WHERE site = ?", [site]).fetchone()
     return (row and row[0]) or site
@@ -124,7 +129,7 @@ def threads_per_page(conn: sqlite3.Connection, site: str, fid: int) -> int:
     """Threads a page of the forum's list, as the forum paged it (forums.threads_per_page, read
     from a full page when crawled), so that its old page addresses show the same threads."""
     found = conn.execute("SELECT threads_per_page FROM forums WHERE site = ? AND fid = ?", [site, fid]).fetchone() \
-        if "threads_per_page" in {row[1] for row in conn.execute("PRAGMA table_info(forums)")} else None
+        if has_column(conn, "forums", "threads_per_page") else None
     return (found and found[0]) or THREADS_PER_PAGE
 
 
