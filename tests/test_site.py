@@ -31,12 +31,11 @@ from sqlite_utils import Database
 
 from export.site import StaticLinks
 from sample_forum.server import serve
-from test_datasette import dump_dom, get, serve_datasette, status
+from test_datasette import chromium, dump_dom, get, serve_datasette, status  # noqa: F401 (chromium: a fixture)
 from tests.features_truth import HERE, OWNER, SAVED_AT
 
 ROOT = Path(__file__).parent.parent
 AXE = ROOT / ".ci" / "npm" / "node_modules" / "axe-core" / "axe.min.js"  # .ci/run installs it
-CHROMIUM = shutil.which("chromium")
 
 
 @pytest.fixture(scope="module")
@@ -309,15 +308,6 @@ def test_a_second_export_writes_nothing_and_a_changed_thread_only_its_own_pages(
     [post] = page.xpath(f"//article[@id='pid{pid}']")
     assert "改过的回复" in text(post) and post.xpath(".//p[@class='edit']/a/@href") == [f"revisions-{pid}.html"]
     assert earlier[:20] in text(lxml_html.fromstring((copy / f"revisions-{pid}.html").read_text("utf-8")))
-
-
-@pytest.fixture
-def chromium():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium before the tests")
-        pytest.skip("Debian's chromium is not installed here")
-    return CHROMIUM
 
 
 def test_in_a_browser_a_thread_page_from_disk_shows_its_poll_ratings_and_comments(chromium, archive, mirror, tmp_path):
