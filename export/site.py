@@ -294,7 +294,10 @@ def _write_redirects(writer: Writer) -> None:
     writer.write("archiver/index.html", ARCHIVER_PAGE)
     name, mod, key, target = FINDPOST
     netlify = [f"/{name} mod={mod} ptid=:ptid /{target.format(':ptid')} 301"]
-    blocks: dict[str, list[str]] = {name: [f'    if ($arg_{key} ~ "^[0-9]+$") {{ return 301 /{target.format("$arg_ptid")}#pid$arg_pid; }}']}
+    # the pid goes into the Location only as digits, as the redirect page's script takes it
+    blocks: dict[str, list[str]] = {name: [
+        '    set $post "";\n    if ($arg_pid ~ "^[0-9]+$") { set $post "#pid$arg_pid"; }',
+        f'    if ($arg_{key} ~ "^[0-9]+$") {{ return 301 /{target.format("$arg_ptid")}$post; }}']}
     for name, mod, key, target in ROUTES:
         condition = (f"mod={mod} " if mod else "") + f"{key}=:{key}"
         if "{1}" in target:

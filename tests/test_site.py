@@ -267,6 +267,8 @@ def test_nginx_with_the_mirrors_rules_sends_the_dynamic_forms_to_their_pages(mir
                             ("/forum.php?mod=viewthread&tid=1&extra=page%3D1&page=3", "/thread-1-3-1.html"),
                             ("/viewthread.php?tid=1&page=2", "/thread-1-2-1.html"),
                             ("/forum.php?mod=redirect&goto=findpost&ptid=2&pid=30", "/thread-2-1-1.html#pid30"),
+                            ("/forum.php?mod=redirect&goto=findpost&ptid=2&pid=30%22x", "/thread-2-1-1.html"),
+                            ("/forum.php?mod=redirect&goto=findpost&ptid=2", "/thread-2-1-1.html"),
                             ("/forum.php?mod=forumdisplay&fid=3", "/forum-3-1.html"), ("/portal.php?mod=view&aid=1", "/article-1-1.html"),
                             ("/portal.php?mod=view&aid=1&page=2", "/article-1-2.html"), ("/home.php?mod=space&uid=4", "/space-uid-4.html"),
                             ("/archiver/?tid-8.html", "/thread-8-1-1.html"), ("/archiver/?tid-1.html&page=2", "/thread-1-1-1.html"),
