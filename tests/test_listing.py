@@ -80,6 +80,25 @@ def test_listing_rows_equal_the_database(version, name, url, fetched):
     assert page.subforums == []
 
 
+def test_a_theme_without_the_last_post_column_gives_no_last_post_not_the_authors():
+    """The sample forum's first listing with each row's last-post cell taken out (a theme
+    that shows only the author's td.by): the author and the counts as before, and no last
+    poster or time, rather than the author and the thread's start taken for them."""
+    import re
+
+    version, name, url, fetched = LISTINGS[0]
+    body = (SAMPLE / version / name).read_text("utf-8")
+    last_cells = re.compile(r'(<td class="num">.*?</td>\s*)<td class="by">.*?</td>', re.S)
+    whole = parse_forum_page(body.encode(), url, content_type="text/html; charset=utf-8", fetched_at=fetched)
+    cut, cells = last_cells.subn(r"\1", body)
+    assert cells == len(whole.threads) + 2  # the rows, the column heads and the separator line
+    page = parse_forum_page(cut.encode(), url, content_type="text/html; charset=utf-8", fetched_at=fetched)
+    assert [(r.tid, r.author, r.author_uid, r.replies, r.views) for r in page.threads] == [
+        (r.tid, r.author, r.author_uid, r.replies, r.views) for r in whole.threads]
+    assert all(r.last_poster for r in whole.threads)
+    assert {(r.last_poster, r.last_post_at) for r in page.threads} == {(None, None)}
+
+
 def test_pager_links_are_the_forums_own_pages():
     v1 = SAMPLE / "v1"
     first = parse_forum_page((v1 / "forum-2-1.html").read_bytes(), X35 + "forum-2-1.html")
