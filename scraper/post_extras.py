@@ -46,8 +46,10 @@ _COMMENT_ENTRIES = compiled(f".//div[{has_class('pstl')}]")
 _COMMENT_AUTHOR = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid') and normalize-space()]")
 _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
 # X2 and X2.5 put the author's link at the head of the text block (psti > a.xi2.xw1, then the
-# text, then the time); X3 moved it beside the avatar (psta).
-_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]")
+# text, then the time); X3 moved it beside the avatar (psta). A link after words is one the
+# 点评 mentions ("说得好 @name"), not its author.
+_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()][not(preceding-sibling::text()[normalize-space()])]")
+_AVATAR_LINKS = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid')]")
 _MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
 _NAMED_MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')][normalize-space()]")
 _COMMENT_TIME = compiled(f".//span[{has_class('xg1')}]")
@@ -125,7 +127,8 @@ def _read_entry(entry: etree._Element, tz: tzinfo, fetched_at: datetime | None):
     body = bodies[0]
     inline = _INLINE_AUTHOR(body) if author is None else []
     if inline:
-        author, uid = _author_of(inline[0])
+        author, inline_uid = _author_of(inline[0])
+        uid = inline_uid or uid
     # The time: span.xg1; a theme's plain span holding 发表于, the time (its exact value in a
     # title) and a 回复 link, which are no part of the text either.
     times = _COMMENT_TIME(body) or [span for span in _TITLED_SPANS(body) if page_time(span.get("title"), tz)]
@@ -184,7 +187,8 @@ def _author(entry: etree._Element) -> tuple[str | None, int | None]:
     for link in _COMMENT_AUTHOR(entry):
         if (found := _author_of(link))[0]:
             return found
-    return None, None
+    # a theme that draws the avatar alone still links it to the member
+    return None, next((uid for link in _AVATAR_LINKS(entry) if (uid := _uid(link)) is not None), None)
 
 
 def _author_of(link: etree._Element) -> tuple[str | None, int | None]:

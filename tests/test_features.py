@@ -350,3 +350,20 @@ def test_an_ajax_answer_in_the_sites_charset_is_read_by_its_xml_declaration():
     utf8 = read("v1", url)
     gbk = utf8.replace('encoding="utf-8"', 'encoding="gbk"').encode("gbk")
     assert parse_commentmore(gbk, url).comments == parse_commentmore(utf8.encode(), url).comments
+
+
+def test_a_comment_whose_avatar_has_no_name_keeps_its_member_not_a_member_it_mentions():
+    """A theme that draws a 点评's avatar without the name beside it (thread 2's first 点评,
+    by 番茄先生, uid 10, with the name taken out): the member is known by the avatar's link,
+    and a member the text mentions after its words ("… @name") is not taken for the author."""
+    page = read("v1", "thread-2-1-1.html")
+    named = '<a href="space-uid-10.html" class="xi2 xw1">番茄先生</a>'
+    text = "盆太小真的是大问题，我之前用十升的盆，长到一半就黄叶。"
+    assert page.count(named) == 1 and page.count(text) == 1
+    mentioned = page.replace(named, "").replace(text, f'{text}<a href="space-uid-3.html">@绿萝</a>')
+    first = next(c for c in parse_thread_extras(mentioned.encode(), BASE + "thread-2-1-1.html").comments if c.pid == 27)
+    assert (first.author, first.author_uid) == (None, 10)
+    assert first.content_text.startswith(text) and "@绿萝" in first.content_text
+    as_x25 = page.replace(named, "").replace(text, f'<a href="space-uid-10.html" class="xi2 xw1">番茄先生</a> {text}')
+    first = next(c for c in parse_thread_extras(as_x25.encode(), BASE + "thread-2-1-1.html").comments if c.pid == 27)
+    assert (first.author, first.author_uid, first.content_text.startswith(text)) == ("番茄先生", 10, True)
