@@ -32,6 +32,7 @@ from pipelines.media_records import MEDIA_ITEMS, save_media_record
 from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
+from pipelines.search import index_here
 from pipelines.sql import Written, dicts, get, insert, put, update, upsert, without_none
 from pipelines.store_extras import (
     save_comment_page,
@@ -73,7 +74,25 @@ def open_archive(target: str | Path | Database, busy_timeout: float = BUSY_TIMEO
     db.enable_wal()
     create_schema(db)
     enable_queries(db)  # full-text search and facet columns for datasette
+    _statement_journals_in_memory(db)
     return db
+
+
+def _statement_journals_in_memory(db: Database) -> None:
+    """Keep this connection's temporary files in memory. Within a transaction, each statement
+    that fires triggers keeps a journal to undo itself alone if it fails, and SQLite writes
+    that journal to a temporary file once it passes 64 KiB: a post's row sets off the search
+    index's and the count tables' triggers, so most of the archive's writes went through a
+    file that nobody reads (bench/README.md has the cost). A journal holds one statement's
+    pages, and is freed when the statement ends.
+
+    After enable_queries: its rare whole-table work (an index rebuilt, a count table
+    refilled, an index created on an earlier version's archive) keeps spilling to disk.
+    A change of temp_store drops the connection's TEMP objects: index_here makes its
+    triggers again."""
+    if db.execute("PRAGMA temp_store").fetchone()[0] != 2:  # 2: MEMORY
+        db.execute("PRAGMA temp_store = MEMORY")
+        index_here(db)
 
 
 # What the archive stores: the spider's other items pass through the pipeline untouched.

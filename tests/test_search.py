@@ -177,6 +177,18 @@ def test_an_archive_with_the_earlier_trigram_index_is_converted(db):
     assert_index_matches_table(db, "comments")
 
 
+def test_a_file_archive_keeps_its_temporary_files_in_memory_and_still_indexes_through_python(tmp_path):
+    # temp_store drops a connection's TEMP triggers when it changes: open_archive makes them again
+    archive = open_archive(tmp_path / "archive.db")
+    open_archive(archive)
+    assert archive.execute("PRAGMA temp_store").fetchone()[0] == 2
+    here = {row[0] for row in archive.execute("SELECT name FROM sqlite_temp_master WHERE type = 'trigger'")}
+    assert {f"{table}_fts_here_ai" for table in SEARCH_COLUMNS} <= here
+    archive["comments"].insert_all([row | {"site": SITE} for row in COMMENTS])
+    assert matches(archive, "comments", "主任") == [12, 21]
+    assert_index_matches_table(archive, "comments")
+
+
 def test_rows_written_by_another_program_with_plain_sql_are_found(db, tmp_path):
     path = tmp_path / "archive.db"
     open_archive(path).close()
