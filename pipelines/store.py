@@ -32,7 +32,7 @@ from pipelines.media_records import MEDIA_ITEMS, save_media_record
 from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
-from pipelines.search import index_here
+from pipelines.search import index_here, indexed_at_the_end
 from pipelines.sql import Written, dicts, get, insert, put, update, upsert, without_none
 from pipelines.store_extras import (
     save_comment_page,
@@ -103,7 +103,7 @@ def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
     """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
     written: Written = {}
-    with _write_transaction(db):
+    with _write_transaction(db), indexed_at_the_end(db):
         for item in items:
             if isinstance(item, FetchedPage):
                 _save_page(db, item, counts, written)
