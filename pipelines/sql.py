@@ -108,7 +108,11 @@ def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
 
 def sql_value(value: Any) -> Any:
     """As sqlite-utils stores it: lists and dicts as JSON text."""
-    return json.dumps(value, default=repr, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else value
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if not value:  # most posts' images, attachments and flags: json.dumps's text, without its encoder's set-up
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value, default=repr, ensure_ascii=False)
 
 
 def without_none(row: dict[str, Any]) -> dict[str, Any]:
