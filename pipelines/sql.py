@@ -54,16 +54,22 @@ def put(
 
 
 def insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = False, on_conflict: str = "") -> None:
-    """INSERT the rows, all with the same columns, as one statement;
+    """INSERT the rows, all with the same columns, as one statement (a page's comments are
+    one: each statement that writes sets its triggers and statement journal up once);
     ``or_ignore``: keep the stored row when its key is stored; ``on_conflict``: an ON
     CONFLICT clause instead."""
     if not rows:
         return
-    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), ", ".join("?" for _ in rows[0])
-    db.conn.executemany(
-        f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
-        [[sql_value(value) for value in row.values()] for row in rows],
-    )
+    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), "(" + ", ".join("?" for _ in rows[0]) + ")"
+    # as many rows a statement as SQLite takes parameters (32,766 since 3.32; 999 before)
+    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        db.conn.execute(
+            f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES {', '.join([marks] * len(chunk))}"
+            f" {on_conflict}",
+            [sql_value(value) for row in chunk for value in row.values()],
+        )
 
 
 def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
