@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from typing import Any
 
 from sqlite_utils import Database
@@ -85,6 +86,28 @@ def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
         f"UPDATE [{name}] SET {sets} WHERE {where}",
         [[sql_value(row[c]) for c in changed] + [row[c] for c in pks] for row in rows],
     )
+
+
+def unchanged_dropped(name: str, row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without the columns, but its key, that hold the same value in ``stored`` (the
+    row as read, or as last written): an UPDATE rewrites the entries of every index on a
+    column it sets and tests every trigger's WHEN, even where the value stays."""
+    pks = primary_key(name)
+    return {c: value for c, value in row.items() if c in pks or not _same(sql_value(value), stored.get(c, _ABSENT))}
+
+
+_ABSENT = object()
+
+
+def _same(value: Any, stored: Any) -> bool:
+    """The same value of the same type: 1 and 1.0, or 1 and True, are stored differently."""
+    return type(value) is type(stored) and value == stored
+
+
+def update_each(db: Database, name: str, rows: Iterable[dict[str, Any]]) -> None:
+    """UPDATE the rows, in their order, one statement for each run of rows with the same columns."""
+    for _, same_columns in groupby(rows, key=tuple):
+        update(db, name, *same_columns)
 
 
 def upsert(db: Database, name: str, row: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
 from pipelines.search import index_here, indexed_at_the_end
-from pipelines.sql import Written, dicts, get, insert, put, update, upsert, without_none
+from pipelines.sql import Written, dicts, get, insert, put, unchanged_dropped, update_each, upsert, without_none
 from pipelines.store_extras import (
     save_comment_page,
     save_comments_read,
@@ -257,7 +257,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)
-    if put(db, "articles", row, stamp, stored=bool(stored)):
+    if put(db, "articles", unchanged_dropped("articles", row, stored) if stored else row, stamp, stored=bool(stored)):
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
@@ -269,12 +269,15 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
         comment |= _post_row(post)
         stored_comment = stored_comments.get(post.pid)
         _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
-        (seen if stored_comment else new).append(comment)
+        if stored_comment:
+            seen.append(unchanged_dropped("comments", comment, stored_comment))
+        else:
+            new.append(comment)
         stored_comments[post.pid] = comment  # a pid twice on one page: the second updates the first
     if new:
         insert(db, "comments", *(comment | {"first_seen_at": stamp} for comment in new))
         counts["archive/comments"] += len(new)
-    update(db, "comments", *seen)  # after the inserts: a pid twice on one page is in both
+    update_each(db, "comments", seen)  # after the inserts: a pid twice on one page is in both
 
 
 def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: dict, stamp: str, counts: Counter[str]) -> None:
