@@ -329,20 +329,24 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        found = db.execute(
-            "SELECT views FROM articles WHERE site = ? AND tid = ?", [forum.site, listed.tid]
-        ).fetchone()
-        stored = found is not None
-        article["views"] = _more_views(listed.views, found[0] if found else None)
-        if not stored:
-            article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
-        if put(db, "articles", without_none(article), stamp, stored=stored):
+        found = next(dicts(db.execute(_LISTED_SQL, [forum.site, listed.tid])), None)
+        article["views"] = _more_views(listed.views, found["views"] if found else None)
+        if found:  # most rows of a list read again: only what changed
+            article = unchanged_dropped("articles", without_none(article), found)
+        else:
+            article = without_none(article | {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid})
+        if put(db, "articles", article, stamp, stored=found is not None):
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
         if forum.fid is None and listed.fid is not None:  # a guide list: the forums it shows threads of
             put(db, "forums", without_none({"site": forum.site, "fid": listed.fid, "name": listed.forum_name}), stamp,
                 written=written)
+
+
+# What a thread list's row writes of a stored article.
+_LISTED_SQL = ("SELECT fid, forum_name, title, replies, last_post_at, last_poster, sticky, digest, views"
+               " FROM articles WHERE site = ? AND tid = ?")
 
 
 def _more_views(shown: int | None, stored: int | None) -> int | None:
