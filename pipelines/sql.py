@@ -27,13 +27,20 @@ Written = dict[tuple[Any, ...], dict[str, Any]]
 
 
 def put(
-    db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None, written: Written | None = None
+    db: Database,
+    name: str,
+    row: dict[str, Any],
+    stamp: str,
+    stored: dict[str, Any] | None = None,
+    written: Written | None = None,
 ) -> bool:
-    """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
+    """Insert ``row`` stamped with first_seen_at, or update the stored row's columns whose
+    value changed, keeping its stamp.
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
-    ``stored``: whether the row is stored, when the caller has just read it. ``written``: what
-    this transaction wrote to the table's rows (kept up to date here): a row written before is
+    ``stored``: the stored row (or those of its columns the caller needs), when the caller
+    has just read it; {} when none is stored; None: read here. ``written``: what this
+    transaction wrote to the table's rows (kept up to date here): a row written before is
     stored, and of its columns only those whose value changed are written again; only for
     columns no other statement writes in the transaction.
     """
@@ -41,16 +48,18 @@ def put(
     key = [row[column] for column in pks]
     if written is not None:
         known = written.setdefault((name, *key), {})
-        if known:
-            stored = True
+        if known:  # stored, and known holds what was written
             row = {c: value for c, value in row.items() if c in pks or c not in known or known[c] != value}
+            known.update(row)
+            update(db, name, row)
+            return False
         known.update(row)
     if stored is None:
-        stored = is_stored(db, name, key)
+        stored = get(db, name, tuple(key)) or {}
     if not stored:
         insert(db, name, row | {"first_seen_at": stamp})
         return True
-    update(db, name, row)
+    update(db, name, unchanged_dropped(name, row, stored))
     return False
 
 
@@ -121,12 +130,6 @@ def get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
     """The stored row by primary key."""
     where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
     return next(dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
-
-
-def is_stored(db: Database, name: str, key: tuple[Any, ...] | list[Any]) -> bool:
-    """Whether a row with this primary key is stored."""
-    where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
-    return db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", list(key)).fetchone() is not None
 
 
 def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:

@@ -257,7 +257,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)
-    if put(db, "articles", unchanged_dropped("articles", row, stored) if stored else row, stamp, stored=bool(stored)):
+    if put(db, "articles", row, stamp, stored=stored):
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
@@ -331,11 +331,9 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
         }
         found = next(dicts(db.execute(_LISTED_SQL, [forum.site, listed.tid])), None)
         article["views"] = _more_views(listed.views, found["views"] if found else None)
-        if found:  # most rows of a list read again: only what changed
-            article = unchanged_dropped("articles", without_none(article), found)
-        else:
-            article = without_none(article | {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid})
-        if put(db, "articles", article, stamp, stored=found is not None):
+        if not found:
+            article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
+        if put(db, "articles", without_none(article), stamp, stored=found or {}):  # a list read again: what changed
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
