@@ -14,7 +14,9 @@ is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``
   index through TEMP triggers with a Python function that spaces the same words, and attach
   an empty in-memory schema named ``discuz_search_here`` that tells the file's triggers to
   step aside there (their ``WHEN`` reads ``pragma_database_list``: the one connection-local
-  fact a trigger can read for next to nothing; bench/README.md has the costs).
+  fact a trigger can read for next to nothing; bench/README.md has the costs). Inside a
+  write transaction of the archive's (``indexed_at_the_end``), the rows it inserts are
+  indexed when it ends, in one statement a table.
 - The index is contentless (``content=''``): it holds the words' positions, not a copy of the
   text. Deleting an entry needs the old text, which the delete and update triggers have.
   A row replaced with ``INSERT OR REPLACE`` by a connection without ``recursive_triggers``
@@ -37,6 +39,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlite_utils import Database
 
@@ -115,13 +119,20 @@ def index_sql(table: str) -> str:
 # Attached (empty, in memory) by a connection that indexes through index_here's triggers.
 HERE = "discuz_search_here"
 _ELSEWHERE = f"NOT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = '{HERE}')"
+# TEMP tables of such a connection: a row while indexed_at_the_end is on, and each table's
+# rows inserted meanwhile (by rowid), which it indexes at the end.
+_QUEUEING_TABLE = "discuz_search_queueing"
+_QUEUEING = f"EXISTS (SELECT 1 FROM temp.[{_QUEUEING_TABLE}])"
+_QUEUE = "_fts_queue"
 
 
 def trigger_sql(table: str, here: bool = False) -> dict[str, str]:
     """The three triggers that keep ``TABLE_fts`` in step, by name. sqlite-utils' names
     (``TABLE_ai``, ``_ad``, ``_au``), so that its own FTS triggers, where an archive had them,
     are replaced rather than left firing on an index that is gone. ``here``: the TEMP
-    triggers of one of the archive's own connections instead (``index_here``)."""
+    triggers of one of the archive's own connections instead (``index_here``), and a fourth
+    that queues an inserted row while ``indexed_at_the_end`` is on, which the others leave
+    to it."""
     columns = SEARCH_COLUMNS[table]
     listed = ", ".join(f"[{column}]" for column in columns)
     space = (lambda value: f"discuz_spaced({value})") if here else spaced_sql
@@ -131,17 +142,24 @@ def trigger_sql(table: str, here: bool = False) -> dict[str, str]:
     delete = f"INSERT INTO [{table}_fts] ([{table}_fts], rowid, {listed}) VALUES ('delete', old.rowid, {old});"
     changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
     if here:
-        create, name, on, guard = "CREATE TEMP TRIGGER IF NOT EXISTS", f"{table}_fts_here", f"main.[{table}]", []
+        create, name, on = "CREATE TEMP TRIGGER IF NOT EXISTS", f"{table}_fts_here", f"main.[{table}]"
+        queued = f"EXISTS (SELECT 1 FROM temp.[{table}{_QUEUE}] WHERE rowid = old.rowid)"
+        guard, insert_guard = [f"NOT {queued}"], [f"NOT {_QUEUEING}"]
     else:
         create, name, on, guard = "CREATE TRIGGER", table, f"[{table}]", [_ELSEWHERE]
+        insert_guard = guard
     when = lambda *tests: f" WHEN {' AND '.join(tests)}" if tests else ""  # noqa: E731
-    return {
-        f"{name}_ai": f"{create} [{name}_ai] AFTER INSERT ON {on}{when(*guard)} BEGIN\n  {insert}\nEND",
+    triggers = {
+        f"{name}_ai": f"{create} [{name}_ai] AFTER INSERT ON {on}{when(*insert_guard)} BEGIN\n  {insert}\nEND",
         f"{name}_ad": f"{create} [{name}_ad] AFTER DELETE ON {on}{when(*guard)} BEGIN\n  {delete}\nEND",
         # most updates only stamp when a crawl saw the row: those leave the index alone
         f"{name}_au": f"{create} [{name}_au] AFTER UPDATE ON {on}{when(*guard, f'({changed})')} BEGIN\n"
         f"  {delete}\n  {insert}\nEND",
     }
+    if here:
+        triggers[f"{name}_aq"] = (f"{create} [{name}_aq] AFTER INSERT ON {on} WHEN {_QUEUEING} BEGIN\n"
+                                  f"  INSERT OR IGNORE INTO [{table}{_QUEUE}] (rowid) VALUES (new.rowid);\nEND")
+    return triggers
 
 
 def _spaced_or_null(text: str | None) -> str | None:
@@ -149,15 +167,48 @@ def _spaced_or_null(text: str | None) -> str | None:
 
 
 def index_here(db: Database) -> None:
-    """This connection indexes through Python: the function, its TEMP triggers, then the
-    schema that tells the file's triggers to step aside (in that order: never neither)."""
+    """This connection indexes through Python: the function, its TEMP tables and triggers,
+    then the schema that tells the file's triggers to step aside (in that order: never
+    neither)."""
     # the same words as spaced_sql (a test holds them equal), several times faster
     db.conn.create_function("discuz_spaced", 1, _spaced_or_null, deterministic=True)
+    db.execute(f"CREATE TEMP TABLE IF NOT EXISTS [{_QUEUEING_TABLE}] (on_since INTEGER)")
     for table in SEARCH_COLUMNS:
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS [{table}{_QUEUE}] (rowid INTEGER PRIMARY KEY)")
         for sql in trigger_sql(table, here=True).values():
             db.execute(sql)
     if not any(row[1] == HERE for row in db.execute("PRAGMA database_list")):
         db.execute(f"ATTACH DATABASE ':memory:' AS [{HERE}]")
+
+
+@contextmanager
+def indexed_at_the_end(db: Database) -> Iterator[None]:
+    """Inside one write transaction (begun by the caller, who ends it): the rows inserted
+    are indexed when it ends, in one statement a table, rather than each by its trigger.
+    FTS5 writes the words it holds out to its tables at the end of every statement that
+    wrote to it (a segment each time, merged later), so one statement for a batch's rows
+    costs far less than one a row. Rows deleted or given another text meanwhile are left to
+    that statement, which reads them as they are then. Where it does not run (an error: the
+    caller rolls the transaction back), the queue goes with the rest. Nothing is queued on a
+    connection that does not index here."""
+    if not db.conn.in_transaction:
+        raise RuntimeError("indexed_at_the_end needs a transaction begun by its caller")
+    queueing = db.execute("SELECT 1 FROM sqlite_temp_master WHERE name = ?", [_QUEUEING_TABLE]).fetchone()
+    if queueing:
+        db.execute(f"INSERT INTO temp.[{_QUEUEING_TABLE}] VALUES (1)")
+    yield
+    if queueing:
+        db.execute(f"DELETE FROM temp.[{_QUEUEING_TABLE}]")
+        for table in SEARCH_COLUMNS:
+            db.execute(_index_rows_sql(table, f"WHERE rowid IN (SELECT rowid FROM temp.[{table}{_QUEUE}])"))
+            db.execute(f"DELETE FROM temp.[{table}{_QUEUE}]")
+
+
+def _index_rows_sql(table: str, where: str = "") -> str:
+    """Index the table's rows (``where``: those of them), spaced by Python."""
+    listed = ", ".join(f"[{column}]" for column in SEARCH_COLUMNS[table])
+    values = ", ".join(f"discuz_spaced([{column}])" for column in SEARCH_COLUMNS[table])
+    return f"INSERT INTO main.[{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM main.[{table}] {where}"
 
 
 def enable_search(db: Database) -> list[str]:
@@ -189,9 +240,7 @@ def enable_search(db: Database) -> list[str]:
             db.execute(f"DROP TABLE IF EXISTS [{table}_fts]")
             db.execute(index_sql(table))
             db.conn.create_function("discuz_spaced", 1, _spaced_or_null, deterministic=True)
-            listed = ", ".join(f"[{column}]" for column in columns)
-            values = ", ".join(f"discuz_spaced([{column}])" for column in columns)
-            db.execute(f"INSERT INTO [{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM [{table}]")
+            db.execute(_index_rows_sql(table))
             for sql in triggers.values():
                 db.execute(sql)
     index_here(db)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from typing import Any
 
 from sqlite_utils import Database
@@ -26,13 +27,20 @@ Written = dict[tuple[Any, ...], dict[str, Any]]
 
 
 def put(
-    db: Database, name: str, row: dict[str, Any], stamp: str, stored: bool | None = None, written: Written | None = None
+    db: Database,
+    name: str,
+    row: dict[str, Any],
+    stamp: str,
+    stored: dict[str, Any] | None = None,
+    written: Written | None = None,
 ) -> bool:
-    """Insert ``row`` stamped with first_seen_at, or update the stored row and keep its stamp.
+    """Insert ``row`` stamped with first_seen_at, or update the stored row's columns whose
+    value changed, keeping its stamp.
 
     Columns missing from ``row`` keep their stored values. Returns whether the row is new.
-    ``stored``: whether the row is stored, when the caller has just read it. ``written``: what
-    this transaction wrote to the table's rows (kept up to date here): a row written before is
+    ``stored``: the stored row (or those of its columns the caller needs), when the caller
+    has just read it; {} when none is stored; None: read here. ``written``: what this
+    transaction wrote to the table's rows (kept up to date here): a row written before is
     stored, and of its columns only those whose value changed are written again; only for
     columns no other statement writes in the transaction.
     """
@@ -40,30 +48,38 @@ def put(
     key = [row[column] for column in pks]
     if written is not None:
         known = written.setdefault((name, *key), {})
-        if known:
-            stored = True
+        if known:  # stored, and known holds what was written
             row = {c: value for c, value in row.items() if c in pks or c not in known or known[c] != value}
+            known.update(row)
+            update(db, name, row)
+            return False
         known.update(row)
     if stored is None:
-        stored = is_stored(db, name, key)
+        stored = get(db, name, tuple(key)) or {}
     if not stored:
         insert(db, name, row | {"first_seen_at": stamp})
         return True
-    update(db, name, row)
+    update(db, name, unchanged_dropped(name, row, stored))
     return False
 
 
 def insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = False, on_conflict: str = "") -> None:
-    """INSERT the rows, all with the same columns, as one statement;
+    """INSERT the rows, all with the same columns, as one statement (a page's comments are
+    one: each statement that writes sets its triggers and statement journal up once);
     ``or_ignore``: keep the stored row when its key is stored; ``on_conflict``: an ON
     CONFLICT clause instead."""
     if not rows:
         return
-    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), ", ".join("?" for _ in rows[0])
-    db.conn.executemany(
-        f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES ({marks}) {on_conflict}",
-        [[sql_value(value) for value in row.values()] for row in rows],
-    )
+    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), "(" + ", ".join("?" for _ in rows[0]) + ")"
+    # as many rows a statement as SQLite takes parameters (32,766 since 3.32; 999 before)
+    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        db.conn.execute(
+            f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES {', '.join([marks] * len(chunk))}"
+            f" {on_conflict}",
+            [sql_value(value) for row in chunk for value in row.values()],
+        )
 
 
 def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
@@ -81,6 +97,28 @@ def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
     )
 
 
+def unchanged_dropped(name: str, row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without the columns, but its key, that hold the same value in ``stored`` (the
+    row as read, or as last written): an UPDATE rewrites the entries of every index on a
+    column it sets and tests every trigger's WHEN, even where the value stays."""
+    pks = primary_key(name)
+    return {c: value for c, value in row.items() if c in pks or not _same(sql_value(value), stored.get(c, _ABSENT))}
+
+
+_ABSENT = object()
+
+
+def _same(value: Any, stored: Any) -> bool:
+    """The same value of the same type: 1 and 1.0, or 1 and True, are stored differently."""
+    return type(value) is type(stored) and value == stored
+
+
+def update_each(db: Database, name: str, rows: Iterable[dict[str, Any]]) -> None:
+    """UPDATE the rows, in their order, one statement for each run of rows with the same columns."""
+    for _, same_columns in groupby(rows, key=tuple):
+        update(db, name, *same_columns)
+
+
 def upsert(db: Database, name: str, row: dict[str, Any]) -> None:
     """Insert ``row``, or replace the stored row's values for the columns it has."""
     pks = primary_key(name)
@@ -94,12 +132,6 @@ def get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
     return next(dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
 
 
-def is_stored(db: Database, name: str, key: tuple[Any, ...] | list[Any]) -> bool:
-    """Whether a row with this primary key is stored."""
-    where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
-    return db.execute(f"SELECT 1 FROM [{name}] WHERE {where}", list(key)).fetchone() is not None
-
-
 def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
     """The cursor's rows as dicts by column name."""
     names = [column[0] for column in cursor.description]
@@ -108,7 +140,11 @@ def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
 
 def sql_value(value: Any) -> Any:
     """As sqlite-utils stores it: lists and dicts as JSON text."""
-    return json.dumps(value, default=repr, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else value
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if not value:  # most posts' images, attachments and flags: json.dumps's text, without its encoder's set-up
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value, default=repr, ensure_ascii=False)
 
 
 def without_none(row: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,8 @@ from pipelines.media_records import MEDIA_ITEMS, save_media_record
 from pipelines.query import enable_queries
 from pipelines.rawpages import keep_raw_page
 from pipelines.schema import POST_COLUMNS, create_schema
-from pipelines.sql import Written, dicts, get, insert, put, update, upsert, without_none
+from pipelines.search import index_here, indexed_at_the_end
+from pipelines.sql import Written, dicts, get, insert, put, unchanged_dropped, update_each, upsert, without_none
 from pipelines.store_extras import (
     save_comment_page,
     save_comments_read,
@@ -73,7 +74,25 @@ def open_archive(target: str | Path | Database, busy_timeout: float = BUSY_TIMEO
     db.enable_wal()
     create_schema(db)
     enable_queries(db)  # full-text search and facet columns for datasette
+    _statement_journals_in_memory(db)
     return db
+
+
+def _statement_journals_in_memory(db: Database) -> None:
+    """Keep this connection's temporary files in memory. Within a transaction, each statement
+    that fires triggers keeps a journal to undo itself alone if it fails, and SQLite writes
+    that journal to a temporary file once it passes 64 KiB: a post's row sets off the search
+    index's and the count tables' triggers, so most of the archive's writes went through a
+    file that nobody reads (bench/README.md has the cost). A journal holds one statement's
+    pages, and is freed when the statement ends.
+
+    After enable_queries: its rare whole-table work (an index rebuilt, a count table
+    refilled, an index created on an earlier version's archive) keeps spilling to disk.
+    A change of temp_store drops the connection's TEMP objects: index_here makes its
+    triggers again."""
+    if db.execute("PRAGMA temp_store").fetchone()[0] != 2:  # 2: MEMORY
+        db.execute("PRAGMA temp_store = MEMORY")
+        index_here(db)
 
 
 # What the archive stores: the spider's other items pass through the pipeline untouched.
@@ -84,7 +103,7 @@ def save_in_one_transaction(db: Database, items: Iterable[Any]) -> Counter[str]:
     """Write the items in one transaction; return the ``archive/*`` counts for Scrapy's stats."""
     counts: Counter[str] = Counter()
     written: Written = {}
-    with _write_transaction(db):
+    with _write_transaction(db), indexed_at_the_end(db):
         for item in items:
             if isinstance(item, FetchedPage):
                 _save_page(db, item, counts, written)
@@ -238,7 +257,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     if article:
         row |= _post_row(article)
         _keep_revision(db, site, tid, stored, row, stamp, counts)
-    if put(db, "articles", row, stamp, stored=bool(stored)):
+    if put(db, "articles", row, stamp, stored=stored):
         counts["archive/articles"] += 1
 
     article_pid = article.pid if article else stored.get("pid")
@@ -250,12 +269,15 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
         comment |= _post_row(post)
         stored_comment = stored_comments.get(post.pid)
         _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
-        (seen if stored_comment else new).append(comment)
+        if stored_comment:
+            seen.append(unchanged_dropped("comments", comment, stored_comment))
+        else:
+            new.append(comment)
         stored_comments[post.pid] = comment  # a pid twice on one page: the second updates the first
     if new:
         insert(db, "comments", *(comment | {"first_seen_at": stamp} for comment in new))
         counts["archive/comments"] += len(new)
-    update(db, "comments", *seen)  # after the inserts: a pid twice on one page is in both
+    update_each(db, "comments", seen)  # after the inserts: a pid twice on one page is in both
 
 
 def _keep_revision(db: Database, site: str, tid: int, stored: dict | None, row: dict, stamp: str, counts: Counter[str]) -> None:
@@ -307,20 +329,22 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        found = db.execute(
-            "SELECT views FROM articles WHERE site = ? AND tid = ?", [forum.site, listed.tid]
-        ).fetchone()
-        stored = found is not None
-        article["views"] = _more_views(listed.views, found[0] if found else None)
-        if not stored:
+        found = next(dicts(db.execute(_LISTED_SQL, [forum.site, listed.tid])), None)
+        article["views"] = _more_views(listed.views, found["views"] if found else None)
+        if not found:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
-        if put(db, "articles", without_none(article), stamp, stored=stored):
+        if put(db, "articles", without_none(article), stamp, stored=found or {}):  # a list read again: what changed
             counts["archive/articles"] += 1
         if listed.author_uid is not None and listed.author:
             put(db, "users", {"site": forum.site, "uid": listed.author_uid, "username": listed.author}, stamp, written=written)
         if forum.fid is None and listed.fid is not None:  # a guide list: the forums it shows threads of
             put(db, "forums", without_none({"site": forum.site, "fid": listed.fid, "name": listed.forum_name}), stamp,
                 written=written)
+
+
+# What a thread list's row writes of a stored article.
+_LISTED_SQL = ("SELECT fid, forum_name, title, replies, last_post_at, last_poster, sticky, digest, views"
+               " FROM articles WHERE site = ? AND tid = ?")
 
 
 def _more_views(shown: int | None, stored: int | None) -> int | None:

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from pipelines.query import enable_queries
 from pipelines.schema import create_schema
-from pipelines.search import SEARCH_COLUMNS, escape_fts, phrase, spaced, spaced_sql
+from pipelines.search import SEARCH_COLUMNS, escape_fts, indexed_at_the_end, phrase, spaced, spaced_sql
 from pipelines.store import open_archive
 
 ROOT = Path(__file__).parent.parent
@@ -175,6 +175,55 @@ def test_an_archive_with_the_earlier_trigram_index_is_converted(db):
     db["comments"].insert({"site": SITE, "pid": 14, "tid": 1, "floor": 5, "content_text": "主任好"})
     assert matches(db, "comments", "主任") == [12, 14, 21]  # one entry: the old triggers are gone
     assert_index_matches_table(db, "comments")
+
+
+def test_a_file_archive_keeps_its_temporary_files_in_memory_and_still_indexes_through_python(tmp_path):
+    # temp_store drops a connection's TEMP triggers when it changes: open_archive makes them again
+    archive = open_archive(tmp_path / "archive.db")
+    open_archive(archive)
+    assert archive.execute("PRAGMA temp_store").fetchone()[0] == 2
+    here = {row[0] for row in archive.execute("SELECT name FROM sqlite_temp_master WHERE type = 'trigger'")}
+    assert {f"{table}_fts_here_ai" for table in SEARCH_COLUMNS} <= here
+    archive["comments"].insert_all([row | {"site": SITE} for row in COMMENTS])
+    assert matches(archive, "comments", "主任") == [12, 21]
+    assert_index_matches_table(archive, "comments")
+
+
+def test_rows_a_write_transaction_inserts_are_indexed_at_its_end_as_they_are_then(tmp_path):
+    archive = open_archive(tmp_path / "archive.db")
+    conn = archive.conn  # plain SQL, as the archive's writes: sqlite-utils' table API commits as it goes
+
+    def insert(pid, text):
+        conn.execute("INSERT INTO comments (site, pid, tid, floor, content_text) VALUES (?, ?, 1, ?, ?)", [SITE, pid, pid, text])
+
+    def update(pid, text):
+        conn.execute("UPDATE comments SET content_text = ? WHERE site = ? AND pid = ?", [text, SITE, pid])
+
+    with conn:
+        insert(11, "首先要摆正位置，参谋不决策。")  # indexed at once
+        insert(12, "当好办公室主任，文稿要过三遍。")
+    conn.execute("BEGIN")
+    with conn, indexed_at_the_end(archive):
+        insert(13, "协调的办法很多")
+        insert(14, "删掉的回帖")
+        assert matches(archive, "comments", "协调") == []  # queued
+        update(13, "改成了谈参谋的办法")  # queued: left to the end
+        update(11, "先当好参谋")  # indexed before: now
+        conn.execute("DELETE FROM comments WHERE pid = 14")
+        insert(15, "新的回帖")  # 14's rowid again
+    assert matches(archive, "comments", "参谋") == [11, 13] and matches(archive, "comments", "协调") == []
+    assert matches(archive, "comments", "回帖") == [15] and matches(archive, "comments", "主任") == [12]
+    with pytest.raises(RuntimeError):  # the flag would be committed, and left on by an error
+        with indexed_at_the_end(archive):
+            pass
+    conn.execute("BEGIN")
+    with pytest.raises(ZeroDivisionError), conn, indexed_at_the_end(archive):
+        insert(16, "没写成")
+        1 / 0
+    with conn:
+        insert(17, "写成了")  # nothing queues any more
+    assert matches(archive, "comments", "写成") == [17]
+    assert_index_matches_table(archive, "comments")
 
 
 def test_rows_written_by_another_program_with_plain_sql_are_found(db, tmp_path):
