@@ -84,7 +84,11 @@ TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console po
 # under ~/.local/state, and a killed crawl leaves that file behind)
 REMOTE_CONTROL_ENABLED = False
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
-EXTENSIONS = {"spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
+# spiders.log_levels: no log record made that no handler writes (Scrapy filters only in them).
+EXTENSIONS = {
+    "spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500,
+    "spiders.log_levels.LoggerLevels": 500,
+}
 # With no url, `scrapy crawl discuz` serves the bundled sample forum and crawls it (spiders/sample.py).
 SAMPLE_FORUM_ENABLED = True
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
