@@ -56,11 +56,11 @@ DISCUZ_SLOW_DELAY = 1.1
 DISCUZ_CHALLENGE_TRIES = 5
 DISCUZ_CHALLENGE_STOP = 3
 # Scrapy starts this many asyncio tasks for every response's output (the limit is per
-# response), whatever the output holds; a callback here gives one page item, at most one other
-# (the thread's or the walk's end) and a few requests, so more tasks only cost the crawl's CPU
-# on every page. Two, not one: while the media store (pipelines.media) waits for a page's files,
-# the other task sends the page's requests on.
-CONCURRENT_ITEMS = 2
+# response), whatever the output holds, and queues twice as many of its outputs before the
+# callback waits; a callback here gives one page item, at most one other (the thread's or the
+# walk's end) and a few requests, so more tasks only cost the crawl's CPU on every page. While
+# the media store (pipelines.media) waits for a page's files, the other tasks send its requests on.
+CONCURRENT_ITEMS = 4
 
 ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300, "pipelines.media.ArchiveMedia": 400}
 # The media store (pipelines/media.py): "images", "attachments" or "all" downloads those files
