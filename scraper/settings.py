@@ -26,8 +26,12 @@ RETRY_TIMES = 3
 # gzipped challenge is read decompressed; no later middleware adds a proxy header it takes off.
 # The forum's guest cookies (spiders/guest_cookies.py) come last, nearest the network: an
 # answer's cookies are kept, and a request's set, around every other middleware.
+# Scrapy's meta refresh in its place, reading the bytes of a page that cannot hold one
+# (spiders/meta_refresh.py), not the whole page decoded.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.site_policy.SitePolicy": 60,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "spiders.meta_refresh.MetaRefresh": 580,
     "spiders.anti_cc.AntiCC": 585,
     "spiders.guest_cookies.GuestCookies": 910,
 }
