@@ -6,7 +6,7 @@ page it downloads and each item, the spider's for each thread page) is still mad
 handed to every handler and dropped by each. From the spider's opening to the engine's stop,
 the root logger and the loggers set below it are set to the lowest level a handler takes, so
 that the log writes the same lines; a handler that takes every record (a test's log capture)
-leaves them as they are.
+leaves them as they are. The NullHandlers libraries put on their loggers write nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ class LoggerLevels:
 
     def lift(self) -> None:
         loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
-        lowest = min((handler.level for logger in loggers for handler in logger.handlers), default=logging.NOTSET)
+        lowest = min(
+            (
+                handler.level for logger in loggers for handler in logger.handlers
+                if not isinstance(handler, logging.NullHandler)  # a library's, writing nothing (charset_normalizer)
+            ),
+            default=logging.NOTSET,
+        )
         if lowest == logging.NOTSET:
             return
         for logger in loggers:

@@ -57,6 +57,15 @@ def test_debug_records_are_not_made_when_no_handler_takes_them(only):
     assert engine.isEnabledFor(logging.DEBUG)
 
 
+def test_a_librarys_null_handler_writes_nothing(only, monkeypatch):
+    only(logging.INFO)
+    monkeypatch.setattr(logging.getLogger("charset_normalizer"), "handlers", [logging.NullHandler()])
+    levels = LoggerLevels()
+    levels.lift()
+    assert not logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+    levels.restore()
+
+
 def test_a_handler_that_takes_every_record_leaves_the_levels(only):
     only(logging.NOTSET)
     levels = LoggerLevels()
