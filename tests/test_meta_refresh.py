@@ -15,7 +15,7 @@ from spiders.meta_refresh import MetaRefresh
 ROOT = Path(__file__).resolve().parent
 PAGES = sorted(
     path for folder in (ROOT / "fixtures", ROOT / "corpus", ROOT.parent / "sample_forum")
-    for path in folder.rglob("*") if path.suffix in (".html", ".htm") or path.name.endswith(".php.html")
+    for path in folder.rglob("*") if path.suffix in (".html", ".htm")
 )
 REFRESH = b'<meta http-equiv="refresh" content="0;url=forum.php?mod=viewthread&amp;tid=2" />'
 
