@@ -26,8 +26,12 @@ RETRY_TIMES = 3
 # gzipped challenge is read decompressed; no later middleware adds a proxy header it takes off.
 # The forum's guest cookies (spiders/guest_cookies.py) come last, nearest the network: an
 # answer's cookies are kept, and a request's set, around every other middleware.
+# Scrapy's meta refresh in its place, reading the bytes of a page that cannot hold one
+# (spiders/meta_refresh.py), not the whole page decoded.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.site_policy.SitePolicy": 60,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "spiders.meta_refresh.MetaRefresh": 580,
     "spiders.anti_cc.AntiCC": 585,
     "spiders.guest_cookies.GuestCookies": 910,
 }
@@ -56,9 +60,11 @@ DISCUZ_SLOW_DELAY = 1.1
 DISCUZ_CHALLENGE_TRIES = 5
 DISCUZ_CHALLENGE_STOP = 3
 # Scrapy starts this many asyncio tasks for every response's output (the limit is per
-# response); a callback here gives one item and a few requests, so Scrapy's default of 100
-# would spend the crawl's CPU on every page for tasks that have nothing to do.
-CONCURRENT_ITEMS = 16
+# response), whatever the output holds, and queues twice as many of its outputs before the
+# callback waits; a callback here gives one page item, at most one other (the thread's or the
+# walk's end) and a few requests, so more tasks only cost the crawl's CPU on every page. While
+# the media store (pipelines.media) waits for a page's files, the other tasks send its requests on.
+CONCURRENT_ITEMS = 4
 
 ITEM_PIPELINES = {"pipelines.archive.ArchivePipeline": 300, "pipelines.media.ArchiveMedia": 400}
 # The media store (pipelines/media.py): "images", "attachments" or "all" downloads those files
@@ -82,7 +88,11 @@ TELNETCONSOLE_ENABLED = False  # an unattended archiver needs no open console po
 # under ~/.local/state, and a killed crawl leaves that file behind)
 REMOTE_CONTROL_ENABLED = False
 COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether the run worked
-EXTENSIONS = {"spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500}
+# spiders.log_levels: no log record made that no handler writes (Scrapy filters only in them).
+EXTENSIONS = {
+    "spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500,
+    "spiders.log_levels.LoggerLevels": 500,
+}
 # With no url, `scrapy crawl discuz` serves the bundled sample forum and crawls it (spiders/sample.py).
 SAMPLE_FORUM_ENABLED = True
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off

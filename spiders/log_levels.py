@@ -1,0 +1,51 @@
+"""Log records that no handler writes are not made: ``LoggerLevels``.
+
+Scrapy sets LOG_LEVEL on its handlers, not on the loggers, and leaves its own loggers at DEBUG
+and the root logger at NOTSET. At LOG_LEVEL INFO every DEBUG line of a crawl (Scrapy's for each
+page it downloads and each item, the spider's for each thread page) is still made into a record,
+handed to every handler and dropped by each. From the spider's opening to the engine's stop,
+the root logger and the loggers set below it are set to the lowest level a handler takes, so
+that the log writes the same lines; a handler that takes every record (a test's log capture)
+leaves them as they are. The NullHandlers libraries put on their loggers write nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import signals
+
+
+class LoggerLevels:
+    def __init__(self) -> None:
+        self.lifted: dict[logging.Logger, int] = {}  # each logger set: its own level before
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        extension = cls()
+        # the spider's opening comes after Scrapy installs its root handler for the crawl's settings
+        crawler.signals.connect(extension.lift, signal=signals.spider_opened)
+        crawler.signals.connect(extension.restore, signal=signals.engine_stopped)
+        return extension
+
+    def lift(self) -> None:
+        loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+        lowest = min(
+            (
+                handler.level for logger in loggers for handler in logger.handlers
+                if not isinstance(handler, logging.NullHandler)  # a library's, writing nothing (charset_normalizer)
+            ),
+            default=logging.NOTSET,
+        )
+        if lowest == logging.NOTSET:
+            return
+        for logger in loggers:
+            if logger is logging.root or logger.level != logging.NOTSET:  # the others follow their parent
+                if logger.level < lowest:
+                    self.lifted[logger] = logger.level
+                    logger.setLevel(lowest)
+
+    def restore(self) -> None:
+        for logger, level in self.lifted.items():
+            logger.setLevel(level)
+        self.lifted.clear()

@@ -1,0 +1,83 @@
+"""spiders.log_levels: the loggers are set to the lowest level a handler takes, and back."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from spiders.log_levels import LoggerLevels
+
+
+class Kept(logging.Handler):
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def only(monkeypatch):
+    """The root logger's handlers replaced by one at the given level (pytest's capture, which
+    takes every record, put aside), Scrapy's loggers as Scrapy leaves them."""
+
+    def install(level: int) -> Kept:
+        handler = Kept(level)
+        monkeypatch.setattr(logging.root, "handlers", [handler])
+        monkeypatch.setattr(logging.root, "level", logging.NOTSET)
+        monkeypatch.setattr(logging.getLogger("scrapy"), "level", logging.DEBUG)
+        monkeypatch.setattr(logging.getLogger("twisted"), "level", logging.ERROR)
+        for logger in logging.root.manager.loggerDict.values():
+            if isinstance(logger, logging.Logger) and logger.handlers:
+                monkeypatch.setattr(logger, "handlers", [])
+        logging.root.manager._clear_cache()
+        return handler
+
+    yield install
+    logging.root.manager._clear_cache()
+
+
+def test_debug_records_are_not_made_when_no_handler_takes_them(only):
+    handler = only(logging.INFO)
+    levels = LoggerLevels()
+    levels.lift()
+    engine, spider = logging.getLogger("scrapy.core.engine"), logging.getLogger("discuz")
+    assert not engine.isEnabledFor(logging.DEBUG) and not spider.isEnabledFor(logging.DEBUG)
+    engine.debug("Crawled (200) <GET http://127.0.0.1/>")
+    engine.info("Spider opened")
+    spider.warning("a page declares gbk but its bytes are utf-8")
+    assert [record.getMessage() for record in handler.records] == [
+        "Spider opened", "a page declares gbk but its bytes are utf-8",
+    ]
+    assert logging.getLogger("twisted").level == logging.ERROR  # set above the handler: left
+    levels.restore()
+    assert logging.root.level == logging.NOTSET and logging.getLogger("scrapy").level == logging.DEBUG
+    assert engine.isEnabledFor(logging.DEBUG)
+
+
+def test_a_librarys_null_handler_writes_nothing(only, monkeypatch):
+    only(logging.INFO)
+    monkeypatch.setattr(logging.getLogger("charset_normalizer"), "handlers", [logging.NullHandler()])
+    levels = LoggerLevels()
+    levels.lift()
+    assert not logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+    levels.restore()
+
+
+def test_a_handler_that_takes_every_record_leaves_the_levels(only):
+    only(logging.NOTSET)
+    levels = LoggerLevels()
+    levels.lift()
+    assert not levels.lifted
+    assert logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+
+
+def test_log_level_debug_keeps_debug_lines(only):
+    handler = only(logging.DEBUG)
+    levels = LoggerLevels()
+    levels.lift()
+    logging.getLogger("scrapy.core.scraper").debug("Scraped from <200 http://127.0.0.1/>")
+    assert len(handler.records) == 1
+    levels.restore()
