@@ -29,7 +29,7 @@ from scraper.navigation import breadcrumb_forum, thread_pager
 from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
-from scraper.thread_extras import all_markers, markers_in, thread_extras_of
+from scraper.thread_extras import Markers, thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
@@ -129,8 +129,8 @@ def parse_thread_html(
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = thread_pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    shown = markers_in(text, (*_ATTACHMENT_MARKERS, *all_markers()))  # one look for every part's markers
-    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in shown for marker in _ATTACHMENT_MARKERS))
+    shown = Markers(text)  # each marker looked for once, for the posts and the extras
+    reader = _PostReader(profile, base_url, tz, fetched_at, shown.shows(_ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))

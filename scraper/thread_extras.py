@@ -104,31 +104,44 @@ def parse_thread_extras(
     return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at, text)
 
 
-def markers_in(text: str, markers: Iterable[str]) -> set[str]:
-    """Which of ``markers`` the page's text holds (``_SHARED_WORDS`` first)."""
-    lacks = [word for word in _SHARED_WORDS if word not in text]
-    return {marker for marker in set(markers) if not any(word in marker for word in lacks) and marker in text}
+class Markers:
+    """Which markers the page's text holds, each looked for once and only when asked: a part
+    asks for its markers in turn and stops at the first the page holds (``shows``), so a page
+    that has the part pays for a scan up to its first marker, not for a scan for each (a scan
+    for a word the page lacks reads all of it). A marker holding one of ``_SHARED_WORDS`` is
+    looked for only where the page holds that word."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._known: dict[str, bool] = {}
 
-def all_markers() -> list[str]:
-    return [marker for markers in _MARKERS.values() for marker in markers]
+    def _holds(self, word: str) -> bool:
+        if (known := self._known.get(word)) is None:
+            known = self._known[word] = word in self.text
+        return known
+
+    def __contains__(self, marker: str) -> bool:
+        return all(self._holds(word) for word in _SHARED_WORDS if word in marker) and self._holds(marker)
+
+    def shows(self, markers: Iterable[str]) -> bool:
+        return any(marker in self for marker in markers)
 
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
                      fetched_at: datetime | None = None, text: str | None = None,
-                     shown: set[str] | None = None) -> ThreadExtras:
+                     shown: Markers | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
     a special thread's block), the whole page only where no post is found; and, given the
     page's ``text``, only where the page holds the part's markers (``_MARKERS``; ``shown``:
-    those markers_in found already, for all_markers())."""
+    the page's Markers, the answers the caller asked for already kept)."""
     if shown is None and text is not None:
-        shown = markers_in(text, all_markers())
+        shown = Markers(text)
 
     def shows(*markers: str) -> bool:
-        return shown is None or any(marker in shown for marker in markers)
+        return shown is None or shown.shows(markers)
 
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
