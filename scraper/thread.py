@@ -327,8 +327,9 @@ def _flag_notice(post: Post, notice_text: str) -> None:
 
 def _is_whole_notice(text: str) -> bool:
     """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽"),
-    word for word: a reply that only mentions one is a reply."""
-    return bool(_WHOLE_NOTICE.fullmatch(squash(text)))
+    word for word: a reply that only mentions one is a reply. (Each form ends in 屏蔽: a message
+    without it is no notice, and its text is not squashed to say so.)"""
+    return "屏蔽" in text and bool(_WHOLE_NOTICE.fullmatch(squash(text)))
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
