@@ -229,7 +229,9 @@ def html_to_text(root: etree._Element) -> str:
         quote.text = _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
     text = _lines(_inner_text(root))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n").strip()
+    if "\n\n\n" in text:  # most texts have no run of blank lines to shorten
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n").strip()
 
 
 def _inner_text(element: etree._Element) -> str:
