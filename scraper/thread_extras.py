@@ -21,7 +21,7 @@ from scraper.kinds import PageKind
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import site_of, thread_ref
-from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
+from scraper.xpath import class_words, compiled, first_int, has_class, page_ids, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
 # through id('postlist') first, a lookup, where the whole-page search walks every element.
@@ -62,7 +62,8 @@ _COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme. Each kind's test of one element, in the order
 # they are tried; _special reads them from one walk of the first post's divs and forms (few)
-# and one search for the ids, not a walk a kind.
+# and one search for the ids (where the page's table of ids holds one that begins so), not a
+# walk a kind.
 _SPECIAL_TESTS = (
     ("poll", f"self::form[@id='poll'] or self::div[{has_class('pcht')}]"),
     ("reward", f"self::div[{has_class('rwd')}] or starts-with(@id, 'reward')"),
@@ -72,6 +73,7 @@ _SPECIAL_TESTS = (
 )
 _SPECIAL_CLASSES = {"pcht": "poll", "rwd": "reward", "act": "activity", "dbt": "debate"}  # of a div
 _SPECIAL_ACTIONS = (("action=trade", "trade"), ("action=activityapplies", "activity"), ("action=debatevote", "debate"))
+_SPECIAL_ID_PREFIXES = ("reward", "trade")  # what _SPECIAL_IDS's ids begin with
 _SPECIAL_IDS = compiled("descendant::*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]")
 
 _OPTION = re.compile(r"^\s*(\d+)\s*[.、]\s*(.*)$", re.S)
@@ -200,8 +202,10 @@ def _special(root: etree._Element) -> str | None:
             kinds.add("poll")
         action = form.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
-    for element in _SPECIAL_IDS(root):
-        kinds.add("reward" if element.get("id").startswith("reward") else "trade")
+    # searched for only where the page has an id that begins so (most have none)
+    if any(name.startswith(_SPECIAL_ID_PREFIXES) for name in page_ids(root)):
+        for element in _SPECIAL_IDS(root):
+            kinds.add("reward" if element.get("id").startswith("reward") else "trade")
     return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
 
 

@@ -14,6 +14,7 @@ from scraper.html_page import open_page
 from scraper.noise import noise_elements
 from scraper.problems import PageProblem
 from scraper.profiles import choose
+from scraper.xpath import page_ids
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -114,6 +115,13 @@ def test_special_kind_is_what_the_xpaths_find():
             assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
             kinds.add(_special_by_xpath(root))
     assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
+
+
+def test_page_ids_hold_every_id_on_the_page():
+    """scraper.xpath.page_ids (libxml2's table of ids; an <a>'s name too) holds every id an
+    XPath finds: a search skipped where no id begins with its prefix must miss nothing."""
+    for path, root in _pages():
+        assert set(root.xpath("//@id")) - {""} <= set(page_ids(root)), path.name
 
 
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
