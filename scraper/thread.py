@@ -136,7 +136,7 @@ def parse_thread_html(
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
     views, replies = _views_replies(sel.root, selectors(profile, "views_replies")) if page == 1 else (None, None)
     generator = _GENERATOR(sel.root)
-    return ThreadPage(
+    thread_page = ThreadPage(
         url=url,
         site=site,
         tid=tid,
@@ -154,6 +154,8 @@ def parse_thread_html(
         cut_short=cut,
         extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown),  # the same tree: parsed once
     )
+    reader.messages()  # last: it may clean the messages in the page's own tree
+    return thread_page
 
 
 def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree._Element]]:
@@ -211,6 +213,8 @@ class _PostReader:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
         self.attachments = attachments  # whether the page has any (_ATTACHMENT_MARKERS)
         self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+        # each post read, its message element and its attachment lists, for messages()
+        self.pending: list[tuple[Post, etree._Element, tuple[list[str], list[str]]]] = []
 
     def _found(self, field: str, pid: int, root: etree._Element):
         """Each selector's finds in turn (the document-wide id() ones too, for this pid)."""
@@ -220,6 +224,8 @@ class _PostReader:
                 yield found
 
     def post(self, pid: int, root: etree._Element) -> Post:
+        """The post as its markup shows it, but for its message: that is read by messages(),
+        once nothing else reads the page."""
         messages = (found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str))
         message_el = next(messages, None)
         author, uid = self.author(pid, root)
@@ -230,14 +236,27 @@ class _PostReader:
             notice_text = squash(" ".join(notice[0].itertext())) if notice else ""
             _flag_notice(post, notice_text)
             return post
-        message = extract_message(message_el, self.base_url)
-        if _is_whole_notice(message.text):  # the touch view draws the notice as the message
-            _flag_notice(post, squash(message.text))
-            return post
-        apply_message(post, message, self.tz)
-        list_images, post.attachments = post_attachments(root, self.base_url) if self.attachments else ([], [])
-        post.images = message.images + [src for src in list_images if src not in message.images]
+        listed = post_attachments(root, self.base_url) if self.attachments else ([], [])
+        self.pending.append((post, message_el, listed))
         return post
+
+    def messages(self) -> None:
+        """Fill each post read with its message. The last reading of the page: each message is
+        cleaned in place where no message holds another (cleaning one then changes no other
+        and nothing reads the page after), else in a copy."""
+        elements = [element for _, element, _ in self.pending]
+        held = set(elements)  # lxml gives a live element's proxy back: identity is the node's
+        in_place = len(held) == len(elements) and not any(
+            ancestor in held for element in elements for ancestor in element.iterancestors())
+        for post, message_el, (list_images, attachments) in self.pending:
+            message = extract_message(message_el, self.base_url, in_place=in_place)
+            if _is_whole_notice(message.text):  # the touch view draws the notice as the message
+                _flag_notice(post, squash(message.text))
+                continue
+            apply_message(post, message, self.tz)
+            post.attachments = attachments
+            post.images = message.images + [src for src in list_images if src not in message.images]
+        self.pending = []
 
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
         for links in self._found("author", pid, root):
