@@ -26,6 +26,7 @@ from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum, thread_pager
+from scraper.page_ids import PageIds, pid_selector
 from scraper.models import Post, ThreadPage
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
@@ -130,7 +131,7 @@ def parse_thread_html(
     page, page_count, page_urls = thread_pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
     shown = Markers(text)  # each marker looked for once, for the posts and the extras
-    reader = _PostReader(profile, base_url, tz, fetched_at, shown.shows(_ATTACHMENT_MARKERS))
+    reader = _PostReader(profile, base_url, tz, fetched_at, PageIds(sel.root), shown.shows(_ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
@@ -209,17 +210,18 @@ class _PostReader:
     """Reads each post of one page with the page's profile."""
 
     def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None,
-                 attachments: bool = True) -> None:
+                 ids: PageIds, attachments: bool = True) -> None:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
         self.attachments = attachments  # whether the page has any (_ATTACHMENT_MARKERS)
-        self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+        self.finders = {field: [pid_selector(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+        self.ids = ids
         # each post read, its message element and its attachment lists, for messages()
         self.pending: list[tuple[Post, etree._Element, tuple[list[str], list[str]]]] = []
 
     def _found(self, field: str, pid: int, root: etree._Element):
         """Each selector's finds in turn (the document-wide id() ones too, for this pid)."""
-        for xpath in self.xpaths[field]:
-            found = xpath(root, pid=str(pid))
+        for find in self.finders[field]:
+            found = find(root, str(pid), self.ids)
             if found:
                 yield found
 

@@ -21,7 +21,8 @@ from scraper.kinds import PageKind
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import site_of, thread_ref
-from scraper.xpath import class_words, compiled, first_int, has_class, page_ids, squash, words_of
+from scraper.page_ids import page_ids
+from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
 # through id('postlist') first, a lookup, where the whole-page search walks every element.

@@ -88,17 +88,6 @@ def words_of(found: etree._Element | str) -> str:
     return found if isinstance(found, str) else _STRING(found)
 
 
-def page_ids(element: etree._Element) -> list[str]:
-    """Every id the elements of ``element``'s page carry (but empty ones; an <a>'s name is in
-    too), from the table of ids libxml2 fills as it parses (lxml's ``collect_ids``, on by default; XPath's id() reads it):
-    read in C, where a search for an id's prefix walks every element. For a tree as parsed:
-    an id set afterwards is not in it."""
-    try:
-        return etree._IDDict(element.getroottree()).keys()
-    except ValueError:  # a page without ids has no table
-        return []
-
-
 def first_int(value: str | None) -> int | None:
     match = _INT.search(value or "")
     return int(match[0]) if match else None

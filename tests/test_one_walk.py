@@ -8,13 +8,13 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, html_page, thread, thread_extras
+from scraper import attachments, html_page, page_ids, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
 from scraper.problems import PageProblem
-from scraper.profiles import choose
-from scraper.xpath import page_ids
+from scraper.profiles import BUILT_IN, GENERIC, choose
+from scraper.page_ids import PageIds, pid_selector
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -118,10 +118,29 @@ def test_special_kind_is_what_the_xpaths_find():
 
 
 def test_page_ids_hold_every_id_on_the_page():
-    """scraper.xpath.page_ids (libxml2's table of ids; an <a>'s name too) holds every id an
+    """scraper.page_ids (libxml2's table of ids; an <a>'s name too) holds every id an
     XPath finds: a search skipped where no id begins with its prefix must miss nothing."""
     for path, root in _pages():
-        assert set(root.xpath("//@id")) - {""} <= set(page_ids(root)), path.name
+        assert set(root.xpath("//@id")) - {""} <= set(page_ids.page_ids(root)), path.name
+
+
+def test_pid_selectors_find_what_their_xpaths_find():
+    """scraper.page_ids.pid_selector: an id(concat('prefix', $pid))… selector read through the
+    table of ids finds what the XPath finds, for every built-in per-post selector on every post
+    (and a pid that names no post, and selectors of the form that stay XPaths)."""
+    expressions = {x for profile in (*BUILT_IN, GENERIC) for field in ("message", "author", "time", "floor")
+                   for x in getattr(profile, field)}
+    expressions |= {"id(concat('postmessage_', $pid)) | //title", "id(concat('post message', $pid))",
+                    "id(concat('postnum', $pid))//text()", "id(concat('favatar', $pid))/following::a[1]"}
+    by_table = 0
+    for path, root in _pages():
+        ids = PageIds(root)
+        for pid in [*(str(pid) for pid, _ in thread_extras._posts(root)), "0"]:
+            for expression in expressions:
+                found = pid_selector(expression)(root, pid, ids)
+                assert found == etree.XPath(expression)(root, pid=pid), (path.name, pid, expression)
+                by_table += bool(found) and page_ids._ID_OF_PID.fullmatch(expression) is not None
+    assert by_table > 100
 
 
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
