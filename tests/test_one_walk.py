@@ -143,6 +143,14 @@ def test_pid_selectors_find_what_their_xpaths_find():
     assert by_table > 100
 
 
+def test_comment_block_test_is_the_regex_search():
+    texts = [path.read_bytes().decode("utf-8", "replace") for path in PAGES]
+    texts += ['<div id="comment_1">\n</div><div id="comment_2" class="cm"> x', "comment_comment_3>y", "comment_", ""]
+    shown = [thread_extras._shows_comment_block(text) for text in texts]
+    assert shown == [thread_extras._COMMENT_BLOCK_SHOWN.search(text) is not None for text in texts]
+    assert any(shown) and not all(shown)
+
+
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]", smart_strings=False
 )
