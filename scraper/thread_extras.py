@@ -214,8 +214,10 @@ def _special(root: etree._Element) -> str | None:
             kinds.add("poll")
         action = form.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
-    # searched for only where the page has an id that begins so (most have none)
-    if any(name.startswith(_SPECIAL_ID_PREFIXES) for name in page_ids(root)):
+    # searched for only where the page has an id that begins so (most have none); the ids
+    # joined, each after a line break, are searched once for each beginning
+    ids = "\n" + "\n".join(page_ids(root))
+    if any("\n" + prefix in ids for prefix in _SPECIAL_ID_PREFIXES):
         for element in _SPECIAL_IDS(root):
             kinds.add("reward" if element.get("id").startswith("reward") else "trade")
     return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
