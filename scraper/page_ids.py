@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from lxml import etree
 
@@ -24,6 +24,7 @@ class PageIds:
             self._table = etree._IDDict(element.getroottree())
         except ValueError:  # a page without ids has no table
             self._table = None
+        self._joined: str | None = None
 
     def get(self, name: str) -> etree._Element | None:
         try:
@@ -34,10 +35,13 @@ class PageIds:
     def names(self) -> list[str]:
         return self._table.keys() if self._table is not None else []
 
-
-def page_ids(element: etree._Element) -> list[str]:
-    """Every id the elements of ``element``'s page carry (but empty ones)."""
-    return PageIds(element).names()
+    def begins(self, prefixes: Iterable[str]) -> bool:
+        """Whether an id begins with one of ``prefixes``: the names joined once, each after a
+        line break, and searched for each prefix after one (a name holding a line break may
+        answer yes for none: a search the more, never one the less)."""
+        if self._joined is None:
+            self._joined = "\n" + "\n".join(self.names())
+        return any("\n" + prefix in self._joined for prefix in prefixes)
 
 
 # id(concat('prefix', $pid)), then a path from the element it names: no union (whose other

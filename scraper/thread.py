@@ -153,7 +153,8 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
-        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown),  # the same tree: parsed once
+        # the same tree (parsed once), markers and ids
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown, reader.ids),
     )
     reader.messages()  # last: it may clean the messages in the page's own tree
     return thread_page

@@ -21,7 +21,7 @@ from scraper.kinds import PageKind
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import site_of, thread_ref
-from scraper.page_ids import page_ids
+from scraper.page_ids import PageIds
 from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
@@ -45,12 +45,17 @@ _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # What each part's markup cannot be without: the part is looked for only in a page whose
 # text holds one of these (a substring test in C over the page), so a page pays only for the
-# parts it shows. Every selector of the part needs one of its words in an attribute or a tag.
+# parts it shows. Every selector of the part needs one of its words in an attribute or a tag,
+# or an id that begins with one of its _ID_MARKERS.
 _MARKERS = {
     "type": ("typeid=",),
-    "ratings": ("ratelog_", "action=viewratings"),  # a rating block, or a link to the list
-    "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
+    "ratings": ("action=viewratings",),  # a link to the list
+    "attachments": ("ignore_js_op", "tattl", "mod=attachment", "attachment.php?aid="),
 }
+# The parts an element's id names (a rating block's dl#ratelog_PID, an attachment's
+# span#attach_AID): looked for in the page's table of ids (scraper.page_ids), which costs
+# less than a scan of the page, first.
+_ID_MARKERS = {"ratings": ("ratelog_",), "attachments": ("attach_",)}
 # Words several markers hold: a page without one is spared the scans for each marker that
 # holds it (a scan for a word the page lacks reads all of it, and most pages lack them all).
 _SHARED_WORDS = ("attachment", "attl")
@@ -132,33 +137,34 @@ class Markers:
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
                      fetched_at: datetime | None = None, text: str | None = None,
-                     shown: Markers | None = None) -> ThreadExtras:
+                     shown: Markers | None = None, ids: PageIds | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
     a special thread's block), the whole page only where no post is found; and, given the
     page's ``text``, only where the page holds the part's markers (``_MARKERS``; ``shown``:
-    the page's Markers, the answers the caller asked for already kept)."""
+    the page's Markers, the answers the caller asked for already kept; ``ids``: its PageIds)."""
     if shown is None and text is not None:
         shown = Markers(text)
+    ids = ids or PageIds(root)
 
-    def shows(*markers: str) -> bool:
-        return shown is None or shown.shows(markers)
+    def shows(part: str) -> bool:
+        return shown is None or ids.begins(_ID_MARKERS.get(part, ())) or shown.shows(_MARKERS[part])
 
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
-    if shows(*_MARKERS["type"]):
+    if shows("type"):
         extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
     extras.tags = _tags(first)
-    extras.special = _special(first)
+    extras.special = _special(first, ids)
     if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
     comments = text is None or _shows_comment_block(text)
-    ratings = shows(*_MARKERS["ratings"])
-    attachments = shows(*_MARKERS["attachments"])
+    ratings = shows("ratings")
+    attachments = shows("attachments")
     if not (comments or ratings or attachments):
         return extras
     for pid, element in posts or [(None, root)]:
@@ -202,7 +208,7 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _special(root: etree._Element) -> str | None:
+def _special(root: etree._Element, ids: PageIds | None = None) -> str | None:
     """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
     kinds = set()
     for div in root.iterdescendants("div"):
@@ -214,10 +220,8 @@ def _special(root: etree._Element) -> str | None:
             kinds.add("poll")
         action = form.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
-    # searched for only where the page has an id that begins so (most have none); the ids
-    # joined, each after a line break, are searched once for each beginning
-    ids = "\n" + "\n".join(page_ids(root))
-    if any("\n" + prefix in ids for prefix in _SPECIAL_ID_PREFIXES):
+    # searched for only where the page has an id that begins so (most have none)
+    if (ids or PageIds(root)).begins(_SPECIAL_ID_PREFIXES):
         for element in _SPECIAL_IDS(root):
             kinds.add("reward" if element.get("id").startswith("reward") else "trade")
     return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)

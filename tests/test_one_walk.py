@@ -121,7 +121,7 @@ def test_page_ids_hold_every_id_on_the_page():
     """scraper.page_ids (libxml2's table of ids; an <a>'s name too) holds every id an
     XPath finds: a search skipped where no id begins with its prefix must miss nothing."""
     for path, root in _pages():
-        assert set(root.xpath("//@id")) - {""} <= set(page_ids.page_ids(root)), path.name
+        assert set(root.xpath("//@id")) - {""} <= set(PageIds(root).names()), path.name
 
 
 def test_pid_selectors_find_what_their_xpaths_find():
