@@ -35,10 +35,10 @@ _POSTS = (
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
 _TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
-_TYPE_LINKS = (
-    compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"),
-    compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]"),
-)
+# The thread type's links: before the subject (X3), else in the h1.ts (X2). The h1s come from
+# lxml's walk of the page (its tag test in C), where XPath's "//h1" is a step from every node.
+_SUBJECT_TYPE_LINKS = compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]")
+_H1_TYPE_LINKS = compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]")
 _POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
 _POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
 _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
@@ -48,7 +48,6 @@ _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # parts it shows. Every selector of the part needs one of its words in an attribute or a tag,
 # or an id that begins with one of its _ID_MARKERS.
 _MARKERS = {
-    "type": ("typeid=",),
     "ratings": ("action=viewratings",),  # a link to the list
     "attachments": ("ignore_js_op", "tattl", "mod=attachment", "attachment.php?aid="),
 }
@@ -154,8 +153,7 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
 
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
-    if shows("type"):
-        extras.type_id, extras.type_name = _thread_type(root)
+    extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
     extras.tags = _tags(first)
@@ -199,8 +197,21 @@ def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
     return []
 
 
+def _type_links(root: etree._Element) -> list[etree._Element]:
+    """What _SUBJECT_TYPE_LINKS, then _H1_TYPE_LINKS find: the h1s whose class holds ts read
+    from the walk; where two do (one may hold the other), by the XPath."""
+    top = root.getroottree().getroot()  # and the elements beside it: a page may have two <html>
+    tops = [*reversed(list(top.itersiblings(preceding=True))), top, *top.itersiblings()]
+    h1s = [h1 for element in tops for h1 in element.iter("h1")
+           if (classes := h1.get("class")) and "ts" in classes and "ts" in class_words(h1)]
+    if len(h1s) > 1:
+        return _SUBJECT_TYPE_LINKS(root) + _H1_TYPE_LINKS(root)
+    return _SUBJECT_TYPE_LINKS(root) + [link for h1 in h1s for link in h1.iterchildren("a")
+                                         if "typeid=" in (link.get("href") or "")]
+
+
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
-    for link in (link for xpath in _TYPE_LINKS for link in xpath(root)):
+    for link in _type_links(root):
         values = parse_qs(query_of(link.get("href") or "")).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:

@@ -151,6 +151,25 @@ def test_comment_block_test_is_the_regex_search():
     assert any(shown) and not all(shown)
 
 
+def test_type_links_are_what_the_xpaths_find():
+    markup = ['<h1 class="ts"><a href="f.php?typeid=1">[a]</a> <a href="x">x</a></h1>',
+              '<h1 class="x\tts"><a href="f.php?typeid=2">b</a><b><a href="typeid=3">c</a></b></h1>',
+              '<h1 class="ts"><h1 class="ts"><a href="?typeid=4">d</a></h1><a href="?typeid=5">e</a></h1>',
+              '<a href="?typeid=6">f</a><span id="thread_subject">s</span><h1 class="tss"><a href="?typeid=7">g</a></h1>']
+    roots = [root for _, root in _pages()]
+    roots += [etree.fromstring(f"<html><body>{first}{second}</body></html>", etree.HTMLParser())
+              for first in markup for second in ["", *markup]]
+    # a page with two <html> (mcbbs' in the corpus): "//h1" reads both
+    roots += [etree.fromstring(f"<!-- c --><html><body>{first}</body></html><html><body>{markup[1]}</body></html>",
+                               etree.HTMLParser()) for first in markup]
+    found = 0
+    for root in roots:
+        expected = thread_extras._SUBJECT_TYPE_LINKS(root) + thread_extras._H1_TYPE_LINKS(root)
+        assert thread_extras._type_links(root) == expected
+        found += len(expected)
+    assert found > 20
+
+
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
     ".//text()[not(ancestor::*[starts-with(@id, 'message') or starts-with(@id, 'postmessage_')])]", smart_strings=False
 )
