@@ -7,7 +7,7 @@ from the same page.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import parse_qs
 
@@ -197,17 +197,19 @@ def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
     return []
 
 
-def _type_links(root: etree._Element) -> list[etree._Element]:
-    """What _SUBJECT_TYPE_LINKS, then _H1_TYPE_LINKS find: the h1s whose class holds ts read
-    from the walk; where two do (one may hold the other), by the XPath."""
+def _type_links(root: etree._Element) -> Iterator[etree._Element]:
+    """What _SUBJECT_TYPE_LINKS, then _H1_TYPE_LINKS find, the h1s only when asked for more
+    than the first's: those whose class holds ts, read from the walk; where two do (one may
+    hold the other), by the XPath."""
+    yield from _SUBJECT_TYPE_LINKS(root)
     top = root.getroottree().getroot()  # and the elements beside it: a page may have two <html>
     tops = [*reversed(list(top.itersiblings(preceding=True))), top, *top.itersiblings()]
     h1s = [h1 for element in tops for h1 in element.iter("h1")
            if (classes := h1.get("class")) and "ts" in classes and "ts" in class_words(h1)]
     if len(h1s) > 1:
-        return _SUBJECT_TYPE_LINKS(root) + _H1_TYPE_LINKS(root)
-    return _SUBJECT_TYPE_LINKS(root) + [link for h1 in h1s for link in h1.iterchildren("a")
-                                         if "typeid=" in (link.get("href") or "")]
+        yield from _H1_TYPE_LINKS(root)
+    else:
+        yield from (link for h1 in h1s for link in h1.iterchildren("a") if "typeid=" in (link.get("href") or ""))
 
 
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:

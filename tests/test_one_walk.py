@@ -165,7 +165,7 @@ def test_type_links_are_what_the_xpaths_find():
     found = 0
     for root in roots:
         expected = thread_extras._SUBJECT_TYPE_LINKS(root) + thread_extras._H1_TYPE_LINKS(root)
-        assert thread_extras._type_links(root) == expected
+        assert list(thread_extras._type_links(root)) == expected
         found += len(expected)
     assert found > 20
 
