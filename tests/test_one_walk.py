@@ -14,6 +14,7 @@ from scraper.html_page import open_page
 from scraper.noise import noise_elements
 from scraper.problems import PageProblem
 from scraper.profiles import BUILT_IN, GENERIC, choose
+from scraper.xpath import words_of
 from scraper.page_ids import PageIds, pid_selector
 
 ROOT = Path(__file__).parent.parent
@@ -168,6 +169,16 @@ def test_type_links_are_what_the_xpaths_find():
         assert list(thread_extras._type_links(root)) == expected
         found += len(expected)
     assert found > 20
+
+
+def test_words_of_an_element_without_children_is_its_string():
+    string = etree.XPath("string()")
+    childless = 0
+    for path, root in _pages():
+        for element in root.iter(etree.Element):
+            assert words_of(element) == string(element), path.name
+            childless += not len(element)
+    assert childless > 10000
 
 
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
