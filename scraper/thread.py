@@ -26,8 +26,8 @@ from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum, thread_pager
-from scraper.page_ids import PageIds, pid_selector
 from scraper.models import Post, ThreadPage
+from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
 from scraper.thread_extras import Markers, thread_extras_of

@@ -18,10 +18,10 @@ from scraper.encoding import decode_html
 from scraper.extras_models import Poll, PollOption, ThreadExtras
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
+from scraper.page_ids import PageIds
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import site_of, thread_ref
-from scraper.page_ids import PageIds
 from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
