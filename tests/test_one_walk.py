@@ -12,10 +12,10 @@ from scraper import attachments, html_page, page_ids, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
+from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem
 from scraper.profiles import BUILT_IN, GENERIC, choose
 from scraper.xpath import words_of
-from scraper.page_ids import PageIds, pid_selector
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -127,8 +127,8 @@ def test_page_ids_hold_every_id_on_the_page():
 
 def test_pid_selectors_find_what_their_xpaths_find():
     """scraper.page_ids.pid_selector: an id(concat('prefix', $pid))… selector read through the
-    table of ids finds what the XPath finds, for every built-in per-post selector on every post
-    (and a pid that names no post, and selectors of the form that stay XPaths)."""
+    table of ids finds what the XPath finds, for every built-in per-post selector of that form
+    on every post (and a pid that names no post, and selectors like it that stay XPaths)."""
     expressions = {x for profile in (*BUILT_IN, GENERIC) for field in ("message", "author", "time", "floor")
                    for x in getattr(profile, field) if x.startswith("id(")}  # the rest are their XPath
     expressions |= {"id(concat('postmessage_', $pid)) | //title", "id(concat('post message', $pid))",
