@@ -290,8 +290,8 @@ class _PostReader:
     def posted_at(self, pid: int, root: etree._Element) -> str | None:
         for elements in self._found("time", pid, root):
             for element in elements:
-                # Relative times wrap the exact time in a span's title.
-                exact = [] if isinstance(element, str) else _EXACT_TIME(element)
+                # Relative times wrap the exact time in a span's title (none without children).
+                exact = _EXACT_TIME(element) if not isinstance(element, str) and len(element) else []
                 for candidate in exact + [shown_words(element)]:
                     if value := page_time(candidate, self.tz, self.fetched_at):
                         return value
