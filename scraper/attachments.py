@@ -202,6 +202,9 @@ class _BlockParts:
         self.images: list[etree._Element] = [block] if block.tag == "img" and _attachment_image(block) else []
         self.name_places: list[etree._Element] = []
         in_attach_span: dict[etree._Element, bool] = {}
+        # The walk is in document order: a link's ancestors come before it, so a link is held
+        # by a span#attach_ only once the walk has passed one (most blocks have none).
+        spans = False
         for element in block.iterdescendants(etree.Element):
             tag, id_ = element.tag, element.get("id")
             if id_ is not None or element.get("aid") is not None:
@@ -212,13 +215,16 @@ class _BlockParts:
                     self.links.append(element)
                 if "action=attachpay" in href:
                     self.pay_links.append(element)
-                if (id_ or "").startswith("aid") or _held(element.getparent(), block, _is_attach_span, in_attach_span):
+                if (id_ or "").startswith("aid") or (
+                        spans and _held(element.getparent(), block, _is_attach_span, in_attach_span)):
                     self.name_places.append(element)
             elif tag == "em":
                 self.ems.append(element)
             elif tag == "img":
                 if _attachment_image(element):
                     self.images.append(element)
+            elif tag == "span":
+                spans = spans or (id_ or "").startswith("attach_")
             elif tag == "strong":
                 parent = element.getparent()
                 if parent.tag == "p" and parent is not block:

@@ -111,9 +111,11 @@ def is_content_image(img: etree._Element) -> bool:
     return img.get("smilieid") is None and not _SMILEY.search(src)
 
 
-def extract_message(element: etree._Element, base_url: str) -> Message:
-    """Clean one message element (the caller's tree is left as it was)."""
-    root = copy.deepcopy(element)
+def extract_message(element: etree._Element, base_url: str, *, in_place: bool = False) -> Message:
+    """Clean one message element: a copy of it (the caller's tree is left as it was), or with
+    ``in_place`` the element itself, for a caller that reads nothing under it, nor its tail,
+    after (the copy of a long message costs as much as its cleaning's searches)."""
+    root = element if in_place else copy.deepcopy(element)
     root.tail = None
     # Most messages are text alone: nothing in them to drop, look for or make absolute, so
     # the searches for those are skipped.
@@ -229,7 +231,9 @@ def html_to_text(root: etree._Element) -> str:
         quote.text = _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
     text = _lines(_inner_text(root))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n").strip()
+    if "\n\n\n" in text:  # most texts have no run of blank lines to shorten
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n").strip()
 
 
 def _inner_text(element: etree._Element) -> str:

@@ -27,9 +27,10 @@ from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum, thread_pager
 from scraper.models import Post, ThreadPage
+from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem, closed_before_the_end, cut_short, is_complete, problem_of
 from scraper.profiles import Profile, choose, selectors
-from scraper.thread_extras import all_markers, markers_in, thread_extras_of
+from scraper.thread_extras import Markers, thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
 
@@ -129,14 +130,14 @@ def parse_thread_html(
         raise PageProblem(PageKind.UNKNOWN, "thread page without a thread id in its URL or markup")
     page, page_count, page_urls = thread_pager(sel, base_url, tid, ref.page if ref else 1, selectors(profile, "pager"))
 
-    shown = markers_in(text, (*_ATTACHMENT_MARKERS, *all_markers()))  # one look for every part's markers
-    reader = _PostReader(profile, base_url, tz, fetched_at, any(marker in shown for marker in _ATTACHMENT_MARKERS))
+    shown = Markers(text)  # each marker looked for once, for the posts and the extras
+    reader = _PostReader(profile, base_url, tz, fetched_at, PageIds(sel.root), shown.shows(_ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
     _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
     views, replies = _views_replies(sel.root, selectors(profile, "views_replies")) if page == 1 else (None, None)
     generator = _GENERATOR(sel.root)
-    return ThreadPage(
+    thread_page = ThreadPage(
         url=url,
         site=site,
         tid=tid,
@@ -152,8 +153,11 @@ def parse_thread_html(
         posts=posts,
         page_urls=page_urls,
         cut_short=cut,
-        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown),  # the same tree: parsed once
+        # the same tree (parsed once), markers and ids
+        extras=thread_extras_of(sel.root, url, tid, page, base_url, tz, fetched_at, text, shown, reader.ids),
     )
+    reader.messages()  # last: it may clean the messages in the page's own tree
+    return thread_page
 
 
 def _post_roots(root: etree._Element, profile: Profile) -> list[tuple[int, etree._Element]]:
@@ -207,19 +211,24 @@ class _PostReader:
     """Reads each post of one page with the page's profile."""
 
     def __init__(self, profile: Profile, base_url: str, tz: tzinfo, fetched_at: datetime | None,
-                 attachments: bool = True) -> None:
+                 ids: PageIds, attachments: bool = True) -> None:
         self.base_url, self.tz, self.fetched_at = base_url, tz, fetched_at
         self.attachments = attachments  # whether the page has any (_ATTACHMENT_MARKERS)
-        self.xpaths = {field: [compiled(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+        self.finders = {field: [pid_selector(x) for x in selectors(profile, field)] for field in ("message", "author", "time", "floor")}
+        self.ids = ids
+        # each post read, its message element and its attachment lists, for messages()
+        self.pending: list[tuple[Post, etree._Element, tuple[list[str], list[str]]]] = []
 
     def _found(self, field: str, pid: int, root: etree._Element):
         """Each selector's finds in turn (the document-wide id() ones too, for this pid)."""
-        for xpath in self.xpaths[field]:
-            found = xpath(root, pid=str(pid))
+        for find in self.finders[field]:
+            found = find(root, str(pid), self.ids)
             if found:
                 yield found
 
     def post(self, pid: int, root: etree._Element) -> Post:
+        """The post as its markup shows it, but for its message: that is read by messages(),
+        once nothing else reads the page."""
         messages = (found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str))
         message_el = next(messages, None)
         author, uid = self.author(pid, root)
@@ -230,14 +239,27 @@ class _PostReader:
             notice_text = squash(" ".join(notice[0].itertext())) if notice else ""
             _flag_notice(post, notice_text)
             return post
-        message = extract_message(message_el, self.base_url)
-        if _is_whole_notice(message.text):  # the touch view draws the notice as the message
-            _flag_notice(post, squash(message.text))
-            return post
-        apply_message(post, message, self.tz)
-        list_images, post.attachments = post_attachments(root, self.base_url) if self.attachments else ([], [])
-        post.images = message.images + [src for src in list_images if src not in message.images]
+        listed = post_attachments(root, self.base_url) if self.attachments else ([], [])
+        self.pending.append((post, message_el, listed))
         return post
+
+    def messages(self) -> None:
+        """Fill each post read with its message. The last reading of the page: each message is
+        cleaned in place where no message holds another (cleaning one then changes no other
+        and nothing reads the page after), else in a copy."""
+        elements = [element for _, element, _ in self.pending]
+        held = set(elements)  # lxml gives a live element's proxy back: identity is the node's
+        in_place = len(held) == len(elements) and not any(
+            ancestor in held for element in elements for ancestor in element.iterancestors())
+        for post, message_el, (list_images, attachments) in self.pending:
+            message = extract_message(message_el, self.base_url, in_place=in_place)
+            if _is_whole_notice(message.text):  # the touch view draws the notice as the message
+                _flag_notice(post, squash(message.text))
+                continue
+            apply_message(post, message, self.tz)
+            post.attachments = attachments
+            post.images = message.images + [src for src in list_images if src not in message.images]
+        self.pending = []
 
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
         for links in self._found("author", pid, root):
@@ -268,8 +290,8 @@ class _PostReader:
     def posted_at(self, pid: int, root: etree._Element) -> str | None:
         for elements in self._found("time", pid, root):
             for element in elements:
-                # Relative times wrap the exact time in a span's title.
-                exact = [] if isinstance(element, str) else _EXACT_TIME(element)
+                # Relative times wrap the exact time in a span's title (none without children).
+                exact = _EXACT_TIME(element) if not isinstance(element, str) and len(element) else []
                 for candidate in exact + [shown_words(element)]:
                     if value := page_time(candidate, self.tz, self.fetched_at):
                         return value
@@ -327,8 +349,9 @@ def _flag_notice(post: Post, notice_text: str) -> None:
 
 def _is_whole_notice(text: str) -> bool:
     """The whole message is one of Discuz's banned or blocked notices ("提示: 该帖被管理员或版主屏蔽"),
-    word for word: a reply that only mentions one is a reply."""
-    return bool(_WHOLE_NOTICE.fullmatch(squash(text)))
+    word for word: a reply that only mentions one is a reply. (Each form ends in 屏蔽: a message
+    without it is no notice, and its text is not squashed to say so.)"""
+    return "屏蔽" in text and bool(_WHOLE_NOTICE.fullmatch(squash(text)))
 
 
 def apply_message(post: Post, message: Message, tz: tzinfo) -> None:

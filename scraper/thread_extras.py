@@ -7,7 +7,7 @@ from the same page.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import parse_qs
 
@@ -18,6 +18,7 @@ from scraper.encoding import decode_html
 from scraper.extras_models import Poll, PollOption, ThreadExtras
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
+from scraper.page_ids import PageIds
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
 from scraper.urls import site_of, thread_ref
@@ -34,22 +35,26 @@ _POSTS = (
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
 _TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
-_TYPE_LINKS = (
-    compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]"),
-    compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]"),
-)
+# The thread type's links: before the subject (X3), else in the h1.ts (X2). The h1s come from
+# lxml's walk of the page (its tag test in C), where XPath's "//h1" is a step from every node.
+_SUBJECT_TYPE_LINKS = compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]")
+_H1_TYPE_LINKS = compiled(f"//h1[{has_class('ts')}]/a[contains(@href, 'typeid=')]")
 _POLL = compiled(f".//form[@id='poll'] | .//div[{has_class('pcht')}]")
 _POLL_INFO = compiled(f".//div[{has_class('pinf')}] | preceding::div[{has_class('pinf')}][1]")
 _POLL_LABELS = compiled(".//label[starts-with(@for, 'option_')] | .//td[contains(@class, 'pvt')]")
 _VOTES_ROW = compiled("ancestor::tr[1]/following-sibling::tr[1]")
 # What each part's markup cannot be without: the part is looked for only in a page whose
 # text holds one of these (a substring test in C over the page), so a page pays only for the
-# parts it shows. Every selector of the part needs one of its words in an attribute or a tag.
+# parts it shows. Every selector of the part needs one of its words in an attribute or a tag,
+# or an id that begins with one of its _ID_MARKERS.
 _MARKERS = {
-    "type": ("typeid=",),
-    "ratings": ("ratelog_", "action=viewratings"),  # a rating block, or a link to the list
-    "attachments": ("ignore_js_op", "tattl", "attach_", "mod=attachment", "attachment.php?aid="),
+    "ratings": ("action=viewratings",),  # a link to the list
+    "attachments": ("ignore_js_op", "tattl", "mod=attachment", "attachment.php?aid="),
 }
+# The parts an element's id names (a rating block's dl#ratelog_PID, an attachment's
+# span#attach_AID): looked for in the page's table of ids (scraper.page_ids), which costs
+# less than a scan of the page, first.
+_ID_MARKERS = {"ratings": ("ratelog_",), "attachments": ("attach_",)}
 # Words several markers hold: a page without one is spared the scans for each marker that
 # holds it (a scan for a word the page lacks reads all of it, and most pages lack them all).
 _SHARED_WORDS = ("attachment", "attl")
@@ -62,7 +67,8 @@ _COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme. Each kind's test of one element, in the order
 # they are tried; _special reads them from one walk of the first post's divs and forms (few)
-# and one search for the ids, not a walk a kind.
+# and one search for the ids (where the page's table of ids holds one that begins so), not a
+# walk a kind.
 _SPECIAL_TESTS = (
     ("poll", f"self::form[@id='poll'] or self::div[{has_class('pcht')}]"),
     ("reward", f"self::div[{has_class('rwd')}] or starts-with(@id, 'reward')"),
@@ -72,6 +78,7 @@ _SPECIAL_TESTS = (
 )
 _SPECIAL_CLASSES = {"pcht": "poll", "rwd": "reward", "act": "activity", "dbt": "debate"}  # of a div
 _SPECIAL_ACTIONS = (("action=trade", "trade"), ("action=activityapplies", "activity"), ("action=debatevote", "debate"))
+_SPECIAL_ID_PREFIXES = ("reward", "trade")  # what _SPECIAL_IDS's ids begin with
 _SPECIAL_IDS = compiled("descendant::*[@id][starts-with(@id, 'reward') or starts-with(@id, 'trade') and contains(@id, '_')]")
 
 _OPTION = re.compile(r"^\s*(\d+)\s*[.、]\s*(.*)$", re.S)
@@ -104,45 +111,58 @@ def parse_thread_extras(
     return thread_extras_of(sel.root, url, ref.tid, ref.page, base_url, tz, fetched_at, text)
 
 
-def markers_in(text: str, markers: Iterable[str]) -> set[str]:
-    """Which of ``markers`` the page's text holds (``_SHARED_WORDS`` first)."""
-    lacks = [word for word in _SHARED_WORDS if word not in text]
-    return {marker for marker in set(markers) if not any(word in marker for word in lacks) and marker in text}
+class Markers:
+    """Which markers the page's text holds, each looked for once and only when asked: a part
+    asks for its markers in turn and stops at the first the page holds (``shows``), so a page
+    that has the part pays for a scan up to its first marker, not for a scan for each (a scan
+    for a word the page lacks reads all of it). A marker holding one of ``_SHARED_WORDS`` is
+    looked for only where the page holds that word."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._known: dict[str, bool] = {}
 
-def all_markers() -> list[str]:
-    return [marker for markers in _MARKERS.values() for marker in markers]
+    def _holds(self, word: str) -> bool:
+        if (known := self._known.get(word)) is None:
+            known = self._known[word] = word in self.text
+        return known
+
+    def __contains__(self, marker: str) -> bool:
+        return all(self._holds(word) for word in _SHARED_WORDS if word in marker) and self._holds(marker)
+
+    def shows(self, markers: Iterable[str]) -> bool:
+        return any(marker in self for marker in markers)
 
 
 def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_url: str, tz: tzinfo,
                      fetched_at: datetime | None = None, text: str | None = None,
-                     shown: set[str] | None = None) -> ThreadExtras:
+                     shown: Markers | None = None, ids: PageIds | None = None) -> ThreadExtras:
     """parse_thread_extras for a page already read (scraper.html_page.open_page): the thread
     parser can call it with its own tree, so a page is parsed by lxml once.
 
     Everything is looked for inside the posts (the first post holds the poll, the tags and
     a special thread's block), the whole page only where no post is found; and, given the
     page's ``text``, only where the page holds the part's markers (``_MARKERS``; ``shown``:
-    those markers_in found already, for all_markers())."""
+    the page's Markers, the answers the caller asked for already kept; ``ids``: its PageIds)."""
     if shown is None and text is not None:
-        shown = markers_in(text, all_markers())
+        shown = Markers(text)
+    ids = ids or PageIds(root)
 
-    def shows(*markers: str) -> bool:
-        return shown is None or any(marker in shown for marker in markers)
+    def shows(part: str) -> bool:
+        return shown is None or ids.begins(_ID_MARKERS.get(part, ())) or shown.shows(_MARKERS[part])
 
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
-    if shows(*_MARKERS["type"]):
-        extras.type_id, extras.type_name = _thread_type(root)
+    extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
     extras.tags = _tags(first)
-    extras.special = _special(first)
+    extras.special = _special(first, ids)
     if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
-    comments = text is None or _COMMENT_BLOCK_SHOWN.search(text) is not None
-    ratings = shows(*_MARKERS["ratings"])
-    attachments = shows(*_MARKERS["attachments"])
+    comments = text is None or _shows_comment_block(text)
+    ratings = shows("ratings")
+    attachments = shows("attachments")
     if not (comments or ratings or attachments):
         return extras
     for pid, element in posts or [(None, root)]:
@@ -159,6 +179,17 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
     return extras
 
 
+def _shows_comment_block(text: str) -> bool:
+    """_COMMENT_BLOCK_SHOWN.search(text), its start found by str.find (a scan in C that skips
+    ahead, where re steps through the page a character at a time for its first word)."""
+    start = text.find("comment_")
+    while start >= 0:
+        if _COMMENT_BLOCK_SHOWN.match(text, start):
+            return True
+        start = text.find("comment_", start + 1)
+    return False
+
+
 def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
     for xpath in _POSTS:
         if found := xpath(root):
@@ -166,8 +197,23 @@ def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
     return []
 
 
+def _type_links(root: etree._Element) -> Iterator[etree._Element]:
+    """What _SUBJECT_TYPE_LINKS, then _H1_TYPE_LINKS find, the h1s only when asked for more
+    than the first's: those whose class holds ts, read from the walk; where two do (one may
+    hold the other), by the XPath."""
+    yield from _SUBJECT_TYPE_LINKS(root)
+    top = root.getroottree().getroot()  # and the elements beside it: a page may have two <html>
+    tops = [*reversed(list(top.itersiblings(preceding=True))), top, *top.itersiblings()]
+    h1s = [h1 for element in tops for h1 in element.iter("h1")
+           if (classes := h1.get("class")) and "ts" in classes and "ts" in class_words(h1)]
+    if len(h1s) > 1:
+        yield from _H1_TYPE_LINKS(root)
+    else:
+        yield from (link for h1 in h1s for link in h1.iterchildren("a") if "typeid=" in (link.get("href") or ""))
+
+
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
-    for link in (link for xpath in _TYPE_LINKS for link in xpath(root)):
+    for link in _type_links(root):
         values = parse_qs(query_of(link.get("href") or "")).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:
@@ -175,7 +221,7 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _special(root: etree._Element) -> str | None:
+def _special(root: etree._Element, ids: PageIds | None = None) -> str | None:
     """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
     kinds = set()
     for div in root.iterdescendants("div"):
@@ -187,8 +233,10 @@ def _special(root: etree._Element) -> str | None:
             kinds.add("poll")
         action = form.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
-    for element in _SPECIAL_IDS(root):
-        kinds.add("reward" if element.get("id").startswith("reward") else "trade")
+    # searched for only where the page has an id that begins so (most have none)
+    if (ids or PageIds(root)).begins(_SPECIAL_ID_PREFIXES):
+        for element in _SPECIAL_IDS(root):
+            kinds.add("reward" if element.get("id").startswith("reward") else "trade")
     return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
 
 

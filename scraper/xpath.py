@@ -36,7 +36,7 @@ def shown_words(found: etree._Element | str) -> str:
     """words_of without what the page hides: a theme puts labels such as 作者： and 时间：
     in author and time cells inside an element hidden by a class (display_none) or a style,
     and they are no part of the name or the time."""
-    if isinstance(found, str) or not _HIDDEN_INSIDE(found):
+    if isinstance(found, str) or not len(found) or not _HIDDEN_INSIDE(found):
         return words_of(found)
     parts = [found.text or ""]
     for child in found:
@@ -84,8 +84,11 @@ def title_tag(sel: Selector) -> str | None:
 
 def words_of(found: etree._Element | str) -> str:
     """The words of what an XPath found: an element's text, or the string itself (a user's
-    profile may select text() or an attribute)."""
-    return found if isinstance(found, str) else _STRING(found)
+    profile may select text() or an attribute). An element without children (most of those
+    read: a floor, a link, a size) is its own text, read without an XPath call."""
+    if isinstance(found, str):
+        return found
+    return (found.text or "") if not len(found) else _STRING(found)
 
 
 def first_int(value: str | None) -> int | None:

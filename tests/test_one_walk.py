@@ -8,12 +8,14 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, html_page, thread, thread_extras
+from scraper import attachments, html_page, page_ids, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
+from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem
-from scraper.profiles import choose
+from scraper.profiles import BUILT_IN, GENERIC, choose
+from scraper.xpath import words_of
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -114,6 +116,69 @@ def test_special_kind_is_what_the_xpaths_find():
             assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
             kinds.add(_special_by_xpath(root))
     assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
+
+
+def test_page_ids_hold_every_id_on_the_page():
+    """scraper.page_ids (libxml2's table of ids; an <a>'s name too) holds every id an
+    XPath finds: a search skipped where no id begins with its prefix must miss nothing."""
+    for path, root in _pages():
+        assert set(root.xpath("//@id")) - {""} <= set(PageIds(root).names()), path.name
+
+
+def test_pid_selectors_find_what_their_xpaths_find():
+    """scraper.page_ids.pid_selector: an id(concat('prefix', $pid))… selector read through the
+    table of ids finds what the XPath finds, for every built-in per-post selector of that form
+    on every post (and a pid that names no post, and selectors like it that stay XPaths)."""
+    expressions = {x for profile in (*BUILT_IN, GENERIC) for field in ("message", "author", "time", "floor")
+                   for x in getattr(profile, field) if x.startswith("id(")}  # the rest are their XPath
+    expressions |= {"id(concat('postmessage_', $pid)) | //title", "id(concat('post message', $pid))",
+                    "id(concat('postnum', $pid))//text()", "id(concat('favatar', $pid))/following::a[1]"}
+    by_table = 0
+    for path, root in _pages():
+        ids = PageIds(root)
+        for pid in [*(str(pid) for pid, _ in thread_extras._posts(root)), "0"]:
+            for expression in expressions:
+                found = pid_selector(expression)(root, pid, ids)
+                assert found == etree.XPath(expression)(root, pid=pid), (path.name, pid, expression)
+                by_table += bool(found) and page_ids._ID_OF_PID.fullmatch(expression) is not None
+    assert by_table > 100
+
+
+def test_comment_block_test_is_the_regex_search():
+    texts = [path.read_bytes().decode("utf-8", "replace") for path in PAGES]
+    texts += ['<div id="comment_1">\n</div><div id="comment_2" class="cm"> x', "comment_comment_3>y", "comment_", ""]
+    shown = [thread_extras._shows_comment_block(text) for text in texts]
+    assert shown == [thread_extras._COMMENT_BLOCK_SHOWN.search(text) is not None for text in texts]
+    assert any(shown) and not all(shown)
+
+
+def test_type_links_are_what_the_xpaths_find():
+    markup = ['<h1 class="ts"><a href="f.php?typeid=1">[a]</a> <a href="x">x</a></h1>',
+              '<h1 class="x\tts"><a href="f.php?typeid=2">b</a><b><a href="typeid=3">c</a></b></h1>',
+              '<h1 class="ts"><h1 class="ts"><a href="?typeid=4">d</a></h1><a href="?typeid=5">e</a></h1>',
+              '<a href="?typeid=6">f</a><span id="thread_subject">s</span><h1 class="tss"><a href="?typeid=7">g</a></h1>']
+    roots = [root for _, root in _pages()]
+    roots += [etree.fromstring(f"<html><body>{first}{second}</body></html>", etree.HTMLParser())
+              for first in markup for second in ["", *markup]]
+    # a page with two <html> (mcbbs' in the corpus): "//h1" reads both
+    roots += [etree.fromstring(f"<!-- c --><html><body>{first}</body></html><html><body>{markup[1]}</body></html>",
+                               etree.HTMLParser()) for first in markup]
+    found = 0
+    for root in roots:
+        expected = thread_extras._SUBJECT_TYPE_LINKS(root) + thread_extras._H1_TYPE_LINKS(root)
+        assert list(thread_extras._type_links(root)) == expected
+        found += len(expected)
+    assert found > 20
+
+
+def test_words_of_an_element_without_children_is_its_string():
+    string = etree.XPath("string()")
+    childless = 0
+    for path, root in _pages():
+        for element in root.iter(etree.Element):
+            assert words_of(element) == string(element), path.name
+            childless += not len(element)
+    assert childless > 10000
 
 
 TEXTS_OUTSIDE_MESSAGE = etree.XPath(
