@@ -23,6 +23,7 @@ from scraper.attachments import post_attachments
 from scraper.content import LOCKED_NOTICE, Message, extract_message
 from scraper.dates import ABSOLUTE, page_time
 from scraper.encoding import decode_html
+from scraper.floors import number_floors
 from scraper.html_page import open_page
 from scraper.kinds import PageKind
 from scraper.navigation import breadcrumb_forum, thread_pager
@@ -33,10 +34,6 @@ from scraper.profiles import Profile, choose, selectors
 from scraper.thread_extras import Markers, thread_extras_of
 from scraper.urls import UID_IN_HREF, absolute_url, site_of, thread_ref
 from scraper.xpath import compiled, first_int, first_text, has_class, shown_words, squash, title_tag, words_of
-
-
-# Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
-FLOOR_NAMES = {"楼主": 1, "樓主": 1, "沙发": 2, "沙發": 2, "板凳": 3, "地板": 4}
 
 _POST_ID = re.compile(r"^(?:post_|pid)(\d+)$")
 _MESSAGE_ID = re.compile(r"^(?:postmessage_|message)(\d+)$")
@@ -133,7 +130,7 @@ def parse_thread_html(
     shown = Markers(text)  # each marker looked for once, for the posts and the extras
     reader = _PostReader(profile, base_url, tz, fetched_at, PageIds(sel.root), shown.shows(_ATTACHMENT_MARKERS))
     posts = [reader.post(pid, root) for pid, root in roots]
-    _number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
+    number_floors(posts, [reader.floor_label(pid, root) for pid, root in roots], page, page_count, posts_per_page)
     fid, forum_name = breadcrumb_forum(sel, text, selectors(profile, "breadcrumb"))
     views, replies = _views_replies(sel.root, selectors(profile, "views_replies")) if page == 1 else (None, None)
     generator = _GENERATOR(sel.root)
@@ -366,45 +363,6 @@ def apply_message(post: Post, message: Message, tz: tzinfo) -> None:
     if message.edit_note:  # the API's version 4 drops it; its earlier versions keep it
         post.edited_by = _editor(message.edit_note, post.author)
         post.edited_at = page_time(message.edit_note, tz)
-
-
-def _number_floors(
-    posts: list[Post], labels: list[str | None], page: int, page_count: int, posts_per_page: int | None
-) -> None:
-    """Floors from the markup; where it hides them, from the post's position on the page."""
-    offsets = []
-    for index, (post, label) in enumerate(zip(posts, labels)):
-        label = label or ""
-        digits = re.search(r"\d+", label)
-        if digits:
-            post.floor = int(digits[0])
-            offsets.append(post.floor - index)
-        elif label in FLOOR_NAMES:
-            post.floor = FLOOR_NAMES[label]
-    shown = [post.floor for post in posts if post.floor is not None]
-    if page == 1 and posts[0].floor is None and len(shown) > 1 and all(
-        later < earlier for earlier, later in zip(shown, shown[1:])
-    ):
-        # Page 1 of a thread read newest first (ordertype=1, or the thread's own 倒序) where
-        # Discuz X3 counts the floors itself (no saved positions: a thread with a deleted post):
-        # the first post takes number 0, shown "#" alone, so the replies come one below their
-        # floors, down to 楼主 for the oldest (mcbbs' thread 857907 in tests/corpus: two 楼主
-        # else). Later pages count from the right number, and a thread with saved positions
-        # shows each post's own: 楼主 first, then the newest reply's floor.
-        for post in posts:
-            post.floor = post.floor + 1 if post.floor is not None else None
-        posts[0].floor = 1
-        return
-    if offsets:
-        base = offsets[0]
-    elif page == 1:
-        base = 1
-    else:
-        per_page = posts_per_page or (len(posts) if page < page_count else None)
-        base = (page - 1) * per_page + 1 if per_page else None
-    for index, post in enumerate(posts):
-        if post.floor is None and base is not None:
-            post.floor = base + index
 
 
 def _views_replies(root: etree._Element, xpaths: tuple[str, ...]) -> tuple[int | None, int | None]:
