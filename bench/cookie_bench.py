@@ -45,7 +45,9 @@ class CookieServer(server.StaticServer):
         if self.kind != "nginx":
             raise SystemExit("cookie_bench needs nginx")
         original = server.NGINX_CONF
-        server.NGINX_CONF = original.replace(
+        server.NGINX_CONF = original.replace(  # and the access log says what each request sent back
+            "'$request_uri $status $body_bytes_sent'", "'$request_uri $status $body_bytes_sent \"$http_cookie\"'"
+        ).replace(
             "    server {{", "    map $msec $bench_seconds {{ \"~^(?<s>\\d+)\\.\" $s; }}\n    server {{", 1
         ).replace("        root {root};", "        root {root};" + COOKIE_HEADERS.replace("{", "{{").replace("}", "}}"), 1)
         try:
@@ -109,10 +111,11 @@ def crawls(pages: int, rounds: int, work: Path) -> None:
                 db, log = work / "crawl.db", work / f"crawl-{n}-{kind.__name__}.log"
                 crawl.remove_archive(db)
                 result = crawl.run(name, discuz_command(forum, db, log, 16), log, served)
+                sent_back = sum(f"{PREFIX}lastact=" in line for line in served.requests())
             per_page = result["cpu_seconds"] / result["pages"] * 1000 if result["pages"] else float("nan")
             seen[name].append(per_page)
             print(f"crawl round {n + 1}, {name}: {result['pages']} pages, exit {result['exit']}, "
-                  f"{per_page:.3f} CPU ms a page", flush=True)
+                  f"{per_page:.3f} CPU ms a page; {sent_back} requests sent the forum's cookies back", flush=True)
     for name, values in seen.items():
         print(f"crawl: {name}: median {statistics.median(values):.3f} CPU ms a page")
 
