@@ -7,7 +7,8 @@ Two measures, CPU time, medians of alternating rounds (the machine is shared):
   with the Set-Cookie lines Discuz X sends (``<prefix>_saltkey``, ``_lastvisit``, ``_sid``,
   ``_lastact``; PHP's ``expires=…; Max-Age=…; path=/``), two ways: all four on every page,
   and as ``sample_forum.defences`` answers a visitor that sends them back (the four once, then
-  ``lastact`` alone, its time moving on each second).
+  ``lastact`` alone); each at one page a second of Discuz's clock (every answer's lines new)
+  and at 300 (a fast crawl: the same lines again within the second).
 - ``crawl``: ``scrapy crawl discuz`` of a synthetic forum (bench.synth) served by nginx as
   ``python -m bench`` serves it, and by the same nginx adding the four Set-Cookie lines to
   every answer (``lastact`` carries the second): the crawl's CPU ms a page (bench.crawl.run).
