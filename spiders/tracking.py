@@ -30,18 +30,60 @@ class ThreadTask:
     failed: bool = False
 
 
+class ClaimedKeys:
+    """The page identities claimed in this crawl, one or more a page, held to the crawl's end.
+
+    Nearly every key is (kind, site, number, ...) with small numbers after the first (a tid and
+    a page, a pid): those are packed into one int in a set per (kind, site, length), a third of
+    a tuple's memory, and exact: two keys share an int only when they are equal. Any other key
+    (a URL, a negative or huge number) is kept as it is.
+    """
+
+    PART_BITS = 24  # the numbers after the first: a thread's page, a list's page (Discuz: thousands)
+
+    def __init__(self) -> None:
+        self.packed: dict[tuple, set[int]] = {}
+        self.others: set[tuple] = set()
+
+    def add(self, key: tuple) -> bool:
+        """True when ``key`` was not here yet."""
+        packed = self.pack(key)
+        if packed is None:
+            store, item = self.others, key
+        else:
+            head, item = packed
+            store = self.packed.get(head)
+            if store is None:
+                store = self.packed[head] = set()
+        if item in store:
+            return False
+        store.add(item)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.others) + sum(map(len, self.packed.values()))
+
+    @classmethod
+    def pack(cls, key: tuple) -> tuple[tuple, int] | None:
+        if len(key) < 3 or not all(type(part) is int and part >= 0 for part in key[2:]):
+            return None
+        number = key[2]
+        for part in key[3:]:
+            if part >> cls.PART_BITS:
+                return None
+            number = number << cls.PART_BITS | part
+        return (key[0], key[1], len(key)), number
+
+
 class ThreadTracker:
     def __init__(self) -> None:
-        self.claimed: set[tuple] = set()
+        self.claimed = ClaimedKeys()
         self.tasks: dict[tuple[str, int], ThreadTask] = {}
         self.started = 0
 
     def claim(self, key: tuple) -> bool:
         """True the first time ``key`` (a page's identity) is claimed in this crawl."""
-        if key in self.claimed:
-            return False
-        self.claimed.add(key)
-        return True
+        return self.claimed.add(key)
 
     def start(self, task: ThreadTask, limit: int | None = None) -> bool:
         """Start the thread, unless ``limit`` threads are started already (max_threads)."""

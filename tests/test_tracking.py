@@ -1,0 +1,36 @@
+"""The crawl's record of the pages it asked for: exact (a page asked twice or never is a bug)
+whatever form its key takes."""
+
+from scraper.kinds import PageKind
+from spiders.tracking import ClaimedKeys, ThreadTracker
+
+
+def test_each_key_is_claimed_once_and_different_keys_never_meet():
+    claimed = ClaimedKeys()
+    keys = [
+        ("thread", "bbs.example.cn", 7),
+        ("page", "bbs.example.cn", 7, 1),
+        ("page", "bbs.example.cn", 7, 2),
+        ("page", "bbs.example.cn", 1, 7),
+        ("page", "bbs.example.cn", 7 << ClaimedKeys.PART_BITS, 0),  # packs as (7, 2**24) would, were that allowed
+        ("page", "bbs.example.cn", 7, 1 << ClaimedKeys.PART_BITS),  # too large a page to pack: kept as it is
+        ("page", "other.example.cn", 7, 1),
+        ("forum", "bbs.example.cn", 7, 1),
+        ("thread", "bbs.example.cn", -7),
+        ("index", "http://bbs.example.cn/forum.php"),
+        (PageKind.VIEWRATINGS, "bbs.example.cn", 7),
+        (PageKind.PORTAL_ARTICLE, "bbs.example.cn", 3, 2),
+    ]
+    assert [claimed.add(key) for key in keys] == [True] * len(keys)
+    assert [claimed.add(key) for key in keys] == [False] * len(keys)
+    assert len(claimed) == len(keys)
+    # a kind is the same key whether spelled as the enum or as its string
+    assert not claimed.add(("viewratings", "bbs.example.cn", 7))
+    assert not claimed.add((PageKind.THREAD, "bbs.example.cn", 7))
+
+
+def test_the_tracker_claims_each_page_once():
+    tracker = ThreadTracker()
+    assert tracker.claim(("page", "x.cn", 12, 3))
+    assert not tracker.claim(("page", "x.cn", 12, 3))
+    assert tracker.claim(("page", "x.cn", 12, 4))
