@@ -34,3 +34,13 @@ def test_the_tracker_claims_each_page_once():
     assert tracker.claim(("page", "x.cn", 12, 3))
     assert not tracker.claim(("page", "x.cn", 12, 3))
     assert tracker.claim(("page", "x.cn", 12, 4))
+
+
+def test_many_keys_stay_exact_across_merges():
+    claimed = ClaimedKeys()
+    keys = [("page", "x.cn", tid, page) for tid in range(5000, 0, -7) for page in (1, 2, 3)]
+    assert all(claimed.add(key) for key in keys)
+    assert not any(claimed.add(key) for key in keys)
+    assert claimed.add(("page", "x.cn", 5001, 1)) and len(claimed) == len(keys) + 1
+    assert claimed.add(("page", "x.cn", 1 << 40, 1))  # too large to pack in 8 bytes: kept as it is
+    assert not claimed.add(("page", "x.cn", 1 << 40, 1))
