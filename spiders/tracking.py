@@ -9,7 +9,10 @@ of one thread read by different workers still add up.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from heapq import merge
 from scraper.dates import utc_now_iso
 from scraper.models import Post, ThreadSynced
 
@@ -30,18 +33,86 @@ class ThreadTask:
     failed: bool = False
 
 
+class ClaimedKeys:
+    """The page identities claimed in this crawl, one or more a page, held to the crawl's end.
+
+    Nearly every key is (kind, site, number, ...) with small numbers after the first (a tid and
+    a page, a pid): those are packed into one int, exactly (two keys share an int only when they
+    are equal), and kept with the others of their (kind, site, length) as ``Numbers``: 8 bytes a
+    key, no object of its own. Any other key (a URL, a negative or huge number) is kept as it is.
+    """
+
+    PART_BITS = 24  # the numbers after the first: a thread's page, a list's page (Discuz: thousands)
+
+    def __init__(self) -> None:
+        self.packed: dict[tuple, Numbers] = {}
+        self.others: set[tuple] = set()
+
+    def add(self, key: tuple) -> bool:
+        """True when ``key`` was not here yet."""
+        packed = self.pack(key)
+        if packed is None:
+            if key in self.others:
+                return False
+            self.others.add(key)
+            return True
+        head, number = packed
+        numbers = self.packed.get(head)
+        if numbers is None:
+            numbers = self.packed[head] = Numbers()
+        return numbers.add(number)
+
+    def __len__(self) -> int:
+        return len(self.others) + sum(map(len, self.packed.values()))
+
+    @classmethod
+    def pack(cls, key: tuple) -> tuple[tuple, int] | None:
+        if len(key) < 3 or not all(type(part) is int and part >= 0 for part in key[2:]):
+            return None
+        number = key[2]
+        for part in key[3:]:
+            if part >> cls.PART_BITS:
+                return None
+            number = number << cls.PART_BITS | part
+        if number >> 63:  # beyond an array's 8 bytes
+            return None
+        return (key[0], key[1], len(key)), number
+
+
+class Numbers:
+    """A set of ints in [0, 2**63) that only grows, 8 bytes each: a sorted array, and the few
+    added since the last merge in a set (merged when they are an eighth of the array)."""
+
+    def __init__(self) -> None:
+        self.merged = array("q")
+        self.recent: set[int] = set()
+
+    def add(self, number: int) -> bool:
+        """True when ``number`` was not here yet."""
+        if number in self.recent:
+            return False
+        at = bisect_left(self.merged, number)
+        if at < len(self.merged) and self.merged[at] == number:
+            return False
+        self.recent.add(number)
+        if len(self.recent) > max(1024, len(self.merged) >> 3):
+            self.merged = array("q", merge(self.merged, sorted(self.recent)))
+            self.recent = set()
+        return True
+
+    def __len__(self) -> int:
+        return len(self.merged) + len(self.recent)
+
+
 class ThreadTracker:
     def __init__(self) -> None:
-        self.claimed: set[tuple] = set()
+        self.claimed = ClaimedKeys()
         self.tasks: dict[tuple[str, int], ThreadTask] = {}
         self.started = 0
 
     def claim(self, key: tuple) -> bool:
         """True the first time ``key`` (a page's identity) is claimed in this crawl."""
-        if key in self.claimed:
-            return False
-        self.claimed.add(key)
-        return True
+        return self.claimed.add(key)
 
     def start(self, task: ThreadTask, limit: int | None = None) -> bool:
         """Start the thread, unless ``limit`` threads are started already (max_threads)."""
