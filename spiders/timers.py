@@ -22,21 +22,25 @@ def _nothing() -> None:
 class TimerSweep:
     def __init__(self, interval: float):
         self.interval = interval
-        self.loop = task.LoopingCall(_nothing)
+        self.loop: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         interval = crawler.settings.getfloat("TIMER_SWEEP_INTERVAL", 1)
-        if interval <= 0:
+        # without Twisted's reactor there are no timers of its to sweep
+        if interval <= 0 or not crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True):
             raise NotConfigured
         extension = cls(interval)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
-    def spider_opened(self) -> None:  # not the loop's Deferred: the spider's opening would wait on it
-        self.loop.start(self.interval, now=False)
+    def spider_opened(self) -> None:
+        # Made here, not before: a LoopingCall imports (and so installs) the default reactor,
+        # which must not happen before Scrapy installs the one its settings name.
+        self.loop = task.LoopingCall(_nothing)
+        self.loop.start(self.interval, now=False)  # its Deferred not returned: the opening would wait on it
 
     def spider_closed(self) -> None:
-        if self.loop.running:
+        if self.loop is not None and self.loop.running:
             self.loop.stop()
