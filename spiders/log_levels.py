@@ -17,8 +17,11 @@ from scrapy import signals
 
 
 class LoggerLevels:
-    def __init__(self) -> None:
-        self.lifted: dict[logging.Logger, int] = {}  # each logger set: its own level before
+    # The loggers are the process's, shared by every crawl it runs (a CrawlerProcess may run
+    # several, each with its own handler): the levels are set again for the handlers there are
+    # whenever a crawl opens or stops, and put back when none runs.
+    running = 0  # crawls between their spider's opening and their engine's stop
+    lifted: dict[logging.Logger, int] = {}  # each logger set: its own level before
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -29,23 +32,33 @@ class LoggerLevels:
         return extension
 
     def lift(self) -> None:
-        loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
-        lowest = min(
-            (
-                handler.level for logger in loggers for handler in logger.handlers
-                if not isinstance(handler, logging.NullHandler)  # a library's, writing nothing (charset_normalizer)
-            ),
-            default=logging.NOTSET,
-        )
-        if lowest == logging.NOTSET:
-            return
-        for logger in loggers:
-            if logger is logging.root or logger.level != logging.NOTSET:  # the others follow their parent
-                if logger.level < lowest:
-                    self.lifted[logger] = logger.level
-                    logger.setLevel(lowest)
+        LoggerLevels.running += 1
+        _set_levels()
 
     def restore(self) -> None:
-        for logger, level in self.lifted.items():
-            logger.setLevel(level)
-        self.lifted.clear()
+        LoggerLevels.running = max(0, LoggerLevels.running - 1)
+        _set_levels()
+
+
+def _set_levels() -> None:
+    """Each logger as it was, then, while a crawl runs, raised to the lowest level a handler
+    takes (the root, and those set below it: the others follow their parent)."""
+    for logger, level in LoggerLevels.lifted.items():
+        logger.setLevel(level)
+    LoggerLevels.lifted.clear()
+    if not LoggerLevels.running:
+        return
+    loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+    lowest = min(
+        (
+            handler.level for logger in loggers for handler in logger.handlers
+            if not isinstance(handler, logging.NullHandler)  # a library's, writing nothing (charset_normalizer)
+        ),
+        default=logging.NOTSET,
+    )
+    if lowest == logging.NOTSET:
+        return
+    for logger in loggers:
+        if (logger is logging.root or logger.level != logging.NOTSET) and logger.level < lowest:
+            LoggerLevels.lifted[logger] = logger.level
+            logger.setLevel(lowest)

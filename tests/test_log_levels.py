@@ -35,7 +35,11 @@ def only(monkeypatch):
         logging.root.manager._clear_cache()
         return handler
 
+    monkeypatch.setattr(LoggerLevels, "running", 0)
+    monkeypatch.setattr(LoggerLevels, "lifted", {})
     yield install
+    while LoggerLevels.running:  # a test that failed before its restore
+        LoggerLevels().restore()
     logging.root.manager._clear_cache()
 
 
@@ -81,3 +85,24 @@ def test_log_level_debug_keeps_debug_lines(only):
     logging.getLogger("scrapy.core.scraper").debug("Scraped from <200 http://127.0.0.1/>")
     assert len(handler.records) == 1
     levels.restore()
+
+
+def test_two_crawls_in_one_process_each_get_the_lines_their_handlers_take(only):
+    """A CrawlerProcess running two crawls: the second, at DEBUG, opens while the first (at
+    INFO) runs; its DEBUG lines are made, and once it stops the first's levels come back."""
+    first_handler = only(logging.INFO)
+    first, second = LoggerLevels(), LoggerLevels()
+    first.lift()
+    engine = logging.getLogger("scrapy.core.engine")
+    assert not engine.isEnabledFor(logging.DEBUG)
+    second_handler = Kept(logging.DEBUG)
+    logging.root.addHandler(second_handler)
+    second.lift()
+    engine.debug("Crawled (200) <GET http://127.0.0.1/>")
+    assert [r.getMessage() for r in second_handler.records] == ["Crawled (200) <GET http://127.0.0.1/>"]
+    assert not first_handler.records  # its handler still filters as before
+    logging.root.removeHandler(second_handler)
+    second.restore()
+    assert not engine.isEnabledFor(logging.DEBUG)
+    first.restore()
+    assert logging.root.level == logging.NOTSET and engine.isEnabledFor(logging.DEBUG)
