@@ -70,6 +70,8 @@ def insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = Fal
     CONFLICT clause instead."""
     if not rows:
         return
+    if any(list(row) != list(rows[0]) for row in rows):  # one statement's VALUES take one column list, in order
+        raise ValueError(f"rows for {name} with different columns in one insert")
     columns, marks = ", ".join(f"[{c}]" for c in rows[0]), "(" + ", ".join("?" for _ in rows[0]) + ")"
     # as many rows a statement as SQLite takes parameters (32,766 since 3.32; 999 before)
     per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))

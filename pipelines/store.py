@@ -84,7 +84,8 @@ def _statement_journals_in_memory(db: Database) -> None:
     that journal to a temporary file once it passes 64 KiB: a post's row sets off the search
     index's and the count tables' triggers, so most of the archive's writes went through a
     file that nobody reads (bench/README.md has the cost). A journal holds one statement's
-    pages, and is freed when the statement ends.
+    pages, and is freed when the statement ends. The setting keeps all of the connection's
+    temporary files in memory, a large sort's too: its statements are small ones, by key.
 
     After enable_queries: its rare whole-table work (an index rebuilt, a count table
     refilled, an index created on an earlier version's archive) keeps spilling to disk.

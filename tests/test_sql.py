@@ -28,3 +28,16 @@ def test_many_rows_go_in_as_many_statements_as_sqlite_takes_parameters_and_updat
     update_each(db, "comments", [{"site": SITE, "pid": 1, "author": "乙"}, {"site": SITE, "pid": 1, "floor": 3},
                                  {"site": SITE, "pid": 1, "author": "丙"}])
     assert db.execute("SELECT author, floor FROM comments WHERE pid = 1").fetchone() == ("丙", 3)
+
+
+def test_rows_with_other_columns_or_another_order_are_refused_not_shifted():
+    db = Database(memory=True)
+    create_schema(db)
+    for other in ({"site": SITE, "pid": 2, "images": [2]}, {"site": SITE, "tid": 1, "pid": 2, "images": [2]}):
+        try:
+            insert(db, "comments", {"site": SITE, "pid": 1, "tid": 1, "images": [1]}, other)
+        except ValueError as refused:
+            assert "different columns" in str(refused)
+        else:
+            raise AssertionError(f"{other} went in")
+    assert db.execute("SELECT count(*) FROM comments").fetchone() == (0,)
