@@ -2,7 +2,10 @@
 which XPath's id() reads, read from Python: the names in it, for a test that skips a search
 for an id's prefix (a walk of every element) where no id begins so; and the element an id
 names, for the per-post selectors of the form ``id(concat('prefix', $pid))…``, a lookup in
-place of an XPath call. For a tree as parsed: an id set afterwards is not in the table.
+place of an XPath call. The table follows the tree as lxml edits it, but an element removed
+takes its id out even where another element has the same one: read it before the tree is
+edited. ``_IDDict`` is lxml's own, if private: where a version of lxml lacks it, every answer
+falls back to the search or the XPath it stands for.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ class PageIds:
     """The page's ids: what id('name') finds, and every name (an <a>'s name is one too)."""
 
     def __init__(self, element: etree._Element) -> None:
+        self.known = True  # False: lxml offers no table; ask the tree itself
         try:
             self._table = etree._IDDict(element.getroottree())
         except ValueError:  # a page without ids has no table
             self._table = None
+        except (AttributeError, TypeError):
+            self._table, self.known = None, False
         self._joined: str | None = None
 
     def get(self, name: str) -> etree._Element | None:
@@ -38,7 +44,10 @@ class PageIds:
     def begins(self, prefixes: Iterable[str]) -> bool:
         """Whether an id begins with one of ``prefixes``: the names joined once, each after a
         line break, and searched for each prefix after one (a name holding a line break may
-        answer yes for none: a search the more, never one the less)."""
+        answer yes for none: a search the more, never one the less). Yes where the table is
+        not known."""
+        if not self.known:
+            return True
         if self._joined is None:
             self._joined = "\n" + "\n".join(self.names())
         return any("\n" + prefix in self._joined for prefix in prefixes)
@@ -62,6 +71,8 @@ def pid_selector(expression: str) -> PidSelector:
     prefix, path = match[1], compiled("." + match[2]) if match[2] else None
 
     def find(root: etree._Element, pid: str, ids: PageIds) -> list:
+        if not ids.known:
+            return xpath(root, pid=pid)
         element = ids.get(prefix + pid)
         if element is None:
             return []

@@ -45,3 +45,24 @@ def test_messages_that_nest_are_read_from_copies(monkeypatch):
     assert [post.pid for post in page.posts] == [1, 2]
     assert "inner" in page.posts[0].content_text and "> quoted" in page.posts[1].content_text
     assert page == parse(NESTED.encode(), True, monkeypatch)
+
+
+def test_without_lxmls_table_of_ids_every_page_reads_the_same(monkeypatch):
+    """scraper.page_ids reads lxml's private etree._IDDict: where a version of lxml lacks it,
+    each answer falls back to the search or XPath it stands for, and every page reads alike."""
+    from lxml import etree
+
+    with_table = [parse(path.read_bytes(), False, monkeypatch) for path in PAGES]
+    monkeypatch.delattr(etree, "_IDDict")
+    try:
+        without = [parse_thread_page_or_kind(path.read_bytes()) for path in PAGES]
+    finally:
+        monkeypatch.undo()
+    assert without == with_table
+
+
+def parse_thread_page_or_kind(body: bytes):
+    try:
+        return parse_thread_page(body, URL)
+    except PageProblem as problem:
+        return problem.kind
