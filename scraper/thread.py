@@ -246,8 +246,7 @@ class _PostReader:
         and nothing reads the page after), else in a copy."""
         elements = [element for _, element, _ in self.pending]
         held = set(elements)  # lxml gives a live element's proxy back: identity is the node's
-        in_place = len(held) == len(elements) and not any(
-            ancestor in held for element in elements for ancestor in element.iterancestors())
+        in_place = len(held) == len(elements) and not _one_holds_another(elements, held)
         for post, message_el, (list_images, attachments) in self.pending:
             message = extract_message(message_el, self.base_url, in_place=in_place)
             if _is_whole_notice(message.text):  # the touch view draws the notice as the message
@@ -303,6 +302,20 @@ class _PostReader:
         for found in self._found("floor", pid, root):
             return squash(words_of(found[0]))
         return None
+
+
+def _one_holds_another(elements: list[etree._Element], held: set[etree._Element]) -> bool:
+    """Whether one of ``elements`` (``held``: the same, as a set) is inside another. Each
+    ancestor is walked once for them all (a page nesting its posts deep has many)."""
+    walked: set[etree._Element] = set()
+    for element in elements:
+        for ancestor in element.iterancestors():
+            if ancestor in held:
+                return True
+            if ancestor in walked:
+                break
+            walked.add(ancestor)
+    return False
 
 
 def texts_outside_message(root: etree._Element) -> Iterator[str]:
