@@ -68,8 +68,10 @@ X3 = ListingProfile(
     title=(f".//a[{has_class('xst')}]",),
     # The guide's rows put the thread's forum in a td.by of its own before the author's.
     author=(f"(.//td[{has_class('by')}][cite])[1]", f"(.//td[{has_class('by')}])[1]"),
-    # Never the author's cell: a theme without the last-post column has one td.by.
-    last_post=(f"(.//td[{has_class('by')}])[position() > 1][last()]",),
+    # The cell that links the last post, else the last td.by but the first (the author's):
+    # a theme may keep either column alone.
+    last_post=(f"(.//td[{has_class('by')}][.//a[contains(@href, 'goto=lastpost')]])[last()]",
+               f"(.//td[{has_class('by')}])[position() > 1][last()]"),
     replies=(f".//td[{has_class('num')}]/a",),
     views=(f".//td[{has_class('num')}]/em",),
 )

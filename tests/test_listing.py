@@ -97,6 +97,13 @@ def test_a_theme_without_the_last_post_column_gives_no_last_post_not_the_authors
         (r.tid, r.author, r.author_uid, r.replies, r.views) for r in whole.threads]
     assert all(r.last_poster for r in whole.threads)
     assert {(r.last_poster, r.last_post_at) for r in page.threads} == {(None, None)}
+    # the other way round, a theme that keeps the last-post column alone: its last poster and time
+    author_cells = re.compile(r'<td class="by">\s*<cite>\s*<a href="home.php\?mod=space&amp;uid=.*?</td>', re.S)
+    alone, cells = author_cells.subn("", body)
+    assert cells == len(whole.threads)
+    page = parse_forum_page(alone.encode(), url, content_type="text/html; charset=utf-8", fetched_at=fetched)
+    assert [(r.tid, r.last_poster, r.last_post_at) for r in page.threads] == [
+        (r.tid, r.last_poster, r.last_post_at) for r in whole.threads]
 
 
 def test_pager_links_are_the_forums_own_pages():
