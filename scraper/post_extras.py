@@ -48,7 +48,8 @@ _COMMENT_BODY = compiled(f".//div[{has_class('psti')}]")
 # X2 and X2.5 put the author's link at the head of the text block (psti > a.xi2.xw1, then the
 # text, then the time); X3 moved it beside the avatar (psta). A link after words is one the
 # 点评 mentions ("说得好 @name"), not its author.
-_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()][not(preceding-sibling::text()[normalize-space()])]")
+_INLINE_AUTHOR = compiled("./*[1][self::a][contains(@href, 'uid')][normalize-space()]"
+                          "[not(preceding-sibling::text()[normalize-space(translate(., '\u00a0', ' '))])]")  # &nbsp; is no word
 _AVATAR_LINKS = compiled(f".//div[{has_class('psta')}]//a[contains(@href, 'uid')]")
 _MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')]")
 _NAMED_MEMBER_LINKS = compiled(".//a[contains(@href, 'uid=') or contains(@href, 'space-uid-')][normalize-space()]")

@@ -364,6 +364,6 @@ def test_a_comment_whose_avatar_has_no_name_keeps_its_member_not_a_member_it_men
     first = next(c for c in parse_thread_extras(mentioned.encode(), BASE + "thread-2-1-1.html").comments if c.pid == 27)
     assert (first.author, first.author_uid) == (None, 10)
     assert first.content_text.startswith(text) and "@绿萝" in first.content_text
-    as_x25 = page.replace(named, "").replace(text, f'<a href="space-uid-10.html" class="xi2 xw1">番茄先生</a> {text}')
+    as_x25 = page.replace(named, "").replace(text, f'&nbsp;<a href="space-uid-10.html" class="xi2 xw1">番茄先生</a> {text}')
     first = next(c for c in parse_thread_extras(as_x25.encode(), BASE + "thread-2-1-1.html").comments if c.pid == 27)
     assert (first.author, first.author_uid, first.content_text.startswith(text)) == ("番茄先生", 10, True)
