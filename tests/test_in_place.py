@@ -23,15 +23,14 @@ NESTED = """<html><body><div id="posts">
 
 
 def parse(body: bytes, copies: bool, monkeypatch):
-    if copies:
-        extract = content.extract_message
-        monkeypatch.setattr(thread, "extract_message", lambda element, base_url, in_place: extract(element, base_url))
-    try:
-        return parse_thread_page(body, URL)
-    except PageProblem as problem:
-        return problem.kind
-    finally:
-        monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undone here, the caller's own patches kept
+        if copies:
+            extract = content.extract_message
+            patch.setattr(thread, "extract_message", lambda element, base_url, in_place: extract(element, base_url))
+        try:
+            return parse_thread_page(body, URL)
+        except PageProblem as problem:
+            return problem.kind
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda path: path.name)
@@ -54,15 +53,4 @@ def test_without_lxmls_table_of_ids_every_page_reads_the_same(monkeypatch):
 
     with_table = [parse(path.read_bytes(), False, monkeypatch) for path in PAGES]
     monkeypatch.delattr(etree, "_IDDict")
-    try:
-        without = [parse_thread_page_or_kind(path.read_bytes()) for path in PAGES]
-    finally:
-        monkeypatch.undo()
-    assert without == with_table
-
-
-def parse_thread_page_or_kind(body: bytes):
-    try:
-        return parse_thread_page(body, URL)
-    except PageProblem as problem:
-        return problem.kind
+    assert [parse(path.read_bytes(), False, monkeypatch) for path in PAGES] == with_table

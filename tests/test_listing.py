@@ -4,6 +4,7 @@ real pages of three other sites and the touch template."""
 import ast
 import csv
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -84,8 +85,6 @@ def test_a_theme_without_the_last_post_column_gives_no_last_post_not_the_authors
     """The sample forum's first listing with each row's last-post cell taken out (a theme
     that shows only the author's td.by): the author and the counts as before, and no last
     poster or time, rather than the author and the thread's start taken for them."""
-    import re
-
     version, name, url, fetched = LISTINGS[0]
     body = (SAMPLE / version / name).read_text("utf-8")
     last_cells = re.compile(r'(<td class="num">.*?</td>\s*)<td class="by">.*?</td>', re.S)
