@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import crawl, parse_bench, storage, synth
+from bench import crawl, floor, parse_bench, storage, synth
 from bench.server import StaticServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
         say("4. storage write rate")
         results["storage_write"] = storage.write_rate(work / "forum-small", small["base"], 300)
+        results["tree_ms"] = floor.tree_ms(work / ("forum-large" if large != SMALL else "forum-small"))
 
         if large != SMALL:
             say("3. memory: 2,000-page crawl")
@@ -303,6 +304,12 @@ def table(r: dict) -> str:
         errors = d["stats"].get("archive/errors", 0)
         if errors or d["exit"]:
             row("2", "**discuz crawl had errors**", f"exit {d['exit']}, archive/errors {errors}: see large.log", "0")
+        if "tree_ms" in r:
+            w = r["storage_write"]["fts_raw" if r.get("raw_pages_kept") and "fts_raw" in r["storage_write"] else "fts"]
+            f = floor.floor(cpu_ms(b), r["tree_ms"], w["cpu_seconds"], round(w["pages_s"] * w["seconds"]))
+            row("2", "the design's floor: the bare spider's CPU + lxml's tree of each page + its writes (item 4)",
+                f"{f['bare_ms']:.1f} + {f['tree_ms']:.2f} + {f['writes_ms']:.2f} = {f['floor_ms']:.1f} CPU ms/page, "
+                f"{f['ratio']:.2f}× the bare spider's (discuz: {cpu_ms(d) / cpu_ms(b):.2f}×)", "")
         if b["pages"] != d["pages"]:
             row("2", "requests differ", f"bare {b['by_kind']}, discuz {d['by_kind']}", "same set")
     if "in_process" in r and "bare" in r:
