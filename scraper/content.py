@@ -18,7 +18,7 @@ import nh3
 from lxml import etree, html
 
 from scraper.urls import absolute_url
-from scraper.xpath import has_class, squash, words_of
+from scraper.xpath import having_class, squash, words_of
 from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
@@ -27,17 +27,15 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 # XPath walk.
 _CODE_WORDS = (b"<script", b"<style", b"<noscript")
 _CODE_TAGS = ("script", "style", "noscript")
+# Each element is reached through the attribute it is found by (`em/@onclick[…]/..`, as
+# scraper.xpath.having_class does), not by a predicate on every element walked.
 _UI_PARTS = (
-    ((b"copycode",), "descendant::em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
-    # the guest prompt; [@class] first: an element without one is let go on a test of its
-    # attributes, where contains() would build a string from it (aimg_tip holds tip)
-    ((b"tip", b"attach_nopermission"),
-     "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
-     f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
+    ((b"copycode",), "descendant::em/@onclick[starts-with(., 'copycode')]/.."),  # 复制代码 under code blocks
+    # the guest prompt (aimg_tip holds tip)
+    ((b"tip", b"attach_nopermission"), having_class("descendant::*", "aimg_tip", "tip", "attach_nopermission")),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]"
-     "//a[contains(@href, 'mod=logging')]"),
+     having_class("descendant::*", "guestviewthumb") + "//a/@href[contains(., 'mod=logging')]/.."),
 )
 
 
@@ -48,10 +46,9 @@ def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
 
 
-_EDIT_NOTE_XPATH = etree.XPath(f"descendant::i[{has_class('pstatus')}]")
-_QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
+_EDIT_NOTE_XPATH = etree.XPath(having_class("descendant::i", "pstatus"))
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(f"descendant::div[{has_class('locked')}]")
+LOCKED_NOTICE = etree.XPath(having_class("descendant::div", "locked"))
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
@@ -152,9 +149,9 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
-    quotes = _QUOTE_XPATH(root) if b"<blockquote" in markup else []
-    if quotes:
-        quote = quotes[0]
+    # The first quote in the message (one in a div.quote is one too), by lxml's walk in C.
+    quote = next(root.iterdescendants("blockquote"), None) if b"<blockquote" in markup else None
+    if quote is not None:
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
                 quote_pid = int(match[1])
