@@ -31,21 +31,27 @@ class Decoded:
         return self.declared is not None and self.declared != self.charset
 
 
-class Utf8Text(str):
-    """Text decoded from UTF-8, with the bytes it was decoded from (``utf8``, its own UTF-8):
-    the HTML parser, which reads UTF-8, takes them rather than encoding the text again."""
+# The last text decoded from UTF-8 and the bytes it was decoded from (its own UTF-8): the HTML
+# parser, which reads UTF-8, takes them rather than encoding the text again. Kept here, not on
+# the text (a str subclass with the bytes as an attribute): making one copies the whole text.
+# One pair, replaced as a whole: a thread that finds another's text here encodes its own.
+_last_utf8: tuple[str, bytes] = ("", b"")
 
-    __slots__ = ("utf8",)
+
+def utf8_of(text: str) -> bytes | None:
+    """The UTF-8 ``text`` was decoded from, when it is the last text decoded from UTF-8 here."""
+    decoded, body = _last_utf8
+    return body if decoded is text else None
 
 
 def _strict(body: bytes, charset: str) -> str | None:
+    global _last_utf8
     try:
         text = body.decode(charset)
     except (UnicodeDecodeError, LookupError):
         return None
     if charset == "utf-8":
-        text = Utf8Text(text)
-        text.utf8 = body
+        _last_utf8 = (text, body)
     return text
 
 
