@@ -60,6 +60,7 @@ _BREAKING_TAGS = (
 )
 _BLOCK_TAGS = tuple(tag for tag in _BREAKING_TAGS if tag != "br")  # a break before and after
 _BREAK = "\ufdd0"  # marks a line break in the tree (a noncharacter: no page carries it)
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
 _ALLOWED_ATTRIBUTES = {
@@ -112,11 +113,13 @@ def extract_message(element: etree._Element, base_url: str, *, in_place: bool = 
     """Clean one message element: a copy of it (the caller's tree is left as it was), or with
     ``in_place`` the element itself, for a caller that reads nothing under it, nor its tail,
     after (the copy of a long message costs as much as its cleaning's searches)."""
+    if not len(element):
+        # Most messages are text alone: nothing in them to drop, look for or make absolute,
+        # nor to copy; their text is read without marking breaks in the tree.
+        return Message(html=_text_html(element.text or ""), text=_text_alone(element))
     root = element if in_place else copy.deepcopy(element)
     root.tail = None
-    # Most messages are text alone: nothing in them to drop, look for or make absolute, so
-    # the searches for those are skipped.
-    message = _clean_elements(root, base_url) if len(root) else Message(html="", text="")
+    message = _clean_elements(root, base_url)
     # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
     # would reach the sanitiser as a tag.
     inner = escape(root.text or "", quote=False) + "".join(
@@ -125,6 +128,20 @@ def extract_message(element: etree._Element, base_url: str, *, in_place: bool = 
     message.html = sanitize_html(inner).strip()
     message.text = html_to_text(root)
     return message
+
+
+# What the sanitiser changes in escaped text: a carriage return becomes a line feed, a NUL
+# goes, a no-break space becomes &nbsp;. Escaped text without them comes out of it as it went
+# in (tests/test_content.py holds nh3 to that for every character).
+_SANITISER_CHANGES = ("\r", "\x00", "\xa0")
+
+
+def _text_html(text: str) -> str:
+    """A message of text alone as sanitize_html gives it."""
+    escaped = escape(text, quote=False)
+    if any(changed in escaped for changed in _SANITISER_CHANGES):
+        escaped = sanitize_html(escaped)
+    return escaped.strip()
 
 
 def _clean_elements(root: etree._Element, base_url: str) -> Message:
@@ -199,37 +216,59 @@ def html_to_text(root: etree._Element) -> str:
     come from elements, except inside <pre>. Consumes ``root``: the breaks are marked in the
     tree and lxml serialises the text in C, where a walk in Python would visit every element
     in the interpreter."""
+    if not len(root):
+        return _text_alone(root)
     for pre in root.iter("pre"):
         for node in pre.iter():
             if node.text:
                 node.text = node.text.replace("\n", _BREAK)
             if node is not pre and node.tail:
                 node.tail = node.tail.replace("\n", _BREAK)
-    if len(root):  # iter() builds its matcher of tags on every call: text alone, with no child, needs none
-        # A <br> holds nothing, so its break can be its text rather than the start of its tail:
-        # the same text, from one assignment where the tail's is a read, a join and a new node
-        # (a long message has a thousand of them). The message's own <br> shows no break.
-        for br in root.iterdescendants("br"):
-            if br.text is None:
-                br.text = _BREAK
-            else:
-                br.tail = _BREAK + (br.tail or "")
-        breaking = root.iter(*_BLOCK_TAGS)
-    else:
-        breaking = [root] if root.tag in _BLOCK_TAGS else []
-    for element in breaking:
+    # A <br> holds nothing, so its break can be its text rather than the start of its tail:
+    # the same text, from one assignment where the tail's is a read, a join and a new node
+    # (a long message has a thousand of them). The message's own <br> shows no break.
+    for br in root.iterdescendants("br"):
+        if br.text is None:
+            br.text = _BREAK
+        else:
+            br.tail = _BREAK + (br.tail or "")
+    for element in root.iter(*_BLOCK_TAGS):
         element.text = _BREAK + (element.text or "")
         if element.tag != "li":  # a code block's <li> is one line: a break before it only
             element.tail = _BREAK + (element.tail or "")
     for quote in reversed(list(root.iter("blockquote"))):  # the innermost first
-        lines = [line.strip() for line in _lines(_inner_text(quote)).split("\n") if line.strip()]
+        marked = _inner_text(quote)
         for child in list(quote):
             quote.remove(child)  # its tail goes with it: read already
-        quote.text = _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
-    text = _lines(_inner_text(root))
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
+        quote.text = _quoted(marked)
+    return _tidy(_lines(_inner_text(root)))
+
+
+def _text_alone(element: etree._Element) -> str:
+    """html_to_text of an element with no child, from its text: what html_to_text marks in
+    the tree, only the element's own tag can ask for here (iter() would build its matcher
+    of tags for each search, and the text be serialised, to find that)."""
+    text = element.text or ""
+    if element.tag == "pre":
+        text = text.replace("\n", _BREAK)
+    if element.tag in _BLOCK_TAGS:
+        text = _BREAK + text
+    elif element.tag == "blockquote":
+        text = _quoted(text)
+    return _tidy(_lines(text))
+
+
+def _quoted(marked: str) -> str:
+    """A quote's marked text as its own "> " lines."""
+    lines = [line.strip() for line in _lines(marked).split("\n") if line.strip()]
+    return _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
+
+
+def _tidy(text: str) -> str:
+    """Lines without their trailing space, runs of blank lines shortened to one."""
+    text = "\n".join(map(str.rstrip, text.split("\n")))
     if "\n\n\n" in text:  # most texts have no run of blank lines to shorten
-        text = re.sub(r"\n{3,}", "\n\n", text)
+        text = _BLANK_LINES.sub("\n\n", text)
     return text.strip("\n").strip()
 
 

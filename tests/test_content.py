@@ -1,7 +1,11 @@
 """A message element to clean HTML and text (scraper.content): what the author typed stays
 what it was, markup or not."""
 
-from scraper.content import extract_message, fragment_root
+from html import escape
+
+from lxml import etree
+
+from scraper.content import extract_message, fragment_root, sanitize_html
 
 
 def test_text_that_looks_like_markup_stays_text_in_html_and_text():
@@ -21,3 +25,13 @@ def test_html_comments_in_a_message_are_not_its_text():
     message = extract_message(fragment_root("开头<!-- 编辑器留下的注释 -->正文<p>段落<!-- 又一个 --></p>"), "http://127.0.0.1/")
     assert message.text == "开头正文\n段落"
     assert "注释" not in message.html
+
+
+def test_escaped_text_comes_out_of_the_sanitiser_as_it_went_in_but_for_three_characters():
+    # what lets a message of text alone skip the sanitiser (scraper.content._text_html)
+    every = "".join(chr(code) for code in range(1, 0x110000) if not 0xD800 <= code < 0xE000 and code not in (0x0D, 0xA0))
+    assert sanitize_html(escape(every, quote=False)) == escape(every, quote=False)
+    assert [sanitize_html(f"a{character}b") for character in "\r\x00\xa0"] == ["a\nb", "ab", "a&nbsp;b"]
+    element = etree.Element("td")
+    element.text = " a\r\nb\xa0&lt;c "
+    assert extract_message(element, "http://127.0.0.1/").html == "a\nb&nbsp;&amp;lt;c"
