@@ -120,14 +120,26 @@ def extract_message(element: etree._Element, base_url: str, *, in_place: bool = 
     root = element if in_place else copy.deepcopy(element)
     root.tail = None
     message = _clean_elements(root, base_url)
-    # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
-    # would reach the sanitiser as a tag.
-    inner = escape(root.text or "", quote=False) + "".join(
-        etree.tostring(child, encoding="unicode", method="html") for child in root
-    )
-    message.html = sanitize_html(inner).strip()
+    message.html = sanitize_html(_inner_html(root)).strip()
     message.text = html_to_text(root)
     return message
+
+
+def _inner_html(root: etree._Element) -> str:
+    """The markup inside ``root``: its text, escaped as the sanitiser has always had it (lxml
+    gives it unescaped: "&lt;b&gt;" typed by the author would reach the sanitiser as a tag),
+    and its children serialised in one call, cut out of the element's own tags."""
+    text = root.text
+    root.text = None
+    whole = etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+    root.text = text
+    start = whole.find(">") + 1  # the serialiser escapes ">" in attribute values
+    end = f"</{root.tag}>"
+    if start and whole.endswith(end) and whole.startswith(f"<{root.tag}"):
+        children = whole[start : len(whole) - len(end)]
+    else:  # not an element of one start and one end tag
+        children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
+    return escape(text or "", quote=False) + children
 
 
 # What the sanitiser changes in escaped text: a carriage return becomes a line feed, a NUL
