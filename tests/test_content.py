@@ -5,6 +5,7 @@ from html import escape
 
 from lxml import etree
 
+from scraper import content
 from scraper.content import extract_message, fragment_root, sanitize_html
 
 
@@ -35,3 +36,12 @@ def test_escaped_text_comes_out_of_the_sanitiser_as_it_went_in_but_for_three_cha
     element = etree.Element("td")
     element.text = " a\r\nb\xa0&lt;c "
     assert extract_message(element, "http://127.0.0.1/").html == "a\nb&nbsp;&amp;lt;c"
+
+
+def test_the_markup_inside_a_message_is_its_escaped_text_and_its_children():
+    root = fragment_root('a&lt;b<p title="x&gt;y" class=\'"q"\'>c&amp;d<br></p>e<!-- f --><i>g</i>h')
+    root.set("title", '>"<')
+    root.tail = "after"
+    children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
+    assert content._inner_html(root) == "a&lt;b" + children
+    assert (root.text, root.tail, len(root)) == ("a<b", "after", 3)
