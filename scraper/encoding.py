@@ -35,13 +35,20 @@ class Decoded:
 # parser, which reads UTF-8, takes them rather than encoding the text again. Kept here, not on
 # the text (a str subclass with the bytes as an attribute): making one copies the whole text.
 # One pair, replaced as a whole: a thread that finds another's text here encodes its own.
-_last_utf8: tuple[str, bytes] = ("", b"")
+_NONE: tuple[str, bytes] = ("", b"")
+_last_utf8 = _NONE
 
 
-def utf8_of(text: str) -> bytes | None:
-    """The UTF-8 ``text`` was decoded from, when it is the last text decoded from UTF-8 here."""
+def take_utf8(text: str) -> bytes | None:
+    """The UTF-8 ``text`` was decoded from, when it is the last text decoded from UTF-8 here;
+    taken, not kept (a page's text is parsed once, and the next page's parse would find
+    the memory of the last one's held)."""
+    global _last_utf8
     decoded, body = _last_utf8
-    return body if decoded is text else None
+    if decoded is not text:
+        return None
+    _last_utf8 = _NONE
+    return body
 
 
 def _strict(body: bytes, charset: str) -> str | None:
