@@ -45,3 +45,17 @@ def test_the_markup_inside_a_message_is_its_escaped_text_and_its_children():
     children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
     assert content._inner_html(root) == "a&lt;b" + children
     assert (root.text, root.tail, len(root)) == ("a<b", "after", 3)
+
+
+def test_the_attributes_stripped_before_the_sanitiser_are_ones_it_drops_from_every_tag(monkeypatch):
+    names = [name for name, _ in content._DROPPED_ATTRIBUTES]
+    assert not set(names) & set().union(*content._ALLOWED_ATTRIBUTES.values())
+    with_them = "".join(f"<{tag} {' '.join(f'{name}=x' for name in names)} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
+    without = "".join(f"<{tag} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
+    assert sanitize_html(with_them) == sanitize_html(without)
+    # a long message, stripped, against the same left to the sanitiser
+    markup = '<p style="color: red" id="p1" class="c">a<img zoomfile="z.jpg" file="f.jpg" src="s.jpg" aid="1" inpost="1" onclick="zoom()"></p>' * 80
+    stripped = extract_message(fragment_root(markup), "http://127.0.0.1/")
+    monkeypatch.setattr(content, "_LONG", float("inf"))
+    assert extract_message(fragment_root(markup), "http://127.0.0.1/") == stripped
+    assert stripped.html == '<p class="c">a<img src="http://127.0.0.1/z.jpg"></p>' * 80
