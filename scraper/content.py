@@ -151,16 +151,13 @@ def _inner_html(root: etree._Element) -> str:
     return escape(text or "", quote=False) + children
 
 
-# What the sanitiser changes in escaped text: a carriage return becomes a line feed, a NUL
-# goes, a no-break space becomes &nbsp;. Escaped text without them comes out of it as it went
-# in (tests/test_content.py holds nh3 to that for every character).
-_SANITISER_CHANGES = ("\r", "\x00", "\xa0")
-
-
 def _text_html(text: str) -> str:
-    """A message of text alone as sanitize_html gives it."""
+    """A message of text alone as sanitize_html gives it. What the sanitiser changes in escaped
+    text: a carriage return becomes a line feed, a NUL goes, a no-break space becomes &nbsp;;
+    escaped text without them comes out of it as it went in (tests/test_content.py holds nh3
+    to that for every character)."""
     escaped = escape(text, quote=False)
-    if any(changed in escaped for changed in _SANITISER_CHANGES):
+    if "\r" in escaped or "\x00" in escaped or "\xa0" in escaped:
         escaped = sanitize_html(escaped)
     return escaped.strip()
 
