@@ -73,14 +73,13 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 # Attributes Discuz puts in messages that the sanitiser drops from every tag (none of them is
-# in _ALLOWED_ATTRIBUTES), each with what its markup cannot be without: stripped first, in C,
-# from a long message's markup that holds them, they are neither serialised for the
-# sanitiser nor parsed by it. (In a short one the strip costs more than it saves.)
+# in _ALLOWED_ATTRIBUTES): stripped first, in C, from a long message, they are neither
+# serialised for the sanitiser nor parsed by it. (In a short one the strip costs more than
+# it saves.)
 _LONG = 8192  # bytes of markup
-_DROPPED_ATTRIBUTES = tuple(
-    (name, f" {name}=".encode())
-    for name in ("style", "id", "onclick", "onmouseover", "onload", "zoomfile", "file", "aid", "inpost", "target")
-)
+_DROPPED_ATTRIBUTES = ("style", "id", "onclick", "onmouseover", "onload", "zoomfile", "file", "aid", "inpost", "target")
+# The searches (by their first word) that a long message runs without looking for their words.
+_SEARCHED_WHEN_LONG = {b"<script", b"copycode", b"pstatus", b"<blockquote", b"locked"}
 
 # Built once: nh3.clean() builds its allow-lists anew on every call, which outweighs the cleaning.
 _CLEANER = nh3.Cleaner(
@@ -165,27 +164,25 @@ def _text_html(text: str) -> str:
 def _clean_elements(root: etree._Element, base_url: str) -> Message:
     """Drop the noise and Discuz's UI inside the message, take its edit note, quote, images and
     hidden flag, and make its links absolute; its html and text are the caller's to fill."""
-    # Each search walks every element of the message: it runs only where the message's markup,
-    # serialised in C (a few KB), holds a word the search's finds cannot be without.
     markup = etree.tostring(root, encoding="utf-8")
-    if any(word in markup for word in NOISE_WORDS):
+    if _runs(markup, NOISE_WORDS):
         remove_noise_elements(root)
     # Dropping a set of elements (their tails kept) gives the same tree in any order.
-    if any(word in markup for word in _CODE_WORDS):
+    if _runs(markup, _CODE_WORDS):
         for code in list(root.iterdescendants(*_CODE_TAGS)):
             drop_tree(code)
-    if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if any(word in markup for word in words)):
+    if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if _runs(markup, words)):
         for ui in _ui_xpath(parts)(root):
             drop_tree(ui)
 
     edit_note = None
-    for note in _EDIT_NOTE_XPATH(root) if b"pstatus" in markup else ():
+    for note in _EDIT_NOTE_XPATH(root) if _runs(markup, (b"pstatus",)) else ():
         edit_note = edit_note or squash(words_of(note))
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
     # The first quote in the message (one in a div.quote is one too), by lxml's walk in C.
-    quote = next(root.iterdescendants("blockquote"), None) if b"<blockquote" in markup else None
+    quote = next(root.iterdescendants("blockquote"), None) if _runs(markup, (b"<blockquote",)) else None
     if quote is not None:
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
@@ -211,9 +208,9 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
             else:  # no URL at all: the link's words stay
                 del link.attrib["href"]
 
-    hidden = b"locked" in markup and bool(LOCKED_NOTICE(root))
-    if len(markup) > _LONG and (dropped := [name for name, word in _DROPPED_ATTRIBUTES if word in markup]):
-        etree.strip_attributes(root, *dropped)
+    hidden = _runs(markup, (b"locked",)) and bool(LOCKED_NOTICE(root))
+    if len(markup) > _LONG:
+        etree.strip_attributes(root, *_DROPPED_ATTRIBUTES)
     return Message(
         html="",
         text="",
@@ -223,6 +220,17 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         quote_header=quote_header,
         hidden=hidden,
     )
+
+
+def _runs(markup: bytes, words: tuple[bytes, ...]) -> bool:
+    """Whether the search these words stand for runs on a message of this markup. Each search
+    walks every element of the message: it runs only where the markup, serialised in C, holds
+    a word the search's finds cannot be without. But a scan for a word the markup lacks reads
+    all of it: in a long message, dearer than some searches themselves, which run there
+    without asking (_SEARCHED_WHEN_LONG)."""
+    if words[0] in _SEARCHED_WHEN_LONG and len(markup) > _LONG:
+        return True
+    return any(word in markup for word in words)
 
 
 def sanitize_html(fragment: str) -> str:

@@ -26,8 +26,9 @@ from scraper.xpath import class_words, having_class
 # `*[@style]`), as scraper.xpath.having_class does for a class.
 _NOISE_CANDIDATES = etree.XPath(f"{having_class('descendant::font', 'jammer')} | descendant::*/@style/..")
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|$)", re.I)
-# What the noise's finds cannot be without, in their serialised markup.
-NOISE_WORDS = (b"jammer", b"style=")
+# What the noise's finds cannot be without, in their serialised markup (the commoner first: a
+# scan stops at the first found).
+NOISE_WORDS = (b"style=", b"jammer")
 
 
 def noise_elements(root: etree._Element) -> list[etree._Element]:
