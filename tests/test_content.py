@@ -47,15 +47,24 @@ def test_the_markup_inside_a_message_is_its_escaped_text_and_its_children():
     assert (root.text, root.tail, len(root)) == ("a<b", "after", 3)
 
 
-def test_the_attributes_stripped_before_the_sanitiser_are_ones_it_drops_from_every_tag(monkeypatch):
+def test_a_long_message_reads_as_a_short_one_and_loses_only_attributes_the_sanitiser_drops(monkeypatch):
     names = content._DROPPED_ATTRIBUTES
     assert not set(names) & set().union(*content._ALLOWED_ATTRIBUTES.values())
     with_them = "".join(f"<{tag} {' '.join(f'{name}=x' for name in names)} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
     without = "".join(f"<{tag} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
     assert sanitize_html(with_them) == sanitize_html(without)
-    # a long message, stripped, against the same left to the sanitiser
+    # a long message (its attributes stripped, its searches run without looking for their
+    # words) against the same read as a short one
     markup = '<p style="color: red" id="p1" class="c">a<img zoomfile="z.jpg" file="f.jpg" src="s.jpg" aid="1" inpost="1" onclick="zoom()"></p>' * 80
-    stripped = extract_message(fragment_root(markup), "http://127.0.0.1/")
+    parts = (
+        '<i class="pstatus"> 本帖最后由 a 于 2024-1-2 12:00 编辑 </i><br><br>'
+        '<div class="quote"><blockquote><a href="forum.php?mod=redirect&amp;pid=7">b 发表于 2024-1-1</a><br>引文</blockquote></div>'
+        '<div class="blockcode"><ol><li>x = 1</li></ol><em onclick="copycode(this)">复制代码</em></div>'
+        '<script>alert(1)</script><div class="locked">游客，如果您要查看本帖隐藏内容请回复</div>'
+    )
+    long = extract_message(fragment_root(parts + markup), "http://127.0.0.1/")
     monkeypatch.setattr(content, "_LONG", float("inf"))
-    assert extract_message(fragment_root(markup), "http://127.0.0.1/") == stripped
-    assert stripped.html == '<p class="c">a<img src="http://127.0.0.1/z.jpg"></p>' * 80
+    assert extract_message(fragment_root(parts + markup), "http://127.0.0.1/") == long
+    assert long.html.endswith('<p class="c">a<img src="http://127.0.0.1/z.jpg"></p>' * 80)
+    assert (long.edit_note, long.quote_pid, long.hidden) == ("本帖最后由 a 于 2024-1-2 12:00 编辑", 7, True)
+    assert "复制代码" not in long.text and "alert" not in long.text and "> 引文" in long.text
