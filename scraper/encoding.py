@@ -41,8 +41,8 @@ _last_utf8 = _NONE
 
 def take_utf8(text: str) -> bytes | None:
     """The UTF-8 ``text`` was decoded from, when it is the last text decoded from UTF-8 here;
-    taken, not kept (a page's text is parsed once, and the next page's parse would find
-    the memory of the last one's held)."""
+    taken, not kept: a page's text is parsed once, and the last page's bytes held here kept
+    their memory from the next page's parse."""
     global _last_utf8
     decoded, body = _last_utf8
     if decoded is not text:
