@@ -274,9 +274,9 @@ def html_to_text(root: etree._Element) -> str:
 
 
 def _text_alone(element: etree._Element) -> str:
-    """html_to_text of an element with no child, from its text: what html_to_text marks in
-    the tree, only the element's own tag can ask for here (iter() would build its matcher
-    of tags for each search, and the text be serialised, to find that)."""
+    """html_to_text of an element with no child, from its own text: of the marks html_to_text
+    puts in the tree, only the ones its tag asks for apply, so no matcher of tags is built,
+    nothing is marked in the tree and nothing serialised."""
     text = element.text or ""
     if element.tag == "pre":
         text = text.replace("\n", _BREAK)
