@@ -18,7 +18,7 @@ import nh3
 from lxml import etree, html
 
 from scraper.urls import absolute_url
-from scraper.xpath import has_class, squash, words_of
+from scraper.xpath import having_class, squash, words_of
 from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
@@ -27,17 +27,15 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 # XPath walk.
 _CODE_WORDS = (b"<script", b"<style", b"<noscript")
 _CODE_TAGS = ("script", "style", "noscript")
+# Each element is reached through the attribute it is found by (`em/@onclick[…]/..`, as
+# scraper.xpath.having_class does), not by a predicate on every element walked.
 _UI_PARTS = (
-    ((b"copycode",), "descendant::em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
-    # the guest prompt; [@class] first: an element without one is let go on a test of its
-    # attributes, where contains() would build a string from it (aimg_tip holds tip)
-    ((b"tip", b"attach_nopermission"),
-     "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
-     f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
+    ((b"copycode",), "descendant::em/@onclick[starts-with(., 'copycode')]/.."),  # 复制代码 under code blocks
+    # the guest prompt (aimg_tip holds tip)
+    ((b"tip", b"attach_nopermission"), having_class("descendant::*", "aimg_tip", "tip", "attach_nopermission")),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]"
-     "//a[contains(@href, 'mod=logging')]"),
+     having_class("descendant::*", "guestviewthumb") + "//a/@href[contains(., 'mod=logging')]/.."),
 )
 
 
@@ -48,10 +46,9 @@ def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
 
 
-_EDIT_NOTE_XPATH = etree.XPath(f"descendant::i[{has_class('pstatus')}]")
-_QUOTE_XPATH = etree.XPath(f".//div[{has_class('quote')}]//blockquote | .//blockquote")
+_EDIT_NOTE_XPATH = etree.XPath(having_class("descendant::i", "pstatus"))
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(f"descendant::div[{has_class('locked')}]")
+LOCKED_NOTICE = etree.XPath(having_class("descendant::div", "locked"))
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
@@ -63,6 +60,7 @@ _BREAKING_TAGS = (
 )
 _BLOCK_TAGS = tuple(tag for tag in _BREAKING_TAGS if tag != "br")  # a break before and after
 _BREAK = "\ufdd0"  # marks a line break in the tree (a noncharacter: no page carries it)
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"font", "span", "div", "table", "tbody", "tr", "td", "th"}
 _ALLOWED_ATTRIBUTES = {
@@ -74,6 +72,14 @@ _ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
 }
 
+# Attributes Discuz puts in messages that the sanitiser drops from every tag (none of them is
+# in _ALLOWED_ATTRIBUTES): stripped first, in C, from a long message, they are neither
+# serialised for the sanitiser nor parsed by it. (In a short one the strip costs more than
+# it saves.)
+_LONG = 8192  # bytes of markup
+_DROPPED_ATTRIBUTES = ("style", "id", "onclick", "onmouseover", "onload", "zoomfile", "file", "aid", "inpost", "target")
+# The searches (by their first word) that a long message runs without looking for their words.
+_SEARCHED_WHEN_LONG = {b"<script", b"copycode", b"pstatus", b"<blockquote", b"locked"}
 
 # Built once: nh3.clean() builds its allow-lists anew on every call, which outweighs the cleaning.
 _CLEANER = nh3.Cleaner(
@@ -115,46 +121,69 @@ def extract_message(element: etree._Element, base_url: str, *, in_place: bool = 
     """Clean one message element: a copy of it (the caller's tree is left as it was), or with
     ``in_place`` the element itself, for a caller that reads nothing under it, nor its tail,
     after (the copy of a long message costs as much as its cleaning's searches)."""
+    if not len(element):
+        # Most messages are text alone: nothing in them to drop, look for or make absolute,
+        # nor to copy; their text is read without marking breaks in the tree.
+        return Message(html=_text_html(element.text or ""), text=_text_alone(element))
     root = element if in_place else copy.deepcopy(element)
     root.tail = None
-    # Most messages are text alone: nothing in them to drop, look for or make absolute, so
-    # the searches for those are skipped.
-    message = _clean_elements(root, base_url) if len(root) else Message(html="", text="")
-    # lxml gives the text before the first child unescaped: "&lt;b&gt;" typed by the author
-    # would reach the sanitiser as a tag.
-    inner = escape(root.text or "", quote=False) + "".join(
-        etree.tostring(child, encoding="unicode", method="html") for child in root
-    )
-    message.html = sanitize_html(inner).strip()
+    message = _clean_elements(root, base_url)
+    message.html = sanitize_html(_inner_html(root)).strip()
     message.text = html_to_text(root)
     return message
+
+
+def _inner_html(root: etree._Element) -> str:
+    """The markup inside ``root``: its text, escaped as the sanitiser has always had it (lxml
+    gives it unescaped: "&lt;b&gt;" typed by the author would reach the sanitiser as a tag),
+    and its children serialised in one call, cut out of the element's own tags."""
+    text = root.text
+    root.text = None
+    whole = etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+    root.text = text
+    start = whole.find(">") + 1  # the serialiser escapes ">" in attribute values
+    end = f"</{root.tag}>"
+    if start and whole.endswith(end) and whole.startswith(f"<{root.tag}"):
+        children = whole[start : len(whole) - len(end)]
+    else:  # not an element of one start and one end tag
+        children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
+    return escape(text or "", quote=False) + children
+
+
+def _text_html(text: str) -> str:
+    """A message of text alone as sanitize_html gives it. What the sanitiser changes in escaped
+    text: a carriage return becomes a line feed, a NUL goes, a no-break space becomes &nbsp;;
+    escaped text without them comes out of it as it went in (tests/test_content.py holds nh3
+    to that for every character)."""
+    escaped = escape(text, quote=False)
+    if "\r" in escaped or "\x00" in escaped or "\xa0" in escaped:
+        escaped = sanitize_html(escaped)
+    return escaped.strip()
 
 
 def _clean_elements(root: etree._Element, base_url: str) -> Message:
     """Drop the noise and Discuz's UI inside the message, take its edit note, quote, images and
     hidden flag, and make its links absolute; its html and text are the caller's to fill."""
-    # Each search walks every element of the message: it runs only where the message's markup,
-    # serialised in C (a few KB), holds a word the search's finds cannot be without.
     markup = etree.tostring(root, encoding="utf-8")
-    if any(word in markup for word in NOISE_WORDS):
+    if _runs(markup, NOISE_WORDS):
         remove_noise_elements(root)
     # Dropping a set of elements (their tails kept) gives the same tree in any order.
-    if any(word in markup for word in _CODE_WORDS):
+    if _runs(markup, _CODE_WORDS):
         for code in list(root.iterdescendants(*_CODE_TAGS)):
             drop_tree(code)
-    if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if any(word in markup for word in words)):
+    if parts := tuple(n for n, (words, _) in enumerate(_UI_PARTS) if _runs(markup, words)):
         for ui in _ui_xpath(parts)(root):
             drop_tree(ui)
 
     edit_note = None
-    for note in _EDIT_NOTE_XPATH(root) if b"pstatus" in markup else ():
+    for note in _EDIT_NOTE_XPATH(root) if _runs(markup, (b"pstatus",)) else ():
         edit_note = edit_note or squash(words_of(note))
         _drop_with_following_breaks(note)
 
     quote_pid = quote_header = None
-    quotes = _QUOTE_XPATH(root) if b"<blockquote" in markup else []
-    if quotes:
-        quote = quotes[0]
+    # The first quote in the message (one in a div.quote is one too), by lxml's walk in C.
+    quote = next(root.iterdescendants("blockquote"), None) if _runs(markup, (b"<blockquote",)) else None
+    if quote is not None:
         for link in quote.iter("a"):
             if match := _PID_IN_LINK.search(link.get("href") or ""):
                 quote_pid = int(match[1])
@@ -179,6 +208,9 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
             else:  # no URL at all: the link's words stay
                 del link.attrib["href"]
 
+    hidden = _runs(markup, (b"locked",)) and bool(LOCKED_NOTICE(root))
+    if len(markup) > _LONG:
+        etree.strip_attributes(root, *_DROPPED_ATTRIBUTES)
     return Message(
         html="",
         text="",
@@ -186,8 +218,19 @@ def _clean_elements(root: etree._Element, base_url: str) -> Message:
         edit_note=edit_note,
         quote_pid=quote_pid,
         quote_header=quote_header,
-        hidden=b"locked" in markup and bool(LOCKED_NOTICE(root)),
+        hidden=hidden,
     )
+
+
+def _runs(markup: bytes, words: tuple[bytes, ...]) -> bool:
+    """Whether the search these words stand for runs on a message of this markup. Each search
+    walks every element of the message: it runs only where the markup, serialised in C, holds
+    a word the search's finds cannot be without. But a scan for a word the markup lacks reads
+    all of it: in a long message, dearer than some searches themselves, which run there
+    without asking (_SEARCHED_WHEN_LONG)."""
+    if words[0] in _SEARCHED_WHEN_LONG and len(markup) > _LONG:
+        return True
+    return any(word in markup for word in words)
 
 
 def sanitize_html(fragment: str) -> str:
@@ -202,37 +245,59 @@ def html_to_text(root: etree._Element) -> str:
     come from elements, except inside <pre>. Consumes ``root``: the breaks are marked in the
     tree and lxml serialises the text in C, where a walk in Python would visit every element
     in the interpreter."""
+    if not len(root):
+        return _text_alone(root)
     for pre in root.iter("pre"):
         for node in pre.iter():
             if node.text:
                 node.text = node.text.replace("\n", _BREAK)
             if node is not pre and node.tail:
                 node.tail = node.tail.replace("\n", _BREAK)
-    if len(root):  # iter() builds its matcher of tags on every call: text alone, with no child, needs none
-        # A <br> holds nothing, so its break can be its text rather than the start of its tail:
-        # the same text, from one assignment where the tail's is a read, a join and a new node
-        # (a long message has a thousand of them). The message's own <br> shows no break.
-        for br in root.iterdescendants("br"):
-            if br.text is None:
-                br.text = _BREAK
-            else:
-                br.tail = _BREAK + (br.tail or "")
-        breaking = root.iter(*_BLOCK_TAGS)
-    else:
-        breaking = [root] if root.tag in _BLOCK_TAGS else []
-    for element in breaking:
+    # A <br> holds nothing, so its break can be its text rather than the start of its tail:
+    # the same text, from one assignment where the tail's is a read, a join and a new node
+    # (a long message has a thousand of them). The message's own <br> shows no break.
+    for br in root.iterdescendants("br"):
+        if br.text is None:
+            br.text = _BREAK
+        else:
+            br.tail = _BREAK + (br.tail or "")
+    for element in root.iter(*_BLOCK_TAGS):
         element.text = _BREAK + (element.text or "")
         if element.tag != "li":  # a code block's <li> is one line: a break before it only
             element.tail = _BREAK + (element.tail or "")
     for quote in reversed(list(root.iter("blockquote"))):  # the innermost first
-        lines = [line.strip() for line in _lines(_inner_text(quote)).split("\n") if line.strip()]
+        marked = _inner_text(quote)
         for child in list(quote):
             quote.remove(child)  # its tail goes with it: read already
-        quote.text = _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
-    text = _lines(_inner_text(root))
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
+        quote.text = _quoted(marked)
+    return _tidy(_lines(_inner_text(root)))
+
+
+def _text_alone(element: etree._Element) -> str:
+    """html_to_text of an element with no child, from its own text: of the marks html_to_text
+    puts in the tree, only the ones its tag asks for apply, so no matcher of tags is built,
+    nothing is marked in the tree and nothing serialised."""
+    text = element.text or ""
+    if element.tag == "pre":
+        text = text.replace("\n", _BREAK)
+    if element.tag in _BLOCK_TAGS:
+        text = _BREAK + text
+    elif element.tag == "blockquote":
+        text = _quoted(text)
+    return _tidy(_lines(text))
+
+
+def _quoted(marked: str) -> str:
+    """A quote's marked text as its own "> " lines."""
+    lines = [line.strip() for line in _lines(marked).split("\n") if line.strip()]
+    return _BREAK + _BREAK.join("> " + line for line in lines) + _BREAK
+
+
+def _tidy(text: str) -> str:
+    """Lines without their trailing space, runs of blank lines shortened to one."""
+    text = "\n".join(map(str.rstrip, text.split("\n")))
     if "\n\n\n" in text:  # most texts have no run of blank lines to shorten
-        text = re.sub(r"\n{3,}", "\n\n", text)
+        text = _BLANK_LINES.sub("\n\n", text)
     return text.strip("\n").strip()
 
 

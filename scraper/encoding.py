@@ -31,21 +31,34 @@ class Decoded:
         return self.declared is not None and self.declared != self.charset
 
 
-class Utf8Text(str):
-    """Text decoded from UTF-8, with the bytes it was decoded from (``utf8``, its own UTF-8):
-    the HTML parser, which reads UTF-8, takes them rather than encoding the text again."""
+# The last text decoded from UTF-8 and the bytes it was decoded from (its own UTF-8): the HTML
+# parser, which reads UTF-8, takes them rather than encoding the text again. Kept here, not on
+# the text (a str subclass with the bytes as an attribute): making one copies the whole text.
+# One pair, replaced as a whole: a thread that finds another's text here encodes its own.
+_NONE: tuple[str, bytes] = ("", b"")
+_last_utf8 = _NONE
 
-    __slots__ = ("utf8",)
+
+def take_utf8(text: str) -> bytes | None:
+    """The UTF-8 ``text`` was decoded from, when it is the last text decoded from UTF-8 here;
+    taken, not kept: a page's text is parsed once, and the last page's bytes held here kept
+    their memory from the next page's parse."""
+    global _last_utf8
+    decoded, body = _last_utf8
+    if decoded is not text:
+        return None
+    _last_utf8 = _NONE
+    return body
 
 
 def _strict(body: bytes, charset: str) -> str | None:
+    global _last_utf8
     try:
         text = body.decode(charset)
     except (UnicodeDecodeError, LookupError):
         return None
     if charset == "utf-8":
-        text = Utf8Text(text)
-        text.utf8 = body
+        _last_utf8 = (text, body)
     return text
 
 

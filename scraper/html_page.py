@@ -11,6 +11,7 @@ from lxml import etree
 from parsel import Selector
 
 from scraper.dates import DEFAULT_UTC_OFFSET, footer_offset, parse_offset
+from scraper.encoding import take_utf8
 from scraper.kinds import PageKind
 from scraper.problems import PageProblem, antiscraping_problem, is_complete, is_redirect_script, shows_anything
 from scraper.urls import absolute_url
@@ -46,8 +47,8 @@ def _html_tree(text: str) -> etree._Element | None:
     than by a regex over the whole text."""
     if "\ufffe" in text or "\uffff" in text:  # looked for in the text: one character, a fast scan
         data = _NOT_XML.sub("", text).encode("utf-8", "replace")
-    else:  # a page decoded from UTF-8 (scraper.encoding.Utf8Text) is not encoded again
-        data = getattr(text, "utf8", None) or text.encode("utf-8", "replace")
+    else:  # a page decoded from UTF-8 (scraper.encoding.take_utf8) is not encoded again
+        data = take_utf8(text) or text.encode("utf-8", "replace")
         data = data.translate(None, _NOT_XML_BYTES)
     data = data.strip()
     if not data:

@@ -17,15 +17,18 @@ import re
 
 from lxml import etree
 
-from scraper.xpath import class_words, has_class
+from scraper.xpath import class_words, having_class
 
 # Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one. The
 # styles are tested by Python's re, on the elements with a style: the same test as XPath's
 # re:test (EXSLT, which lxml runs with Python's re), without a call from C for each element.
-_NOISE_CANDIDATES = etree.XPath(f"descendant::font[{has_class('jammer')}] | descendant::*[@style]")
+# The elements with a style are reached through the attribute (`*/@style/..`: the elements of
+# `*[@style]`), as scraper.xpath.having_class does for a class.
+_NOISE_CANDIDATES = etree.XPath(f"{having_class('descendant::font', 'jammer')} | descendant::*/@style/..")
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|$)", re.I)
-# What the noise's finds cannot be without, in their serialised markup.
-NOISE_WORDS = (b"jammer", b"style=")
+# What the noise's finds cannot be without, in their serialised markup (the commoner first: a
+# scan stops at the first found).
+NOISE_WORDS = (b"style=", b"jammer")
 
 
 def noise_elements(root: etree._Element) -> list[etree._Element]:

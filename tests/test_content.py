@@ -1,7 +1,12 @@
 """A message element to clean HTML and text (scraper.content): what the author typed stays
 what it was, markup or not."""
 
-from scraper.content import extract_message, fragment_root
+from html import escape
+
+from lxml import etree
+
+from scraper import content
+from scraper.content import extract_message, fragment_root, sanitize_html
 
 
 def test_text_that_looks_like_markup_stays_text_in_html_and_text():
@@ -21,3 +26,45 @@ def test_html_comments_in_a_message_are_not_its_text():
     message = extract_message(fragment_root("开头<!-- 编辑器留下的注释 -->正文<p>段落<!-- 又一个 --></p>"), "http://127.0.0.1/")
     assert message.text == "开头正文\n段落"
     assert "注释" not in message.html
+
+
+def test_escaped_text_comes_out_of_the_sanitiser_as_it_went_in_but_for_three_characters():
+    # what lets a message of text alone skip the sanitiser (scraper.content._text_html)
+    every = "".join(chr(code) for code in range(1, 0x110000) if not 0xD800 <= code < 0xE000 and code not in (0x0D, 0xA0))
+    assert sanitize_html(escape(every, quote=False)) == escape(every, quote=False)
+    assert [sanitize_html(f"a{character}b") for character in "\r\x00\xa0"] == ["a\nb", "ab", "a&nbsp;b"]
+    element = etree.Element("td")
+    element.text = " a\r\nb\xa0&lt;c "
+    assert extract_message(element, "http://127.0.0.1/").html == "a\nb&nbsp;&amp;lt;c"
+
+
+def test_the_markup_inside_a_message_is_its_escaped_text_and_its_children():
+    root = fragment_root('a&lt;b<p title="x&gt;y" class=\'"q"\'>c&amp;d<br></p>e<!-- f --><i>g</i>h')
+    root.set("title", '>"<')
+    root.tail = "after"
+    children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
+    assert content._inner_html(root) == "a&lt;b" + children
+    assert (root.text, root.tail, len(root)) == ("a<b", "after", 3)
+
+
+def test_a_long_message_reads_as_a_short_one_and_loses_only_attributes_the_sanitiser_drops(monkeypatch):
+    names = content._DROPPED_ATTRIBUTES
+    assert not set(names) & set().union(*content._ALLOWED_ATTRIBUTES.values())
+    with_them = "".join(f"<{tag} {' '.join(f'{name}=x' for name in names)} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
+    without = "".join(f"<{tag} title=t>a</{tag}>" for tag in sorted(content._ALLOWED_TAGS))
+    assert sanitize_html(with_them) == sanitize_html(without)
+    # a long message (its attributes stripped, its searches run without looking for their
+    # words) against the same read as a short one
+    markup = '<p style="color: red" id="p1" class="c">a<img zoomfile="z.jpg" file="f.jpg" src="s.jpg" aid="1" inpost="1" onclick="zoom()"></p>' * 80
+    parts = (
+        '<i class="pstatus"> 本帖最后由 a 于 2024-1-2 12:00 编辑 </i><br><br>'
+        '<div class="quote"><blockquote><a href="forum.php?mod=redirect&amp;pid=7">b 发表于 2024-1-1</a><br>引文</blockquote></div>'
+        '<div class="blockcode"><ol><li>x = 1</li></ol><em onclick="copycode(this)">复制代码</em></div>'
+        '<script>alert(1)</script><div class="locked">游客，如果您要查看本帖隐藏内容请回复</div>'
+    )
+    long = extract_message(fragment_root(parts + markup), "http://127.0.0.1/")
+    monkeypatch.setattr(content, "_LONG", float("inf"))
+    assert extract_message(fragment_root(parts + markup), "http://127.0.0.1/") == long
+    assert long.html.endswith('<p class="c">a<img src="http://127.0.0.1/z.jpg"></p>' * 80)
+    assert (long.edit_note, long.quote_pid, long.hidden) == ("本帖最后由 a 于 2024-1-2 12:00 编辑", 7, True)
+    assert "复制代码" not in long.text and "alert" not in long.text and "> 引文" in long.text
