@@ -4,6 +4,7 @@ EXSLT's re:test, a call from C into Python for each element), it finds what the 
 found, in the same order: held to the XPaths on every attachment block, and every post, of the
 fixture and corpus pages and the sample forum."""
 
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -15,7 +16,7 @@ from scraper.noise import noise_elements
 from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem
 from scraper.profiles import BUILT_IN, GENERIC, choose
-from scraper.xpath import words_of
+from scraper.xpath import squash, words_of
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -25,11 +26,12 @@ _SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=
 XPATHS = {
     "links": ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]",
     "pay_links": ".//a[contains(@href, 'action=attachpay')]",
-    "ided": ".//*[@id or @aid]",
     "ems": ".//em",
     "images": f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_SRC}]",
     "name_places": ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong",
 }
+
+IDED = etree.XPath(".//*[@id or @aid]")  # what attachments.aid_in_ids reads, after the block
 
 # scraper.attachments.attach_blocks, as the XPath it stands for.
 ATTACH_BLOCKS = etree.XPath(
@@ -67,7 +69,7 @@ def test_noise_elements_are_what_the_exslt_search_finds():
 
 def test_block_parts_are_what_their_xpaths_find():
     searches = {name: etree.XPath(expression) for name, expression in XPATHS.items()}
-    blocks = 0
+    blocks = aids = 0
     for path, root in _pages():
         for _, post in thread_extras._posts(root) or [(None, root)]:
             for element in [post, *ATTACH_BLOCKS(post)]:
@@ -75,7 +77,19 @@ def test_block_parts_are_what_their_xpaths_find():
                 parts = attachments._BlockParts(element)
                 for name, search in searches.items():
                     assert getattr(parts, name) == search(element), (path.name, name)
-    assert blocks > 400
+                assert attachments.aid_in_ids(element) == _aid_in_ids(element), path.name
+                aids += attachments.aid_in_ids(element) is not None
+    assert blocks > 400 and aids > 200
+
+
+def _aid_in_ids(block):
+    """attachments.aid_in_ids, read from the XPath's finds."""
+    for element in [block, *IDED(block)]:
+        if (aid := element.get("aid")) and aid.isdigit():
+            return int(aid)
+        if match := re.match(r"^(?:attach_|aid|aimg_)(\d+)$", element.get("id") or ""):
+            return int(match[1])
+    return None
 
 
 def _class(name: str) -> str:
@@ -266,3 +280,28 @@ def test_each_element_above_the_blocks_links_and_images_is_tested_once(monkeypat
     name_places = etree.XPath(XPATHS["name_places"])
     assert [attachments._BlockParts(block).name_places for block in blocks] == [name_places(block) for block in blocks]
     assert len(tested) <= sum(1 for _ in root.iter())
+
+
+def _uploaded_by_each_text(texts):
+    """What attachments._uploaded finds, by a search of each text."""
+    holding = " ".join(squash(text) for text in texts if attachments._UPLOAD_WORD.search(text))
+    return attachments._UPLOADED.search(holding)
+
+
+def test_upload_time_is_read_from_the_texts_that_hold_the_word():
+    shown = 0
+    for path, root in _pages():
+        for _, post in thread_extras._posts(root):
+            for block in ATTACH_BLOCKS(post):
+                texts = block.xpath(".//text()", smart_strings=False)
+                found = attachments._uploaded(texts, " ".join(texts))
+                expected = _uploaded_by_each_text(texts)
+                assert (found and found[0]) == (expected and expected[0]), path.name
+                shown += found is not None
+    # the word once, twice in a text, in several, at a text's start or end, in any case
+    for texts in (["2018-9-4 13:45 上传"], ["上传", " 2019-1-2 3:04 上傳 x"], ["a", "UPLOAD", "b upload upload"],
+                  ["\n", "上传", "\n\n"], ["upl", "oad"], ["x上传", "", "y Upload"], []):
+        found = attachments._uploaded(texts, " ".join(texts))
+        expected = _uploaded_by_each_text(texts)
+        assert (found and found[0]) == (expected and expected[0]), texts
+    assert shown > 200
