@@ -34,6 +34,7 @@ _POSTS = (
 )
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
+_TAG_LINKS = compiled(".//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 _TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 # The thread type's links: before the subject (X3), else in the h1.ts (X2). The h1s come from
 # lxml's walk of the page (its tag test in C), where XPath's "//h1" is a step from every node.
@@ -156,8 +157,8 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
     extras.type_id, extras.type_name = _thread_type(root)
     posts = _posts(root)
     first = posts[0][1] if posts else root
-    extras.tags = _tags(first)
-    extras.special = _special(first, ids)
+    extras.special, tag_lists = _first_post_parts(first, ids)
+    extras.tags = _tags(first, tag_lists)
     if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
     comments = text is None or _shows_comment_block(text)
@@ -223,26 +224,44 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
 
 def _special(root: etree._Element, ids: PageIds | None = None) -> str | None:
     """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
+    return _first_post_parts(root, ids)[0]
+
+
+def _first_post_parts(root: etree._Element, ids: PageIds | None = None) -> tuple[str | None, list[etree._Element]]:
+    """_special's kind, and the tag lists (div.ptg) under ``root``, from one walk of its divs
+    and forms (a first post has hundreds of divs; few have a class that holds a word looked for)."""
     kinds = set()
-    for div in root.iterdescendants("div"):
-        # split only a class that holds one of the words (a first post has hundreds of divs)
-        if (classes := div.get("class")) and any(word in classes for word in _SPECIAL_CLASSES):
-            kinds.update(_SPECIAL_CLASSES[word] for word in class_words(div) if word in _SPECIAL_CLASSES)
-    for form in root.iterdescendants("form"):
-        if form.get("id") == "poll":
+    tag_lists = []
+    for element in root.iterdescendants("div", "form"):
+        if element.tag == "div":
+            if not (classes := element.get("class")):
+                continue
+            # split only a class that holds one of the words
+            if "pcht" in classes or "rwd" in classes or "act" in classes or "dbt" in classes:
+                kinds.update(_SPECIAL_CLASSES[word] for word in class_words(element) if word in _SPECIAL_CLASSES)
+            if "ptg" in classes and "ptg" in class_words(element):
+                tag_lists.append(element)
+            continue
+        if element.get("id") == "poll":
             kinds.add("poll")
-        action = form.get("action") or ""
+        action = element.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
     # searched for only where the page has an id that begins so (most have none)
     if (ids or PageIds(root)).begins(_SPECIAL_ID_PREFIXES):
         for element in _SPECIAL_IDS(root):
             kinds.add("reward" if element.get("id").startswith("reward") else "trade")
-    return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
+    return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None), tag_lists
 
 
-def _tags(root: etree._Element) -> list[str]:
+def _tags(root: etree._Element, tag_lists: list[etree._Element] | None = None) -> list[str]:
+    """The thread's tags: _TAGS's links, read under the one tag list where ``tag_lists`` (the
+    div.ptg under ``root``) holds one, none where it holds none."""
+    if tag_lists is None or len(tag_lists) > 1:  # lists in lists: XPath gives each link once
+        links = _TAGS(root)
+    else:
+        links = _TAG_LINKS(tag_lists[0]) if tag_lists else []
     tags: list[str] = []
-    for link in _TAGS(root):
+    for link in links:
         tag = squash(link.get("title") or words_of(link))
         if tag and tag not in tags:
             tags.append(tag)

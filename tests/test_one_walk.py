@@ -305,3 +305,20 @@ def test_upload_time_is_read_from_the_texts_that_hold_the_word():
         expected = _uploaded_by_each_text(texts)
         assert (found and found[0]) == (expected and expected[0]), texts
     assert shown > 200
+
+
+def test_tags_are_what_the_xpath_finds():
+    def by_walk(root):
+        return thread_extras._tags(root, thread_extras._first_post_parts(root)[1])
+
+    found = 0
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert by_walk(element) == thread_extras._tags(element), path.name
+            found += len(thread_extras._tags(element))
+    tag = '<a href="misc.php?mod=tag&amp;id={0}" title="t{0}">t{0}</a>'
+    for outer in ("<div>", '<div class="ptg mbm">', '<div class="ptgx">', '<p class="ptg">'):
+        for inner in ("", '<div class="ptg">' + tag.format(2) + "</div>", '<div class="\tptg">' + tag.format(3) + "</div>"):
+            root = etree.fromstring(f"<html><body><div>{outer}{tag.format(1)}{inner}</div></div></body></html>", etree.HTMLParser())
+            assert by_walk(root) == thread_extras._tags(root), (outer, inner)
+    assert found > 20
