@@ -63,8 +63,10 @@ def footer_offset(text: str) -> tzinfo | None:
 def page_time(text: str | None, tz: tzinfo, now: datetime | None = None) -> str | None:
     """parse_discuz_time for a time a page prints. A damaged or hostile page may print one no
     calendar has (2013-13-45, year 0, "99999999999 天前"): that is no time, not a crash."""
-    try:
-        return parse_discuz_time(text, tz=tz, now=now)
+    if not text:
+        return None
+    try:  # parse_discuz_time's steps, without its calls (a page reads a time for every post)
+        return _resolve(text, tz if isinstance(tz, tzinfo) else parse_offset(tz), now)
     except (ValueError, OverflowError):
         return None
 
@@ -125,7 +127,11 @@ def hour_of(hour: str | int, half: str | None) -> int:
 
 def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
     if match := ABSOLUTE.search(text):
-        return wall_clock(match).replace(tzinfo=zone).isoformat()
+        year, month, day, hour, minute, second, half = match.group("y", "m", "d", "H", "M", "S", "half")
+        if year is None or half is not None:  # year last, or a 12-hour clock
+            return wall_clock(match).replace(tzinfo=zone).isoformat()
+        return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                        tzinfo=zone).isoformat()
     if now is None:
         return None
     local_now = now.astimezone(zone).replace(microsecond=0)
