@@ -16,10 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from bisect import bisect_right
 from collections.abc import Callable
 from datetime import tzinfo
-from itertools import accumulate
 from urllib.parse import parse_qs, unquote
 
 from lxml import etree
@@ -195,18 +193,17 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
 
 def _uploaded(texts: list[str], joined: str) -> re.Match | None:
     """_UPLOADED's match in the texts that hold the upload word, each squashed, joined by a
-    space. Those texts are found by one search of ``joined`` (``texts`` joined by a space),
-    not one search a text: the word holds no space, so each of its matches there lies inside
-    one text, and each text that holds it holds a match (most blocks: none)."""
-    holding: list[int] = []
-    ends: list[int] | None = None
-    for match in _UPLOAD_WORD.finditer(joined):
-        if ends is None:
-            ends = list(accumulate(len(text) + 1 for text in texts))  # where each text's space ends
-        index = bisect_right(ends, match.start())
-        if not holding or holding[-1] != index:
-            holding.append(index)
-    return _UPLOADED.search(" ".join(squash(texts[index]) for index in holding)) if holding else None
+    space (``joined``: ``texts`` joined by a space). The texts are tested with ``in``, not
+    _UPLOAD_WORD, where ``joined`` holds the word in Chinese alone: re.I matches "upload" in
+    ASCII's two cases only, and only ASCII letters lower to those letters, so the English word
+    is in a text only where it is in the lowered ``joined``."""
+    if "upload" in joined.lower():
+        holding = [text for text in texts if _UPLOAD_WORD.search(text)]
+    elif "上传" in joined or "上傳" in joined:
+        holding = [text for text in texts if "上传" in text or "上傳" in text]
+    else:
+        return None
+    return _UPLOADED.search(" ".join(squash(text) for text in holding))
 
 
 class _BlockParts:

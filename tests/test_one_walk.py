@@ -322,3 +322,13 @@ def test_tags_are_what_the_xpath_finds():
             root = etree.fromstring(f"<html><body><div>{outer}{tag.format(1)}{inner}</div></div></body></html>", etree.HTMLParser())
             assert by_walk(root) == thread_extras._tags(root), (outer, inner)
     assert found > 20
+
+
+def test_upload_word_is_only_in_ascii_cases():
+    """attachments._uploaded's test of the English word with ``in`` on the lowered text: what
+    _UPLOAD_WORD's re.I finds of it, no other character matching one of its letters, and no
+    other character lowering to one."""
+    every = "".join(map(chr, range(0x110000)))
+    for letter in "upload":
+        assert re.findall(letter, every, re.I) == [letter.upper(), letter]
+    assert not set(every[128:].lower()) & set("upload")
