@@ -18,14 +18,14 @@ import binascii
 import re
 from collections.abc import Callable
 from datetime import tzinfo
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from lxml import etree
 
 from scraper.content import real_image_src
 from scraper.dates import page_time
 from scraper.extras_models import Attachment
-from scraper.urls import absolute_url
+from scraper.urls import absolute_url, query_values
 from scraper.xpath import class_words, compiled, squash, words_of
 
 # The blocks an attachment shows in (attach_blocks): an <ignore_js_op>, and outside one a
@@ -57,7 +57,7 @@ def decode_aid(url_or_code: str | None) -> int | None:
     base64 of ``aid|hash|time|uid|tid``). None for anything else."""
     if not url_or_code:
         return None
-    values = parse_qs(query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
+    values = query_values(query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
     if not values:
         return None
     code = values[-1].strip()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
-from urllib.parse import parse_qs
 
 from lxml import etree
 
@@ -21,7 +20,7 @@ from scraper.kinds import PageKind
 from scraper.page_ids import PageIds
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
-from scraper.urls import site_of, thread_ref
+from scraper.urls import query_values, site_of, thread_ref
 from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
@@ -215,7 +214,7 @@ def _type_links(root: etree._Element) -> Iterator[etree._Element]:
 
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     for link in _type_links(root):
-        values = parse_qs(query_of(link.get("href") or "")).get("typeid")
+        values = query_values(query_of(link.get("href") or "")).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:
             return (first_int(values[-1]) if values else None), name
