@@ -180,13 +180,25 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
 
 
 def _shows_comment_block(text: str) -> bool:
-    """_COMMENT_BLOCK_SHOWN.search(text), its start found by str.find (a scan in C that skips
-    ahead, where re steps through the page a character at a time for its first word)."""
+    r"""_COMMENT_BLOCK_SHOWN.search(text), read with str's methods: each "comment_" found by
+    str.find (a scan in C that skips ahead, where re steps through the page a character at a
+    time for its first word), then what the regex asks of it: a digit next; the tag's end
+    (">") before the next "comment_"; and after it and any white space (re's \s is
+    str.isspace), something other than "</div>"."""
+    end = len(text)
     start = text.find("comment_")
     while start >= 0:
-        if _COMMENT_BLOCK_SHOWN.match(text, start):
-            return True
-        start = text.find("comment_", start + 1)
+        after = start + 8
+        following = text.find("comment_", after)
+        if after < end and text[after].isdecimal():  # re's \d: Unicode's decimal digits
+            close = text.find(">", after)
+            if close >= 0 and (following < 0 or close < following):
+                shown = close + 1
+                while shown < end and text[shown].isspace():
+                    shown += 1
+                if shown < end and not text.startswith("</div>", shown):
+                    return True
+        start = following
     return False
 
 

@@ -161,6 +161,11 @@ def test_pid_selectors_find_what_their_xpaths_find():
 def test_comment_block_test_is_the_regex_search():
     texts = [path.read_bytes().decode("utf-8", "replace") for path in PAGES]
     texts += ['<div id="comment_1">\n</div><div id="comment_2" class="cm"> x', "comment_comment_3>y", "comment_", ""]
+    # each thing the regex asks: a digit (any of Unicode's decimal ones, not ²), the tag's end before the
+    # next comment_, then after white space (any of re's, U+3000 too) something, not "</div>"
+    for head in ("comment_", "comment_7", "comment_\uff15", "comment_\u00b2", "comment_7'", "comment_7 c", "comment_7 comment_"):
+        for tail in ("", ">", "> ", ">x", ">\u3000\n y", "> </div>", "> </DIV>", ">\xa0</div>x", "></div", "comment_8>z"):
+            texts.append(head + tail)
     shown = [thread_extras._shows_comment_block(text) for text in texts]
     assert shown == [thread_extras._COMMENT_BLOCK_SHOWN.search(text) is not None for text in texts]
     assert any(shown) and not all(shown)
