@@ -167,7 +167,9 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     image_url = real_image_src(images[0], base_url) if images else None
     filename = _filename(parts.name_places, images)
     size_match = _SIZE.search(info)
-    price = _PRICE.search(info) or _PRICE.search(words)
+    # A price's word holds 售 or a c (re.I's c is ASCII's two), and info's letters are words':
+    # most blocks have neither.
+    price = (_PRICE.search(info) or _PRICE.search(words)) if "售" in words or "c" in words or "C" in words else None
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
     uploaded = _uploaded(texts, joined)
     # Without a download link, an image shown by its attachment address is its own link.

@@ -329,11 +329,11 @@ def test_tags_are_what_the_xpath_finds():
     assert found > 20
 
 
-def test_upload_word_is_only_in_ascii_cases():
+def test_upload_and_price_words_are_only_in_ascii_cases():
     """attachments._uploaded's test of the English word with ``in`` on the lowered text: what
     _UPLOAD_WORD's re.I finds of it, no other character matching one of its letters, and no
-    other character lowering to one."""
+    other character lowering to one; and _attachment's look for a c before _PRICE's search."""
     every = "".join(map(chr, range(0x110000)))
-    for letter in "upload":
+    for letter in "uploadc":
         assert re.findall(letter, every, re.I) == [letter.upper(), letter]
     assert not set(every[128:].lower()) & set("upload")
