@@ -154,7 +154,7 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
     extras.type_id, extras.type_name = _thread_type(root)
-    posts = _posts(root)
+    posts = _posts(root, ids)
     first = posts[0][1] if posts else root
     extras.special, tag_lists = _first_post_parts(first, ids)
     extras.tags = _tags(first, tag_lists)
@@ -202,8 +202,20 @@ def _shows_comment_block(text: str) -> bool:
     return False
 
 
-def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
-    for xpath in _POSTS:
+def _posts(root: etree._Element, ids: PageIds | None = None) -> list[tuple[int, etree._Element]]:
+    """Each post's element with its pid. Given the page's ids, _POSTS's first XPath is read
+    from them: the element id('postlist') names, and its divs ided post_ and ASCII digits."""
+    if ids is not None and ids.known:
+        postlist = ids.get("postlist")
+        found = [] if postlist is None else [
+            element for element in postlist.iterchildren("div")
+            if (id_ := element.get("id")) and id_.startswith("post_") and id_[5:].isascii() and id_[5:].isdigit()]
+        if found:
+            return [(int(element.get("id")[5:]), element) for element in found]
+        xpaths = _POSTS[1:]
+    else:
+        xpaths = _POSTS
+    for xpath in xpaths:
         if found := xpath(root):
             return [(int(_PID.search(element.get("id"))[0]), element) for element in found]
     return []

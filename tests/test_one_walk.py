@@ -337,3 +337,18 @@ def test_upload_and_price_words_are_only_in_ascii_cases():
     for letter in "uploadc":
         assert re.findall(letter, every, re.I) == [letter.upper(), letter]
     assert not set(every[128:].lower()) & set("upload")
+
+
+def test_posts_read_from_the_ids_are_what_the_xpaths_find():
+    found = 0
+    for path, root in _pages():
+        assert thread_extras._posts(root, PageIds(root)) == thread_extras._posts(root), path.name
+        found += len(thread_extras._posts(root))
+    for children in ('<div id="post_1">a</div><p id="post_2">b</p><div id="post_3x">c</div><div id="post_">d</div>',
+                     '<div id="post_\uff14">e</div><div id="post_05">f</div><!-- c --><div><div id="post_6">g</div></div>',
+                     '<div id="pid7">h</div>', ""):
+        for markup in (f'<div id="postlist">{children}</div>', f'<div id="postlist"></div><div id="postlist">{children}</div>',
+                       f'<table id="postlist"><tr><td>{children}</td></tr></table>', children):
+            root = etree.fromstring(f"<html><body>{markup}</body></html>", etree.HTMLParser())
+            assert thread_extras._posts(root, PageIds(root)) == thread_extras._posts(root), markup
+    assert found > 300
