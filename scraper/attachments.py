@@ -18,14 +18,14 @@ import binascii
 import re
 from collections.abc import Callable
 from datetime import tzinfo
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from lxml import etree
 
 from scraper.content import real_image_src
 from scraper.dates import page_time
 from scraper.extras_models import Attachment
-from scraper.urls import absolute_url
+from scraper.urls import absolute_url, query_values
 from scraper.xpath import class_words, compiled, squash, words_of
 
 # The blocks an attachment shows in (attach_blocks): an <ignore_js_op>, and outside one a
@@ -33,6 +33,8 @@ from scraper.xpath import class_words, compiled, squash, words_of
 # address (forum.php?mod=attachment&aid=CODE as src, X2.5 and themes that drop the aid
 # attributes).
 _BLOCK_TAGS = ("ignore_js_op", "dl", "span", "img")
+# The tags of the elements a block's reading looks at (_BlockParts).
+_PART_TAGS = ("a", "em", "img", "span", "strong")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(Bytes|Byte|B|KB|K|MB|M|GB|G|TB)\b", re.I)
 _UNITS = {"b": 0, "byte": 0, "bytes": 0, "k": 1, "kb": 1, "m": 2, "mb": 2, "g": 3, "gb": 3, "tb": 4}
 _DOWNLOADS = re.compile(r"(?:下载次数|下載次數|downloads?)\s*[:：]\s*(\d+)", re.I)
@@ -55,7 +57,7 @@ def decode_aid(url_or_code: str | None) -> int | None:
     base64 of ``aid|hash|time|uid|tid``). None for anything else."""
     if not url_or_code:
         return None
-    values = parse_qs(query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
+    values = query_values(query_of(url_or_code)).get("aid") if "aid=" in url_or_code else [url_or_code]
     if not values:
         return None
     code = values[-1].strip()
@@ -73,8 +75,10 @@ def decode_aid(url_or_code: str | None) -> int | None:
 def size_in_bytes(shown: str | None) -> int | None:
     """"23.87 KB" -> 24443 (Discuz's units are powers of 1024): as exact as the page shows."""
     match = _SIZE.search(shown or "")
-    if not match:
-        return None
+    return _bytes_of(match) if match else None
+
+
+def _bytes_of(match: re.Match) -> int:
     return round(float(match[1]) * 1024 ** _UNITS[match[2].lower()])
 
 
@@ -112,14 +116,21 @@ def attach_blocks(post: etree._Element) -> list[etree._Element]:
     [contains(@src, 'aid=')]. The ancestors are the whole page's, as XPath's are."""
     found = []
     held: dict[etree._Element, bool] = {}
+    # The tests inline: a first post has hundreds of these elements, few of them blocks.
     for element in post.iterdescendants(*_BLOCK_TAGS):
         tag = element.tag
         if tag == "ignore_js_op":
             found.append(element)
         elif tag == "img":
-            if _names_attachment(element.get("src") or "") and not _held(element.getparent(), None, _holds_images, held):
+            if ((src := element.get("src")) and "aid=" in src and ("mod=attachment" in src or "attachment.php?aid=" in src)
+                    and not _held(element.getparent(), None, _holds_images, held)):
                 found.append(element)
-        elif _is_block(element) and next(element.iterancestors("ignore_js_op"), None) is None:
+        elif tag == "span":
+            if ((id_ := element.get("id")) and id_.startswith("attach_")
+                    and next(element.iterancestors("ignore_js_op"), None) is None):
+                found.append(element)
+        elif ((classes := element.get("class")) and "tattl" in classes and "tattl" in class_words(element)
+              and next(element.iterancestors("ignore_js_op"), None) is None):
             found.append(element)
     return found
 
@@ -151,22 +162,23 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     ems = [words_of(em) for em in parts.ems]
     info = " ".join(squash(em) for em in ems if _SIZE.search(em) or _DOWNLOADS.search(em))
     texts = _ALL_TEXT(block)
-    words = squash(" ".join(texts))
+    joined = " ".join(texts)
+    words = squash(joined)
     image_url = real_image_src(images[0], base_url) if images else None
     filename = _filename(parts.name_places, images)
     size_match = _SIZE.search(info)
-    price = _PRICE.search(info) or _PRICE.search(words)
+    # A price's word holds 售 or a c (re.I's c is ASCII's two), and info's letters are words':
+    # most blocks have neither.
+    price = (_PRICE.search(info) or _PRICE.search(words)) if "售" in words or "c" in words or "C" in words else None
     downloads = _DOWNLOADS.search(info) or _DOWNLOADS.search(words)
-    # The word has no space in it: a text holds it only where their words do (most blocks: none).
-    uploaded = _UPLOAD_WORD.search(words) and _UPLOADED.search(
-        " ".join(squash(t) for t in texts if _UPLOAD_WORD.search(t)))
+    uploaded = _uploaded(texts, joined)
     # Without a download link, an image shown by its attachment address is its own link.
     source = links[0].get("href") if links else next(
         (src for img in images if decode_aid(src := img.get("src")) is not None), None)
     url = absolute_url(base_url, source) if source else None
     attachment = Attachment(
         site=site, aid=aid, pid=pid, tid=tid, filename=filename,
-        size=size_in_bytes(info), size_shown=size_match[0] if size_match else None,
+        size=_bytes_of(size_match) if size_match else None, size_shown=size_match[0] if size_match else None,
         downloads=int(downloads[1]) if downloads else None,
         is_image=bool(images) or bool(filename and _IMAGE_NAME.search(filename)),
         price=int(price[1]) if price and int(price[1]) else None,
@@ -181,14 +193,29 @@ def _attachment(block: etree._Element, site: str, tid: int, pid: int, base_url: 
     return attachment
 
 
+def _uploaded(texts: list[str], joined: str) -> re.Match | None:
+    """_UPLOADED's match in the texts that hold the upload word, each squashed, joined by a
+    space (``joined``: ``texts`` joined by a space). The texts are tested with ``in``, not
+    _UPLOAD_WORD, where ``joined`` holds the word in Chinese alone: re.I matches "upload" in
+    ASCII's two cases only, and only ASCII letters lower to those letters, so the English word
+    is in a text only where it is in the lowered ``joined``."""
+    if "upload" in joined.lower():
+        holding = [text for text in texts if _UPLOAD_WORD.search(text)]
+    elif "上传" in joined or "上傳" in joined:
+        holding = [text for text in texts if "上传" in text or "上傳" in text]
+    else:
+        return None
+    return _UPLOADED.search(" ".join(squash(text) for text in holding))
+
+
 class _BlockParts:
     """The elements of one attachment block that its reading needs, in document order, from
-    one walk of its elements (a block is a dozen; an XPath call a part cost more than the
-    walk). What each list holds, as XPath (the walk must keep to it):
+    one walk of its elements of the five tags they have (a block is a dozen elements; an
+    XPath call a part cost more than the walk). What each list holds, as XPath (the walk must
+    keep to it):
 
     - links: .//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]
     - pay_links: .//a[contains(@href, 'action=attachpay')]
-    - ided: .//*[@id or @aid]
     - ems: .//em
     - images: descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or ATTACHMENT_SRC]
     - name_places: .//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong
@@ -197,7 +224,6 @@ class _BlockParts:
     def __init__(self, block: etree._Element) -> None:
         self.links: list[etree._Element] = []
         self.pay_links: list[etree._Element] = []
-        self.ided: list[etree._Element] = []
         self.ems: list[etree._Element] = []
         self.images: list[etree._Element] = [block] if block.tag == "img" and _attachment_image(block) else []
         self.name_places: list[etree._Element] = []
@@ -205,17 +231,15 @@ class _BlockParts:
         # The walk is in document order: a link's ancestors come before it, so a link is held
         # by a span#attach_ only once the walk has passed one (most blocks have none).
         spans = False
-        for element in block.iterdescendants(etree.Element):
-            tag, id_ = element.tag, element.get("id")
-            if id_ is not None or element.get("aid") is not None:
-                self.ided.append(element)
+        for element in block.iterdescendants(*_PART_TAGS):
+            tag = element.tag
             if tag == "a":
                 href = element.get("href") or ""
                 if _names_attachment(href):
                     self.links.append(element)
                 if "action=attachpay" in href:
                     self.pay_links.append(element)
-                if (id_ or "").startswith("aid") or (
+                if (element.get("id") or "").startswith("aid") or (
                         spans and _held(element.getparent(), block, _is_attach_span, in_attach_span)):
                     self.name_places.append(element)
             elif tag == "em":
@@ -224,8 +248,8 @@ class _BlockParts:
                 if _attachment_image(element):
                     self.images.append(element)
             elif tag == "span":
-                spans = spans or (id_ or "").startswith("attach_")
-            elif tag == "strong":
+                spans = spans or (element.get("id") or "").startswith("attach_")
+            else:  # strong
                 parent = element.getparent()
                 if parent.tag == "p" and parent is not block:
                     self.name_places.append(element)
@@ -264,17 +288,26 @@ def _held(element: etree._Element | None, stop: etree._Element | None,
 
 
 def _aid_of(block: etree._Element, parts: _BlockParts) -> int | None:
-    for element in [block, *parts.ided]:
-        if (aid := element.get("aid")) and aid.isdigit():
-            return int(aid)
-        if match := _ID_AID.match(element.get("id") or ""):
-            return int(match[1])
+    if (aid := aid_in_ids(block)) is not None:
+        return aid
     for link in parts.links + parts.pay_links:
         if (aid := decode_aid(link.get("href"))) is not None:
             return aid
     for img in parts.images:
         if (aid := decode_aid(img.get("src"))) is not None:
             return aid
+    return None
+
+
+def aid_in_ids(block: etree._Element) -> int | None:
+    """The aid of the first of ``block`` and the elements in it (descendant-or-self::*[@id or
+    @aid]) with a numeric aid, or an id naming one: the block's first image or span, most
+    often, so the walk stops a few elements in."""
+    for element in block.iter(etree.Element):
+        if (aid := element.get("aid")) and aid.isdigit():
+            return int(aid)
+        if (id_ := element.get("id")) and (match := _ID_AID.match(id_)):
+            return int(match[1])
     return None
 
 

@@ -63,8 +63,10 @@ def footer_offset(text: str) -> tzinfo | None:
 def page_time(text: str | None, tz: tzinfo, now: datetime | None = None) -> str | None:
     """parse_discuz_time for a time a page prints. A damaged or hostile page may print one no
     calendar has (2013-13-45, year 0, "99999999999 天前"): that is no time, not a crash."""
-    try:
-        return parse_discuz_time(text, tz=tz, now=now)
+    if not text:
+        return None
+    try:  # parse_discuz_time's steps, without its calls (a page reads a time for every post)
+        return _resolve(text, tz if isinstance(tz, tzinfo) else parse_offset(tz), now)
     except (ValueError, OverflowError):
         return None
 
@@ -125,7 +127,10 @@ def hour_of(hour: str | int, half: str | None) -> int:
 
 def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
     if match := ABSOLUTE.search(text):
-        return wall_clock(match).replace(tzinfo=zone).isoformat()
+        year, month, day, hour, minute, second, half = match.group("y", "m", "d", "H", "M", "S", "half")
+        if year is None or half is not None or type(zone) is not timezone:  # year last, 12-hour, a zone with DST
+            return wall_clock(match).replace(tzinfo=zone).isoformat()
+        return _iso(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), zone)
     if now is None:
         return None
     local_now = now.astimezone(zone).replace(microsecond=0)
@@ -140,6 +145,22 @@ def _resolve(text: str, zone: tzinfo, now: datetime | None) -> str | None:
     if _JUST_NOW.search(text):
         return local_now.isoformat()
     return None
+
+
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_OFFSETS: dict[timezone, str] = {}  # each fixed offset as isoformat() writes it
+
+
+def _iso(year: int, month: int, day: int, hour: int, minute: int, second: int, zone: timezone) -> str:
+    """datetime(…, tzinfo=zone).isoformat() for a fixed offset, written without the datetime
+    (a page has a time for every post and attachment): the same checks of the date and the
+    time, the same ValueError."""
+    if not (1 <= month <= 12 and 1 <= day <= _MONTH_DAYS[month] and 1 <= year <= 9999 and hour < 24 and minute < 60
+            and second < 60) or (month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 or year % 400 == 0))):
+        return datetime(year, month, day, hour, minute, second, tzinfo=zone).isoformat()  # raises
+    if (offset := _OFFSETS.get(zone)) is None:
+        offset = _OFFSETS[zone] = datetime(2000, 1, 1, tzinfo=zone).isoformat()[19:]
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{offset}"
 
 
 def parse_iso(value: str) -> datetime:

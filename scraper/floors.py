@@ -9,6 +9,7 @@ from scraper.models import Post
 
 # Discuz's default floor labels (postnocustom): 楼主, 沙发, 板凳, 地板 for floors 1-4.
 FLOOR_NAMES = {"楼主": 1, "樓主": 1, "沙发": 2, "沙發": 2, "板凳": 3, "地板": 4}
+_DIGITS = re.compile(r"\d+")
 
 
 def number_floors(
@@ -18,7 +19,7 @@ def number_floors(
     offsets = []
     for index, (post, label) in enumerate(zip(posts, labels)):
         label = label or ""
-        digits = re.search(r"\d+", label)
+        digits = _DIGITS.search(label)
         if digits:
             post.floor = int(digits[0])
             offsets.append(post.floor - index)

@@ -216,18 +216,17 @@ class _PostReader:
         # each post read, its message element and its attachment lists, for messages()
         self.pending: list[tuple[Post, etree._Element, tuple[list[str], list[str]]]] = []
 
-    def _found(self, field: str, pid: int, root: etree._Element):
-        """Each selector's finds in turn (the document-wide id() ones too, for this pid)."""
-        for find in self.finders[field]:
-            found = find(root, str(pid), self.ids)
-            if found:
-                yield found
+    # Each method below asks the field's selectors in turn (the document-wide id() ones too,
+    # for this pid), by a loop of its own: a generator left at its first find costs its close.
 
     def post(self, pid: int, root: etree._Element) -> Post:
         """The post as its markup shows it, but for its message: that is read by messages(),
         once nothing else reads the page."""
-        messages = (found[0] for found in self._found("message", pid, root) if not isinstance(found[0], str))
-        message_el = next(messages, None)
+        message_el = None
+        for find in self.finders["message"]:
+            if (found := find(root, str(pid), self.ids)) and not isinstance(found[0], str):
+                message_el = found[0]
+                break
         author, uid = self.author(pid, root)
         post = Post(pid=pid, floor=None, author=author, author_uid=uid)
         post.posted_at = self.posted_at(pid, root)
@@ -258,8 +257,8 @@ class _PostReader:
         self.pending = []
 
     def author(self, pid: int, root: etree._Element) -> tuple[str | None, int | None]:
-        for links in self._found("author", pid, root):
-            for link in links:
+        for find in self.finders["author"]:
+            for link in find(root, str(pid), self.ids):
                 name = squash(shown_words(link))
                 if name:
                     match = None if isinstance(link, str) else UID_IN_HREF.search(link.get("href") or "")
@@ -284,8 +283,8 @@ class _PostReader:
         return (squash(shown_words(authi[0])).split(" ")[0] or None, None) if authi else (None, None)
 
     def posted_at(self, pid: int, root: etree._Element) -> str | None:
-        for elements in self._found("time", pid, root):
-            for element in elements:
+        for find in self.finders["time"]:
+            for element in find(root, str(pid), self.ids):
                 # Relative times wrap the exact time in a span's title (none without children).
                 exact = _EXACT_TIME(element) if not isinstance(element, str) and len(element) else []
                 for candidate in exact + [shown_words(element)]:
@@ -299,8 +298,9 @@ class _PostReader:
         return None
 
     def floor_label(self, pid: int, root: etree._Element) -> str | None:
-        for found in self._found("floor", pid, root):
-            return squash(words_of(found[0]))
+        for find in self.finders["floor"]:
+            if found := find(root, str(pid), self.ids):
+                return squash(words_of(found[0]))
         return None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
-from urllib.parse import parse_qs
 
 from lxml import etree
 
@@ -21,7 +20,7 @@ from scraper.kinds import PageKind
 from scraper.page_ids import PageIds
 from scraper.post_extras import comments_in, ratings_in
 from scraper.problems import PageProblem, problem_of
-from scraper.urls import site_of, thread_ref
+from scraper.urls import query_values, site_of, thread_ref
 from scraper.xpath import class_words, compiled, first_int, has_class, squash, words_of
 
 # Each post's element, ided with its pid: div#post_PID (X2/X3, 7.x), div#pidPID (touch);
@@ -34,6 +33,7 @@ _POSTS = (
 )
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
+_TAG_LINKS = compiled(".//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 _TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
 # The thread type's links: before the subject (X3), else in the h1.ts (X2). The h1s come from
 # lxml's walk of the page (its tag test in C), where XPath's "//h1" is a step from every node.
@@ -154,10 +154,10 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
     site = site_of(url)
     extras = ThreadExtras(url=url, site=site, tid=tid, page=page)
     extras.type_id, extras.type_name = _thread_type(root)
-    posts = _posts(root)
+    posts = _posts(root, ids)
     first = posts[0][1] if posts else root
-    extras.tags = _tags(first)
-    extras.special = _special(first, ids)
+    extras.special, tag_lists = _first_post_parts(first, ids)
+    extras.tags = _tags(first, tag_lists)
     if extras.special == "poll":  # the poll's block is what makes a poll thread
         extras.poll = _poll(first, site, tid, fetched_at, tz)
     comments = text is None or _shows_comment_block(text)
@@ -180,18 +180,42 @@ def thread_extras_of(root: etree._Element, url: str, tid: int, page: int, base_u
 
 
 def _shows_comment_block(text: str) -> bool:
-    """_COMMENT_BLOCK_SHOWN.search(text), its start found by str.find (a scan in C that skips
-    ahead, where re steps through the page a character at a time for its first word)."""
+    r"""_COMMENT_BLOCK_SHOWN.search(text), read with str's methods: each "comment_" found by
+    str.find (a scan in C that skips ahead, where re steps through the page a character at a
+    time for its first word), then what the regex asks of it: a digit next; the tag's end
+    (">") before the next "comment_"; and after it and any white space (re's \s is
+    str.isspace), something other than "</div>"."""
+    end = len(text)
     start = text.find("comment_")
     while start >= 0:
-        if _COMMENT_BLOCK_SHOWN.match(text, start):
-            return True
-        start = text.find("comment_", start + 1)
+        after = start + 8
+        following = text.find("comment_", after)
+        if after < end and text[after].isdecimal():  # re's \d: Unicode's decimal digits
+            close = text.find(">", after)
+            if close >= 0 and (following < 0 or close < following):
+                shown = close + 1
+                while shown < end and text[shown].isspace():
+                    shown += 1
+                if shown < end and not text.startswith("</div>", shown):
+                    return True
+        start = following
     return False
 
 
-def _posts(root: etree._Element) -> list[tuple[int, etree._Element]]:
-    for xpath in _POSTS:
+def _posts(root: etree._Element, ids: PageIds | None = None) -> list[tuple[int, etree._Element]]:
+    """Each post's element with its pid. Given the page's ids, _POSTS's first XPath is read
+    from them: the element id('postlist') names, and its divs ided post_ and ASCII digits."""
+    if ids is not None and ids.known:
+        postlist = ids.get("postlist")
+        found = [] if postlist is None else [
+            element for element in postlist.iterchildren("div")
+            if (id_ := element.get("id")) and id_.startswith("post_") and id_[5:].isascii() and id_[5:].isdigit()]
+        if found:
+            return [(int(element.get("id")[5:]), element) for element in found]
+        xpaths = _POSTS[1:]
+    else:
+        xpaths = _POSTS
+    for xpath in xpaths:
         if found := xpath(root):
             return [(int(_PID.search(element.get("id"))[0]), element) for element in found]
     return []
@@ -214,7 +238,7 @@ def _type_links(root: etree._Element) -> Iterator[etree._Element]:
 
 def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     for link in _type_links(root):
-        values = parse_qs(query_of(link.get("href") or "")).get("typeid")
+        values = query_values(query_of(link.get("href") or "")).get("typeid")
         name = squash(words_of(link)).strip("[]【】 ") or None
         if values or name:
             return (first_int(values[-1]) if values else None), name
@@ -223,26 +247,44 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
 
 def _special(root: etree._Element, ids: PageIds | None = None) -> str | None:
     """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
+    return _first_post_parts(root, ids)[0]
+
+
+def _first_post_parts(root: etree._Element, ids: PageIds | None = None) -> tuple[str | None, list[etree._Element]]:
+    """_special's kind, and the tag lists (div.ptg) under ``root``, from one walk of its divs
+    and forms (a first post has hundreds of divs; few have a class that holds a word looked for)."""
     kinds = set()
-    for div in root.iterdescendants("div"):
-        # split only a class that holds one of the words (a first post has hundreds of divs)
-        if (classes := div.get("class")) and any(word in classes for word in _SPECIAL_CLASSES):
-            kinds.update(_SPECIAL_CLASSES[word] for word in class_words(div) if word in _SPECIAL_CLASSES)
-    for form in root.iterdescendants("form"):
-        if form.get("id") == "poll":
+    tag_lists = []
+    for element in root.iterdescendants("div", "form"):
+        if element.tag == "div":
+            if not (classes := element.get("class")):
+                continue
+            # split only a class that holds one of the words
+            if "pcht" in classes or "rwd" in classes or "act" in classes or "dbt" in classes:
+                kinds.update(_SPECIAL_CLASSES[word] for word in class_words(element) if word in _SPECIAL_CLASSES)
+            if "ptg" in classes and "ptg" in class_words(element):
+                tag_lists.append(element)
+            continue
+        if element.get("id") == "poll":
             kinds.add("poll")
-        action = form.get("action") or ""
+        action = element.get("action") or ""
         kinds.update(kind for word, kind in _SPECIAL_ACTIONS if word in action)
     # searched for only where the page has an id that begins so (most have none)
     if (ids or PageIds(root)).begins(_SPECIAL_ID_PREFIXES):
         for element in _SPECIAL_IDS(root):
             kinds.add("reward" if element.get("id").startswith("reward") else "trade")
-    return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None)
+    return next((name for name, _ in _SPECIAL_TESTS if name in kinds), None), tag_lists
 
 
-def _tags(root: etree._Element) -> list[str]:
+def _tags(root: etree._Element, tag_lists: list[etree._Element] | None = None) -> list[str]:
+    """The thread's tags: _TAGS's links, read under the one tag list where ``tag_lists`` (the
+    div.ptg under ``root``) holds one, none where it holds none."""
+    if tag_lists is None or len(tag_lists) > 1:  # lists in lists: XPath gives each link once
+        links = _TAGS(root)
+    else:
+        links = _TAG_LINKS(tag_lists[0]) if tag_lists else []
     tags: list[str] = []
-    for link in _TAGS(root):
+    for link in links:
         tag = squash(link.get("title") or words_of(link))
         if tag and tag not in tags:
             tags.append(tag)

@@ -28,6 +28,20 @@ _ROOT_MARKERS = re.compile(
 )
 
 
+def query_values(query: str) -> dict[str, list[str]]:
+    """parse_qs(query): a query with nothing to unquote (no "%", no "+", as most links are) is
+    split here, each name=value with a value kept, as parse_qs keeps them, without its steps
+    for each pair (Python too, and a link's dearest part)."""
+    if "%" in query or "+" in query:
+        return parse_qs(query)
+    values: dict[str, list[str]] = {}
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if value:
+            values.setdefault(name, []).append(value)
+    return values
+
+
 @dataclass(frozen=True)
 class ThreadRef:
     tid: int
@@ -39,7 +53,7 @@ def thread_ref(url: str) -> ThreadRef | None:
     parts = urlsplit(url)
     if match := _REWRITE_THREAD.search(parts.path):
         return ThreadRef(int(match[1]), max(int(match[2] or 1), 1))
-    query = parse_qs(parts.query)
+    query = query_values(parts.query)
     legacy = "archiver" in parts.path or parts.path.endswith("read.php")  # read.php: pre-7 era
     if legacy and (match := _ARCHIVER_THREAD.search(parts.query or parts.path)):
         page = match[2] or (query.get("page") or ["1"])[0]

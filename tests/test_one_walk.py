@@ -4,6 +4,7 @@ EXSLT's re:test, a call from C into Python for each element), it finds what the 
 found, in the same order: held to the XPaths on every attachment block, and every post, of the
 fixture and corpus pages and the sample forum."""
 
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -15,7 +16,7 @@ from scraper.noise import noise_elements
 from scraper.page_ids import PageIds, pid_selector
 from scraper.problems import PageProblem
 from scraper.profiles import BUILT_IN, GENERIC, choose
-from scraper.xpath import words_of
+from scraper.xpath import squash, words_of
 
 ROOT = Path(__file__).parent.parent
 PAGES = sorted(path for folder in (ROOT / "tests/fixtures", ROOT / "tests/corpus/pages") for path in folder.rglob("*.htm*"))
@@ -25,11 +26,12 @@ _SRC = "[contains(@src, 'mod=attachment') or contains(@src, 'attachment.php?aid=
 XPATHS = {
     "links": ".//a[contains(@href, 'mod=attachment') or contains(@href, 'attachment.php?aid=')][contains(@href, 'aid=')]",
     "pay_links": ".//a[contains(@href, 'action=attachpay')]",
-    "ided": ".//*[@id or @aid]",
     "ems": ".//em",
     "images": f"descendant-or-self::img[@aid or starts-with(@id, 'aimg_') or self::img{_SRC}]",
     "name_places": ".//a[starts-with(@id, 'aid')] | .//span[starts-with(@id, 'attach_')]//a | .//p/strong",
 }
+
+IDED = etree.XPath(".//*[@id or @aid]")  # what attachments.aid_in_ids reads, after the block
 
 # scraper.attachments.attach_blocks, as the XPath it stands for.
 ATTACH_BLOCKS = etree.XPath(
@@ -97,7 +99,7 @@ def test_message_searches_are_what_their_predicates_find():
 
 def test_block_parts_are_what_their_xpaths_find():
     searches = {name: etree.XPath(expression) for name, expression in XPATHS.items()}
-    blocks = 0
+    blocks = aids = 0
     for path, root in _pages():
         for _, post in thread_extras._posts(root) or [(None, root)]:
             for element in [post, *ATTACH_BLOCKS(post)]:
@@ -105,7 +107,19 @@ def test_block_parts_are_what_their_xpaths_find():
                 parts = attachments._BlockParts(element)
                 for name, search in searches.items():
                     assert getattr(parts, name) == search(element), (path.name, name)
-    assert blocks > 400
+                assert attachments.aid_in_ids(element) == _aid_in_ids(element), path.name
+                aids += attachments.aid_in_ids(element) is not None
+    assert blocks > 400 and aids > 200
+
+
+def _aid_in_ids(block):
+    """attachments.aid_in_ids, read from the XPath's finds."""
+    for element in [block, *IDED(block)]:
+        if (aid := element.get("aid")) and aid.isdigit():
+            return int(aid)
+        if match := re.match(r"^(?:attach_|aid|aimg_)(\d+)$", element.get("id") or ""):
+            return int(match[1])
+    return None
 
 
 def _class(name: str) -> str:
@@ -177,6 +191,11 @@ def test_pid_selectors_find_what_their_xpaths_find():
 def test_comment_block_test_is_the_regex_search():
     texts = [path.read_bytes().decode("utf-8", "replace") for path in PAGES]
     texts += ['<div id="comment_1">\n</div><div id="comment_2" class="cm"> x', "comment_comment_3>y", "comment_", ""]
+    # each thing the regex asks: a digit (any of Unicode's decimal ones, not ²), the tag's end before the
+    # next comment_, then after white space (any of re's, U+3000 too) something, not "</div>"
+    for head in ("comment_", "comment_7", "comment_\uff15", "comment_\u00b2", "comment_7'", "comment_7 c", "comment_7 comment_"):
+        for tail in ("", ">", "> ", ">x", ">\u3000\n y", "> </div>", "> </DIV>", ">\xa0</div>x", "></div", "comment_8>z"):
+            texts.append(head + tail)
     shown = [thread_extras._shows_comment_block(text) for text in texts]
     assert shown == [thread_extras._COMMENT_BLOCK_SHOWN.search(text) is not None for text in texts]
     assert any(shown) and not all(shown)
@@ -296,3 +315,70 @@ def test_each_element_above_the_blocks_links_and_images_is_tested_once(monkeypat
     name_places = etree.XPath(XPATHS["name_places"])
     assert [attachments._BlockParts(block).name_places for block in blocks] == [name_places(block) for block in blocks]
     assert len(tested) <= sum(1 for _ in root.iter())
+
+
+def _uploaded_by_each_text(texts):
+    """What attachments._uploaded finds, by a search of each text."""
+    holding = " ".join(squash(text) for text in texts if attachments._UPLOAD_WORD.search(text))
+    return attachments._UPLOADED.search(holding)
+
+
+def test_upload_time_is_read_from_the_texts_that_hold_the_word():
+    shown = 0
+    for path, root in _pages():
+        for _, post in thread_extras._posts(root):
+            for block in ATTACH_BLOCKS(post):
+                texts = block.xpath(".//text()", smart_strings=False)
+                found = attachments._uploaded(texts, " ".join(texts))
+                expected = _uploaded_by_each_text(texts)
+                assert (found and found[0]) == (expected and expected[0]), path.name
+                shown += found is not None
+    # the word once, twice in a text, in several, at a text's start or end, in any case
+    for texts in (["2018-9-4 13:45 上传"], ["上传", " 2019-1-2 3:04 上傳 x"], ["a", "UPLOAD", "b upload upload"],
+                  ["\n", "上传", "\n\n"], ["upl", "oad"], ["x上传", "", "y Upload"], []):
+        found = attachments._uploaded(texts, " ".join(texts))
+        expected = _uploaded_by_each_text(texts)
+        assert (found and found[0]) == (expected and expected[0]), texts
+    assert shown > 200
+
+
+def test_tags_are_what_the_xpath_finds():
+    def by_walk(root):
+        return thread_extras._tags(root, thread_extras._first_post_parts(root)[1])
+
+    found = 0
+    for path, root in _pages():
+        for element in [root, *(post for _, post in thread_extras._posts(root))]:
+            assert by_walk(element) == thread_extras._tags(element), path.name
+            found += len(thread_extras._tags(element))
+    tag = '<a href="misc.php?mod=tag&amp;id={0}" title="t{0}">t{0}</a>'
+    for outer in ("<div>", '<div class="ptg mbm">', '<div class="ptgx">', '<p class="ptg">'):
+        for inner in ("", '<div class="ptg">' + tag.format(2) + "</div>", '<div class="\tptg">' + tag.format(3) + "</div>"):
+            root = etree.fromstring(f"<html><body><div>{outer}{tag.format(1)}{inner}</div></div></body></html>", etree.HTMLParser())
+            assert by_walk(root) == thread_extras._tags(root), (outer, inner)
+    assert found > 20
+
+
+def test_upload_and_price_words_are_only_in_ascii_cases():
+    """attachments._uploaded's test of the English word with ``in`` on the lowered text: what
+    _UPLOAD_WORD's re.I finds of it, no other character matching one of its letters, and no
+    other character lowering to one; and _attachment's look for a c before _PRICE's search."""
+    every = "".join(map(chr, range(0x110000)))
+    for letter in "uploadc":
+        assert re.findall(letter, every, re.I) == [letter.upper(), letter]
+    assert not set(every[128:].lower()) & set("upload")
+
+
+def test_posts_read_from_the_ids_are_what_the_xpaths_find():
+    found = 0
+    for path, root in _pages():
+        assert thread_extras._posts(root, PageIds(root)) == thread_extras._posts(root), path.name
+        found += len(thread_extras._posts(root))
+    for children in ('<div id="post_1">a</div><p id="post_2">b</p><div id="post_3x">c</div><div id="post_">d</div>',
+                     '<div id="post_\uff14">e</div><div id="post_05">f</div><!-- c --><div><div id="post_6">g</div></div>',
+                     '<div id="pid7">h</div>', ""):
+        for markup in (f'<div id="postlist">{children}</div>', f'<div id="postlist"></div><div id="postlist">{children}</div>',
+                       f'<table id="postlist"><tr><td>{children}</td></tr></table>', children):
+            root = etree.fromstring(f"<html><body>{markup}</body></html>", etree.HTMLParser())
+            assert thread_extras._posts(root, PageIds(root)) == thread_extras._posts(root), markup
+    assert found > 300

@@ -1,8 +1,19 @@
 """Discuz URL forms."""
 
+from urllib.parse import parse_qs
+
 import pytest
 
-from scraper.urls import ThreadRef, desktop_thread_url, guide_view, site_of, split_urls, thread_page_url, thread_ref
+from scraper.urls import (
+    ThreadRef,
+    desktop_thread_url,
+    guide_view,
+    query_values,
+    site_of,
+    split_urls,
+    thread_page_url,
+    thread_ref,
+)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +95,13 @@ def test_thread_page_url_in_the_urls_own_form(url, page, wanted):
 )
 def test_guide_view(url, view):
     assert guide_view(url) == view
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "mod=viewthread&tid=5&page=2", "mod=viewthread&mod=viewthread&tid=5", "tid=&page=2", "tid&page=2", "&&a=1&",
+     "=1&a==2&b=c=d", "aid=MTJ8YWJj%3D%3D&nothumb=yes", "a=b+c", "a;b=1", "tid=5#x", "name=中文&x=%E4%B8%AD",
+     "extra=page%3D1&page=3", "a=1&a=2&a="],
+)
+def test_query_values_are_parse_qs(query):
+    assert query_values(query) == parse_qs(query)
