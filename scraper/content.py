@@ -17,8 +17,9 @@ from html import escape
 import nh3
 from lxml import etree, html
 
+from scraper.html_page import NOT_XML
 from scraper.urls import absolute_url
-from scraper.xpath import having_class, squash, words_of
+from scraper.xpath import has_class, squash, words_of
 from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 
 # Discuz UI inside a message that is not what the author wrote, each part with the words its
@@ -27,15 +28,17 @@ from scraper.noise import NOISE_WORDS, drop_tree, remove_noise_elements
 # XPath walk.
 _CODE_WORDS = (b"<script", b"<style", b"<noscript")
 _CODE_TAGS = ("script", "style", "noscript")
-# Each element is reached through the attribute it is found by (`em/@onclick[…]/..`, as
-# scraper.xpath.having_class does), not by a predicate on every element walked.
 _UI_PARTS = (
-    ((b"copycode",), "descendant::em/@onclick[starts-with(., 'copycode')]/.."),  # 复制代码 under code blocks
-    # the guest prompt (aimg_tip holds tip)
-    ((b"tip", b"attach_nopermission"), having_class("descendant::*", "aimg_tip", "tip", "attach_nopermission")),
+    ((b"copycode",), "descendant::em[starts-with(@onclick, 'copycode')]"),  # 复制代码 under code blocks
+    # the guest prompt; [@class] first: an element without one is let go on a test of its
+    # attributes, where contains() would build a string from it (aimg_tip holds tip)
+    ((b"tip", b"attach_nopermission"),
+     "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
+     f"[{has_class('aimg_tip')} or {has_class('tip')} or {has_class('attach_nopermission')}]"),
     # the guest's login link under a thumbnail (登录/注册后可看大图); the image stays
     ((b"guestviewthumb",),
-     having_class("descendant::*", "guestviewthumb") + "//a/@href[contains(., 'mod=logging')]/.."),
+     f"descendant::*[contains(@class, 'guestviewthumb')][{has_class('guestviewthumb')}]"
+     "//a[contains(@href, 'mod=logging')]"),
 )
 
 
@@ -46,9 +49,9 @@ def _ui_xpath(parts: tuple[int, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(_UI_PARTS[part][1] for part in parts))
 
 
-_EDIT_NOTE_XPATH = etree.XPath(having_class("descendant::i", "pstatus"))
+_EDIT_NOTE_XPATH = etree.XPath(f"descendant::i[{has_class('pstatus')}]")
 # The notice Discuz puts where content is hidden from guests (or replaces a banned author's post).
-LOCKED_NOTICE = etree.XPath(having_class("descendant::div", "locked"))
+LOCKED_NOTICE = etree.XPath(f"descendant::div[{has_class('locked')}]")
 _LAZY_SRC_ATTRS = ("zoomfile", "file", "data-original", "data-src", "src")
 _PLACEHOLDER_IMAGE = re.compile(r"(?:none|loading)\.gif$|/static/image/common/", re.I)
 _SMILEY = re.compile(r"/smiley/|/smilies/", re.I)
@@ -138,9 +141,13 @@ def _inner_html(root: etree._Element) -> str:
     gives it unescaped: "&lt;b&gt;" typed by the author would reach the sanitiser as a tag),
     and its children serialised in one call, cut out of the element's own tags."""
     text = root.text
-    root.text = None
-    whole = etree.tostring(root, encoding="unicode", method="html", with_tail=False)
-    root.text = text
+    # A text holding a character XML refuses (libxml2 makes one of "&#1;", which a member
+    # may type) could not be put back: such a message's children are serialised one by one.
+    whole = ""
+    if not (text and NOT_XML.search(text)):
+        root.text = None
+        whole = etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+        root.text = text
     start = whole.find(">") + 1  # the serialiser escapes ">" in attribute values
     end = f"</{root.tag}>"
     if start and whole.endswith(end) and whole.startswith(f"<{root.tag}"):
@@ -152,11 +159,11 @@ def _inner_html(root: etree._Element) -> str:
 
 def _text_html(text: str) -> str:
     """A message of text alone as sanitize_html gives it. What the sanitiser changes in escaped
-    text: a carriage return becomes a line feed, a NUL goes, a no-break space becomes &nbsp;;
-    escaped text without them comes out of it as it went in (tests/test_content.py holds nh3
-    to that for every character)."""
+    text: a carriage return becomes a line feed, a NUL goes, a no-break space becomes &nbsp;,
+    a byte-order mark that begins it goes; escaped text without them comes out of it as it went
+    in (tests/test_content.py holds nh3 to that for every character, alone and first)."""
     escaped = escape(text, quote=False)
-    if "\r" in escaped or "\x00" in escaped or "\xa0" in escaped:
+    if "\r" in escaped or "\x00" in escaped or "\xa0" in escaped or escaped.startswith("\ufeff"):
         escaped = sanitize_html(escaped)
     return escaped.strip()
 

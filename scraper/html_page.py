@@ -18,7 +18,7 @@ from scraper.urls import absolute_url
 
 # Characters XML (and so lxml) refuses in text: Discuz 7's archiver jammer uses chr(0..59), so
 # real pages carry them, invisible. They would make lxml fail when the parser edits the tree.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _BASE_HREF = etree.XPath("/html/head/base/@href | /html/body/base/@href")
 
@@ -46,7 +46,7 @@ def _html_tree(text: str) -> etree._Element | None:
     They are dropped from the UTF-8 bytes lxml reads anyway, by bytes.translate in C, rather
     than by a regex over the whole text."""
     if "\ufffe" in text or "\uffff" in text:  # looked for in the text: one character, a fast scan
-        data = _NOT_XML.sub("", text).encode("utf-8", "replace")
+        data = NOT_XML.sub("", text).encode("utf-8", "replace")
     else:  # a page decoded from UTF-8 (scraper.encoding.take_utf8) is not encoded again
         data = take_utf8(text) or text.encode("utf-8", "replace")
         data = data.translate(None, _NOT_XML_BYTES)

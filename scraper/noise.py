@@ -17,14 +17,17 @@ import re
 
 from lxml import etree
 
-from scraper.xpath import class_words, having_class
+from scraper.xpath import class_words, has_class
 
 # Invisible in every browser: the generator's two X2/X3 wrappers and the Discuz 7 one. The
 # styles are tested by Python's re, on the elements with a style: the same test as XPath's
 # re:test (EXSLT, which lxml runs with Python's re), without a call from C for each element.
-# The elements with a style are reached through the attribute (`*/@style/..`: the elements of
-# `*[@style]`), as scraper.xpath.having_class does for a class.
-_NOISE_CANDIDATES = etree.XPath(f"{having_class('descendant::font', 'jammer')} | descendant::*/@style/..")
+_NOISE_CANDIDATES = etree.XPath(f"descendant::font[{has_class('jammer')}] | descendant::*[@style]")
+# Where no font is a jammer (most messages), the elements with a style are reached through the
+# attribute, each its own parent: a step to an attribute builds no context for each element
+# walked, as the predicate of `*[@style]` does; XPath's own step back up (`@style/..`) would
+# check each find against every one before it.
+_STYLES = etree.XPath("descendant::*/@style")
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|$)", re.I)
 # What the noise's finds cannot be without, in their serialised markup (the commoner first: a
 # scan stops at the first found).
@@ -33,9 +36,13 @@ NOISE_WORDS = (b"style=", b"jammer")
 
 def noise_elements(root: etree._Element) -> list[etree._Element]:
     """The noise elements under ``root``, in document order."""
+    if any("jammer" in (font.get("class") or "") for font in root.iterdescendants("font")):
+        candidates = _NOISE_CANDIDATES(root)
+    else:
+        candidates = [style.getparent() for style in _STYLES(root)]
     return [
         element
-        for element in _NOISE_CANDIDATES(root)
+        for element in candidates
         if (style := element.get("style")) is None
         or _HIDING_STYLE.search(style)
         or element.tag == "font" and "jammer" in class_words(element)

@@ -24,17 +24,6 @@ def has_class(name: str) -> str:
     return f"(contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} '))"
 
 
-def having_class(step: str, *names: str) -> str:
-    """XPath: the elements of ``step`` (``descendant::div``) that have one of the CSS classes
-    ``names``, the same, in the same order, as ``step[has_class(a) or has_class(b)]``. They
-    are reached through their class attribute: libxml2 evaluates a predicate on an element
-    by building a context and a node set for it, on every element the step walks, where a
-    step to an attribute does neither."""
-    some = " or ".join(f"contains(., '{name}')" for name in names)
-    exact = " or ".join(f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in names)
-    return f"{step}/@class[{some}]/parent::*[{exact}]"
-
-
 _XML_SPACE = re.compile("[ \t\r\n]+")  # what XPath's normalize-space() takes for space
 
 

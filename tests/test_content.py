@@ -36,6 +36,20 @@ def test_escaped_text_comes_out_of_the_sanitiser_as_it_went_in_but_for_three_cha
     element = etree.Element("td")
     element.text = " a\r\nb\xa0&lt;c "
     assert extract_message(element, "http://127.0.0.1/").html == "a\nb&nbsp;&amp;lt;c"
+    # first in its input, a byte-order mark is dropped too (every other character is kept there)
+    assert [sanitize_html(escape(f"{character}a", quote=False)) for character in "\ufeffb\u200b"] == ["a", "ba", "\u200ba"]
+    element.text = "\ufeff正文"
+    assert extract_message(element, "http://127.0.0.1/").html == sanitize_html("\ufeff正文") == "正文"
+
+
+def test_a_message_whose_text_holds_a_character_xml_refuses_is_read():
+    # libxml2 makes "&#1;" the character itself, which lxml refuses to set as a text: the
+    # message's first text is not taken out of the tree to serialise its children
+    page = "<table><tr><td id='m'>a&#1;b&lt;<br>c<i>d</i></td></tr></table>".encode()
+    root = etree.fromstring(page, etree.HTMLParser()).find(".//td")
+    message = extract_message(root, "http://127.0.0.1/")
+    assert message.html == sanitize_html("a\x01b&lt;<br>c<i>d</i>")
+    assert message.text == "a\x01b<\ncd"
 
 
 def test_the_markup_inside_a_message_is_its_escaped_text_and_its_children():

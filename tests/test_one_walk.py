@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from scraper import attachments, content, html_page, page_ids, thread, thread_extras
+from scraper import attachments, html_page, page_ids, thread, thread_extras
 from scraper.encoding import decode_html
 from scraper.html_page import open_page
 from scraper.noise import noise_elements
@@ -49,25 +49,6 @@ NOISE = etree.XPath(
     namespaces={"re": "http://exslt.org/regular-expressions"},
 )
 
-# scraper.content's message searches, as the predicates they stand for (scraper.xpath.having_class).
-_CLASS = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
-MESSAGE_SEARCHES = {
-    "copy-code buttons": (content._ui_xpath((0,)), "descendant::em[starts-with(@onclick, 'copycode')]"),
-    "guest prompts": (
-        content._ui_xpath((1,)),
-        "descendant::*[@class][contains(@class, 'tip') or contains(@class, 'attach_nopermission')]"
-        f"[{_CLASS.format('aimg_tip')} or {_CLASS.format('tip')} or {_CLASS.format('attach_nopermission')}]",
-    ),
-    "login links": (
-        content._ui_xpath((2,)),
-        f"descendant::*[contains(@class, 'guestviewthumb')][{_CLASS.format('guestviewthumb')}]//a[contains(@href, 'mod=logging')]",
-    ),
-    "all three": (content._ui_xpath((0, 1, 2)), None),
-    "edit notes": (content._EDIT_NOTE_XPATH, f"descendant::i[{_CLASS.format('pstatus')}]"),
-    "locked notices": (content.LOCKED_NOTICE, f"descendant::div[{_CLASS.format('locked')}]"),
-}
-
-
 def _pages():
     for path in PAGES:
         try:
@@ -83,18 +64,6 @@ def test_noise_elements_are_what_the_exslt_search_finds():
             assert noise_elements(element) == NOISE(element), path.name
             found += len(NOISE(element))
     assert found > 1000
-
-
-def test_message_searches_are_what_their_predicates_find():
-    ui = [expression for _, expression in list(MESSAGE_SEARCHES.values())[:3]]
-    searches = {name: (search, etree.XPath(expression or " | ".join(ui))) for name, (search, expression) in MESSAGE_SEARCHES.items()}
-    found = dict.fromkeys(searches, 0)
-    for path, root in _pages():
-        for element in [root, *(post for _, post in thread_extras._posts(root))]:
-            for name, (search, predicates) in searches.items():
-                assert search(element) == predicates(element), (path.name, name)
-                found[name] += len(predicates(element))
-    assert all(found.values()), found
 
 
 def test_block_parts_are_what_their_xpaths_find():
