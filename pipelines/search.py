@@ -81,11 +81,13 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @functools.cache
-def _spaced_bmp() -> dict[int, str]:
-    """Each character of the Basic Multilingual Plane from FIRST_SPACED up, with its spaces,
-    for str.translate, which looks each character up in C (the few above it are spaced one
-    by one). Made on first use: a large table, which only a process that writes needs."""
-    return {code: f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)}
+def _spaced_bmp() -> list[str]:
+    """What each character of the Basic Multilingual Plane becomes, by code point: itself
+    below FIRST_SPACED, with its spaces from there, for str.translate, which looks each
+    character up in C (the few above the plane are spaced one by one). A list rather than
+    a dict: translate indexes it without hashing. Made on first use: a large table, which
+    only a process that writes needs."""
+    return [chr(code) for code in range(FIRST_SPACED)] + [f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)]
 
 
 def spaced(text: str) -> str:

@@ -58,6 +58,11 @@ def test_the_triggers_space_text_as_python_does(text):
     assert conn.execute(f"SELECT {spaced_sql(':text')}", {"text": text}).fetchone()[0] == (spaced(text) or None)
 
 
+def test_python_spaces_every_character_from_u3000_up_and_no_other():
+    text = "".join(chr(code) for code in range(0x20, 0x10000) if not 0xD800 <= code < 0xE000) + "𠀀a"
+    assert spaced(text) == "".join(f" {char} " if ord(char) >= 0x3000 else char for char in text)
+
+
 def test_words_of_any_length_match_anywhere_in_titles_and_text(db):
     assert matches(db, "articles", "办公室主任") == [10]
     assert matches(db, "comments", "办公室主任") == [12]
