@@ -14,8 +14,8 @@ is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``
   index through TEMP triggers with a Python function that spaces the same words, and attach
   an empty in-memory schema named ``discuz_search_here`` that tells the file's triggers to
   step aside there (their ``WHEN`` reads ``pragma_database_list``: the one connection-local
-  fact a trigger can read for next to nothing; bench/README.md has the costs). Inside a
-  write transaction of the archive's (``indexed_at_the_end``), the rows it inserts are
+  fact a trigger can read; bench/README.md has the costs). Inside a write transaction of
+  the archive's (``indexed_at_the_end``), the rows it inserts or gives another text are
   indexed when it ends, in one statement a table.
 - The index is contentless (``content=''``): it holds the words' positions, not a copy of the
   text. Deleting an entry needs the old text, which the delete and update triggers have.
