@@ -14,8 +14,8 @@ is exact for Chinese. Latin words stay words: ``hello`` matches the word, not ``
   index through TEMP triggers with a Python function that spaces the same words, and attach
   an empty in-memory schema named ``discuz_search_here`` that tells the file's triggers to
   step aside there (their ``WHEN`` reads ``pragma_database_list``: the one connection-local
-  fact a trigger can read for next to nothing; bench/README.md has the costs). Inside a
-  write transaction of the archive's (``indexed_at_the_end``), the rows it inserts are
+  fact a trigger can read; bench/README.md has the costs). Inside a write transaction of
+  the archive's (``indexed_at_the_end``), the rows it inserts or gives another text are
   indexed when it ends, in one statement a table.
 - The index is contentless (``content=''``): it holds the words' positions, not a copy of the
   text. Deleting an entry needs the old text, which the delete and update triggers have.
@@ -81,11 +81,13 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @functools.cache
-def _spaced_bmp() -> dict[int, str]:
-    """Each character of the Basic Multilingual Plane from FIRST_SPACED up, with its spaces,
-    for str.translate, which looks each character up in C (the few above it are spaced one
-    by one). Made on first use: a large table, which only a process that writes needs."""
-    return {code: f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)}
+def _spaced_bmp() -> list[str]:
+    """What each character of the Basic Multilingual Plane becomes, by code point: itself
+    below FIRST_SPACED, with its spaces from there, for str.translate, which looks each
+    character up in C (the few above the plane are spaced one by one). A list rather than
+    a dict: translate indexes it without hashing. Made on first use: a large table, which
+    only a process that writes needs."""
+    return [chr(code) for code in range(FIRST_SPACED)] + [f" {chr(code)} " for code in range(FIRST_SPACED, 0x10000)]
 
 
 def spaced(text: str) -> str:
@@ -119,20 +121,23 @@ def index_sql(table: str) -> str:
 # Attached (empty, in memory) by a connection that indexes through index_here's triggers.
 HERE = "discuz_search_here"
 _ELSEWHERE = f"NOT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = '{HERE}')"
-# TEMP tables of such a connection: a row while indexed_at_the_end is on, and each table's
-# rows inserted meanwhile (by rowid), which it indexes at the end.
+# TEMP tables of such a connection: a row while indexed_at_the_end is on; each table's rows
+# inserted or given another text meanwhile (by rowid), which it indexes at the end; and the
+# entries those updates take out of the index (rowid and the text indexed), also at the end.
 _QUEUEING_TABLE = "discuz_search_queueing"
 _QUEUEING = f"EXISTS (SELECT 1 FROM temp.[{_QUEUEING_TABLE}])"
 _QUEUE = "_fts_queue"
+_UNINDEX = "_fts_unindex"
 
 
 def trigger_sql(table: str, here: bool = False) -> dict[str, str]:
     """The three triggers that keep ``TABLE_fts`` in step, by name. sqlite-utils' names
     (``TABLE_ai``, ``_ad``, ``_au``), so that its own FTS triggers, where an archive had them,
     are replaced rather than left firing on an index that is gone. ``here``: the TEMP
-    triggers of one of the archive's own connections instead (``index_here``), and a fourth
-    that queues an inserted row while ``indexed_at_the_end`` is on, which the others leave
-    to it."""
+    triggers of one of the archive's own connections instead (``index_here``), and two more
+    that queue an inserted row, and an indexed row given another text, while
+    ``indexed_at_the_end`` is on, which the others leave to them. A queued row's entry is
+    not in the index, or leaves it at the end: a delete or another update of it waits too."""
     columns = SEARCH_COLUMNS[table]
     listed = ", ".join(f"[{column}]" for column in columns)
     space = (lambda value: f"discuz_spaced({value})") if here else spaced_sql
@@ -144,21 +149,25 @@ def trigger_sql(table: str, here: bool = False) -> dict[str, str]:
     if here:
         create, name, on = "CREATE TEMP TRIGGER IF NOT EXISTS", f"{table}_fts_here", f"main.[{table}]"
         queued = f"EXISTS (SELECT 1 FROM temp.[{table}{_QUEUE}] WHERE rowid = old.rowid)"
-        guard, insert_guard = [f"NOT {queued}"], [f"NOT {_QUEUEING}"]
+        guard, insert_guard, update_guard = [f"NOT {queued}"], [f"NOT {_QUEUEING}"], [f"NOT {_QUEUEING}"]
     else:
         create, name, on, guard = "CREATE TRIGGER", table, f"[{table}]", [_ELSEWHERE]
-        insert_guard = guard
+        insert_guard = update_guard = guard
     when = lambda *tests: f" WHEN {' AND '.join(tests)}" if tests else ""  # noqa: E731
     triggers = {
         f"{name}_ai": f"{create} [{name}_ai] AFTER INSERT ON {on}{when(*insert_guard)} BEGIN\n  {insert}\nEND",
         f"{name}_ad": f"{create} [{name}_ad] AFTER DELETE ON {on}{when(*guard)} BEGIN\n  {delete}\nEND",
         # most updates only stamp when a crawl saw the row: those leave the index alone
-        f"{name}_au": f"{create} [{name}_au] AFTER UPDATE ON {on}{when(*guard, f'({changed})')} BEGIN\n"
+        f"{name}_au": f"{create} [{name}_au] AFTER UPDATE ON {on}{when(*update_guard, f'({changed})')} BEGIN\n"
         f"  {delete}\n  {insert}\nEND",
     }
     if here:
-        triggers[f"{name}_aq"] = (f"{create} [{name}_aq] AFTER INSERT ON {on} WHEN {_QUEUEING} BEGIN\n"
-                                  f"  INSERT OR IGNORE INTO [{table}{_QUEUE}] (rowid) VALUES (new.rowid);\nEND")
+        queue = f"INSERT OR IGNORE INTO [{table}{_QUEUE}] (rowid) VALUES (new.rowid);"
+        old_text = ", ".join(f"old.[{column}]" for column in columns)
+        unindex = f"INSERT INTO [{table}{_UNINDEX}] (rowid, {listed}) SELECT old.rowid, {old_text} WHERE NOT {queued};"
+        triggers[f"{name}_aq"] = f"{create} [{name}_aq] AFTER INSERT ON {on} WHEN {_QUEUEING} BEGIN\n  {queue}\nEND"
+        triggers[f"{name}_auq"] = (f"{create} [{name}_auq] AFTER UPDATE ON {on} WHEN {_QUEUEING}"
+                                   f" AND ({changed} OR old.rowid IS NOT new.rowid) BEGIN\n  {unindex}\n  {queue}\nEND")
     return triggers
 
 
@@ -173,8 +182,10 @@ def index_here(db: Database) -> None:
     # the same words as spaced_sql (a test holds them equal), several times faster
     db.conn.create_function("discuz_spaced", 1, _spaced_or_null, deterministic=True)
     db.execute(f"CREATE TEMP TABLE IF NOT EXISTS [{_QUEUEING_TABLE}] (on_since INTEGER)")
-    for table in SEARCH_COLUMNS:
+    for table, columns in SEARCH_COLUMNS.items():
         db.execute(f"CREATE TEMP TABLE IF NOT EXISTS [{table}{_QUEUE}] (rowid INTEGER PRIMARY KEY)")
+        listed = ", ".join(f"[{column}]" for column in columns)
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS [{table}{_UNINDEX}] (rowid INTEGER PRIMARY KEY, {listed})")
         for sql in trigger_sql(table, here=True).values():
             db.execute(sql)
     if not any(row[1] == HERE for row in db.execute("PRAGMA database_list")):
@@ -183,14 +194,15 @@ def index_here(db: Database) -> None:
 
 @contextmanager
 def indexed_at_the_end(db: Database) -> Iterator[None]:
-    """Inside one write transaction (begun by the caller, who ends it): the rows inserted
-    are indexed when it ends, in one statement a table, rather than each by its trigger.
-    FTS5 writes the words it holds out to its tables at the end of every statement that
-    wrote to it (a segment each time, merged later), so one statement for a batch's rows
-    costs far less than one a row. Rows deleted or given another text meanwhile are left to
-    that statement, which reads them as they are then. Where it does not run (an error: the
-    caller rolls the transaction back), the queue goes with the rest. Nothing is queued on a
-    connection that does not index here."""
+    """Inside one write transaction (begun by the caller, who ends it): the rows inserted or
+    given another text are indexed when it ends, in one statement a table, rather than each
+    by its trigger. FTS5 writes the words it holds out to its tables at the end of every
+    statement that wrote to it (a segment each time, merged later), so one statement for a
+    batch's rows costs far less than one a row. An indexed row's entry goes out, with the
+    text it was made of, in one statement before. Rows deleted or given another text
+    meanwhile are left to those statements, which read them as they are then. Where they do
+    not run (an error: the caller rolls the transaction back), the queues go with the rest.
+    Nothing is queued on a connection that does not index here."""
     if not db.conn.in_transaction:
         raise RuntimeError("indexed_at_the_end needs a transaction begun by its caller")
     queueing = db.execute("SELECT 1 FROM sqlite_temp_master WHERE name = ?", [_QUEUEING_TABLE]).fetchone()
@@ -200,8 +212,19 @@ def indexed_at_the_end(db: Database) -> Iterator[None]:
     if queueing:
         db.execute(f"DELETE FROM temp.[{_QUEUEING_TABLE}]")
         for table in SEARCH_COLUMNS:
+            if db.execute(f"SELECT 1 FROM temp.[{table}{_UNINDEX}] LIMIT 1").fetchone():
+                db.execute(_unindex_sql(table))
+                db.execute(f"DELETE FROM temp.[{table}{_UNINDEX}]")
             db.execute(_index_rows_sql(table, f"WHERE rowid IN (SELECT rowid FROM temp.[{table}{_QUEUE}])"))
             db.execute(f"DELETE FROM temp.[{table}{_QUEUE}]")
+
+
+def _unindex_sql(table: str) -> str:
+    """Take the queued entries out of the index: each with the text it was made of."""
+    listed = ", ".join(f"[{column}]" for column in SEARCH_COLUMNS[table])
+    values = ", ".join(f"discuz_spaced([{column}])" for column in SEARCH_COLUMNS[table])
+    return (f"INSERT INTO main.[{table}_fts] ([{table}_fts], rowid, {listed})"
+            f" SELECT 'delete', rowid, {values} FROM temp.[{table}{_UNINDEX}]")
 
 
 def _index_rows_sql(table: str, where: str = "") -> str:

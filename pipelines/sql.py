@@ -10,6 +10,7 @@ both write the same rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -70,33 +71,45 @@ def insert(db: Database, name: str, *rows: dict[str, Any], or_ignore: bool = Fal
     CONFLICT clause instead."""
     if not rows:
         return
-    if any(list(row) != list(rows[0]) for row in rows):  # one statement's VALUES take one column list, in order
+    columns = tuple(rows[0])
+    if len(rows) > 1 and any(tuple(row) != columns for row in rows):  # one statement's VALUES take one column list, in order
         raise ValueError(f"rows for {name} with different columns in one insert")
-    columns, marks = ", ".join(f"[{c}]" for c in rows[0]), "(" + ", ".join("?" for _ in rows[0]) + ")"
     # as many rows a statement as SQLite takes parameters (32,766 since 3.32; 999 before)
-    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         db.conn.execute(
-            f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({columns}) VALUES {', '.join([marks] * len(chunk))}"
-            f" {on_conflict}",
-            [sql_value(value) for row in chunk for value in row.values()],
+            _insert_sql(name, columns, len(chunk), or_ignore, on_conflict),
+            [value if type(value) in _STORED_AS_IS else sql_value(value) for row in chunk for value in row.values()],
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(name: str, columns: tuple[str, ...], count: int, or_ignore: bool, on_conflict: str) -> str:
+    """The INSERT of ``count`` rows (the writes make the same few again and again)."""
+    listed, marks = ", ".join(f"[{c}]" for c in columns), "(" + ", ".join("?" for _ in columns) + ")"
+    return f"INSERT {'OR IGNORE' if or_ignore else ''} INTO [{name}] ({listed}) VALUES {', '.join([marks] * count)} {on_conflict}"
 
 
 def update(db: Database, name: str, *rows: dict[str, Any]) -> None:
     """UPDATE the stored rows, all with the same columns, by primary key, as one statement;
     columns missing from the rows keep their stored values."""
     pks = primary_key(name)
-    changed = [column for column in rows[0] if column not in pks] if rows else []
+    changed = tuple(column for column in rows[0] if column not in pks) if rows else ()
     if not changed:
         return
+    sql = _update_sql(name, changed)
+    if len(rows) == 1:
+        db.conn.execute(sql, [sql_value(rows[0][c]) for c in changed] + [rows[0][c] for c in pks])
+    else:
+        db.conn.executemany(sql, [[sql_value(row[c]) for c in changed] + [row[c] for c in pks] for row in rows])
+
+
+@functools.lru_cache(maxsize=1024)
+def _update_sql(name: str, changed: tuple[str, ...]) -> str:
     sets = ", ".join(f"[{column}] = ?" for column in changed)
-    where = " AND ".join(f"[{column}] = ?" for column in pks)
-    db.conn.executemany(
-        f"UPDATE [{name}] SET {sets} WHERE {where}",
-        [[sql_value(row[c]) for c in changed] + [row[c] for c in pks] for row in rows],
-    )
+    where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
+    return f"UPDATE [{name}] SET {sets} WHERE {where}"
 
 
 def unchanged_dropped(name: str, row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
@@ -123,21 +136,35 @@ def update_each(db: Database, name: str, rows: Iterable[dict[str, Any]]) -> None
 
 def upsert(db: Database, name: str, row: dict[str, Any]) -> None:
     """Insert ``row``, or replace the stored row's values for the columns it has."""
+    insert(db, name, row, on_conflict=_on_conflict_sql(name, tuple(row)))
+
+
+@functools.lru_cache(maxsize=256)
+def _on_conflict_sql(name: str, columns: tuple[str, ...]) -> str:
     pks = primary_key(name)
-    sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in row if c not in pks)
-    insert(db, name, row, on_conflict=f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}")
+    sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in pks)
+    return f"ON CONFLICT ({', '.join(pks)}) DO UPDATE SET {sets}"
 
 
 def get(db: Database, name: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
     """The stored row by primary key."""
+    return next(dicts(db.conn.execute(_get_sql(name), key)), None)
+
+
+@functools.cache
+def _get_sql(name: str) -> str:
     where = " AND ".join(f"[{column}] = ?" for column in primary_key(name))
-    return next(dicts(db.execute(f"SELECT * FROM [{name}] WHERE {where}", list(key))), None)
+    return f"SELECT * FROM [{name}] WHERE {where}"
 
 
 def dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
     """The cursor's rows as dicts by column name."""
     names = [column[0] for column in cursor.description]
     return (dict(zip(names, found)) for found in cursor)
+
+
+# Values stored as they are (sql_value's test, done inline where rows are many).
+_STORED_AS_IS = (str, int, type(None), float, bytes)
 
 
 def sql_value(value: Any) -> Any:

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -267,16 +268,17 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     new, seen = [], []
     for post in posts:
         comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
-        comment |= _post_row(post)
+        comment.update(zip(POST_COLUMNS, _POST_VALUES(post)))
         stored_comment = stored_comments.get(post.pid)
         _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
         if stored_comment:
             seen.append(unchanged_dropped("comments", comment, stored_comment))
         else:
+            comment["first_seen_at"] = stamp
             new.append(comment)
         stored_comments[post.pid] = comment  # a pid twice on one page: the second updates the first
     if new:
-        insert(db, "comments", *(comment | {"first_seen_at": stamp} for comment in new))
+        insert(db, "comments", *new)
         counts["archive/comments"] += len(new)
     update_each(db, "comments", seen)  # after the inserts: a pid twice on one page is in both
 
@@ -330,7 +332,7 @@ def _save_forum_page(db: Database, forum: ForumPage, stamp: str, counts: Counter
             "sticky": int(listed.sticky),
             "digest": int(listed.digest),
         }
-        found = next(dicts(db.execute(_LISTED_SQL, [forum.site, listed.tid])), None)
+        found = next(dicts(db.conn.execute(_LISTED_SQL, [forum.site, listed.tid])), None)
         article["views"] = _more_views(listed.views, found["views"] if found else None)
         if not found:
             article |= {"url": listed.url, "author": listed.author, "author_uid": listed.author_uid}
@@ -373,14 +375,14 @@ def _save_synced(db: Database, synced: ThreadSynced) -> None:
     """The thread is archived as far as the listing said; after a full read, what the site no
     longer shows is flagged gone (never deleted), and what it shows again is unflagged."""
     stamp = _utc(synced.synced_at)
-    db.execute(
+    db.conn.execute(
         "UPDATE articles SET synced_replies = ?, synced_last_post_at = ?, synced_at = ?"
         " WHERE site = ? AND tid = ?",
         [synced.replies, synced.last_post_at, stamp, synced.site, synced.tid],
     )
     if synced.complete and synced.pids:
         marks = ", ".join("?" for _ in synced.pids)
-        db.execute(
+        db.conn.execute(
             f"UPDATE comments SET gone_since = coalesce(gone_since, ?)"
             f" WHERE site = ? AND tid = ? AND pid NOT IN ({marks})",
             [stamp, synced.site, synced.tid, *synced.pids],
@@ -402,7 +404,10 @@ def _page_count(thread: ThreadPage, stored: int | None) -> int | None:
 
 
 def _post_row(post: Post) -> dict[str, Any]:
-    return {column: getattr(post, column) for column in POST_COLUMNS}
+    return dict(zip(POST_COLUMNS, _POST_VALUES(post)))
+
+
+_POST_VALUES = attrgetter(*POST_COLUMNS)
 
 
 def _get_comments(db: Database, site: str, pids: list[int]) -> dict[int, dict[str, Any]]:
@@ -410,7 +415,7 @@ def _get_comments(db: Database, site: str, pids: list[int]) -> dict[int, dict[st
     if not pids:
         return {}
     marks = ", ".join("?" for _ in pids)
-    cursor = db.execute(f"SELECT * FROM comments WHERE site = ? AND pid IN ({marks})", [site, *pids])
+    cursor = db.conn.execute(f"SELECT * FROM comments WHERE site = ? AND pid IN ({marks})", [site, *pids])
     return {row["pid"]: row for row in dicts(cursor)}
 
 

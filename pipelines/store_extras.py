@@ -312,7 +312,7 @@ def _merge(db: Database, table: str, row: dict[str, Any], stored: bool, stamp: s
 def _mark_all_gone(db: Database, table: str, stamp: str, site: str, parent_ids: list[int]) -> None:
     """_mark_gone for posts that show none of the table's rows, in one statement."""
     if parent_ids:
-        db.execute(
+        db.conn.execute(
             f"UPDATE [{table}] SET gone_since = ? WHERE site = ? AND pid IN ({', '.join('?' for _ in parent_ids)})"
             " AND gone_since IS NULL",
             [stamp, site, *parent_ids],
@@ -326,7 +326,7 @@ def _mark_gone(db: Database, table: str, key: str, stamp: str, site: str, parent
     marks = ", ".join("?" for _ in shown)
     not_shown = f" AND {key} NOT IN ({marks})" if shown else ""
     unseen = " AND (last_seen_at IS NULL OR last_seen_at < ?)" if unseen_since else ""
-    db.execute(
+    db.conn.execute(
         f"UPDATE [{table}] SET gone_since = ?"
         f" WHERE site = ? AND {parent} = ? AND gone_since IS NULL{not_shown}{unseen}",
         [stamp, site, parent_id, *shown, *([unseen_since] if unseen_since else [])],

@@ -58,6 +58,11 @@ def test_the_triggers_space_text_as_python_does(text):
     assert conn.execute(f"SELECT {spaced_sql(':text')}", {"text": text}).fetchone()[0] == (spaced(text) or None)
 
 
+def test_python_spaces_every_character_from_u3000_up_and_no_other():
+    text = "".join(chr(code) for code in range(0x20, 0x10000) if not 0xD800 <= code < 0xE000) + "𠀀a"
+    assert spaced(text) == "".join(f" {char} " if ord(char) >= 0x3000 else char for char in text)
+
+
 def test_words_of_any_length_match_anywhere_in_titles_and_text(db):
     assert matches(db, "articles", "办公室主任") == [10]
     assert matches(db, "comments", "办公室主任") == [12]
@@ -189,7 +194,7 @@ def test_a_file_archive_keeps_its_temporary_files_in_memory_and_still_indexes_th
     assert_index_matches_table(archive, "comments")
 
 
-def test_rows_a_write_transaction_inserts_are_indexed_at_its_end_as_they_are_then(tmp_path):
+def test_rows_a_write_transaction_inserts_or_updates_are_indexed_at_its_end_as_they_are_then(tmp_path):
     archive = open_archive(tmp_path / "archive.db")
     conn = archive.conn  # plain SQL, as the archive's writes: sqlite-utils' table API commits as it goes
 
@@ -202,17 +207,31 @@ def test_rows_a_write_transaction_inserts_are_indexed_at_its_end_as_they_are_the
     with conn:
         insert(11, "首先要摆正位置，参谋不决策。")  # indexed at once
         insert(12, "当好办公室主任，文稿要过三遍。")
+        for pid, text in ((26, "要改两次的回帖"), (27, "改了又删的回帖"), (28, "改了再删，位置又给了新帖")):
+            insert(pid, text)
     conn.execute("BEGIN")
     with conn, indexed_at_the_end(archive):
         insert(13, "协调的办法很多")
         insert(14, "删掉的回帖")
         assert matches(archive, "comments", "协调") == []  # queued
         update(13, "改成了谈参谋的办法")  # queued: left to the end
-        update(11, "先当好参谋")  # indexed before: now
+        update(11, "先当好参谋")  # indexed before: its entry goes out, and the new text in, at the end
+        assert matches(archive, "comments", "摆正位置") == [11] and matches(archive, "comments", "当好参谋") == []
         conn.execute("DELETE FROM comments WHERE pid = 14")
         insert(15, "新的回帖")  # 14's rowid again
+        update(26, "第一次改")
+        update(26, "第二次改")  # its entry goes out with the text indexed, not the first change's
+        update(27, "改过")
+        conn.execute("DELETE FROM comments WHERE pid = 27")
+        update(28, "改过")
+        rowid = conn.execute("SELECT rowid FROM comments WHERE pid = 28").fetchone()[0]
+        conn.execute("DELETE FROM comments WHERE pid = 28")
+        conn.execute("INSERT INTO comments (rowid, site, pid, tid, floor, content_text) VALUES (?, ?, 29, 1, 29, '占了位置的新帖')",
+                     [rowid, SITE])
+        conn.execute("UPDATE comments SET rowid = 100 WHERE pid = 12")  # the same text under another rowid
     assert matches(archive, "comments", "参谋") == [11, 13] and matches(archive, "comments", "协调") == []
     assert matches(archive, "comments", "回帖") == [15] and matches(archive, "comments", "主任") == [12]
+    assert matches(archive, "comments", "改") == [13, 26] and matches(archive, "comments", "新帖") == [29]
     with pytest.raises(RuntimeError):  # the flag would be committed, and left on by an error
         with indexed_at_the_end(archive):
             pass
