@@ -92,11 +92,15 @@ COMMANDS_MODULE = "commands"  # `scrapy crawl` whose exit status says whether th
 EXTENSIONS = {
     "spiders.sample.SampleForum": 100, "spiders.progress.Progress": 500, "spiders.refusals.SizeCap": 500,
     "spiders.log_levels.LoggerLevels": 500, "spiders.timers.TimerSweep": 500,
+    "spiders.collector.CollectorThreshold": 500,
 }
 # With no url, `scrapy crawl discuz` serves the bundled sample forum and crawls it (spiders/sample.py).
 SAMPLE_FORUM_ENABLED = True
 PROGRESS_INTERVAL = 15  # seconds between progress lines; 0 turns them off
 TIMER_SWEEP_INTERVAL = 1  # seconds between the reactor's sweeps of cancelled timers (spiders/timers.py); 0: off
+# Container objects made and not yet freed before Python's garbage collector walks the young
+# ones, while a crawl runs (spiders/collector.py; CPython's own is 700); 0: Python's own.
+GC_THRESHOLD = 7000
 # Keep every fetched page's bytes, zstd-compressed, in the archive's raw_pages table, so
 # `python -m pipelines.reparse` can rebuild the archive offline (see README for the cost).
 ARCHIVE_RAW_PAGES = False
