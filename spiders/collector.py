@@ -9,7 +9,8 @@ fewer passes over the same live objects. What it delays is only the freeing of g
 reference cycles, which this crawl makes little of: its memory stays as it was
 (bench/README.md). From the spider's opening to the engine's stop, then put back, as
 spiders.log_levels does with the loggers (the setting belongs to the process, which a
-CrawlerProcess may share between crawls); a threshold already higher is left as it is.
+CrawlerProcess may share between crawls); a threshold already higher, or 0 (automatic collection
+off), is left as it is.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class CollectorThreshold:
             raise NotConfigured
         extension = cls(threshold)
         crawler.signals.connect(extension.raise_threshold, signal=signals.spider_opened)
+        # the spider's closing too: a crawl refused as its spider opens (CloseSpider) closes the
+        # spider, but its engine, never started, sends no engine_stopped
+        crawler.signals.connect(extension.restore, signal=signals.spider_closed)
         crawler.signals.connect(extension.restore, signal=signals.engine_stopped)
         return extension
 
@@ -44,11 +48,11 @@ class CollectorThreshold:
         if not CollectorThreshold.running:
             CollectorThreshold.before = young
         CollectorThreshold.running += 1
-        if young < self.threshold:
+        if 0 < young < self.threshold:  # 0: the program turned automatic collection off
             gc.set_threshold(self.threshold)
 
     def restore(self) -> None:
-        if not self.opened:  # a crawl that stopped before its spider opened
+        if not self.opened:  # closed already, or stopped before its spider opened
             return
         self.opened = False
         CollectorThreshold.running -= 1

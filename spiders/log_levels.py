@@ -28,14 +28,24 @@ class LoggerLevels:
         extension = cls()
         # the spider's opening comes after Scrapy installs its root handler for the crawl's settings
         crawler.signals.connect(extension.lift, signal=signals.spider_opened)
+        # the spider's closing too: a crawl refused as its spider opens (CloseSpider) closes the
+        # spider, but its engine, never started, sends no engine_stopped
+        crawler.signals.connect(extension.restore, signal=signals.spider_closed)
         crawler.signals.connect(extension.restore, signal=signals.engine_stopped)
         return extension
 
+    def __init__(self) -> None:
+        self.opened = False
+
     def lift(self) -> None:
+        self.opened = True
         LoggerLevels.running += 1
         _set_levels()
 
     def restore(self) -> None:
+        if not self.opened:  # closed already, or never opened
+            return
+        self.opened = False
         LoggerLevels.running = max(0, LoggerLevels.running - 1)
         _set_levels()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
@@ -59,15 +60,31 @@ def test_a_crawl_that_never_opened_changes_nothing(threshold):
     assert gc.get_threshold()[0] == 700
 
 
-def test_a_higher_threshold_is_left_as_it_is(threshold):
-    gc.set_threshold(50000)
+@pytest.mark.parametrize("before", [50000, 0], ids=["higher", "collection-off"])
+def test_a_higher_threshold_or_collection_off_is_left_as_it_is(threshold, before):
+    gc.set_threshold(before)
     crawl = extension(7000)
     crawl.raise_threshold()
-    assert gc.get_threshold()[0] == 50000
+    assert gc.get_threshold()[0] == before
     crawl.restore()
-    assert gc.get_threshold()[0] == 50000
+    assert gc.get_threshold()[0] == before
 
 
 def test_off_at_zero():
     with pytest.raises(NotConfigured):
         extension(0)
+
+
+def test_put_back_when_the_spider_closes_on_a_crawl_refused_at_its_start(threshold):
+    # Scrapy 2.19: a component refusing to start (CloseSpider as the spider opens) closes the
+    # spider, and the engine, never started, sends no engine_stopped
+    crawler = get_crawler(settings_dict={"GC_THRESHOLD": 7000, "EXTENSIONS": {"spiders.collector.CollectorThreshold": 500}})
+    collector = CollectorThreshold.from_crawler(crawler)  # the crawl holds it (signals hold theirs weakly)
+    crawler.signals.send_catch_log(signals.spider_opened, spider=None)
+    assert gc.get_threshold()[0] == 7000
+    crawler.signals.send_catch_log(signals.spider_closed, spider=None, reason="cannot_start")
+    assert gc.get_threshold()[0] == 700 and CollectorThreshold.running == 0
+    crawler.signals.send_catch_log(signals.engine_stopped)  # a crawl that ran sends both: once is counted
+    assert collector.opened is False
+    assert gc.get_threshold()[0] == 700 and CollectorThreshold.running == 0
+

@@ -6,6 +6,10 @@ import logging
 
 import pytest
 
+from scrapy import signals
+from scrapy.utils.test import get_crawler
+
+from spiders import log_levels
 from spiders.log_levels import LoggerLevels
 
 
@@ -38,8 +42,9 @@ def only(monkeypatch):
     monkeypatch.setattr(LoggerLevels, "running", 0)
     monkeypatch.setattr(LoggerLevels, "lifted", {})
     yield install
-    while LoggerLevels.running:  # a test that failed before its restore
-        LoggerLevels().restore()
+    if LoggerLevels.running:  # a test that failed before its restore
+        LoggerLevels.running = 0
+        log_levels._set_levels()
     logging.root.manager._clear_cache()
 
 
@@ -106,3 +111,19 @@ def test_two_crawls_in_one_process_each_get_the_lines_their_handlers_take(only):
     assert not engine.isEnabledFor(logging.DEBUG)
     first.restore()
     assert logging.root.level == logging.NOTSET and engine.isEnabledFor(logging.DEBUG)
+
+
+def test_levels_come_back_when_the_spider_closes_on_a_crawl_refused_at_its_start(only):
+    # Scrapy 2.19: a component refusing to start (CloseSpider as the spider opens) closes the
+    # spider, and the engine, never started, sends no engine_stopped
+    only(logging.INFO)
+    crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
+    extension = LoggerLevels.from_crawler(crawler)  # the crawl holds it (signals hold theirs weakly)
+    engine = logging.getLogger("scrapy.core.engine")
+    crawler.signals.send_catch_log(signals.spider_opened, spider=None)
+    assert not engine.isEnabledFor(logging.DEBUG)
+    crawler.signals.send_catch_log(signals.spider_closed, spider=None, reason="cannot_start")
+    assert engine.isEnabledFor(logging.DEBUG) and LoggerLevels.running == 0
+    crawler.signals.send_catch_log(signals.engine_stopped)  # a crawl that ran sends both: once is counted
+    assert extension.opened is False
+    assert LoggerLevels.running == 0
