@@ -61,7 +61,7 @@ def decode_aid(url_or_code: str | None) -> int | None:
     if not values:
         return None
     code = values[-1].strip()
-    if code.isdigit():
+    if code.isdecimal():
         return int(code)
     code = unquote(code)
     try:
@@ -69,7 +69,7 @@ def decode_aid(url_or_code: str | None) -> int | None:
     except (binascii.Error, ValueError):
         return None
     fields = decoded.split("|")
-    return int(fields[0]) if len(fields) >= 2 and fields[0].isdigit() else None
+    return int(fields[0]) if len(fields) >= 2 and fields[0].isdecimal() else None
 
 
 def size_in_bytes(shown: str | None) -> int | None:
@@ -304,7 +304,7 @@ def aid_in_ids(block: etree._Element) -> int | None:
     @aid]) with a numeric aid, or an id naming one: the block's first image or span, most
     often, so the walk stops a few elements in."""
     for element in block.iter(etree.Element):
-        if (aid := element.get("aid")) and aid.isdigit():
+        if (aid := element.get("aid")) and aid.isdecimal():
             return int(aid)
         if (id_ := element.get("id")) and (match := _ID_AID.match(id_)):
             return int(match[1])

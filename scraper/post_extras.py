@@ -90,7 +90,7 @@ def comments_in(root: etree._Element, site: str, tid: int, tz: tzinfo, fetched_a
     more: dict[int, str] = {}
     for block in _COMMENT_BLOCKS(root):
         pid = first_int(block.get("id"))
-        if pid is None or not block.get("id", "").removeprefix("comment_").isdigit():
+        if pid is None or not block.get("id", "").removeprefix("comment_").isdecimal():
             continue
         comments.extend(_comments(block, site, tid, pid, tz, fetched_at))
         next_url = _next_comment_page(block, base_url, tid, pid)

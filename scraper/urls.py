@@ -65,9 +65,9 @@ def thread_ref(url: str) -> ThreadRef | None:
         or query.get("module") == ["viewthread"]
     )
     tid = (query.get("tid") or [""])[0]
-    if viewthread and tid.isdigit():
+    if viewthread and tid.isdecimal():
         page = (query.get("page") or ["1"])[0]
-        return ThreadRef(int(tid), int(page) if page.isdigit() and int(page) > 0 else 1)
+        return ThreadRef(int(tid), int(page) if page.isdecimal() and int(page) > 0 else 1)
     return None
 
 
@@ -140,9 +140,9 @@ def forum_ref(url: str) -> ForumRef | None:
     script = parts.path.rsplit("/", 1)[-1]
     listing = script == "forumdisplay.php" or (script == "forum.php" and query.get("mod") == ["forumdisplay"])
     fid = (query.get("fid") or [""])[0]
-    if listing and fid.isdigit():
+    if listing and fid.isdecimal():
         page = (query.get("page") or ["1"])[0]
-        return ForumRef(int(fid), int(page) if page.isdigit() and int(page) > 0 else 1)
+        return ForumRef(int(fid), int(page) if page.isdecimal() and int(page) > 0 else 1)
     return None
 
 
@@ -176,7 +176,7 @@ def is_index_url(url: str) -> bool:
 def category_gid(url: str) -> int | None:
     """The category (group) a category page's URL names: ``forum.php?gid=N`` -> N."""
     gid = (parse_qs(urlsplit(url).query).get("gid") or [""])[0]
-    return int(gid) if gid.isdigit() and is_index_url(url) else None
+    return int(gid) if gid.isdecimal() and is_index_url(url) else None
 
 
 def listed_thread_url(url: str) -> str:

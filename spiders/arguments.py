@@ -133,9 +133,9 @@ def refresh(value: str | None) -> Refresh | None:
     kind, colon, number = value.strip().partition(":")
     if kind == "all" and not colon:
         return Refresh("all")
-    if kind == "recent" and number.replace(".", "", 1).isdigit() and 0 < float(number) <= 36500:
+    if kind == "recent" and _whole_number(number.replace(".", "", 1)) and 0 < float(number) <= 36500:
         return Refresh("recent", days=float(number))
-    if kind == "oldest" and number.isdigit() and int(number) > 0:
+    if kind == "oldest" and _whole_number(number) and int(number) > 0:
         return Refresh("oldest", count=int(number))
     raise ArgumentError(f"refresh={value!r}: use all, recent:DAYS (e.g. recent:7) or oldest:N (e.g. oldest:200)")
 

@@ -235,13 +235,13 @@ class ExtrasRouting:
 
 def _page_of(url: str) -> int:
     page = parse_qs(urlsplit(url).query).get("page", ["1"])[-1]
-    return int(page) if page.isdigit() else 1
+    return int(page) if page.isdecimal() else 1
 
 
 def _retried_kind(url: str) -> tuple[PageKind | None, int | None, int | None]:
     """What a failed URL was asked as, from the URL itself (Discuz's own query names)."""
     query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
-    ints = {key: int(value) for key, value in query.items() if value.isdigit()}
+    ints = {key: int(value) for key, value in query.items() if value.isdecimal()}
     action, mod = query.get("action"), query.get("mod")
     if action == "commentmore":
         return PageKind.COMMENTMORE, ints.get("tid"), ints.get("pid")

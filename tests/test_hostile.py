@@ -386,3 +386,14 @@ def test_any_redirect_chain_ends_on_the_site_or_is_recorded(chains, chain_forum,
         assert rows[where]["kind"] == kind, (chains, tid, rows[where])
         if target:
             assert f"to {target}, off the site" in rows[where]["error"]
+
+
+def test_an_attachment_whose_aid_is_a_superscript_digit_is_no_attachment_not_a_lost_page():
+    # str.isdigit() holds for ² (and ①), which int() refuses; the post's page is read
+    page = (Path(__file__).parent / "fixtures/discuz/x34-utf8-bapuro-mirror-thread-single-post-a.html").read_bytes()
+    hostile = page.replace(b'id="postmessage_1">', 'id="postmessage_1"><ignore_js_op><img aid="\u00b2" src="a.jpg"></ignore_js_op>'.encode(), 1)
+    url = "http://www.bapuro.net/thread-1-1-1.html"
+    assert hostile != page
+    read = parse_thread_page(hostile, url)
+    assert [post.pid for post in read.posts] == [post.pid for post in parse_thread_page(page, url).posts]
+    assert read.posts[0].attachments == []

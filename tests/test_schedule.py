@@ -161,7 +161,7 @@ def test_what_a_scheduled_run_costs_is_the_readmes_table(forum, scrapy_crawl, tm
 
 
 BAD = {  # argument: bad values (the first is also tried through the command)
-    "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan"],
+    "refresh": ["bogus", "recent:", "oldest:x", "recent:-1", "oldest:0", "all:3", "recent:nan", "oldest:²", "recent:²"],
     "since": ["yesterday", "2024-13-45", "", "2024-01-01T99", "2024-1-1 10:00 tomorrow"],
     "max_threads": ["0", "ten", "-3", "", "²"],
     "forums": ["2,x", "", "0", "2,²"],

@@ -35,6 +35,10 @@ from scraper.urls import (
         ("http://x.cn/f45-1", None),
         ("http://x.cn/forum.php?mod=forumdisplay&fid=2", None),
         ("http://x.cn/forum.php", None),
+        # str.isdigit() holds for ², which int() refuses: no thread, not a crash; ５ is 5 to int()
+        ("http://x.cn/forum.php?mod=viewthread&tid=%C2%B2", None),
+        ("http://x.cn/forum.php?mod=viewthread&tid=5&page=%C2%B2", ThreadRef(5, 1)),
+        ("http://x.cn/forum.php?mod=viewthread&tid=%EF%BC%95", ThreadRef(5, 1)),
     ],
 )
 def test_thread_ref(url, ref):
