@@ -20,6 +20,12 @@ from scraper.urls import absolute_url
 # real pages carry them, invisible. They would make lxml fail when the parser edits the tree.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+# A character reference to one of them ("&#1;", "&#x1f;", "&#65535;": Discuz's escaping lets a
+# member type one): libxml2 makes the character of it, as HTML5 says. A page whose reading then
+# fails on one is read again without them (scraper.reading), so no page pays the search.
+_NOT_XML_REFERENCE = re.compile(
+    rb"&#(?:0*(?:[1-8]|1[124-9]|2[0-9]|3[01]|6553[45])(?![0-9])|[xX]0*(?:[1-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
+)
 _BASE_HREF = etree.XPath("/html/head/base/@href | /html/body/base/@href")
 
 
@@ -58,3 +64,10 @@ def _html_tree(text: str) -> etree._Element | None:
     parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
     root = etree.fromstring(data, parser)
     return root if root is not None else etree.fromstring(b"<html/>", parser)  # only comments, say
+
+
+def without_refused_references(body: bytes) -> bytes:
+    """The page's bytes without references to characters XML refuses (the same bytes, the same
+    object, when it has none). The page's charset keeps ASCII's "&#" and digits as they are
+    (UTF-8, GBK, Big5: their second bytes are letters at most)."""
+    return _NOT_XML_REFERENCE.sub(b"", body) if _NOT_XML_REFERENCE.search(body) else body

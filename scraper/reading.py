@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from scraper.encoding import decode_ajax, decode_html
 from scraper.kinds import PageKind
 from scraper.forum_index import parse_index_html
+from scraper.html_page import without_refused_references
 from scraper.listing import parse_forum_html
 from scraper.mobile_api import parse_api_forum, parse_api_index, parse_api_thread
 from scraper.listing_profiles import ListingProfile
@@ -50,7 +51,14 @@ def fill_fetched_page(fetched: FetchedPage, body: bytes, **parse_kwargs) -> Exce
     Returns an unexpected exception (a parser bug, recorded as kind "parse_error") for the
     caller to log; one bad page never costs more than itself.
     """
+    kind, error = fetched.kind, fetched.error
     crash = _fill(fetched, body, **parse_kwargs)
+    if isinstance(crash, ValueError) and (cleaned := without_refused_references(body)) is not body:
+        # lxml refuses a text or an attribute holding a character XML refuses, which libxml2
+        # makes of a reference to one: read again without them (the raw ones are dropped
+        # before every parse already)
+        fetched.kind, fetched.error = kind, error
+        crash = _fill(fetched, cleaned, **parse_kwargs)
     if _no_portal(fetched):
         # a forum without the portal: a fact about the site, not an error of every run
         fetched.kind, fetched.error, fetched.portal_list = PageKind.NO_PORTAL, None, None

@@ -397,3 +397,23 @@ def test_an_attachment_whose_aid_is_a_superscript_digit_is_no_attachment_not_a_l
     read = parse_thread_page(hostile, url)
     assert [post.pid for post in read.posts] == [post.pid for post in parse_thread_page(page, url).posts]
     assert read.posts[0].attachments == []
+
+
+def test_a_page_holding_references_to_characters_xml_refuses_is_read_without_them():
+    # Discuz's escaping lets a member type "&#1;" or "&#xFFFF;"; libxml2 makes the character
+    # of it, which lxml refuses to set as a text: the whole page was lost to a parse error
+    from scraper.html_page import without_refused_references
+    from scraper.models import FetchedPage
+    from scraper.reading import fill_fetched_page
+
+    page = (Path(__file__).parent / "fixtures/discuz/x34-utf8-bapuro-mirror-thread-single-post-a.html").read_bytes()
+    hostile = page.replace(b'id="postmessage_1">', b'id="postmessage_1"><p>a&#1;b&#xFFFF;c&#13;d&#110;</p><img src="x&#x2;.jpg">', 1)
+    assert hostile != page and without_refused_references(page) is page
+    assert without_refused_references(b"&#01;&#11&#12;&#x0B;&#x1f;&#65535;&#xfffe;&#9;&#10;&#13;&#32;&#x1F600;&#xFFFD;") == (
+        b"&#9;&#10;&#13;&#32;&#x1F600;&#xFFFD;")
+    fetched = FetchedPage(url="http://www.bapuro.net/thread-1-1-1.html", site="www.bapuro.net", kind="thread", status=200,
+                          fetched_at="2026-12-07T00:00:00+00:00", size=len(hostile), sha256="", asked_as="thread")
+    assert fill_fetched_page(fetched, hostile) is None
+    assert (fetched.kind, fetched.error) == ("thread", None)
+    post = fetched.thread.posts[0]
+    assert post.content_text.startswith("abcdn\n") and post.images == ["http://www.bapuro.net/x.jpg"]
