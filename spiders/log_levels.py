@@ -3,7 +3,7 @@
 Scrapy sets LOG_LEVEL on its handlers, not on the loggers, and leaves its own loggers at DEBUG
 and the root logger at NOTSET. At LOG_LEVEL INFO every DEBUG line of a crawl (Scrapy's for each
 page it downloads and each item, the spider's for each thread page) is still made into a record,
-handed to every handler and dropped by each. From the spider's opening to the engine's stop,
+handed to every handler and dropped by each. From the spider's opening to the crawl's end,
 the root logger and the loggers set below it are set to the lowest level a handler takes, so
 that the log writes the same lines; a handler that takes every record (a test's log capture)
 leaves them as they are. The NullHandlers libraries put on their loggers write nothing.
@@ -13,40 +13,28 @@ from __future__ import annotations
 
 import logging
 
-from scrapy import signals
+from spiders.while_crawling import WhileCrawling
 
 
-class LoggerLevels:
+class LoggerLevels(WhileCrawling):
     # The loggers are the process's, shared by every crawl it runs (a CrawlerProcess may run
     # several, each with its own handler): the levels are set again for the handlers there are
-    # whenever a crawl opens or stops, and put back when none runs.
-    running = 0  # crawls between their spider's opening and their engine's stop
+    # whenever a crawl opens or ends, and put back when none runs.
     lifted: dict[logging.Logger, int] = {}  # each logger set: its own level before
 
     @classmethod
     def from_crawler(cls, crawler):
         extension = cls()
         # the spider's opening comes after Scrapy installs its root handler for the crawl's settings
-        crawler.signals.connect(extension.lift, signal=signals.spider_opened)
-        # the spider's closing too: a crawl refused as its spider opens (CloseSpider) closes the
-        # spider, but its engine, never started, sends no engine_stopped
-        crawler.signals.connect(extension.restore, signal=signals.spider_closed)
-        crawler.signals.connect(extension.restore, signal=signals.engine_stopped)
+        extension.connect(crawler)
         return extension
 
-    def __init__(self) -> None:
-        self.opened = False
+    lift = WhileCrawling.crawl_began
 
-    def lift(self) -> None:
-        self.opened = True
-        LoggerLevels.running += 1
+    def began(self, first: bool) -> None:
         _set_levels()
 
-    def restore(self) -> None:
-        if not self.opened:  # closed already, or never opened
-            return
-        self.opened = False
-        LoggerLevels.running = max(0, LoggerLevels.running - 1)
+    def ended(self, last: bool) -> None:
         _set_levels()
 
 
