@@ -116,21 +116,14 @@ def attach_blocks(post: etree._Element) -> list[etree._Element]:
     [contains(@src, 'aid=')]. The ancestors are the whole page's, as XPath's are."""
     found = []
     held: dict[etree._Element, bool] = {}
-    # The tests inline: a first post has hundreds of these elements, few of them blocks.
     for element in post.iterdescendants(*_BLOCK_TAGS):
         tag = element.tag
         if tag == "ignore_js_op":
             found.append(element)
         elif tag == "img":
-            if ((src := element.get("src")) and "aid=" in src and ("mod=attachment" in src or "attachment.php?aid=" in src)
-                    and not _held(element.getparent(), None, _holds_images, held)):
+            if _names_attachment(element.get("src") or "") and not _held(element.getparent(), None, _holds_images, held):
                 found.append(element)
-        elif tag == "span":
-            if ((id_ := element.get("id")) and id_.startswith("attach_")
-                    and next(element.iterancestors("ignore_js_op"), None) is None):
-                found.append(element)
-        elif ((classes := element.get("class")) and "tattl" in classes and "tattl" in class_words(element)
-              and next(element.iterancestors("ignore_js_op"), None) is None):
+        elif _is_block(element) and next(element.iterancestors("ignore_js_op"), None) is None:
             found.append(element)
     return found
 
