@@ -33,8 +33,9 @@ _POSTS = (
 )
 _PID = re.compile(r"\d+")
 _ALL_TEXT = compiled(".//text()")
-_TAG_LINKS = compiled(".//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
-_TAGS = compiled(f"descendant::div[{has_class('ptg')}]//a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]")
+_TAG_LINK = "a[contains(@href, 'mod=tag') or contains(@href, 'tag-')]"
+_TAG_LINKS = compiled(f".//{_TAG_LINK}")
+_TAGS = compiled(f"descendant::div[{has_class('ptg')}]//{_TAG_LINK}")
 # The thread type's links: before the subject (X3), else in the h1.ts (X2). The h1s come from
 # lxml's walk of the page (its tag test in C), where XPath's "//h1" is a step from every node.
 _SUBJECT_TYPE_LINKS = compiled("id('thread_subject')/preceding-sibling::a[contains(@href, 'typeid=')]")
@@ -66,7 +67,7 @@ _COMMENT_BLOCK_SHOWN = re.compile(r"""comment_\d+["']?(?:[^>c]|c(?!omment_))*>\s
 # Markup of the special threads' own blocks (templates viewthread_poll/_reward/_trade/
 # _activity/_debate.htm). Only the poll's is in the feature snapshot; the others are by the
 # template names and may miss a modified theme. Each kind's test of one element, in the order
-# they are tried; _special reads them from one walk of the first post's divs and forms (few)
+# they are tried; _first_post_parts reads them from one walk of the first post's divs and forms (few)
 # and one search for the ids (where the page's table of ids holds one that begins so), not a
 # walk a kind.
 _SPECIAL_TESTS = (
@@ -245,13 +246,9 @@ def _thread_type(root: etree._Element) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _special(root: etree._Element, ids: PageIds | None = None) -> str | None:
-    """The first kind in _SPECIAL_TESTS's order that an element under ``root`` passes the test of."""
-    return _first_post_parts(root, ids)[0]
-
-
 def _first_post_parts(root: etree._Element, ids: PageIds | None = None) -> tuple[str | None, list[etree._Element]]:
-    """_special's kind, and the tag lists (div.ptg) under ``root``, from one walk of its divs
+    """The special kind (the first in _SPECIAL_TESTS's order that an element under ``root``
+    passes the test of), and the tag lists (div.ptg) under ``root``, from one walk of its divs
     and forms (a first post has hundreds of divs; few have a class that holds a word looked for)."""
     kinds = set()
     tag_lists = []

@@ -121,12 +121,12 @@ def test_special_kind_is_what_the_xpaths_find():
     kinds = set()
     for path, root in _pages():
         for element in [root, *(post for _, post in thread_extras._posts(root))]:
-            assert thread_extras._special(element) == _special_by_xpath(element), path.name
+            assert thread_extras._first_post_parts(element)[0] == _special_by_xpath(element), path.name
             kinds.add(_special_by_xpath(element))
     for first in SPECIAL_MARKUP:
         for second in ["", *SPECIAL_MARKUP]:
             root = etree.fromstring(f"<html><body><div>{first}x</div><div>{second}y</div></body></html>", etree.HTMLParser())
-            assert thread_extras._special(root) == _special_by_xpath(root), (first, second)
+            assert thread_extras._first_post_parts(root)[0] == _special_by_xpath(root), (first, second)
             kinds.add(_special_by_xpath(root))
     assert kinds == {None, "poll", "reward", "trade", "activity", "debate"}
 
