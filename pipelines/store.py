@@ -268,7 +268,7 @@ def _save_thread(db: Database, thread: ThreadPage, stamp: str, counts: Counter[s
     new, seen = [], []
     for post in posts:
         comment = {"site": site, "tid": tid, "floor": post.floor, "last_seen_at": stamp, "gone_since": None}
-        comment.update(zip(POST_COLUMNS, _POST_VALUES(post)))
+        comment |= _post_row(post)
         stored_comment = stored_comments.get(post.pid)
         _keep_revision(db, site, tid, stored_comment, comment, stamp, counts)
         if stored_comment:
