@@ -221,17 +221,21 @@ def indexed_at_the_end(db: Database) -> Iterator[None]:
 
 def _unindex_sql(table: str) -> str:
     """Take the queued entries out of the index: each with the text it was made of."""
-    listed = ", ".join(f"[{column}]" for column in SEARCH_COLUMNS[table])
-    values = ", ".join(f"discuz_spaced([{column}])" for column in SEARCH_COLUMNS[table])
+    listed, values = _columns_spaced(table)
     return (f"INSERT INTO main.[{table}_fts] ([{table}_fts], rowid, {listed})"
             f" SELECT 'delete', rowid, {values} FROM temp.[{table}{_UNINDEX}]")
 
 
 def _index_rows_sql(table: str, where: str = "") -> str:
     """Index the table's rows (``where``: those of them), spaced by Python."""
-    listed = ", ".join(f"[{column}]" for column in SEARCH_COLUMNS[table])
-    values = ", ".join(f"discuz_spaced([{column}])" for column in SEARCH_COLUMNS[table])
+    listed, values = _columns_spaced(table)
     return f"INSERT INTO main.[{table}_fts] (rowid, {listed}) SELECT rowid, {values} FROM main.[{table}] {where}"
+
+
+def _columns_spaced(table: str) -> tuple[str, str]:
+    """The table's searched columns, listed, and their values as spaced by Python."""
+    columns = SEARCH_COLUMNS[table]
+    return ", ".join(f"[{column}]" for column in columns), ", ".join(f"discuz_spaced([{column}])" for column in columns)
 
 
 def enable_search(db: Database) -> list[str]:
