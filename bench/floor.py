@@ -16,13 +16,14 @@ from pathlib import Path
 
 from lxml import etree
 
+from bench.synth import thread_pages
+
 
 def tree_ms(forum: Path, limit: int = 300, rounds: int = 3) -> float:
     """CPU ms a page for lxml to build and free the tree of the forum's first ``limit`` thread
     pages, parsed as the parser parses them (scraper.html_page: lxml.etree's HTML parser on the
     UTF-8 bytes)."""
-    bodies = [(forum / url.rsplit("/", 1)[1]).read_bytes()
-              for url in (forum / "THREAD_URLS.txt").read_text().split()[:limit]]
+    bodies = [body for _, body in thread_pages(forum, limit)]
     best = float("inf")
     for _ in range(rounds):
         start = time.process_time()

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from bench.synth import thread_pages
+
 try:
     from pipelines.schema import create_schema
     from pipelines.store import open_archive, save_in_one_transaction
@@ -40,12 +42,10 @@ FTS_TABLES = ("articles", "comments")
 
 
 def _page_items(forum: Path, base: str, limit: int, keep_body: bool) -> list[FetchedPage]:
-    urls = (forum / "THREAD_URLS.txt").read_text().split()[:limit]
     fields = {field.name for field in dataclasses.fields(FetchedPage)}
     items = []
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
-    for url in urls:
-        body = (forum / url.rsplit("/", 1)[1]).read_bytes()
+    for url, body in thread_pages(forum, limit):
         extra = {}
         if "asked_as" in fields:
             extra = {"asked_as": "thread", "content_type": "text/html; charset=utf-8"}

@@ -214,6 +214,12 @@ def build(out: str | Path, pages: int, base: str) -> dict:
     return manifest
 
 
+def thread_pages(forum: Path, limit: int) -> list[tuple[str, bytes]]:
+    """The first ``limit`` thread pages of a forum ``build`` made: each page's URL and bytes."""
+    urls = (forum / "THREAD_URLS.txt").read_text().split()[:limit]
+    return [(url, (forum / url.rsplit("/", 1)[1]).read_bytes()) for url in urls]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out")
